@@ -1,0 +1,1 @@
+"""convert/: Keras -> TFLite in every useful variant, each validated against its Keras parent."""

@@ -1,0 +1,106 @@
+"""The ``sentilite`` command: one click group fronting train, convert, bench, demo and more.
+
+Sub-commands are imported only when run, so ``sentilite info`` or ``demo`` never pays for
+(or needs) TensorFlow. Every user-facing error ends as one line naming the problem and the
+fix, with a non-zero exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any, Optional
+
+import click
+
+from . import __version__
+from .errors import SentiliteError
+
+#: name -> (module, attribute, short help). Kept static so ``--help`` imports nothing heavy.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "quickstart": ("sentilite.quickstart", "quickstart_command", "Run the whole pipeline end to end into one run folder."),
+    "train": ("train.cli", "train_command", "Train a sentiment model (FT-F / FT-A / two-phase, distillation)."),
+    "evaluate": ("train.cli", "evaluate_command", "Score a .keras or .tflite model on a labelled split."),
+    "convert": ("convert.cli", "convert_command", "Convert a .keras model to every TFLite variant, validated."),
+    "bench": ("device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
+    "demo": ("camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
+    "info": ("sentilite.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
+}
+
+
+def debug_enabled(ctx: Optional[click.Context] = None) -> bool:
+    ctx = ctx or click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(os.environ.get("SENTILITE_DEBUG")) or bool(root and root.obj and root.obj.get("debug"))
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    sys.exit(code)
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use, with one-line error reporting."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            if debug_enabled(ctx):
+                raise
+            fail(f"the '{name}' command cannot be loaded ({exc}). Fix: reinstall sentilite (pip install -e .).", 2)
+        return None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except SentiliteError as exc:
+            if debug_enabled(ctx):
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted.", 130)
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if debug_enabled(ctx):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            fail(f"unexpected {type(exc).__name__}: {first[:300]} (run `sentilite --debug ...` for the traceback)", 1)
+
+
+EXAMPLES = """\b
+Examples:
+  sentilite quickstart                         # synthetic data, whole pipeline, < 5 min
+  sentilite info model.tflite                  # what is inside a model file
+  sentilite demo --source 0                    # live camera with the bundled model
+"""
+
+
+@click.group(cls=LazyGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sentilite")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """sentilite: image-sentiment models from Keras to measured, quantized LiteRT models."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    cli.main(args=argv, prog_name="sentilite")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``sentilite info MODEL``: what a model file is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import click
+
+from .default_model import resolve_model
+
+
+def _fmt_io(t: dict[str, Any]) -> str:
+    q = f", scale {t['scale']:.6g}, zero point {t['zero_point']}" if t.get("scale") else ""
+    return f"{t['dtype']} {t['shape']}{q}"
+
+
+def render_info(info: dict[str, Any]) -> str:
+    """The human-readable summary printed by ``sentilite info``."""
+    from .contract import PreprocessContract
+
+    lines = [
+        f"model     {info['path']}",
+        f"format    {info['format']}",
+        f"variant   {info['variant']}" + (f" ({info['variant_source']})" if info.get("variant_source") else ""),
+        f"size      {info['size_bytes'] / 1e6:.2f} MB ({info['size_bytes']:,} bytes)",
+    ]
+    if info["format"] == "tflite":
+        lines += [f"input     {_fmt_io(t)}" for t in info["inputs"]]
+        lines += [f"output    {_fmt_io(t)}" for t in info["outputs"]]
+    else:
+        lines.append(f"layers    {info['layers']} ({info['model_class']}, Keras {info.get('keras_version')})")
+    c = info.get("contract")
+    if c:
+        contract = PreprocessContract.from_dict(c)
+        lines.append(f"labels    {', '.join(contract.labels)} ({contract.output})")
+        lines.append(f"contract  {contract.describe()}")
+        if contract.provenance:
+            lines.append("provenance " + ", ".join(f"{k}={v}" for k, v in contract.provenance.items()))
+    else:
+        lines.append("contract  none")
+    if info.get("conversion"):
+        conv = {k: v for k, v in info["conversion"].items() if k != "variant"}
+        if conv:
+            lines.append("converted " + ", ".join(f"{k}={v}" for k, v in conv.items()))
+    lines.append(f"runtime   {info['runtime']}")
+    lines += [f"warning   {w}" for w in info.get("warnings", [])]
+    return "\n".join(lines)
+
+
+@click.command(
+    "info",
+    epilog="\b\nExamples:\n  sentilite info runs/quickstart/convert/model_int8.tflite\n  sentilite info model.keras --json",
+)
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+def info_command(model: Optional[str], as_json: bool) -> None:
+    """Show what MODEL (.tflite or .keras) is: format, variant, input/output types with
+    quantisation scale and zero point, labels, preprocessing contract, size and the runtime
+    that loaded it. Without MODEL, describes the bundled default model."""
+    from .model_info import model_info
+
+    path, is_default = resolve_model(model, "pass the model file: sentilite info MODEL.tflite")
+    info = model_info(path)
+    info["bundled_default"] = is_default
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        if is_default:
+            click.echo("(the bundled default model)")
+        click.echo(render_info(info))

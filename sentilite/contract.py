@@ -1,0 +1,194 @@
+"""The preprocessing contract: how a decoded image becomes model input, and what the outputs mean.
+
+Defined once here, recorded by training, embedded by conversion inside every .tflite (and in
+the .keras zip), and read back by evaluate, bench, demo and info, so the parts cannot disagree.
+The arithmetic that applies it lives in :mod:`sentilite.preprocess`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from .errors import ContractError
+from .labels import SENTIMENT_LABELS
+
+CONTRACT_FORMAT = "sentilite-contract"
+CONTRACT_VERSION = 1
+
+RESIZE_POLICIES = ("center_crop", "stretch")
+COLOR_ORDERS = ("RGB", "BGR")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """``x = (pixel / 255 - mean) / std`` per channel, in the contract's colour order."""
+
+    name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def value_range(self) -> tuple[float, float]:
+        """Smallest and largest normalised value a 0..255 pixel can take, over all channels."""
+        lows = [(0.0 - m) / s for m, s in zip(self.mean, self.std)]
+        highs = [(1.0 - m) / s for m, s in zip(self.mean, self.std)]
+        return min(lows), max(highs)
+
+
+#: Named normalisations. ``imagenet`` is torchvision's (also keras.applications' "torch" mode).
+NORMALIZATIONS: dict[str, Normalization] = {
+    "unit": Normalization("unit", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # [0, 1]
+    "symmetric": Normalization("symmetric", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # [-1, 1]
+    "imagenet": Normalization("imagenet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "raw": Normalization("raw", (0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255)),  # 0..255 as float
+}
+
+
+def normalization(name_or_obj: str | Normalization | Mapping[str, Any]) -> Normalization:
+    """Look up a named normalisation, or build one from a mapping with name/mean/std."""
+    if isinstance(name_or_obj, Normalization):
+        return name_or_obj
+    if isinstance(name_or_obj, str):
+        try:
+            return NORMALIZATIONS[name_or_obj]
+        except KeyError:
+            raise ContractError(
+                f"Unknown normalisation {name_or_obj!r}.",
+                f"use one of {', '.join(NORMALIZATIONS)}",
+            ) from None
+    try:
+        mean = tuple(float(v) for v in name_or_obj["mean"])
+        std = tuple(float(v) for v in name_or_obj["std"])
+        name = str(name_or_obj.get("name", "custom"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContractError(f"Invalid normalisation {name_or_obj!r}: {exc}.") from None
+    if len(mean) != 3 or len(std) != 3 or any(s == 0 for s in std):
+        raise ContractError(f"Normalisation needs 3 means and 3 non-zero stds, got {name_or_obj!r}.")
+    return Normalization(name, mean, std)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PreprocessContract:
+    """Input size, colour order, resize policy, normalisation and label names of one model."""
+
+    height: int = 224
+    width: int = 224
+    color_order: str = "RGB"
+    resize: str = "center_crop"
+    norm: Normalization = field(default_factory=lambda: NORMALIZATIONS["imagenet"])
+    labels: tuple[str, ...] = SENTIMENT_LABELS
+    output: str = "probabilities"
+    #: Free-form facts about where the model came from (backbone, training data, variant...).
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (isinstance(self.height, int) and isinstance(self.width, int)) or min(self.height, self.width) < 8:
+            problems.append(f"input size {self.height}x{self.width} (need integers >= 8)")
+        if self.color_order not in COLOR_ORDERS:
+            problems.append(f"colour order {self.color_order!r} (need one of {COLOR_ORDERS})")
+        if self.resize not in RESIZE_POLICIES:
+            problems.append(f"resize policy {self.resize!r} (need one of {RESIZE_POLICIES})")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            problems.append(f"labels {list(self.labels)} (need at least 2 distinct names)")
+        if self.output not in ("probabilities", "logits"):
+            problems.append(f"output {self.output!r} (need 'probabilities' or 'logits')")
+        if problems:
+            raise ContractError("Invalid preprocessing contract: " + "; ".join(problems) + ".")
+
+    @classmethod
+    def create(
+        cls,
+        size: int | Sequence[int] = 224,
+        norm: str | Normalization | Mapping[str, Any] = "imagenet",
+        labels: Sequence[str] = SENTIMENT_LABELS,
+        **kwargs: Any,
+    ) -> "PreprocessContract":
+        """Convenience constructor: ``size`` is an int (square) or (height, width)."""
+        h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        return cls(height=h, width=w, norm=normalization(norm), labels=tuple(labels), **kwargs)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, 3)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def with_provenance(self, **facts: Any) -> "PreprocessContract":
+        """A copy with ``facts`` merged into the provenance."""
+        return replace(self, provenance={**dict(self.provenance), **facts})
+
+    def same_preprocessing(self, other: "PreprocessContract", tol: float = 1e-6) -> bool:
+        """True when both turn any image into the same input and use the same labels."""
+        return (
+            (self.height, self.width, self.color_order, self.resize, self.labels, self.output)
+            == (other.height, other.width, other.color_order, other.resize, other.labels, other.output)
+            and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
+        )
+
+    # -- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": CONTRACT_FORMAT,
+            "version": CONTRACT_VERSION,
+            "input": {
+                "height": self.height,
+                "width": self.width,
+                "channels": 3,
+                "color_order": self.color_order,
+                "resize": self.resize,
+                "interpolation": "area",
+            },
+            "normalization": {**asdict(self.norm), "formula": "(pixel / 255 - mean) / std"},
+            "labels": list(self.labels),
+            "output": self.output,
+            "provenance": dict(self.provenance),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PreprocessContract":
+        if not isinstance(data, Mapping) or data.get("format") != CONTRACT_FORMAT:
+            raise ContractError("This is not a sentilite preprocessing contract.")
+        if int(data.get("version", 0)) > CONTRACT_VERSION:
+            raise ContractError(
+                f"Contract version {data.get('version')} is newer than this sentilite understands.",
+                "upgrade sentilite (pip install -U sentilite)",
+            )
+        try:
+            inp = data["input"]
+            return cls(
+                height=int(inp["height"]),
+                width=int(inp["width"]),
+                color_order=str(inp.get("color_order", "RGB")),
+                resize=str(inp.get("resize", "center_crop")),
+                norm=normalization({k: data["normalization"][k] for k in ("name", "mean", "std")}),
+                labels=tuple(str(x) for x in data["labels"]),
+                output=str(data.get("output", "probabilities")),
+                provenance=dict(data.get("provenance") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ContractError(f"Malformed preprocessing contract ({exc!r}).") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "PreprocessContract":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ContractError(f"Preprocessing contract is not valid JSON ({exc}).") from None
+        return cls.from_dict(data)
+
+    def describe(self) -> str:
+        """One human line, e.g. ``224x224 RGB, center_crop, imagenet (mean .. std ..)``."""
+        n = self.norm
+        mean = ", ".join(f"{v:g}" for v in n.mean)
+        std = ", ".join(f"{v:g}" for v in n.std)
+        return (
+            f"{self.height}x{self.width} {self.color_order}, {self.resize}, "
+            f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}])"
+        )

@@ -1,0 +1,83 @@
+"""Classification metrics for the 3-class task and the 2-class (polar) reading, and model agreement."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .labels import polar_indices, polar_reading
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+    """``cm[i, j]`` = number of samples of true class i predicted as j."""
+    t = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _scores(cm: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(axis=1).astype(float)
+    predicted = cm.sum(axis=0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    n = int(cm.sum())
+    present = support > 0
+    return {
+        "n": n,
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+            for i, name in enumerate(names)
+        },
+        "labels": list(names),
+        "confusion_matrix": cm.astype(int).tolist(),
+    }
+
+
+def classification_metrics(y_true: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1, macro F1 and confusion matrix; plus ``polar``.
+
+    ``polar`` is the 2-class reading of the Twitter benchmark: only samples whose true label is
+    negative or positive, predicted by comparing the two polar probabilities alone. It is None
+    when the labels have no negative/positive pair.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.int64)
+    out = _scores(confusion_matrix(y, probs.argmax(axis=1), len(labels)), labels)
+    out["polar"] = polar_metrics(y, probs, labels)
+    return out
+
+
+def polar_metrics(y_true: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> Optional[dict[str, Any]]:
+    idx = polar_indices(list(labels))
+    if idx is None:
+        return None
+    neg, pos = idx
+    y = np.asarray(y_true, dtype=np.int64)
+    keep = (y == neg) | (y == pos)
+    pred = polar_reading(np.asarray(probs)[keep], labels)
+    # Map to 0 = negative, 1 = positive for a 2x2 confusion matrix.
+    t2 = (y[keep] == pos).astype(np.int64)
+    p2 = (pred == pos).astype(np.int64)
+    return _scores(confusion_matrix(t2, p2, 2), [labels[neg], labels[pos]])
+
+
+def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """How closely ``other``'s probabilities follow ``reference``'s (same samples, same order)."""
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(other, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return {"top1_agreement": float("nan"), "mean_abs_diff": float("nan"), "max_abs_diff": float("nan")}
+    diff = np.abs(a - b)
+    return {
+        "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()),
+        "mean_abs_diff": float(diff.mean()),
+        "max_abs_diff": float(diff.max()),
+    }

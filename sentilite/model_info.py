@@ -1,0 +1,110 @@
+"""What a model file is: format, variant, I/O types and quantisation, contract, size, runtime.
+
+Reads .tflite files through the LiteRT runtime and .keras files as zips, so it never needs
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from .classifier import input_quantization_issues
+from .modelfile import read_contract, read_conversion_facts, require_format
+from .runtime import make_interpreter
+
+PathLike = Union[str, os.PathLike]
+
+
+def infer_variant(tensor_dtypes: list[Any], input_dtype: Any) -> str:
+    """Guess float32 / float16 / dynamic-int8 / int8 from the tensor types of a .tflite."""
+    counts = Counter(np.dtype(d).name for d in tensor_dtypes)
+    if counts.get("float16"):
+        return "float16"
+    if np.dtype(input_dtype) in (np.int8, np.uint8):
+        return "int8"
+    n8 = counts.get("int8", 0) + counts.get("uint8", 0)
+    if n8 == 0:
+        return "float32"
+    # Full-integer models quantise (almost) every activation; dynamic-range ones only weights.
+    return "int8" if n8 > counts.get("float32", 0) else "dynamic-int8"
+
+
+def _io(detail: dict[str, Any]) -> dict[str, Any]:
+    scale, zp = detail.get("quantization", (0.0, 0))
+    return {
+        "name": detail.get("name"),
+        "shape": [int(v) for v in detail["shape"]],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "scale": float(scale) if scale else None,
+        "zero_point": int(zp) if scale else None,
+    }
+
+
+def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
+    contract = read_contract(path)
+    facts = read_conversion_facts(path)
+    interp, rt = make_interpreter(path, num_threads=num_threads)
+    inputs = [_io(d) for d in interp.get_input_details()]
+    outputs = [_io(d) for d in interp.get_output_details()]
+    dtypes = [d["dtype"] for d in interp.get_tensor_details()]
+    inferred = infer_variant(dtypes, interp.get_input_details()[0]["dtype"])
+    warnings = []
+    if contract is None:
+        warnings.append("no sentilite contract inside: evaluate/bench/demo will refuse it (re-convert with `sentilite convert`)")
+    else:
+        i0 = inputs[0]
+        if tuple(i0["shape"][1:]) != contract.input_shape:
+            warnings.append(f"input shape {i0['shape']} does not match the contract's {list(contract.input_shape)}")
+        if outputs[0]["shape"][-1] != contract.num_classes:
+            warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
+        warnings += input_quantization_issues(contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)
+    return {
+        "path": str(path),
+        "format": "tflite",
+        "variant": facts.get("variant", inferred),
+        "variant_source": "embedded" if "variant" in facts else "inferred from tensor types",
+        "size_bytes": Path(path).stat().st_size,
+        "inputs": inputs,
+        "outputs": outputs,
+        "tensor_types": dict(Counter(np.dtype(d).name for d in dtypes)),
+        "contract": contract.to_dict() if contract else None,
+        "conversion": facts,
+        "runtime": rt.describe(),
+        "warnings": warnings,
+    }
+
+
+def keras_info(path: PathLike) -> dict[str, Any]:
+    contract = read_contract(path)
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        meta = json.loads(zf.read("metadata.json")) if "metadata.json" in zf.namelist() else {}
+    cfg = config.get("config", {})
+    layers = cfg.get("layers", [])
+    return {
+        "path": str(path),
+        "format": "keras",
+        "variant": "keras",
+        "size_bytes": Path(path).stat().st_size,
+        "model_class": config.get("class_name"),
+        "model_name": cfg.get("name"),
+        "layers": len(layers),
+        "keras_version": meta.get("keras_version"),
+        "saved_at": meta.get("date_saved"),
+        "contract": contract.to_dict() if contract else None,
+        "runtime": "keras (needs TensorFlow to run)",
+        "warnings": [] if contract else ["no sentilite contract inside (models from `sentilite train` have one)"],
+    }
+
+
+def model_info(path: PathLike) -> dict[str, Any]:
+    """A JSON-ready description of a .tflite or .keras model file."""
+    fmt = require_format(path, "tflite", "keras")
+    return tflite_info(path) if fmt == "tflite" else keras_info(path)

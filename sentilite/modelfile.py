@@ -1,0 +1,238 @@
+"""Model files on disk: recognising .tflite / .keras files and carrying the contract inside them.
+
+In a .tflite the contract is a JSON buffer referenced from the flatbuffer's ``metadata`` list
+under :data:`CONTRACT_METADATA_NAME` (interpreters ignore unknown metadata). In a .keras file
+(a zip) it is the entry :data:`KERAS_CONTRACT_ENTRY`, which Keras ignores when loading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .contract import PreprocessContract
+from .errors import ContractError, InputFileError, ModelFormatError
+from .fsutil import atomic_path, atomic_write_bytes
+
+PathLike = Union[str, os.PathLike]
+
+CONTRACT_METADATA_NAME = "sentilite.contract"
+#: Conversion facts (variant, I/O types, source model) stored next to the contract.
+CONVERSION_METADATA_NAME = "sentilite.conversion"
+KERAS_CONTRACT_ENTRY = "sentilite/contract.json"
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def detect_format(path: PathLike) -> str:
+    """``tflite``, ``keras``, ``h5``, ``savedmodel`` or ``unknown``, judged by content, not suffix."""
+    p = Path(path)
+    if p.is_dir():
+        return "savedmodel" if (p / "saved_model.pb").is_file() else "unknown"
+    if not p.is_file():
+        raise InputFileError(f"Model file not found: {p}.", "check the path")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if len(head) >= 8 and head[4:8] == b"TFL3":
+        return "tflite"
+    if head == _HDF5_MAGIC:
+        return "h5"
+    if head[:2] == b"PK" and zipfile.is_zipfile(p):
+        with zipfile.ZipFile(p) as zf:
+            names = set(zf.namelist())
+        if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
+            return "keras"
+    return "unknown"
+
+
+def require_format(path: PathLike, *allowed: str) -> str:
+    """Detect the format and raise a clear error unless it is one of ``allowed``."""
+    fmt = detect_format(path)
+    if fmt not in allowed:
+        what = {"unknown": "not a model file sentilite recognises"}.get(fmt, f"a {fmt} model")
+        want = " or ".join(f".{a}" for a in allowed)
+        raise ModelFormatError(
+            f"{path} is {what}; expected a {want} model.",
+            "pass a .tflite from `sentilite convert` or a .keras from `sentilite train`"
+            if fmt != "h5"
+            else "re-save it as .keras (keras.models.load_model(p).save('model.keras'))",
+        )
+    return fmt
+
+
+# -- TFLite flatbuffer metadata ---------------------------------------------------------------
+
+
+def _schema() -> Any:
+    """The generated TFLite schema module shipped with LiteRT or TensorFlow, if any."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+
+        return schema
+    except ImportError:
+        pass
+    try:
+        from tensorflow.lite.python import schema_py_generated as schema  # type: ignore
+
+        return schema
+    except ImportError:
+        return None
+
+
+def _read_metadata_minimal(data: bytes) -> dict[str, bytes]:
+    """Read Model.metadata without the generated schema (for devices with only tflite_runtime).
+
+    Follows the flatbuffer layout of schema.fbs: Model fields 4 (buffers) and 6 (metadata);
+    Metadata fields 0 (name) and 1 (buffer index); Buffer field 0 (data).
+    """
+
+    def u32(off: int) -> int:
+        return struct.unpack_from("<I", data, off)[0]
+
+    def field(table: int, index: int) -> Optional[int]:
+        vtable = table - struct.unpack_from("<i", data, table)[0]
+        vt_len = struct.unpack_from("<H", data, vtable)[0]
+        slot = 4 + 2 * index
+        if slot >= vt_len:
+            return None
+        rel = struct.unpack_from("<H", data, vtable + slot)[0]
+        return table + rel if rel else None
+
+    def vector(pos: int) -> tuple[int, int]:
+        start = pos + u32(pos)
+        return start + 4, u32(start)
+
+    root = u32(0)
+    out: dict[str, bytes] = {}
+    meta_pos, buf_pos = field(root, 6), field(root, 4)
+    if meta_pos is None or buf_pos is None:
+        return out
+    mstart, mlen = vector(meta_pos)
+    bstart, _ = vector(buf_pos)
+    for i in range(mlen):
+        entry = mstart + 4 * i + u32(mstart + 4 * i)
+        name_pos, idx_pos = field(entry, 0), field(entry, 1)
+        if name_pos is None:
+            continue
+        s, n = vector(name_pos)
+        name = data[s : s + n].decode("utf-8", "replace")
+        idx = u32(idx_pos) if idx_pos is not None else 0
+        buffer = bstart + 4 * idx + u32(bstart + 4 * idx)
+        data_pos = field(buffer, 0)
+        if data_pos is None:
+            out[name] = b""
+            continue
+        ds, dn = vector(data_pos)
+        out[name] = bytes(data[ds : ds + dn])
+    return out
+
+
+def read_tflite_metadata(data: bytes) -> dict[str, bytes]:
+    """All ``name -> bytes`` metadata entries of a TFLite flatbuffer."""
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelFormatError("Not a TFLite flatbuffer (no TFL3 identifier).", "pass a .tflite file")
+    schema = _schema()
+    if schema is None:
+        return _read_metadata_minimal(data)
+    model = schema.Model.GetRootAsModel(data, 0)
+    out = {}
+    for i in range(model.MetadataLength()):
+        md = model.Metadata(i)
+        buf = model.Buffers(md.Buffer())
+        out[md.Name().decode("utf-8", "replace")] = bytes(buf.DataAsNumpy()) if buf.DataLength() else b""
+    return out
+
+
+def embed_tflite_metadata(data: bytes, entries: dict[str, bytes]) -> bytes:
+    """Return a copy of the flatbuffer with ``entries`` added (same names are replaced)."""
+    schema = _schema()
+    if schema is None:
+        raise ModelFormatError(
+            "Writing TFLite metadata needs the TFLite schema from ai-edge-litert or TensorFlow.",
+            "pip install ai-edge-litert",
+        )
+    import flatbuffers
+    import numpy as np
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() not in entries]
+    for name, payload in entries.items():
+        buf = schema.BufferT()
+        buf.data = np.frombuffer(payload, dtype=np.uint8)
+        model.buffers.append(buf)
+        md = schema.MetadataT()
+        md.name = name
+        md.buffer = len(model.buffers) - 1
+        model.metadata.append(md)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def embed_contract_tflite(data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None) -> bytes:
+    """Embed the contract (and optional conversion facts) in TFLite flatbuffer bytes."""
+    entries = {CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode()}
+    if conversion is not None:
+        entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
+    return embed_tflite_metadata(data, entries)
+
+
+# -- contract I/O for both formats ------------------------------------------------------------
+
+
+def read_contract(path: PathLike) -> Optional[PreprocessContract]:
+    """The contract embedded in a .tflite or .keras file, or None when it has none."""
+    fmt = require_format(path, "tflite", "keras")
+    if fmt == "tflite":
+        meta = read_tflite_metadata(Path(path).read_bytes())
+        raw = meta.get(CONTRACT_METADATA_NAME)
+    else:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read(KERAS_CONTRACT_ENTRY) if KERAS_CONTRACT_ENTRY in zf.namelist() else None
+    if not raw:
+        return None
+    try:
+        return PreprocessContract.from_json(raw)
+    except ContractError as exc:
+        raise ContractError(f"{path}: {exc.problem}", exc.fix) from None
+
+
+def read_conversion_facts(path: PathLike) -> dict[str, Any]:
+    """Conversion facts stored by ``sentilite convert`` in a .tflite ({} when absent)."""
+    raw = read_tflite_metadata(Path(path).read_bytes()).get(CONVERSION_METADATA_NAME)
+    return json.loads(raw) if raw else {}
+
+
+def require_contract(path: PathLike) -> PreprocessContract:
+    """Like :func:`read_contract` but a missing contract is an error with a fix."""
+    contract = read_contract(path)
+    if contract is None:
+        raise ContractError(
+            f"{path} carries no sentilite preprocessing contract, so its input size, "
+            "normalisation and labels are unknown.",
+            "convert it with `sentilite convert` (or `sentilite convert --contract contract.json` for a "
+            "model trained elsewhere)",
+        )
+    return contract
+
+
+def write_contract_keras(path: PathLike, contract: PreprocessContract) -> None:
+    """Store the contract inside a .keras zip (rewritten atomically)."""
+    require_format(path, "keras")
+    payload = contract.to_json().encode()
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as dst:
+            for item in src.infolist():
+                if item.filename != KERAS_CONTRACT_ENTRY:
+                    dst.writestr(item, src.read(item.filename))
+            dst.writestr(KERAS_CONTRACT_ENTRY, payload)
+
+
+def write_tflite(path: PathLike, data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None) -> Path:
+    """Write a .tflite with its contract embedded, atomically (never a half-written file)."""
+    atomic_write_bytes(path, embed_contract_tflite(data, contract, conversion))
+    return Path(path)

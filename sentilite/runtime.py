@@ -1,0 +1,118 @@
+"""Choosing the TFLite interpreter: ai_edge_litert -> tflite_runtime -> tensorflow.lite.
+
+LiteRT (``ai-edge-litert``) is the maintained runtime. ``tflite-runtime`` stopped at 2.14 and
+breaks with NumPy 2, so it is only a fallback for old devices; TensorFlow's own interpreter is
+the last resort. ``SENTILITE_RUNTIME`` (a name or comma-separated list) overrides the order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+from .errors import ModelFormatError, RuntimeMissingError
+
+#: (name shown to users, module to import, attribute path of the Interpreter class)
+_CANDIDATES: dict[str, tuple[str, str]] = {
+    "ai-edge-litert": ("ai_edge_litert.interpreter", "Interpreter"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "Interpreter"),
+    "tensorflow": ("tensorflow", "lite.Interpreter"),
+}
+DEFAULT_ORDER: tuple[str, ...] = tuple(_CANDIDATES)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """An importable TFLite interpreter implementation."""
+
+    name: str
+    version: str
+    interpreter_class: Callable[..., Any]
+    module: Any
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def _version_of(name: str, module: Any) -> str:
+    for attr in ("__version__", "VERSION"):
+        v = getattr(module, attr, None)
+        if isinstance(v, str):
+            return v
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:  # noqa: BLE001 - a missing version must not stop inference
+        return "unknown"
+
+
+def _load(name: str) -> Runtime:
+    module_name, attr_path = _CANDIDATES[name]
+    module = importlib.import_module(module_name)
+    obj: Any = module
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    top = importlib.import_module(module_name.split(".")[0])
+    return Runtime(name=name, version=_version_of(name, top), interpreter_class=obj, module=module)
+
+
+def runtime_order(preference: Optional[Union[str, Sequence[str]]] = None) -> tuple[str, ...]:
+    """The order in which runtimes are tried (argument, then $SENTILITE_RUNTIME, then default)."""
+    pref = preference if preference is not None else os.environ.get("SENTILITE_RUNTIME")
+    if not pref:
+        return DEFAULT_ORDER
+    names = [p.strip() for p in (pref.split(",") if isinstance(pref, str) else pref) if p.strip()]
+    unknown = [n for n in names if n not in _CANDIDATES]
+    if unknown:
+        raise RuntimeMissingError(
+            f"Unknown runtime {', '.join(unknown)}.", f"choose from {', '.join(DEFAULT_ORDER)}"
+        )
+    return tuple(names)
+
+
+def select_runtime(preference: Optional[Union[str, Sequence[str]]] = None) -> Runtime:
+    """Import the first available runtime in :func:`runtime_order` and say which one it is."""
+    tried = []
+    for name in runtime_order(preference):
+        try:
+            return _load(name)
+        except (ImportError, AttributeError) as exc:
+            tried.append(f"{name} ({type(exc).__name__}: {exc})")
+    raise RuntimeMissingError(
+        "No TFLite runtime could be imported; tried " + "; ".join(tried) + ".",
+        "pip install ai-edge-litert (on an old device without a LiteRT wheel: pip install tflite-runtime 'numpy<2')",
+    )
+
+
+def make_interpreter(
+    model: Union[str, os.PathLike, bytes],
+    num_threads: Optional[int] = 1,
+    runtime: Optional[Runtime] = None,
+    allocate: bool = True,
+) -> tuple[Any, Runtime]:
+    """Create (and allocate) an interpreter for a .tflite path or flatbuffer bytes."""
+    rt = runtime or select_runtime()
+    kwargs: dict[str, Any] = {"num_threads": num_threads}
+    if isinstance(model, (bytes, bytearray)):
+        kwargs["model_content"] = bytes(model)
+        label = "<in-memory model>"
+    else:
+        kwargs["model_path"] = os.fspath(model)
+        label = os.fspath(model)
+        if not Path(label).is_file():
+            raise ModelFormatError(f"Model file not found: {label}.", "check the path")
+    try:
+        interp = rt.interpreter_class(**kwargs)
+        if allocate:
+            interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFormatError(
+            f"{rt.name} {rt.version} cannot load {label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}.",
+            "make sure the file is a complete .tflite model built for this runtime "
+            "(re-run `sentilite convert`; a model using Flex/SELECT_TF_OPS needs the TensorFlow runtime)",
+        ) from None
+    return interp, rt

@@ -1,0 +1,90 @@
+"""Shared fixtures: synthetic data, tiny models and their TFLite variants, and ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SENTILITE_NO_PROGRESS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
+EMOTION6 = SHARED / "data" / "emotion6"
+TWITTER_DEV = SHARED / "data" / "twitter_dev"
+MOBILENET_FILE = SHARED / "weights" / "mobilenet_v2_imagenet_1.0_224.keras"
+
+
+def require_shared(*paths: Path) -> None:
+    """Skip the calling test, with the reason, when ../shared (or a file in it) is absent."""
+    for p in paths or (SHARED,):
+        if not p.exists():
+            pytest.skip(f"needs {p} (the read-only ../shared folder beside the checkout, or $SENTILITE_SHARED); not found")
+
+
+@pytest.fixture(scope="session")
+def synthetic_splits(tmp_path_factory) -> dict[str, Path]:
+    from sentilite.synthetic import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), per_class=(30, 30, 30))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(synthetic_splits):
+    """(keras model, contract, .keras path) of a tiny CNN trained on synthetic data."""
+    from modelkit import TINY_CONTRACT, save_keras, train_tiny
+
+    from sentilite.datasets import read_split_file
+
+    model = train_tiny(read_split_file(synthetic_splits["train"]))
+    path = save_keras(model, synthetic_splits["train"].parent / "tiny.keras", TINY_CONTRACT)
+    return model, TINY_CONTRACT, path
+
+
+@pytest.fixture(scope="session")
+def tiny_variants(tiny_model, synthetic_splits, tmp_path_factory) -> dict[str, Path]:
+    """variant name -> .tflite path (float32, float16, dynamic-int8, int8 with uint8 I/O)."""
+    from modelkit import convert_variants, load_prepared
+
+    from sentilite.datasets import read_split_file
+
+    model, contract, _ = tiny_model
+    calib, _ = load_prepared(read_split_file(synthetic_splits["train"]), contract)
+    return convert_variants(model, contract, tmp_path_factory.mktemp("tiny_tflite"), calib)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_sentiment(tmp_path_factory):
+    """A real MobileNetV2 (../shared ImageNet backbone) with a sentiment head fitted on Emotion6
+    features, saved as .keras and converted to float32 and full-int8 (uint8 I/O).
+
+    Returns dict with keys keras, float32, int8 (paths) and contract.
+    """
+    require_shared(MOBILENET_FILE, EMOTION6)
+    import numpy as np
+    from modelkit import convert_variants, load_prepared, save_keras
+
+    from sentilite.contract import PreprocessContract
+    from sentilite.datasets import read_split_file
+    from sentilite.tf_import import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    contract = PreprocessContract.create(224, "imagenet", provenance={"backbone": "mobilenet_v2 (../shared)"})
+    full = keras.saving.load_model(MOBILENET_FILE, compile=False)
+    backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
+    train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(150, seed=1)
+    x, y = load_prepared(train, contract)
+    feats = backbone.predict(x, batch_size=32, verbose=0)
+    head = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(3, activation="softmax")])
+    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    head.fit(feats, y, epochs=60, batch_size=32, verbose=0)
+    inp = keras.Input(contract.input_shape)
+    model = keras.Model(inp, head(backbone(inp)), name="mobilenet_v2_sentiment")
+    out = tmp_path_factory.mktemp("mobilenet")
+    paths = convert_variants(model, contract, out, x[np.random.default_rng(0).permutation(len(x))[:64]], ("float32", "int8"), stem="mnv2")
+    paths["keras"] = save_keras(model, out / "mnv2.keras", contract)
+    paths["contract"] = contract
+    return paths

@@ -1,0 +1,75 @@
+"""Helpers for tests: tiny Keras sentiment models and their TFLite variants, built in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from sentilite.contract import PreprocessContract
+from sentilite.datasets import Dataset
+from sentilite.imageio import load_image
+from sentilite.modelfile import write_contract_keras, write_tflite
+from sentilite.preprocess import prepare
+from sentilite.tf_import import import_keras
+
+TINY_CONTRACT = PreprocessContract.create(32, "symmetric", provenance={"backbone": "tiny-test-cnn"})
+
+
+def load_prepared(dataset: Dataset, contract: PreprocessContract, limit: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    samples = dataset.samples[:limit] if limit else dataset.samples
+    x = np.stack([prepare(load_image(s.path), contract) for s in samples])
+    y = np.array([s.label for s in samples])
+    return x, y
+
+
+def build_tiny_model(contract: PreprocessContract = TINY_CONTRACT, seed: int = 0):
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(contract.input_shape)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(contract.num_classes, activation="softmax")(x)
+    return keras.Model(inp, out, name="tiny_sentiment")
+
+
+def train_tiny(dataset: Dataset, contract: PreprocessContract = TINY_CONTRACT, epochs: int = 15, seed: int = 0):
+    """A tiny CNN fitted on ``dataset`` (confident on synthetic data after a few seconds)."""
+    keras = import_keras()
+    model = build_tiny_model(contract, seed)
+    x, y = load_prepared(dataset, contract)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=16, verbose=0)
+    return model
+
+
+def save_keras(model, path: Path, contract: PreprocessContract) -> Path:
+    model.save(path)
+    write_contract_keras(path, contract)
+    return path
+
+
+def convert_variants(
+    model,
+    contract: PreprocessContract,
+    out_dir: Path,
+    calib: np.ndarray,
+    variants: Sequence[str] = ("float32", "float16", "dynamic-int8", "int8"),
+    io_type: str = "uint8",
+    stem: str = "model",
+) -> dict[str, Path]:
+    from convert.export import convert_keras_model
+
+    def rep() -> Iterable[list[np.ndarray]]:
+        for x in calib:
+            yield [x[None].astype(np.float32)]
+
+    blobs = convert_keras_model(model, variants, rep, io_type=io_type)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        v: write_tflite(out_dir / f"{stem}_{v}.tflite", b, contract, {"variant": v, "io": io_type if v == "int8" else "float32"})
+        for v, b in blobs.items()
+    }

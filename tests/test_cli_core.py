@@ -1,0 +1,76 @@
+"""The sentilite CLI: help with examples, `info` on every variant, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from sentilite.cli import COMMANDS, cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_group_help_lists_every_command():
+    out = run("--help").output
+    for name in ["train", "evaluate", "convert", "bench", "demo", "quickstart", "info"]:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_help_shows_an_example(name):
+    result = run(name, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and f"sentilite {name}" in result.output
+
+
+@pytest.mark.parametrize("variant, dtype", [("float32", "float32"), ("float16", "float32"), ("dynamic-int8", "float32"), ("int8", "uint8")])
+def test_info_describes_each_variant(tiny_variants, variant, dtype):
+    result = run("info", str(tiny_variants[variant]))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"variant   {variant}" in out
+    assert f"input     {dtype} [1, 32, 32, 3]" in out
+    assert "labels    negative, neutral, positive" in out
+    assert "symmetric normalisation" in out and "runtime   ai-edge-litert" in out
+    if variant == "int8":
+        assert "scale 0.00784" in out and "zero point 12" in out  # [-1, 1] on uint8
+
+
+def test_info_json_infers_variant_without_embedded_facts(tiny_variants, tmp_path):
+    from sentilite.modelfile import CONVERSION_METADATA_NAME, embed_tflite_metadata
+
+    for variant, path in tiny_variants.items():
+        p = tmp_path / f"{variant}.tflite"
+        p.write_bytes(embed_tflite_metadata(path.read_bytes(), {CONVERSION_METADATA_NAME: b""}))
+        info = json.loads(run("info", str(p), "--json").output)
+        assert info["variant"] == variant and info["variant_source"].startswith("inferred")
+
+
+def test_info_on_a_keras_model_needs_no_tensorflow_import(tiny_model):
+    out = run("info", str(tiny_model[2])).output
+    assert "format    keras" in out and "labels    negative, neutral, positive" in out
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "Model file not found"),
+    (b"just text", "not a model file sentilite recognises"),
+    (b"\x89HDF\r\n\x1a\n" + b"\0" * 32, "re-save it as .keras"),
+])
+def test_errors_are_one_line_with_a_fix_and_no_traceback(tmp_path, content, expected):
+    p = tmp_path / "model.tflite"
+    if content is not None:
+        p.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(p)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert expected in proc.stderr and "Fix:" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "--debug", "info", str(tmp_path / "x.tflite")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
