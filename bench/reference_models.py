@@ -1,0 +1,73 @@
+"""Build (once, cached) the reference MobileNetV2 sentiment models the bench/ scripts time.
+
+The network is the ImageNet MobileNetV2 from ../shared/weights (torchvision normalisation) with a
+3-class head fitted for a few seconds on Emotion6 features, exported as .keras and converted to
+float32, float16, dynamic-int8 and full-int8 (uint8 and int8 I/O). Latency does not depend on
+how well the head is trained; the figures the README quotes for accuracy come from the real
+training runs, not from these files.
+
+    python bench/reference_models.py            # prints the paths
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
+BACKBONE = SHARED / "weights" / "mobilenet_v2_imagenet_1.0_224.keras"
+EMOTION6 = SHARED / "data" / "emotion6"
+CACHE = REPO / "runs" / "bench-models"
+
+VARIANTS = ("float32", "float16", "dynamic-int8", "int8")
+
+
+def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
+    """name -> path for keras, float32, float16, dynamic-int8, int8 (uint8 I/O), int8-int8io."""
+    names = {"keras": CACHE / "mnv2_sentiment.keras"}
+    names.update({v: CACHE / f"mnv2_sentiment_{v}.tflite" for v in VARIANTS})
+    names["int8-int8io"] = CACHE / "mnv2_sentiment_int8_int8io.tflite"
+    if all(p.exists() for p in names.values()):
+        return names
+    if not BACKBONE.exists() or not EMOTION6.exists():
+        sys.exit(f"needs {BACKBONE} and {EMOTION6} (../shared); not found")
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from modelkit import convert_variants, load_prepared, save_keras
+
+    from sentilite.contract import PreprocessContract
+    from sentilite.datasets import read_split_file
+    from sentilite.tf_import import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    contract = PreprocessContract.create(
+        224, "imagenet", provenance={"backbone": "mobilenet_v2 1.0 (ImageNet, ../shared)", "purpose": "benchmark reference"}
+    )
+    full = keras.saving.load_model(BACKBONE, compile=False)
+    backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
+    train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(200, seed=1)
+    x, y = load_prepared(train, contract)
+    feats = backbone.predict(x, batch_size=32, verbose=0)
+    head = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(3, activation="softmax")], name="head")
+    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    head.fit(feats, y, epochs=60, batch_size=32, verbose=0)
+    inp = keras.Input(contract.input_shape)
+    model = keras.Model(inp, head(backbone(inp)), name="mobilenet_v2_sentiment")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    calib = x[np.random.default_rng(0).permutation(len(x))[:100]]
+    paths = convert_variants(model, contract, CACHE, calib, VARIANTS, io_type="uint8", stem="mnv2_sentiment")
+    int8io = convert_variants(model, contract, CACHE / "tmp", calib, ("int8",), io_type="int8", stem="x")["int8"]
+    int8io.replace(names["int8-int8io"])
+    (CACHE / "tmp").rmdir()
+    save_keras(model, names["keras"], contract)
+    assert all(p.exists() for p in names.values()), paths
+    return names
+
+
+if __name__ == "__main__":
+    for name, path in reference_models().items():
+        print(f"{name:12s} {path}  {path.stat().st_size / 1e6:.2f} MB")
