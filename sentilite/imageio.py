@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError
 
@@ -19,6 +18,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".ti
 
 
 def _decode(fp, name: str) -> np.ndarray:
+    # Pillow is imported here, not at module level: the camera demo needs only
+    # IMAGE_SUFFIXES from this module, and Pillow costs ~4 MB of resident memory.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(fp) as img:
             img = ImageOps.exif_transpose(img)  # phone photos are often stored rotated

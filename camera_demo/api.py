@@ -1,0 +1,252 @@
+"""Python entry point of the demo: ``run_demo(DemoConfig(...))`` -> summary dict.
+
+``sentilite demo`` is a thin layer over this; ``sentilite quickstart`` calls it directly::
+
+    from camera_demo.api import DemoConfig, run_demo
+    summary = run_demo(DemoConfig(model="model_int8.tflite", source="clip.mp4", sync=True,
+                                  display=False, record="demo.mp4", log="frames.jsonl"))
+    summary["fps"]["end_to_end"], summary["latency_ms"]["p50"]
+
+Errors that stop the demo before its loop (bad model, source, display or output path) are
+:class:`sentilite.errors.SentiliteError` subclasses with a one-line message and a fix. A live
+source that disappears and does not come back ends the run normally with
+``summary["stop_reason"] == "source_lost"`` (files closed and valid).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional
+
+from sentilite.errors import SentiliteError
+
+
+@dataclass
+class DemoConfig:
+    """Everything ``sentilite demo`` accepts (CLI flag in brackets)."""
+
+    #: .tflite image classifier with an embedded contract; None = the bundled model [--model]
+    model: Optional[str] = None
+    #: camera index, video file, stream URL, image folder/file, or "picamera[:N]" [--source]
+    source: str = "0"
+    #: resolution and frame-rate requests for cameras; ``fps`` is also the playback rate of
+    #: files/folders in the default (latest-frame) mode, 0 = as fast as they decode [--width/--height/--fps]
+    width: Optional[int] = None
+    height: Optional[int] = None
+    fps: Optional[float] = None
+    #: interpreter threads [--threads]
+    threads: int = 1
+    #: process every frame in order (files, benchmarks, tests) instead of the newest one [--sync]
+    sync: bool = False
+    #: EMA weight of each new frame's probabilities, 1 = off [--smoothing]
+    smoothing: float = 0.3
+    #: lead another class needs over the shown one before the label switches [--hysteresis]
+    hysteresis: float = 0.1
+    #: show a window (False for SSH/CI) [--no-display]
+    display: bool = True
+    #: write the annotated video here (.mp4, .avi, .mkv ...) [--record]
+    record: Optional[str] = None
+    #: write one JSON line per processed frame here [--log]
+    log: Optional[str] = None
+    #: stop after this many processed frames [--max-frames]
+    max_frames: Optional[int] = None
+    #: stop after this many seconds [--duration]
+    duration: Optional[float] = None
+    #: live sources: reopen attempts after the source stops, first back-off in seconds (doubles) [--reconnect]
+    reconnect_attempts: int = 5
+    reconnect_backoff: float = 0.5
+    #: frames decoded ahead in --sync mode
+    queue_size: int = 3
+    #: seconds between console status lines when no window is shown; 0 = none
+    status_every: float = 2.0
+    #: print nothing (the summary is still returned)
+    quiet: bool = False
+    #: treat SIGINT/SIGTERM as "stop cleanly" while running (only from the main thread)
+    handle_signals: bool = True
+
+    def validate(self) -> None:
+        problems = []
+        if not 0.0 < self.smoothing <= 1.0:
+            problems.append(f"--smoothing {self.smoothing} (needs 0 < S <= 1; 1 = no smoothing)")
+        if not 0.0 <= self.hysteresis < 1.0:
+            problems.append(f"--hysteresis {self.hysteresis} (needs 0 <= H < 1)")
+        for name in ("width", "height", "max_frames"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                problems.append(f"--{name.replace('_', '-')} {v} (needs a positive number)")
+        if self.fps is not None and self.fps < 0:
+            problems.append(f"--fps {self.fps} (needs >= 0)")
+        if self.duration is not None and self.duration <= 0:
+            problems.append(f"--duration {self.duration} (needs a positive number of seconds)")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"--threads {self.threads} (needs >= 1)")
+        if self.reconnect_attempts < 0 or self.reconnect_backoff < 0 or self.queue_size < 1:
+            problems.append("reconnect attempts/back-off must be >= 0 and queue_size >= 1")
+        if problems:
+            raise SentiliteError("Invalid demo settings: " + "; ".join(problems) + ".", "see `sentilite demo --help`")
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, flush=True)
+
+    return say
+
+
+def _warn(msg: str) -> None:
+    stream = sys.stderr
+    bold = "\033[1;33m" if stream.isatty() else ""
+    reset = "\033[0m" if bold else ""
+    print(f"{bold}WARNING: {msg}{reset}", file=stream, flush=True)
+
+
+def run_demo(
+    config: DemoConfig,
+    *,
+    classifier: Any = None,
+    source: Any = None,
+) -> dict[str, Any]:
+    """Run the demo per ``config``; returns the summary (see :meth:`RunStats.summary`).
+
+    ``classifier`` (anything with ``encode(img, order)``, ``run(x)``, ``contract``) and
+    ``source`` (a :class:`camera_demo.sources.Source`, not yet opened) replace the ones the
+    config names; tests use them to inject a slow model or a camera that fails.
+    """
+    from .capture import FrameReader
+    from .loop import StopFlag, run_loop
+    from .model import load_demo_classifier, resolve_demo_model
+    from .overlay import Overlay
+    from .sinks import DisplaySink, JsonlLog, VideoRecorder
+    from .smoothing import SentimentSmoother
+    from .sources import make_source
+    from .stats import RunStats, format_summary
+
+    config.validate()
+    say = _say(config.quiet)
+    model_path: Optional[str] = None
+    display = recorder = log = reader = None
+    # Cheapest checks first: a window that cannot open fails before a model is loaded.
+    if config.display:
+        from .sinks import check_display_possible
+
+        check_display_possible()
+    if source is None:  # parse --source (cheap) before loading the model; opened below
+        source = make_source(config.source, config.width, config.height, config.fps)
+    if classifier is None:
+        path, is_default = resolve_demo_model(config.model)
+        classifier = load_demo_classifier(path, config.threads)
+        model_path = str(path)
+        say(f"model   {path}" + (" (the bundled default model; pass --model to use your own)" if is_default else ""))
+        runtime = getattr(classifier, "runtime", None)
+        say(f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
+            f"runtime {runtime.describe() if hasattr(runtime, 'describe') else runtime}, {config.threads} thread(s)")
+    else:
+        model_path = str(getattr(classifier, "path", "<injected classifier>"))
+    for w in getattr(classifier, "warnings", []) or []:
+        _warn(f"model {model_path}: {w}")
+    labels = list(classifier.contract.labels)
+
+    source.open()
+    say(f"source  {source.description}" + (f", {source.frame_size[0]}x{source.frame_size[1]}" if source.frame_size else "")
+        + (f" @ {source.fps:g} fps" if source.fps else ""))
+    for note in source.notes:
+        _warn(note)
+
+    pace: Optional[float] = None
+    if not config.sync and not source.live:
+        pace = config.fps if config.fps is not None else (source.fps or 30.0)
+    mode = "sync" if config.sync else "latest"
+    stop = StopFlag()
+    restore: list[tuple[int, Any]] = []
+    stop_reason = "error"
+    stats = RunStats(labels)
+    try:
+        if config.record:
+            recorder = VideoRecorder(config.record, source.fps or config.fps or 30.0)
+        if config.log:
+            log = JsonlLog(config.log)
+        if config.display:
+            display = DisplaySink(f"sentilite demo - {os.path.basename(model_path or 'model')}")
+        say(f"mode    {mode}: " + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
+            + (f"; playing at {pace:g} fps" if pace else ("; as fast as it decodes" if not source.live and not config.sync else ""))
+            + ("; q / Esc / Ctrl-C to stop" if display else "; Ctrl-C to stop"))
+
+        def encode(img: Any) -> Any:
+            return classifier.encode(img, "BGR")
+
+        reader = FrameReader(
+            source,
+            encode,
+            mode=mode,
+            queue_size=config.queue_size,
+            pace_fps=pace,
+            limit=config.max_frames if config.sync else None,
+            reconnect_attempts=config.reconnect_attempts,
+            reconnect_backoff=config.reconnect_backoff,
+            on_event=_warn,
+        )
+        if config.handle_signals and threading.current_thread() is threading.main_thread():
+            def on_signal(signum: int, _frame: Any) -> None:
+                if stop.reason is not None:  # second Ctrl-C: stop waiting
+                    raise KeyboardInterrupt
+                stop.set("interrupted" if signum == signal.SIGINT else "terminated")
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                restore.append((sig, signal.signal(sig, on_signal)))
+
+        def status(st: RunStats, rd: FrameReader, label: str) -> None:
+            say(f"[demo] {st.frames} frames | capture {rd.capture_fps_ema:.1f} fps | inference "
+                f"{1000 / st.infer.value if st.infer.value else 0:.1f} fps | shown {st.shown_fps.value:.1f} fps | "
+                f"latency {st.latency.value:.1f} ms | dropped {rd.dropped} | {label}")
+
+        reader.start()
+        stop_reason = run_loop(
+            classifier,
+            reader,
+            SentimentSmoother(len(labels), config.smoothing, config.hysteresis),
+            Overlay(labels),
+            stats,
+            labels,
+            recorder=recorder,
+            display=display,
+            log=log,
+            max_frames=config.max_frames,
+            duration=config.duration,
+            stop=stop,
+            status=None if (display or config.quiet) else status,
+            status_every=config.status_every,
+        )
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        if reader is not None:
+            reader.stop()
+        else:
+            source.release()
+        for closer in (recorder, log, display):
+            if closer is not None:
+                closer.close()
+        for sig, old in restore:
+            signal.signal(sig, old)
+
+    summary = stats.summary(
+        reader,
+        mode=mode,
+        stop_reason=stop_reason,
+        model=model_path,
+        runtime=getattr(getattr(classifier, "runtime", None), "describe", lambda: None)(),
+        threads=config.threads,
+        source=source.info(),
+        labels=labels,
+        record=str(config.record) if config.record else None,
+        recorded_frames=recorder.frames if recorder is not None else 0,
+        log=str(config.log) if config.log else None,
+        config=asdict(config),
+    )
+    say(format_summary(summary))
+    return summary
