@@ -16,7 +16,7 @@ import numpy as np
 
 from .contract import PreprocessContract
 from .errors import ContractError
-from .modelfile import read_conversion_facts, read_contract, require_format
+from .modelfile import read_contract, read_conversion_facts, require_format
 from .preprocess import InputEncoder, dequantize, prepare
 from .runtime import Runtime, make_interpreter
 

@@ -56,10 +56,10 @@ class Dataset:
         counts = Counter(s.label for s in self.samples)
         return {name: counts.get(i, 0) for i, name in enumerate(self.labels)}
 
-    def subset(self, indices: Iterable[int], source: Optional[str] = None) -> "Dataset":
+    def subset(self, indices: Iterable[int], source: Optional[str] = None) -> Dataset:
         return Dataset([self.samples[i] for i in indices], self.labels, source or self.source, dict(self.meta))
 
-    def balanced_sample(self, n: int, seed: int = 0) -> "Dataset":
+    def balanced_sample(self, n: int, seed: int = 0) -> Dataset:
         """Up to ``n`` samples, drawn round-robin across classes so each class is represented."""
         rng = random.Random(seed)
         by_class: dict[int, list[int]] = {}
@@ -75,7 +75,7 @@ class Dataset:
                     chosen.append(q.pop())
         return self.subset(sorted(chosen), f"{self.source} (balanced sample of {len(chosen)})")
 
-    def concat(self, other: "Dataset") -> "Dataset":
+    def concat(self, other: Dataset) -> Dataset:
         if other.labels != self.labels:
             raise DatasetFormatError(f"Cannot mix datasets with labels {self.labels} and {other.labels}.")
         return Dataset(self.samples + other.samples, self.labels, f"{self.source} + {other.source}")

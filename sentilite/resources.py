@@ -39,7 +39,7 @@ class ResourceMonitor:
         self._t0 = self._t1 = 0.0
         self._cpu_times0: Any = None
 
-    def __enter__(self) -> "ResourceMonitor":
+    def __enter__(self) -> ResourceMonitor:
         self.start()
         return self
 
