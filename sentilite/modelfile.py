@@ -136,15 +136,21 @@ def read_tflite_metadata(data: bytes) -> dict[str, bytes]:
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFormatError("Not a TFLite flatbuffer (no TFL3 identifier).", "pass a .tflite file")
     schema = _schema()
-    if schema is None:
-        return _read_metadata_minimal(data)
-    model = schema.Model.GetRootAsModel(data, 0)
-    out = {}
-    for i in range(model.MetadataLength()):
-        md = model.Metadata(i)
-        buf = model.Buffers(md.Buffer())
-        out[md.Name().decode("utf-8", "replace")] = bytes(buf.DataAsNumpy()) if buf.DataLength() else b""
-    return out
+    try:
+        if schema is None:
+            return _read_metadata_minimal(data)
+        model = schema.Model.GetRootAsModel(data, 0)
+        out = {}
+        for i in range(model.MetadataLength()):
+            md = model.Metadata(i)
+            buf = model.Buffers(md.Buffer())
+            out[md.Name().decode("utf-8", "replace")] = bytes(buf.DataAsNumpy()) if buf.DataLength() else b""
+        return out
+    except (struct.error, IndexError, ValueError, TypeError) as exc:
+        raise ModelFormatError(
+            f"The TFLite flatbuffer is truncated or corrupt ({type(exc).__name__}: {exc}).",
+            "copy or re-convert the .tflite file (a partial download or copy looks like this)",
+        ) from None
 
 
 def read_tflite_metadata_file(path: PathLike) -> dict[str, bytes]:

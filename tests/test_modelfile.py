@@ -89,3 +89,13 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
             raise RuntimeError("crash half way")
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_truncated_tflite_is_a_model_format_error(tiny_variants, tmp_path):
+    from sentilite.modelfile import read_conversion_facts
+
+    data = tiny_variants["int8"].read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelFormatError, match="truncated or corrupt"):
+        read_conversion_facts(cut)

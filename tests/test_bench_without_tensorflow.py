@@ -1,0 +1,71 @@
+"""`sentilite bench` on .tflite files, and the runner it starts, work with TensorFlow absent.
+
+The CLI process gets ``sys.modules['tensorflow'] = None`` (any import raises ImportError); the
+runner processes it starts get the same through a ``sitecustomize`` on PYTHONPATH, so no
+process of the benchmark can quietly fall back on TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+
+def _blocking_env(tmp_path):
+    block = tmp_path / "block_tf"
+    block.mkdir(exist_ok=True)
+    (block / "sitecustomize.py").write_text(
+        "import sys\nfor _n in ('tensorflow', 'keras', 'tf_keras'):\n    sys.modules[_n] = None\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(block) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
+    out = tmp_path / "out"
+    code = textwrap.dedent(f"""
+        import sys
+        for name in ("tensorflow", "keras", "tf_keras"):
+            sys.modules[name] = None
+        from sentilite.cli import main
+        try:
+            main(["bench", {str(tiny_variants['int8'])!r}, {str(tiny_variants['float32'])!r}, "--threads", "1,2",
+                  "--runs", "3", "--warmup", "1", "--out", {str(out)!r}])
+        except SystemExit as e:
+            assert e.code in (0, None), e.code
+        assert sys.modules.get("tensorflow") is None
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "ok" in proc.stdout and "| model_int8 | int8 | 1 |" in proc.stdout
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["complete"] and len(saved["rows"]) == 4
+    assert all(r["error"] is None and r["runtime"].startswith("ai-edge-litert") for r in saved["rows"])
+
+
+def test_keras_model_without_tensorflow_is_a_clear_row_error(tiny_model, tmp_path):
+    _, _, keras_path = tiny_model
+    code = textwrap.dedent(f"""
+        from device_bench.api import run_bench
+        res = run_bench([{str(keras_path)!r}], runs=2)
+        print(res.rows[0]["error"])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "TensorFlow is needed for the Keras baseline" in proc.stdout and "pip install 'sentilite[train]'" in proc.stdout
+
+
+def test_runner_stays_light(tiny_variants):
+    """Project target: the runner process within ~80 MB RSS and its first result within 0.6 s
+    (checked loosely here on a tiny model; bench/bench_harness_overhead.py measures MobileNetV2)."""
+    from device_bench.api import run_bench
+
+    res = run_bench([tiny_variants["int8"]], runs=3, warmup=0)
+    run = res.runs[0]
+    assert run["rss_peak_mb"] < 80, run["rss_peak_mb"]
+    assert run["time_to_first_result_s"] < 3.0, run["time_to_first_result_s"]
