@@ -42,6 +42,9 @@ NORMALIZATIONS: dict[str, Normalization] = {
     "symmetric": Normalization("symmetric", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # [-1, 1]
     "imagenet": Normalization("imagenet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "raw": Normalization("raw", (0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255)),  # 0..255 as float
+    # Caffe / keras.applications "caffe" mode (VGG19): BGR order, ImageNet mean subtracted from
+    # 0..255 pixels, no scaling. The means are in BGR order: use it with color_order "BGR".
+    "caffe": Normalization("caffe", (103.939 / 255, 116.779 / 255, 123.68 / 255), (1 / 255, 1 / 255, 1 / 255)),
 }
 
 
@@ -104,7 +107,7 @@ class PreprocessContract:
         norm: str | Normalization | Mapping[str, Any] = "imagenet",
         labels: Sequence[str] = SENTIMENT_LABELS,
         **kwargs: Any,
-    ) -> "PreprocessContract":
+    ) -> PreprocessContract:
         """Convenience constructor: ``size`` is an int (square) or (height, width)."""
         h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         return cls(height=h, width=w, norm=normalization(norm), labels=tuple(labels), **kwargs)
@@ -117,11 +120,11 @@ class PreprocessContract:
     def num_classes(self) -> int:
         return len(self.labels)
 
-    def with_provenance(self, **facts: Any) -> "PreprocessContract":
+    def with_provenance(self, **facts: Any) -> PreprocessContract:
         """A copy with ``facts`` merged into the provenance."""
         return replace(self, provenance={**dict(self.provenance), **facts})
 
-    def same_preprocessing(self, other: "PreprocessContract", tol: float = 1e-6) -> bool:
+    def same_preprocessing(self, other: PreprocessContract, tol: float = 1e-6) -> bool:
         """True when both turn any image into the same input and use the same labels."""
         return (
             (self.height, self.width, self.color_order, self.resize, self.labels, self.output)
@@ -152,7 +155,7 @@ class PreprocessContract:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "PreprocessContract":
+    def from_dict(cls, data: Mapping[str, Any]) -> PreprocessContract:
         if not isinstance(data, Mapping) or data.get("format") != CONTRACT_FORMAT:
             raise ContractError("This is not a sentilite preprocessing contract.")
         if int(data.get("version", 0)) > CONTRACT_VERSION:
@@ -176,7 +179,7 @@ class PreprocessContract:
             raise ContractError(f"Malformed preprocessing contract ({exc!r}).") from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "PreprocessContract":
+    def from_json(cls, text: str | bytes) -> PreprocessContract:
         try:
             data = json.loads(text)
         except ValueError as exc:

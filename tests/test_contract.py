@@ -5,7 +5,14 @@ import pytest
 
 from sentilite.contract import NORMALIZATIONS, PreprocessContract, normalization
 from sentilite.errors import ContractError
-from sentilite.preprocess import InputEncoder, dequantize, normalize, prepare, quantize, resize_to_contract
+from sentilite.preprocess import (
+    InputEncoder,
+    dequantize,
+    normalize,
+    prepare,
+    quantize,
+    resize_to_contract,
+)
 
 
 def test_json_round_trip_keeps_every_field():
@@ -41,8 +48,10 @@ def test_named_normalisations_and_their_ranges():
     assert NORMALIZATIONS["symmetric"].value_range() == pytest.approx((-1.0, 1.0))
     lo, hi = NORMALIZATIONS["imagenet"].value_range()
     assert lo == pytest.approx(-0.485 / 0.229) and hi == pytest.approx((1 - 0.406) / 0.225)
+    lo, hi = NORMALIZATIONS["caffe"].value_range()  # VGG19: BGR pixel - ImageNet mean, unscaled
+    assert lo == pytest.approx(-123.68) and hi == pytest.approx(255 - 103.939)
     with pytest.raises(ContractError, match="Unknown normalisation"):
-        normalization("caffe")
+        normalization("yuv")
 
 
 def test_imagenet_normalisation_matches_torchvision_formula():

@@ -2,7 +2,14 @@
 
 import pytest
 
-from sentilite.datasets import iter_split_file, list_images, read_csv, read_dataset, read_folder_tree, read_split_file
+from sentilite.datasets import (
+    iter_split_file,
+    list_images,
+    read_csv,
+    read_dataset,
+    read_folder_tree,
+    read_split_file,
+)
 from sentilite.errors import DatasetFormatError, InputFileError
 
 

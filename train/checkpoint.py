@@ -1,0 +1,118 @@
+"""Per-epoch checkpoints: model weights, optimizer state, epoch, history and early-stopping state.
+
+Layout (``<run>/checkpoint/``)::
+
+    state.json                      what has been done; written last, atomically
+    ckpt-<phase>-<epoch>.weights.h5 weights of the whole model after that epoch
+    ckpt-<phase>-<epoch>.optimizer.npz   optimizer variables (iterations, momenta...)
+    best-<phase>.weights.h5         best weights of the phase so far (for "restore best")
+
+A kill at any moment leaves ``state.json`` pointing at complete files, so ``--resume`` loses at
+most the epoch in progress. The learning-rate schedules are functions of the optimizer's
+iteration counter, which is restored, so the schedule continues where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from sentilite.errors import SentiliteError
+from sentilite.fsutil import atomic_write_json
+
+STATE_VERSION = 1
+
+
+class CheckpointError(SentiliteError):
+    """A checkpoint cannot be used to resume."""
+
+
+def _save_weights_atomic(model: Any, path: Path) -> None:
+    tmp = path.with_name(path.name.replace(".weights.h5", ".part.weights.h5"))
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+class Checkpointer:
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = Path(run_dir) / "checkpoint"
+        self.state_path = self.folder / "state.json"
+
+    def load_state(self) -> Optional[dict[str, Any]]:
+        if not self.state_path.is_file():
+            return None
+        try:
+            state = json.loads(self.state_path.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"{self.state_path} is not valid JSON ({exc}).", "start a new run with another --out") from None
+        if state.get("version") != STATE_VERSION:
+            raise CheckpointError(f"{self.state_path} has checkpoint version {state.get('version')}.", "start a new run")
+        return state
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        state = {**state, "version": STATE_VERSION}
+        atomic_write_json(self.state_path, state)
+
+    def save_epoch(self, model: Any, optimizer: Any, state: dict[str, Any], phase: int, epoch: int) -> dict[str, Any]:
+        """Save weights + optimizer of a finished epoch, then the state that points at them."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = f"ckpt-{phase}-{epoch}"
+        _save_weights_atomic(model, self.folder / f"{stem}.weights.h5")
+        opt_path = self.folder / f"{stem}.optimizer.npz"
+        tmp = opt_path.with_name(opt_path.name + ".part")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, *[np.asarray(v.numpy()) for v in optimizer.variables])
+        os.replace(tmp, opt_path)
+        previous = self.load_state() or {}
+        state = {**state, "weights": f"{stem}.weights.h5", "optimizer": opt_path.name}
+        self.write_state(state)
+        self._remove_stale(previous, state)
+        return state
+
+    def save_best(self, model: Any, phase: int) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"best-{phase}.weights.h5"
+        _save_weights_atomic(model, self.folder / name)
+        return name
+
+    def save_weights_only(self, model: Any, state: dict[str, Any], tag: str) -> dict[str, Any]:
+        """End of a phase: the (best-restored) weights, no optimizer (the next phase starts fresh)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{tag}.weights.h5"
+        _save_weights_atomic(model, self.folder / name)
+        previous = self.load_state() or {}
+        state = {**state, "weights": name, "optimizer": None}
+        self.write_state(state)
+        self._remove_stale(previous, state)
+        return state
+
+    def _remove_stale(self, previous: dict[str, Any], current: dict[str, Any]) -> None:
+        keep = {current.get("weights"), current.get("optimizer"), current.get("best_weights")}
+        for key in ("weights", "optimizer", "best_weights"):
+            name = previous.get(key)
+            if name and name not in keep:
+                (self.folder / name).unlink(missing_ok=True)
+
+    def load_weights(self, model: Any, name: str) -> None:
+        path = self.folder / name
+        if not path.is_file():
+            raise CheckpointError(f"Checkpoint file {path} is missing.", "start a new run with another --out")
+        model.load_weights(path)
+
+    def load_optimizer(self, optimizer: Any, variables: list[Any], name: str) -> None:
+        path = self.folder / name
+        if not path.is_file():
+            raise CheckpointError(f"Optimizer checkpoint {path} is missing.", "start a new run with another --out")
+        optimizer.build(variables)
+        with np.load(path) as data:
+            values = [data[f"arr_{i}"] for i in range(len(data.files))]
+        if len(values) != len(optimizer.variables) or any(
+            tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)
+        ):
+            raise CheckpointError(f"{path} does not match this model's optimizer state.", "resume with the same code and config")
+        for v, a in zip(optimizer.variables, values):
+            v.assign(a)

@@ -1,0 +1,148 @@
+"""``sentilite train`` and ``sentilite evaluate``: thin click layers over :mod:`train.api`.
+
+Importing this module imports neither TensorFlow nor Keras (``sentilite evaluate`` on a .tflite
+runs without them); ``train`` imports them when it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from .config import AUGMENTATIONS, CLASS_WEIGHTS, MODES, PRESETS, TrainConfig, TrainConfigError
+
+_BACKBONE_NAMES = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vgg19",
+                   "inception_resnet_v2", "student")
+_NORMS = ("imagenet", "symmetric", "unit", "raw", "caffe")
+
+TRAIN_EXAMPLES = """\b
+Examples:
+  # MobileNetV2 from the offline ImageNet backbone, two-phase, Emotion6
+  sentilite train --data ../shared/data/emotion6/sentiment_train.txt \\
+      --val ../shared/data/emotion6/sentiment_val.txt --test ../shared/data/emotion6/sentiment_test.txt \\
+      --backbone-file ../shared/weights/mobilenet_v2_imagenet_1.0_224.keras --feature-layer gap \\
+      --mode two-phase --preset replication --out runs/mnv2-two-phase
+  # mix Emotion6 with the Twitter images, balanced class weights
+  sentilite train --data e6/sentiment_train.txt --data twitter_dev/sentiment_train.txt --val e6/sentiment_val.txt \\
+      --backbone-file mnv2.keras --class-weight balanced --out runs/mixed
+  # keras.applications with ImageNet weights (needs internet), FT-A, Adam + cosine
+  sentilite train --data train.txt --val val.txt --backbone mobilenet_v2 --weights imagenet --mode ft-a --preset adam-cosine
+  # distil a teacher into the tiny student
+  sentilite train --data train.txt --val val.txt --backbone student --mode ft-a --teacher runs/mnv2/model.keras \\
+      --temperature 4 --alpha 0.1 --out runs/student
+  # continue an interrupted run (same optimizer state, schedule and epoch count)
+  sentilite train --resume runs/mnv2-two-phase
+"""
+
+EVALUATE_EXAMPLES = """\b
+Examples:
+  sentilite evaluate runs/mnv2/model.keras --data ../shared/data/emotion6/sentiment_test.txt --json test.json
+  sentilite evaluate model_int8.tflite --data test.txt --root /data/b-t4sa --json int8.json
+"""
+
+
+@click.command("train", epilog=TRAIN_EXAMPLES, context_settings={"max_content_width": 110})
+@click.option("--data", "data", multiple=True, metavar="SPLIT",
+              help="Training list: B-T4SA split file, CSV (path,label) or class-per-folder tree. Repeat to mix datasets.")
+@click.option("--val", metavar="SPLIT", help="Validation list (early stopping, best-weight selection, val metrics).")
+@click.option("--test", metavar="SPLIT", help="Held-out list evaluated once at the end (metrics.json 'test').")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder the split files' image paths are relative to "
+              "(default: each split file's folder).")
+@click.option("--backbone", type=click.Choice(_BACKBONE_NAMES), default="mobilenet_v2", show_default=True)
+@click.option("--weights", metavar="imagenet|none|FILE",
+              help="Backbone weights: keras.applications ImageNet download, random, or a weights file "
+                   "[default: imagenet; none for the student].")
+@click.option("--backbone-file", type=click.Path(dir_okay=False), help="Use a full Keras model as the backbone, "
+              "cut at --feature-layer (e.g. ../shared/weights/mobilenet_v2_imagenet_1.0_224.keras).")
+@click.option("--feature-layer", help="Layer of --backbone-file giving the features [default: gap].")
+@click.option("--backbone-norm", type=click.Choice(_NORMS), help="Input normalisation of a --backbone-file without a "
+              "sentilite contract inside [default: imagenet, torchvision's].")
+@click.option("--width", type=float, default=1.0, show_default=True, help="MobileNet width multiplier (keras 'alpha').")
+@click.option("--input-size", type=int, help="Square input size [default: 224; 299 inception_resnet_v2; 64 student].")
+@click.option("--mode", type=click.Choice(MODES), default="ft-f", show_default=True,
+              help="ft-f: train the head on a frozen backbone; ft-a: all layers (BatchNorm frozen); two-phase: ft-f then ft-a.")
+@click.option("--preset", type=click.Choice(PRESETS), default="replication", show_default=True,
+              help="replication: SGD 1e-3 m0.9, L2 on conv kernels, lr/10 every 5 epochs, batch 64/48, 15 epochs, "
+                   "patience 5. adam-cosine: Adam 1e-3 (ft-a 1e-4) with cosine decay, batch 32.")
+@click.option("--epochs", type=int, help="Maximum epochs per phase [preset: 15].")
+@click.option("--fine-tune-epochs", type=int, help="Maximum epochs of the ft-a phase of two-phase [default: --epochs].")
+@click.option("--batch-size", type=int, help="Batch size [preset: 64 ft-f / 48 ft-a for replication, 32 adam-cosine].")
+@click.option("--lr", type=float, help="Learning rate of the first phase (two-phase: ft-a gets lr x 0.1).")
+@click.option("--weight-decay", type=float, help="L2 weight decay on conv kernels [preset: 5e-4 replication, 0 adam-cosine].")
+@click.option("--patience", type=int, help="Early-stopping patience on validation loss [preset: 5].")
+@click.option("--dropout", "head_dropout", type=float, default=0.2, show_default=True, help="Dropout before the classifier.")
+@click.option("--augment", default=",".join(AUGMENTATIONS), show_default=True,
+              help=f"Training augmentations, a comma list of {', '.join(AUGMENTATIONS)} (or none).")
+@click.option("--no-augment", is_flag=True, help="Turn augmentation off (same as --augment none).")
+@click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS), default="none", show_default=True,
+              help="balanced: weight each class's loss by n / (classes x count).")
+@click.option("--teacher", type=click.Path(dir_okay=False), help="Distil this .keras/.tflite teacher (same labels) into the model.")
+@click.option("--temperature", type=float, default=4.0, show_default=True, help="Distillation temperature T.")
+@click.option("--alpha", type=float, default=0.1, show_default=True,
+              help="Distillation: weight of the hard-label loss; 1 - alpha weighs the T²-scaled KL to the teacher.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cache-dir", help="Decoded-image cache folder [default: $SENTILITE_CACHE_DIR or ~/.cache/sentilite]; "
+              "'none' decodes every epoch.")
+@click.option("--no-feature-cache", is_flag=True, help="ft-f: run the frozen backbone every epoch instead of training "
+              "the head on cached features (needed for crop/colour augmentation in ft-f).")
+@click.option("--workers", type=int, help="Image-decoding threads [default: CPU count].")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<time>-train-<backbone>-<mode>].")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_DIR",
+              help="Continue an interrupted run from its last finished epoch (its own config is used).")
+@click.option("--quiet", is_flag=True, help="Only the final summary on the console (the log file is complete).")
+@click.pass_context
+def train_command(ctx: click.Context, resume: Optional[str], quiet: bool, no_augment: bool, no_feature_cache: bool,
+                  **opts: Any) -> None:
+    """Train an image-sentiment model (negative / neutral / positive) into a run folder: best
+    model.keras with its preprocessing contract, history.csv, metrics.json (val/test 3-class and
+    2-class accuracy, training time, CPU, memory, size) and PNG plots. Every epoch is
+    checkpointed: after Ctrl-C or a kill, --resume RUN_DIR continues where it stopped."""
+    from .api import resume_training, train_model
+    from .rundir import summary_line
+
+    if resume:
+        given = [k for k, v in opts.items()
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE and v not in (None, ())]
+        if given:
+            click.echo(f"note: --resume uses the run's own config.json; ignoring {', '.join('--' + g.replace('_', '-') for g in given)}",
+                       err=True)
+        result = resume_training(resume, verbose=not quiet)
+    else:
+        if not opts["data"]:
+            raise TrainConfigError("No training data given.", "pass --data SPLIT (or --resume RUN_DIR)")
+        opts["augment"] = "none" if no_augment else opts["augment"]
+        config = TrainConfig(feature_cache=not no_feature_cache, verbose=not quiet, **opts)
+        result = train_model(config)
+    for split in ("val", "test"):
+        if result.metrics.get(split):
+            click.echo(summary_line(result.metrics[split], split))
+    click.echo(f"model: {result.model_path}")
+    click.echo(f"run folder: {result.run_dir}")
+
+
+@click.command("evaluate", epilog=EVALUATE_EXAMPLES)
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, metavar="SPLIT", help="Labelled list: split file, CSV or class-per-folder tree.")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder the split's image paths are relative to.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the metrics to this JSON file.")
+@click.option("--threads", type=int, help="Interpreter threads for a .tflite [default: all cores].")
+def evaluate_command(model: str, data: str, root: Optional[str], json_out: Optional[str], threads: Optional[int]) -> None:
+    """Score MODEL (.keras or .tflite) on a labelled split through the model's own preprocessing
+    contract: 3-class accuracy, per-class precision/recall/F1, confusion matrix, and the 2-class
+    reading (positive vs negative images, comparing only those two probabilities). Unreadable
+    images are skipped and listed. A .tflite needs no TensorFlow."""
+    from .evaluate import evaluate_model
+    from .rundir import summary_line
+
+    result = evaluate_model(model, data, root=root, json_out=json_out, num_threads=threads)
+    click.echo(f"model: {model} ({result['format']}, {result['runtime']})")
+    click.echo(summary_line(result, "data"))
+    for name, pc in result["per_class"].items():
+        click.echo(f"  {name:9s} precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  n {pc['support']}")
+    if result["n_skipped"]:
+        click.echo(f"skipped {result['n_skipped']} unreadable image(s): " + "; ".join(s["path"] for s in result["skipped"][:5]))
+    for w in result.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
+    if json_out:
+        click.echo(f"metrics written to {json_out}")

@@ -1,0 +1,162 @@
+"""What a training run is asked to do (``TrainConfig``) and what it gives back (``TrainResult``).
+
+The config is stored as ``config.json`` in the run folder; ``--resume`` rebuilds the run from it.
+Plain data only: importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from sentilite.errors import SentiliteError
+from sentilite.labels import SENTIMENT_LABELS
+
+MODES = ("ft-f", "ft-a", "two-phase")
+PRESETS = ("replication", "adam-cosine")
+CLASS_WEIGHTS = ("none", "balanced")
+AUGMENTATIONS = ("flip", "crop", "color")
+DEFAULT_AUGMENT = AUGMENTATIONS
+
+
+class TrainConfigError(SentiliteError):
+    """A training option is invalid or contradicts another one."""
+
+
+class TrainingInterrupted(SentiliteError):
+    """Training was stopped (Ctrl-C, SIGTERM); the last finished epoch is checkpointed."""
+
+    exit_code = 130
+
+
+def parse_augment(value: Any) -> tuple[str, ...]:
+    """``"flip,crop"`` / a sequence / ``"none"`` -> a tuple of augmentation names."""
+    if value is None or value is False:
+        return ()
+    if value is True:
+        return DEFAULT_AUGMENT
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(v).strip().lower() for v in items if str(v).strip()]
+    if names in (["none"], ["off"]):
+        return ()
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise TrainConfigError(f"Unknown augmentation {', '.join(unknown)}.", f"use a comma list of {', '.join(AUGMENTATIONS)}, or none")
+    return tuple(n for n in AUGMENTATIONS if n in names)
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``sentilite train`` can be told. ``None`` means "the preset's / backbone's default"."""
+
+    #: Training splits (B-T4SA split file, CSV or class-per-folder tree); several are concatenated.
+    data: Sequence[str] = ()
+    val: Optional[str] = None
+    test: Optional[str] = None
+    root: Optional[str] = None
+    #: Run folder; default ``runs/<timestamp>-train-<backbone>-<mode>``.
+    out: Optional[str] = None
+    backbone: str = "mobilenet_v2"
+    #: ``imagenet`` | ``none`` | path to a weights file; default imagenet (``none`` for the student).
+    weights: Optional[str] = None
+    backbone_file: Optional[str] = None
+    feature_layer: Optional[str] = None
+    #: Normalisation of a --backbone-file without an embedded contract (default ``imagenet``).
+    backbone_norm: Optional[str] = None
+    #: MobileNet width multiplier (keras.applications ``alpha``).
+    width: float = 1.0
+    input_size: Optional[int] = None
+    mode: str = "ft-f"
+    preset: str = "replication"
+    epochs: Optional[int] = None
+    #: Epochs of the FT-A phase of two-phase (default: ``epochs``).
+    fine_tune_epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    lr: Optional[float] = None
+    #: Learning rate of the FT-A phase of two-phase = lr * this.
+    fine_tune_lr_factor: float = 0.1
+    weight_decay: Optional[float] = None
+    patience: Optional[int] = None
+    head_dropout: float = 0.2
+    augment: Sequence[str] = DEFAULT_AUGMENT
+    class_weight: str = "none"
+    teacher: Optional[str] = None
+    temperature: float = 4.0
+    #: Distillation: weight of the hard-label cross-entropy; (1 - alpha) weighs the T²-scaled KL term.
+    alpha: float = 0.1
+    seed: int = 0
+    #: Folder of the decoded-image cache; ``"none"`` streams (decodes every epoch).
+    cache_dir: Optional[str] = None
+    #: Train the frozen-backbone (FT-F) phase on cached backbone features.
+    feature_cache: bool = True
+    labels: Sequence[str] = SENTIMENT_LABELS
+    #: Threads decoding images (default: CPU count).
+    workers: Optional[int] = None
+    plots: bool = True
+    #: Print log lines to stderr (the run log file is always written).
+    verbose: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, Path)):
+            self.data = [str(self.data)]
+        self.data = [str(d) for d in self.data]
+        self.augment = parse_augment(self.augment)
+        self.labels = tuple(self.labels)
+
+    def validate(self) -> TrainConfig:
+        problems: list[tuple[str, str]] = []
+        if not self.data:
+            problems.append(("No training data given.", "pass --data SPLIT (repeat it to mix datasets)"))
+        if self.mode not in MODES:
+            problems.append((f"Unknown mode {self.mode!r}.", f"use one of {', '.join(MODES)}"))
+        if self.preset not in PRESETS:
+            problems.append((f"Unknown preset {self.preset!r}.", f"use one of {', '.join(PRESETS)}"))
+        if self.class_weight not in CLASS_WEIGHTS:
+            problems.append((f"Unknown class weighting {self.class_weight!r}.", f"use one of {', '.join(CLASS_WEIGHTS)}"))
+        for name in ("epochs", "fine_tune_epochs", "batch_size", "input_size"):
+            v = getattr(self, name)
+            if v is not None and int(v) < 1:
+                problems.append((f"--{name.replace('_', '-')} must be at least 1, got {v}.", "pass a positive number"))
+        if self.patience is not None and self.patience < 1:
+            problems.append((f"--patience must be at least 1, got {self.patience}.", "pass a positive number"))
+        if not 0.0 <= self.alpha <= 1.0:
+            problems.append((f"--alpha must be in [0, 1], got {self.alpha}.", "0 = teacher only, 1 = labels only"))
+        if self.temperature <= 0:
+            problems.append((f"--temperature must be positive, got {self.temperature}.", "the distillation study used 4"))
+        if not 0.0 <= self.head_dropout < 1.0:
+            problems.append((f"--dropout must be in [0, 1), got {self.head_dropout}.", "e.g. 0.2"))
+        if self.width <= 0:
+            problems.append((f"--width must be positive, got {self.width}.", "MobileNet widths are 0.35 .. 1.4"))
+        if self.backbone_file and not self.feature_layer:
+            pass  # resolved later ("gap" when the file has it)
+        if self.feature_layer and not self.backbone_file:
+            problems.append(("--feature-layer only applies to --backbone-file.", "add --backbone-file MODEL.keras, or drop --feature-layer"))
+        if problems:
+            raise TrainConfigError(problems[0][0], problems[0][1])
+        return self
+
+    # -- (de)serialisation for config.json ------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["data"] = list(self.data)
+        d["augment"] = list(self.augment)
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train.api.train_model` returns."""
+
+    run_dir: Path
+    model_path: Path
+    metrics: dict[str, Any]
+    contract_path: Optional[Path] = None
+    history: list[dict[str, Any]] = field(default_factory=list)

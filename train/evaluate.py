@@ -1,0 +1,64 @@
+"""Scoring a .keras or .tflite model on a labelled split, through the model's own contract.
+
+Uses only the core (``sentilite.classifier`` + ``sentilite.evaluation``): a .tflite is evaluated
+without importing TensorFlow, and a .keras model and its float32 .tflite go through exactly the
+same decode / crop / resize / normalise path, so they get the same metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from sentilite.classifier import load_classifier
+from sentilite.datasets import Dataset, read_dataset
+from sentilite.modelfile import require_format
+
+PathLike = Union[str, os.PathLike]
+
+
+def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "evaluating") -> dict[str, Any]:
+    """Metrics of an already-loaded classifier on ``dataset`` (3-class, ``polar`` 2-class, skipped)."""
+    from sentilite.evaluation import predict_dataset
+
+    preds = predict_dataset(classifier, dataset, description=description)
+    out = preds.metrics(tuple(classifier.contract.labels))
+    out["seconds"] = preds.seconds
+    out["images_per_second"] = (out["n"] / preds.seconds) if preds.seconds > 0 else None
+    return out
+
+
+def evaluate_model(
+    model_path: PathLike,
+    data: PathLike,
+    root: Optional[PathLike] = None,
+    json_out: Optional[PathLike] = None,
+    num_threads: Optional[int] = None,
+) -> dict[str, Any]:
+    """Evaluate ``model_path`` (.keras or .tflite) on the split ``data`` and return the metrics.
+
+    The dict has ``accuracy``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``polar`` (the
+    2-class reading: positive vs negative images, comparing only those two probabilities),
+    ``skipped`` images, timing, and what was evaluated. Written to ``json_out`` when given.
+    """
+    fmt = require_format(model_path, "tflite", "keras")
+    clf = load_classifier(model_path, num_threads=num_threads)
+    dataset = read_dataset(data, root, clf.contract.labels)
+    metrics = evaluate_classifier(clf, dataset, description=f"evaluating {Path(model_path).name}")
+    runtime = clf.runtime.describe() if hasattr(clf.runtime, "describe") else str(clf.runtime)
+    result: dict[str, Any] = {
+        "model": str(model_path),
+        "format": fmt,
+        "runtime": runtime,
+        "data": str(data),
+        "root": str(root) if root else None,
+        "contract": clf.contract.to_dict(),
+        "warnings": list(getattr(clf, "warnings", [])),
+        **metrics,
+    }
+    if json_out:
+        from sentilite.reporting import write_json
+
+        write_json(json_out, result)
+    return result

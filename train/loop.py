@@ -1,0 +1,237 @@
+"""The training loop of one phase: epochs, early stopping, best weights, checkpoints, progress.
+
+A small custom loop (``tf.GradientTape``) rather than ``model.fit``: the same loop trains the whole
+network on images or the head alone on cached features, adds the distillation and L2 terms, and
+can be stopped and resumed at any epoch boundary with the exact sample order, augmentation seeds,
+optimizer state and learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+
+from .checkpoint import Checkpointer
+from .data import ImageSource, epoch_order, image_batches
+from .distill import distillation_loss, hard_loss
+from .features import FeatureStore, feature_batches
+from .presets import PhaseSpec, learning_rate_at
+from .rundir import live_progress
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; remember the best epoch."""
+
+    patience: int
+    monitor: str = "val_loss"
+    best: float = math.inf
+    best_epoch: int = -1
+    wait: int = 0
+    stopped: bool = False
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record one epoch's value; True when it is the best so far."""
+        if value < self.best:
+            self.best, self.best_epoch, self.wait = float(value), epoch, 0
+            return True
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped = True
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"patience": self.patience, "monitor": self.monitor, "best": self.best if math.isfinite(self.best) else None,
+                "best_epoch": self.best_epoch, "wait": self.wait, "stopped": self.stopped}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EarlyStopping:
+        best = d.get("best")
+        return cls(int(d["patience"]), d.get("monitor", "val_loss"), math.inf if best is None else float(best),
+                   int(d.get("best_epoch", -1)), int(d.get("wait", 0)), bool(d.get("stopped", False)))
+
+
+@dataclass
+class LossSpec:
+    """Hard-label cross-entropy, or distillation when ``temperature`` is set."""
+
+    temperature: Optional[float] = None
+    alpha: float = 0.1
+
+    def per_sample(self, tf: Any, y: Any, logits: Any, t: Any) -> Any:
+        if self.temperature is None:
+            return hard_loss(tf, y, logits)
+        return distillation_loss(tf, y, logits, t, self.temperature, self.alpha)
+
+
+@dataclass
+class SplitArrays:
+    """One split ready for the loop: source, usable indices, labels (and weights/targets for train)."""
+
+    source: ImageSource
+    indices: np.ndarray
+    labels: np.ndarray
+    weights: Optional[np.ndarray] = None  # per class
+    targets: Optional[np.ndarray] = None  # (len(source), C) teacher targets
+    features: list[FeatureStore] = field(default_factory=list)
+
+
+class PhaseRunner:
+    """Runs one phase's epochs for a given trainable network (``logits_model`` or ``head``)."""
+
+    def __init__(
+        self,
+        tf: Any,
+        net: Any,
+        optimizer: Any,
+        spec: PhaseSpec,
+        loss: LossSpec,
+        l2_vars: list[Any],
+        steps_per_epoch: int,
+    ) -> None:
+        self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
+        self.steps_per_epoch = steps_per_epoch
+        variables = net.trainable_variables
+        wd = float(spec.weight_decay)
+
+        @tf.function(reduce_retracing=True)
+        def train_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+            with tf.GradientTape() as tape:
+                logits = net(x, training=True)
+                per = loss.per_sample(tf, y, logits, t)
+                data_loss = tf.reduce_sum(per * w) / tf.cast(tf.shape(per)[0], tf.float32)
+                total = data_loss
+                if l2_vars and wd > 0:
+                    total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars])
+            grads = tape.gradient(total, variables)
+            optimizer.apply_gradients(zip(grads, variables))
+            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return data_loss, tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
+
+        @tf.function(reduce_retracing=True)
+        def eval_step(x: Any, y: Any) -> Any:
+            logits = net(x, training=False)
+            per = hard_loss(tf, y, logits)
+            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return tf.reduce_sum(per), tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
+
+        self.train_step, self.eval_step = train_step, eval_step
+
+    def train_epoch(self, batches: Iterable[Any], on_step: Callable[[float, float, int], None]) -> tuple[float, float, int]:
+        tot_loss = tot_correct = 0.0
+        n = 0
+        for x, y, w, t in batches:
+            loss, correct = self.train_step(x, y, w, t)
+            b = int(np.shape(y)[0])
+            tot_loss += float(loss) * b
+            tot_correct += float(correct)
+            n += b
+            on_step(tot_loss / max(n, 1), tot_correct / max(n, 1), b)
+        return tot_loss / max(n, 1), tot_correct / max(n, 1), n
+
+    def evaluate(self, batches: Iterable[Any]) -> tuple[float, float]:
+        tot_loss = tot_correct = 0.0
+        n = 0
+        for x, y, *_ in batches:
+            loss, correct = self.eval_step(x, y)
+            tot_loss += float(loss)
+            tot_correct += float(correct)
+            n += int(np.shape(y)[0])
+        return tot_loss / max(n, 1), tot_correct / max(n, 1)
+
+
+def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augment: tuple[str, ...], seed: int,
+                   phase: int, epoch: int) -> Any:
+    order = train.indices[epoch_order(len(train.indices), seed, phase, epoch)]
+    y = train.labels[order]
+    w = train.weights[y] if train.weights is not None else np.ones(len(order), np.float32)
+    t = train.targets[order] if train.targets is not None else np.zeros((len(order), 1), np.float32)
+    if use_features:
+        choice = None
+        if len(train.features) > 1:
+            choice = np.random.default_rng([seed, phase, epoch, 7]).random(len(order)) < 0.5
+        return feature_batches(train.features, order, y, w, t, spec.batch_size, choice)
+    s0 = (int(seed) * 16 + phase, epoch * 1_000_000)
+    return image_batches(train.source, order, y, w, t, spec.batch_size, augment, s0)
+
+
+def _val_batches(val: SplitArrays, spec: PhaseSpec, use_features: bool) -> Any:
+    if use_features:
+        k = len(val.indices)
+        return feature_batches(val.features[:1], val.indices, val.labels[val.indices], np.ones(k, np.float32),
+                               np.zeros((k, 1), np.float32), spec.batch_size)
+    k = len(val.indices)
+    return image_batches(val.source, val.indices, val.labels[val.indices], np.ones(k, np.float32),
+                         np.zeros((k, 1), np.float32), spec.batch_size)
+
+
+def run_phase(
+    *,
+    runner: PhaseRunner,
+    model: Any,
+    checkpointer: Checkpointer,
+    state: dict[str, Any],
+    phase: int,
+    n_phases: int,
+    train: SplitArrays,
+    val: Optional[SplitArrays],
+    use_features: bool,
+    augment: tuple[str, ...],
+    seed: int,
+    log: Callable[[str], None],
+    on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> dict[str, Any]:
+    """Epochs ``state['epoch'] .. spec.epochs - 1`` of one phase; returns the updated state."""
+    spec = runner.spec
+    es = EarlyStopping.from_dict(state["early_stopping"]) if state.get("early_stopping") else EarlyStopping(
+        spec.patience, "val_loss" if val is not None else "loss")
+    history: list[dict[str, Any]] = list(state.get("history", []))
+    start = int(state.get("epoch", 0))
+    if es.stopped:
+        start = spec.epochs
+    for epoch in range(start, spec.epochs):
+        t0 = time.perf_counter()
+        lr = learning_rate_at(spec, int(runner.optimizer.iterations.numpy()), runner.steps_per_epoch)
+        desc = f"{spec.mode} {phase + 1}/{n_phases} epoch {epoch + 1}/{spec.epochs}"
+        with live_progress() as progress:
+            task = progress.add_task(desc, total=runner.steps_per_epoch)
+
+            def on_step(loss: float, acc: float, b: int, _task: Any = task, _p: Any = progress, _d: str = desc) -> None:
+                _p.update(_task, advance=1, description=f"{_d} loss {loss:.4f} acc {acc:.3f}")
+
+            loss, acc, n_seen = runner.train_epoch(
+                _train_batches(train, spec, use_features, augment, seed, phase, epoch), on_step)
+        val_loss = val_acc = None
+        if val is not None and len(val.indices):
+            val_loss, val_acc = runner.evaluate(_val_batches(val, spec, use_features))
+        seconds = time.perf_counter() - t0
+        monitored = val_loss if val_loss is not None else loss
+        improved = es.update(monitored, epoch)
+        row = {
+            "epoch": len(history) + 1, "phase": phase + 1, "mode": spec.mode, "phase_epoch": epoch + 1,
+            "lr": lr, "loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc,
+            "seconds": seconds, "best": improved,
+        }
+        history.append(row)
+        vtxt = f", val_loss {val_loss:.4f}, val_acc {val_acc:.3f}" if val_loss is not None else ""
+        log(f"{desc}: loss {loss:.4f}, acc {acc:.3f}{vtxt}, lr {lr:.2e}, {seconds:.1f} s ({n_seen} samples)"
+            + (" *best*" if improved else ""))
+        state = {**state, "history": history, "epoch": epoch + 1, "early_stopping": es.to_dict(),
+                 "train_seconds": float(state.get("train_seconds", 0.0)) + seconds}
+        if improved:
+            state["best_weights"] = checkpointer.save_best(model, phase)
+        state = checkpointer.save_epoch(model, runner.optimizer, state, phase, epoch + 1)
+        if on_epoch_end is not None:
+            on_epoch_end(state)
+        if es.stopped:
+            log(f"early stopping: {es.monitor} has not improved for {es.patience} epochs "
+                f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})")
+            break
+    if state.get("best_weights"):
+        checkpointer.load_weights(model, state["best_weights"])
+        log(f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} {es.best:.4f})")
+    return state
