@@ -1,15 +1,25 @@
 """Keras 3 model -> TFLite flatbuffer bytes, one quantisation variant at a time.
 
 Goes through ``model.export`` (a SavedModel) rather than ``from_keras_model``, which has broken
-on Keras 3 models over several TF releases, especially with a nested backbone.
+on Keras 3 models over several TF releases, especially with a nested backbone (a Functional
+model used as a layer, as transfer learning produces). One SavedModel export is shared by all
+variants.
+
+The converter writes pages of MLIR diagnostics to the process's native stderr; they are held
+back here and, when a conversion fails, turned into one :class:`ConversionError` naming the
+op TFLite cannot handle (and the ``--allow-select-tf-ops`` way out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -17,6 +27,7 @@ from sentilite.errors import ConversionError
 from sentilite.tf_import import import_tensorflow
 
 PathLike = Union[str, os.PathLike]
+Representative = Callable[[], Iterable[Sequence[np.ndarray]]]
 
 #: Variant name -> one-line description.
 VARIANTS: dict[str, str] = {
@@ -27,6 +38,32 @@ VARIANTS: dict[str, str] = {
 }
 IO_TYPES = ("uint8", "int8", "float32")
 
+FLEX_WARNING = (
+    "--allow-select-tf-ops: the model may contain TensorFlow (Flex) ops; a device then needs the "
+    "Flex delegate (the full TensorFlow Lite runtime with select TF ops), which ai-edge-litert / "
+    "tflite-runtime wheels do not include and which adds several MB to an app"
+)
+
+
+@dataclass(frozen=True)
+class QuantizerOptions:
+    """Knobs of the full-integer quantiser (defaults: what measured best, see convert/README.md).
+
+    ``per_channel``: per-output-channel weight scales for conv/depthwise/dense kernels (False:
+    one scale per tensor, the pre-2019 scheme some old accelerators want; measured worse).
+    ``bias_correction``: after conversion, remove the mean logit shift int8 noise adds
+    (:mod:`convert.bias_correction`); applied by :func:`convert.api.convert_model`.
+    """
+
+    per_channel: bool = True
+    bias_correction: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DEFAULT_QUANTIZER = QuantizerOptions()
+
 
 def parse_variants(text: Union[str, Sequence[str]]) -> list[str]:
     names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
@@ -36,20 +73,120 @@ def parse_variants(text: Union[str, Sequence[str]]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def tensorflow_version() -> str:
+    return str(import_tensorflow("conversion").__version__)
+
+
+@contextlib.contextmanager
+def captured_native_stderr() -> Iterator[list[str]]:
+    """Hold back what C++ code writes to fd 2 (converter diagnostics); yields a one-item list
+    that receives the captured text when the block ends. ``SENTILITE_DEBUG`` lets it through."""
+    box: list[str] = []
+    if os.environ.get("SENTILITE_DEBUG"):
+        yield box
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield box
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield box
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            box.append(sink.read().decode("utf-8", "replace"))
+
+
+_OP_PATTERNS = (
+    re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op"),
+    re.compile(r"'tf\.(\w+)' op is not supported"),
+    re.compile(r"failed to legalize operation 'tf\.(\w+)'"),
+    re.compile(r"(?:Custom|Flex) ops: ([\w, ]+)"),
+)
+
+
+def unsupported_ops(message: str) -> list[str]:
+    """TensorFlow op names (``Svd``, ``Erfinv``...) a converter error message says it cannot convert."""
+    found: list[str] = []
+    for pattern in _OP_PATTERNS:
+        for match in pattern.finditer(message):
+            found.extend(op.strip() for op in match.group(1).split(",") if op.strip())
+    return list(dict.fromkeys(found))
+
+
+def flex_ops(data: bytes) -> list[str]:
+    """Names of the Flex (select TF) custom ops a converted flatbuffer uses; [] when none."""
+    from sentilite.modelfile import _schema
+
+    schema = _schema()
+    if schema is None:
+        return []
+    model = schema.Model.GetRootAsModel(data, 0)
+    names = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i).CustomCode()
+        if code and code.decode("utf-8", "replace").startswith("Flex"):
+            names.append(code.decode("utf-8", "replace")[4:])
+    return sorted(set(names))
+
+
 def export_saved_model(model: Any, directory: PathLike) -> Path:
     """Write ``model`` as a SavedModel with one serving signature (Keras 3 ``model.export``)."""
-    model.export(os.fspath(directory), format="tf_saved_model", verbose=False)
+    with captured_native_stderr():
+        model.export(os.fspath(directory), format="tf_saved_model", verbose=False)
     return Path(directory)
+
+
+def _conversion_failure(variant: str, exc: BaseException, native: str, allow_select_tf_ops: bool) -> ConversionError:
+    text = f"{exc}\n{native}"
+    if "Select TensorFlow op" in text and "not supported by this interpreter" in text:
+        return ConversionError(
+            f"The {variant} variant cannot be calibrated: the model uses TensorFlow (Flex) ops and the "
+            "converter's calibration interpreter cannot run them.",
+            "leave int8 out of --variants (float32, float16 and dynamic-int8 work with --allow-select-tf-ops), "
+            "or replace the layer that needs the Flex ops",
+        )
+    ops = unsupported_ops(text)
+    if ops:
+        names = ", ".join(f"tf.{op}" for op in ops)
+        if allow_select_tf_ops:
+            return ConversionError(
+                f"TFLite cannot convert the TensorFlow op(s) {names}, not even as select TF (Flex) ops.",
+                "replace the layer that uses them with TFLite-supported ops",
+            )
+        return ConversionError(
+            f"TFLite cannot convert the TensorFlow op(s) {names} used by this model (conversion to {variant}).",
+            "re-run with --allow-select-tf-ops (the device then needs the Flex delegate), "
+            "or replace the layer that uses them with TFLite-supported ops",
+        )
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()] or lines or [repr(exc)]
+    detail = re.sub(r"loc\(.*?\)\)*:\s*", "", errors[0])[:400]
+    return ConversionError(
+        f"TFLite conversion to {variant} failed: {detail}",
+        "run with `sentilite --debug convert ...` for the converter's full output",
+    )
 
 
 def convert_saved_model(
     saved_model_dir: PathLike,
     variant: str,
-    representative: Optional[Callable[[], Iterable[Sequence[np.ndarray]]]] = None,
+    representative: Optional[Representative] = None,
     io_type: str = "uint8",
     allow_select_tf_ops: bool = False,
+    quantizer: QuantizerOptions = DEFAULT_QUANTIZER,
 ) -> bytes:
-    """Convert a SavedModel into one TFLite variant; returns the flatbuffer bytes."""
+    """Convert a SavedModel into one TFLite variant; returns the flatbuffer bytes.
+
+    ``io_type`` applies to the full-integer ``int8`` variant only (uint8 or int8 input/output,
+    or float32 I/O around an int8 body); the other variants keep float32 I/O.
+    """
     tf = import_tensorflow("conversion")
     if variant not in VARIANTS:
         raise ConversionError(f"Unknown variant {variant!r}.", f"choose from {', '.join(VARIANTS)}")
@@ -71,25 +208,31 @@ def convert_saved_model(
         if io_type != "float32":
             conv.inference_input_type = getattr(tf, io_type)
             conv.inference_output_type = getattr(tf, io_type)
+        if not quantizer.per_channel:
+            conv._experimental_disable_per_channel = True
     if allow_select_tf_ops:
         ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
     conv.target_spec.supported_ops = ops
+    native: list[str] = []
     try:
-        return bytes(conv.convert())
+        with captured_native_stderr() as native:
+            data = bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
-        raise ConversionError(f"TFLite conversion to {variant} failed: {str(exc).strip()[:2000]}") from exc
+        raise _conversion_failure(variant, exc, "".join(native), allow_select_tf_ops) from exc
+    return data
 
 
 def convert_keras_model(
     model: Any,
     variants: Sequence[str],
-    representative: Optional[Callable[[], Iterable[Sequence[np.ndarray]]]] = None,
+    representative: Optional[Representative] = None,
     io_type: str = "uint8",
     allow_select_tf_ops: bool = False,
+    quantizer: QuantizerOptions = DEFAULT_QUANTIZER,
 ) -> dict[str, bytes]:
     """Convert a loaded Keras model into each variant (one SavedModel export shared by all)."""
     with tempfile.TemporaryDirectory(prefix="sentilite-export-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
         return {
-            v: convert_saved_model(sm, v, representative, io_type, allow_select_tf_ops) for v in variants
+            v: convert_saved_model(sm, v, representative, io_type, allow_select_tf_ops, quantizer) for v in variants
         }

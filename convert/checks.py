@@ -1,0 +1,123 @@
+"""Comparisons against the Keras reference, loud warnings, and the one-line recommendation."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+#: A variant counts as slower than float32 only beyond this ratio (timing noise on a shared host).
+SLOWER_MARGIN = 1.10
+#: ... and by more than this many milliseconds (sub-millisecond toy models time as noise).
+SLOWER_ABS_MS = 0.2
+#: Fewer evaluation images than this make accuracy deltas of a point or two meaningless.
+SMALL_EVAL = 50
+INT8_VARIANTS = ("dynamic-int8", "int8")
+
+
+def add_comparisons(rows: Sequence[dict[str, Any]], tolerance: float) -> None:
+    """Fill in delta vs Keras, compression vs Keras / float32, speed vs float32, within_tolerance."""
+    by = {r["variant"]: r for r in rows}
+    ref = by.get("keras")
+    f32 = by.get("float32")
+    for r in rows:
+        if "error" in r:
+            r["within_tolerance"] = False
+            continue
+        if ref is not None:
+            r["accuracy_delta_pts"] = 100.0 * (r["accuracy"] - ref["accuracy"])
+            r["compression_vs_keras"] = ref["size_bytes"] / r["size_bytes"]
+        if f32 is not None and "error" not in f32:
+            r["size_vs_float32"] = f32["size_bytes"] / r["size_bytes"]
+            if r["variant"] != "keras":
+                r["speed_vs_float32"] = f32["latency_ms"] / r["latency_ms"]
+        r["size_mb"] = r["size_bytes"] / 1e6
+        r["collapsed"] = bool(
+            r["variant"] != "keras" and r.get("predicted_classes") == 1 and ref is not None and ref.get("predicted_classes", 0) > 1
+        )
+        r["within_tolerance"] = bool(
+            r["variant"] == "keras" or (-r.get("accuracy_delta_pts", 0.0) <= tolerance and not r["collapsed"])
+        )
+
+
+def find_warnings(
+    rows: Sequence[dict[str, Any]],
+    tolerance: float,
+    calibration: Optional[dict[str, Any]] = None,
+    evaluation: Optional[dict[str, Any]] = None,
+    flex: Optional[dict[str, list[str]]] = None,
+) -> list[str]:
+    """Every problem a reader must not miss, one sentence each."""
+    out: list[str] = []
+    by = {r["variant"]: r for r in rows}
+    f32 = by.get("float32")
+    labels = None
+    for r in rows:
+        v = r["variant"]
+        if "error" in r:
+            out.append(f"{v}: {r['error']}")
+            continue
+        if r.get("collapsed"):
+            counts = r.get("prediction_counts") or []
+            only = counts.index(max(counts)) if counts else 0
+            labels = labels or list((r.get("f1") or {}).keys())
+            name = labels[only] if labels and only < len(labels) else str(only)
+            out.append(
+                f"{v} COLLAPSED: it predicts '{name}' for every evaluation image (the Keras model does not); "
+                "the calibration set probably does not look like real input (check --calib and the contract)"
+            )
+        delta = r.get("accuracy_delta_pts")
+        if v != "keras" and delta is not None and -delta > tolerance:
+            out.append(f"{v} loses {-delta:.1f} accuracy points against Keras (tolerance {tolerance:g})")
+        if v in INT8_VARIANTS and f32 is not None and "error" not in f32 and r["latency_ms"] > SLOWER_MARGIN * f32["latency_ms"] + SLOWER_ABS_MS:
+            out.append(
+                f"{v} is SLOWER than float32 on this host ({r['latency_ms']:.2f} ms vs {f32['latency_ms']:.2f} ms, "
+                f"{r['latency_ms'] / f32['latency_ms']:.1f}x): smaller on disk but not faster here; "
+                "ARM devices differ, measure them with `sentilite bench`"
+            )
+        for w in r.get("contract_warnings") or []:
+            out.append(f"{v}: input quantisation does not match the contract: {w}")
+    for v, ops in (flex or {}).items():
+        if ops:
+            out.append(
+                f"{v} uses TensorFlow (Flex) ops {', '.join(ops)}: a device needs the Flex delegate to run it "
+                "(not in ai-edge-litert / tflite-runtime wheels)"
+            )
+    if calibration:
+        if calibration.get("unreadable"):
+            out.append(f"calibration: {calibration['unreadable']} unreadable image(s) skipped")
+        n = calibration.get("images", 0)
+        if n and n < 50:
+            out.append(f"calibration used only {n} image(s): int8 activation ranges may not cover real inputs")
+        per_class = calibration.get("per_class") or {}
+        missing = [k for k, c in per_class.items() if c == 0]
+        if missing:
+            out.append(f"calibration set has no image of class(es) {', '.join(missing)}")
+    if evaluation:
+        if evaluation.get("unreadable"):
+            out.append(f"evaluation: {evaluation['unreadable']} unreadable image(s) skipped")
+        if evaluation.get("images", 0) < SMALL_EVAL:
+            out.append(
+                f"evaluation used only {evaluation.get('images')} image(s): accuracy differences of a few points are noise"
+            )
+    return out
+
+
+def recommend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any]:
+    """The fastest converted variant within ``tolerance`` points of Keras (and not collapsed)."""
+    ok = [r for r in rows if r["variant"] != "keras" and "error" not in r and r.get("within_tolerance")]
+    if not ok:
+        return {
+            "variant": None,
+            "text": f"No variant stays within {tolerance:g} accuracy points of Keras on this evaluation set; "
+            "keep float32 and look at the warnings (calibration set, contract).",
+        }
+    best = min(ok, key=lambda r: r["latency_ms"])
+    delta = best.get("accuracy_delta_pts")
+    d = f", {delta:+.1f} pts vs Keras" if delta is not None else ""
+    text = (
+        f"Recommended: {best['variant']} ({best['file']}): the fastest variant within {tolerance:g} accuracy points "
+        f"of Keras on this host ({best['latency_ms']:.2f} ms median, {best['size_bytes'] / 1e6:.2f} MB, "
+        f"accuracy {100 * best['accuracy']:.1f} %{d})."
+    )
+    smallest = min(ok, key=lambda r: r["size_bytes"])
+    return {"variant": best["variant"], "file": best["file"], "path": best.get("path"), "text": text,
+            "smallest_within_tolerance": smallest["variant"]}
