@@ -11,7 +11,6 @@ to a temporary name and renamed as well).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import os
 import platform
 import shutil
@@ -23,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from sentilite.contract import PreprocessContract
 from sentilite.errors import ContractError, ConversionError, InputFileError, ModelFormatError
+from sentilite.fsutil import sha256_file
 from sentilite.modelfile import read_contract, require_format, write_tflite
 
 from . import checks
@@ -95,14 +95,6 @@ class ConversionResult:
 
 
 # -- checks done before any conversion -------------------------------------------------------
-
-
-def sha256_file(path: PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_model_contract(model_path: PathLike, contract: Union[None, PathLike, PreprocessContract]) -> PreprocessContract:

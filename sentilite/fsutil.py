@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename.
+"""File helpers: atomic writes (a temporary name in the same folder, then rename) and hashing.
 
 A crash or Ctrl-C half way leaves the old file (or nothing), never a truncated one.
 """
@@ -6,6 +6,7 @@ A crash or Ctrl-C half way leaves the old file (or nothing), never a truncated o
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -63,3 +64,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -266,7 +266,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Callable[[str], N
         height=backbone.size, width=backbone.size, color_order=backbone.color_order, norm=backbone.norm,
         labels=labels, output="probabilities",
         provenance={**backbone.provenance, "mode": config.mode, "preset": config.preset,
-                    "trained_on": [Path(d).name for d in config.data], "trainer": "sentilite train"},
+                    "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data], "trainer": "sentilite train"},
     )
     log(f"backbone {backbone.name}: {backbone.feature_dim}-d features, input {contract.describe()}")
     sm = assemble(backbone, len(labels), config.head_dropout, name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}")

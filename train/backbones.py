@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional
 
 from sentilite.contract import Normalization, normalization
 from sentilite.errors import InputFileError, ModelFormatError, SentiliteError
+from sentilite.fsutil import sha256_file
 from sentilite.modelfile import read_contract, require_format
 
 from .config import TrainConfig, TrainConfigError
@@ -96,14 +97,6 @@ def default_weights(config: TrainConfig) -> str:
     if config.weights:
         return config.weights
     return "none" if config.backbone == "student" else "imagenet"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fingerprint(parts: list[Any]) -> str:
@@ -216,7 +209,7 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
     provenance = {
         "backbone": f"file:{path.name}",
         "backbone_file": path.name,
-        "backbone_sha256": _sha256(path),
+        "backbone_sha256": sha256_file(path),
         "feature_layer": layer_name,
         "weights": "from backbone file",
         "normalisation_source": norm_source,
@@ -265,7 +258,7 @@ def build_backbone(config: TrainConfig) -> Backbone:
         provenance["width"] = float(config.width)
     fp = None
     if weights != "none":
-        source = weights if weights == "imagenet" else _sha256(Path(weights))
+        source = weights if weights == "imagenet" else sha256_file(Path(weights))
         fp = _fingerprint([spec.name, source, float(config.width), size, keras.__version__])
     return Backbone(model, spec.name, size, normalization(spec.norm), spec.color_order, weights != "none",
                     provenance, head_hidden, fp)
