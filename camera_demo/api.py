@@ -141,7 +141,12 @@ def run_demo(
         path, is_default = resolve_demo_model(config.model)
         classifier = load_demo_classifier(path, config.threads)
         model_path = str(path)
-        say(f"model   {path}" + (" (the bundled default model; pass --model to use your own)" if is_default else ""))
+        if is_default:
+            from sentilite.default_model import describe_default
+
+            say(f"model   {path}: {describe_default()}; pass --model to use your own")
+        else:
+            say(f"model   {path}")
         runtime = getattr(classifier, "runtime", None)
         say(f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
             f"runtime {runtime.describe() if hasattr(runtime, 'describe') else runtime}, {config.threads} thread(s)")

@@ -98,10 +98,10 @@ def run_bench(
     say = log or (lambda _msg: None)
     paths = _as_list(models)
     if not paths:
-        from sentilite.default_model import resolve_model
+        from sentilite.default_model import describe_default, resolve_model
 
         path, _ = resolve_model(None, "pass the models to benchmark: sentilite bench MODEL.tflite [MODEL ...]")
-        say(f"no MODEL given: benchmarking the bundled model {path}")
+        say(f"no MODEL given: benchmarking {describe_default()}")
         paths = [path]
     thread_list = parse_threads(threads)
     if int(runs) < 1 or int(warmup) < 0 or int(repeat) < 1:

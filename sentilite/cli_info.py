@@ -63,9 +63,15 @@ def info_command(model: Optional[str], as_json: bool) -> None:
     path, is_default = resolve_model(model, "pass the model file: sentilite info MODEL.tflite")
     info = model_info(path)
     info["bundled_default"] = is_default
+    if is_default:
+        from .default_model import default_model_card
+
+        info["model_card"] = default_model_card()
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         if is_default:
-            click.echo("(the bundled default model)")
+            from .default_model import describe_default
+
+            click.echo(f"({describe_default()})")
         click.echo(render_info(info))

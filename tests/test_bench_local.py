@@ -163,7 +163,7 @@ def test_without_model_the_bundled_one_is_used(tiny_variants, tmp_path, monkeypa
     assert r.exit_code == 2 and "no bundled default model" in r.output
     monkeypatch.setattr(dm, "DEFAULT_MODEL_PATH", Path(tiny_variants["int8"]))
     r = cli_run("bench", "--runs", "2", "--out", str(tmp_path / "o"))
-    assert r.exit_code == 0 and "no MODEL given: benchmarking the bundled model" in r.output
+    assert r.exit_code == 0 and "no MODEL given: benchmarking the bundled default model" in r.output
 
 
 @pytest.mark.slow

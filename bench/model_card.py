@@ -1,0 +1,123 @@
+"""Write the JSON model card that ships beside the bundled default model.
+
+Collects, from a training run folder and its `sentilite convert` report, what a user needs to
+judge the model: data, recipe, held-out accuracy (3-class and the 2-class reading) of the Keras
+model and of the shipped full-int8 file, size, latency on the build host, and known limits.
+Called by `bench/make_default_model.sh`:
+
+    python bench/model_card.py --run runs/default-model/mnv2-two-phase-tw \
+        --convert runs/default-model/convert --out sentilite/models/sentiment_mobilenetv2_int8.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from sentilite.fsutil import sha256_file
+
+DATASETS = {
+    "emotion6": {
+        "name": "Emotion6 (Peng et al., CVPR 2015), Flickr photos",
+        "licence": "academic research use only; image copyright stays with the owners",
+        "labels": "3 classes from the valence score (1-9): < 4.5 negative, 4.5-5.5 neutral, > 5.5 positive",
+    },
+    "twitter_dev": {
+        "name": "Twitter image sentiment (You et al., AAAI 2015), 3-or-4-agree images",
+        "licence": "research use only",
+        "labels": "2 classes (negative, positive) from five annotators; no neutral images",
+    },
+}
+
+LIMITS = [
+    "Neutral is rarely predicted (Emotion6 has 286 neutral training images, Twitter none); the 2-class "
+    "reading (positive vs negative probabilities) is the more reliable output.",
+    "Sentiment here is the annotators' feeling about a photo, not facial expression; domain: Flickr and "
+    "Twitter photos. Expect lower accuracy on other imagery (screenshots, memes, video frames).",
+    "Emotion6 val/test have 198/199 images: accuracies carry about +/-3.5 points of sampling noise (1 s.e.).",
+]
+
+
+def _split_summary(m: dict[str, Any]) -> dict[str, Any]:
+    return {"images": m["n"], "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
+            "polar_accuracy": round(m["polar"]["accuracy"], 4), "polar_images": m["polar"]["n"]}
+
+
+def card(run: Path, convert: Path) -> dict[str, Any]:
+    """The model card as a JSON-ready dict."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    report = json.loads((convert / "report.json").read_text())
+    rows = {r["variant"]: r for r in report["rows"]}
+    int8_row = rows["int8"]
+    int8_file = convert / report["files"]["variants"]["int8"]
+    cfg = metrics["config"]
+    sources = [Path(p) for p in cfg["data"]]
+    data = []
+    for src in sources:
+        count = sum(1 for line in src.read_text().splitlines() if line.strip()) if src.is_file() else None
+        info = DATASETS.get(src.parent.name, {"name": src.parent.name})
+        data.append({**info, "split_file": f"{src.parent.name}/{src.name}", "images": count})
+    return {
+        "format": "sentilite-model-card",
+        "version": 1,
+        "file": "sentiment_mobilenetv2_int8.tflite",
+        "sha256": sha256_file(int8_file),
+        "size_bytes": int8_file.stat().st_size,
+        "variant": "full-integer int8, uint8 input/output, contract and labels embedded",
+        "labels": metrics["contract"]["labels"],
+        "preprocessing": report["contract_text"],
+        "architecture": "MobileNetV2 1.0 (ImageNet-pretrained, torchvision weights) + global average pooling "
+                        f"+ dropout {cfg['head_dropout']} + dense softmax ({metrics['model_size']['parameters']:,} "
+                        "parameters)",
+        "training": {
+            "mode": cfg["mode"], "preset": cfg["preset"], "augment": cfg["augment"],
+            "class_weight": cfg["class_weight"], "epochs_run": metrics["training"]["epochs"],
+            "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
+            "data": data,
+            "selection": "best Emotion6 val accuracy among MobileNetV2 FT-F, FT-A, two-phase, two-phase + Twitter",
+            "reproduce": "bash bench/make_default_model.sh",
+        },
+        "evaluation": {
+            "emotion6_val_keras": _split_summary(metrics["val"]),
+            "emotion6_test_keras": _split_summary(metrics["test"]),
+            "emotion6_test_int8": {
+                "images": int8_row["n"], "accuracy": round(int8_row["accuracy"], 4),
+                "macro_f1": round(int8_row["macro_f1"], 4), "polar_accuracy": round(int8_row["polar_accuracy"], 4),
+                "top1_agreement_with_keras": round(int8_row["top1_agreement"], 4),
+            },
+            "note": "Emotion6 test was used only for these figures, never for training or selection.",
+        },
+        "latency": {
+            "int8_median_ms": round(int8_row["latency_ms"], 2),
+            "float32_median_ms": round(rows["float32"]["latency_ms"], 2) if "float32" in rows else None,
+            "threads": report["settings"]["threads"],
+            "host": report["host"]["cpu"],
+            "runtime": int8_row.get("runtime"),
+        },
+        "known_limits": [_size_limit(data)] + LIMITS,
+    }
+
+
+def _size_limit(data: list[dict[str, Any]]) -> str:
+    parts = [f"{d['images']:,} {d['split_file'].split('/')[0]}" for d in data if d.get("images")]
+    total = sum(d["images"] for d in data if d.get("images"))
+    return f"Trained on {total:,} labelled images ({' + '.join(parts)}): far fewer than the 470k of B-T4SA."
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, type=Path, help="training run folder (metrics.json)")
+    ap.add_argument("--convert", required=True, type=Path, help="sentilite convert output folder (report.json)")
+    ap.add_argument("--out", required=True, type=Path, help="model card JSON to write")
+    args = ap.parse_args()
+    text = json.dumps(card(args.run, args.convert), indent=2) + "\n"
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
