@@ -2,7 +2,8 @@
 
 Reads each training run's metrics.json and a `sentilite bench` results.json holding the same
 runs' models (.keras baseline and full-int8 .tflite), and prints one Markdown row per run:
-Emotion6 test accuracy (3-class and the 2-class reading), training wall time, CPU load and
+Emotion6 test accuracy (3-class and the 2-class reading; Keras, then the full-int8 file from
+the convert report), training wall time, CPU load and
 peak memory while training, per-image inference time (Keras on CPU and full-int8 LiteRT, one
 thread), peak memory of the inference process, and file sizes. `bench/make_comparison.sh`
 produces the inputs and calls this script.
@@ -12,7 +13,7 @@ produces the inputs and calls this script.
 
 Each positional argument is ``name|mode|run_dir|convert_dir[|note]``; a run whose accuracy is
 not comparable (random initialisation, no ImageNet weights offline) carries a note and its
-accuracy and training columns are printed as "not run".
+accuracy and training columns are printed as "not run" (the note once, in the accuracy cell).
 """
 
 from __future__ import annotations
@@ -44,18 +45,23 @@ def row(name: str, mode: str, run_dir: Path, convert_dir: Path, note: str, bench
     ib = bench.get(str(int8[0].resolve()), {}) if int8 else {}
     tr = m.get("training", {})
     test = m.get("test") or {}
+    report = convert_dir / "report.json"
+    int8_row = next((r for r in json.loads(report.read_text())["rows"] if r["variant"] == "int8"), {}) \
+        if report.is_file() else {}
     if note:
-        acc3 = acc2 = train_s = f"not run ({note})"
+        acc3 = f"not run ({note})"
+        acc2 = acc_int8 = train_s = "not run"
         cpu = rss = "–"
     else:
         acc3 = _fmt(test.get("accuracy"), ".3f")
         acc2 = _fmt((test.get("polar") or {}).get("accuracy"), ".3f")
+        acc_int8 = f"{_fmt(int8_row.get('accuracy'), '.3f')} / {_fmt(int8_row.get('polar_accuracy'), '.3f')}"
         train_s = f"{tr['wall_seconds'] / 60:.1f} min" if tr.get("wall_seconds") else "–"
         cpu = f"{tr.get('cpu_percent_mean', 0):.0f} % / {tr.get('cpu_percent_peak', 0):.0f} %"
         rss = f"{tr.get('rss_peak_mb', 0):,.0f}"
     params = m.get("model_size", {}).get("parameters")
     cells = [
-        name, mode, acc3, acc2, train_s, cpu, rss,
+        name, mode, acc3, acc2, acc_int8, train_s, cpu, rss,
         f"{params / 1e6:.2f} M" if params else "–",
         _fmt(kb.get("median_ms"), ".1f"), _fmt(ib.get("median_ms"), ".2f"),
         _fmt(kb.get("rss_peak_mb"), ",.0f"), _fmt(ib.get("rss_peak_mb"), ".0f"),
@@ -65,10 +71,11 @@ def row(name: str, mode: str, run_dir: Path, convert_dir: Path, note: str, bench
 
 
 HEADER = (
-    "| model | mode | Emotion6 test acc. (3-class) | 2-class reading | training time | training CPU mean / peak "
+    "| model | mode | Emotion6 test acc., Keras (3-class) | Keras 2-class reading | int8 .tflite acc. (3-class / 2-class) "
+    "| training time | training CPU mean / peak "
     "| training peak RSS MB | parameters | Keras ms/image | int8 LiteRT ms/image | Keras process RSS MB "
     "| int8 process RSS MB | .keras MB | int8 .tflite MB |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
