@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sentilite.fsutil import sha256_file
+from sentilite.fsutil import atomic_write_text, sha256_file
 
 DATASETS = {
     "emotion6": {
@@ -112,10 +112,7 @@ def main() -> None:
     ap.add_argument("--convert", required=True, type=Path, help="sentilite convert output folder (report.json)")
     ap.add_argument("--out", required=True, type=Path, help="model card JSON to write")
     args = ap.parse_args()
-    text = json.dumps(card(args.run, args.convert), indent=2) + "\n"
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    atomic_write_text(args.out, json.dumps(card(args.run, args.convert), indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -11,6 +11,7 @@ from .errors import InputFileError
 #: Package-data location of the bundled full-int8 model.
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "sentiment_mobilenetv2_int8.tflite"
 
+
 def default_model_path() -> Optional[Path]:
     """The bundled model's path, or None in a build that does not ship it."""
     return DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None
@@ -49,7 +50,8 @@ def describe_default() -> str:
     try:
         test = card["evaluation"]["emotion6_test_int8"] if card else None
         if test:
-            line += (f" (MobileNetV2 full-int8; Emotion6 test accuracy {test['accuracy']:.1%} 3-class, "
+            arch = card.get("architecture", "").split(" (")[0]
+            line += (f" ({arch + ' ' if arch else ''}full-int8; Emotion6 test accuracy {test['accuracy']:.1%} 3-class, "
                      f"{test['polar_accuracy']:.1%} positive vs negative; card: {default_card_path()})")
     except (KeyError, TypeError):
         pass

@@ -10,6 +10,7 @@ from conftest import EMOTION6, require_shared
 
 from sentilite.cli import cli
 from sentilite.default_model import DEFAULT_MODEL_PATH, default_model_card, describe_default
+from sentilite.fsutil import sha256_file
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_PATH.is_file(), reason=f"no bundled model at {DEFAULT_MODEL_PATH}")
 
@@ -24,11 +25,9 @@ def test_bundled_model_is_a_full_int8_classifier_with_its_contract():
 
 
 def test_card_matches_the_shipped_file():
-    import hashlib
-
     card = default_model_card()
     assert card is not None, "sentilite/models/sentiment_mobilenetv2_int8.json is missing"
-    assert card["sha256"] == hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()
+    assert card["sha256"] == sha256_file(DEFAULT_MODEL_PATH)
     assert card["size_bytes"] == DEFAULT_MODEL_PATH.stat().st_size
     assert "Emotion6 test accuracy" in describe_default()
 
