@@ -6,7 +6,6 @@ A crash or Ctrl-C half way leaves the old file (or nothing), never a truncated o
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -68,6 +67,8 @@ def _json_default(obj: Any) -> Any:
 
 def sha256_file(path: PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    import hashlib  # here, not at the top: it maps OpenSSL (~3 MB RSS) into every device process
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

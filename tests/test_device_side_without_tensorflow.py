@@ -38,3 +38,21 @@ def test_core_classifier_runs_without_tensorflow(tiny_variants):
     """)
     assert proc.returncode == 0, proc.stderr
     assert "ok" in proc.stdout
+
+
+def test_device_path_leaves_heavy_stdlib_modules_unloaded(tiny_variants):
+    """Loading and running a .tflite neither maps OpenSSL (hashlib, ~3 MB RSS) nor imports
+    zipfile: the demo's 80 MB budget has little room (bench/device_footprint.py)."""
+    proc = run_without_tf(f"""
+        import numpy as np
+        from sentilite.classifier import load_classifier
+        from sentilite.modelfile import detect_format
+        import camera_demo.api, device_bench.runner
+        clf = load_classifier({str(tiny_variants['int8'])!r})
+        clf.predict(np.zeros((50, 60, 3), np.uint8))
+        assert detect_format({str(tiny_variants['int8'])!r}) == "tflite"
+        loaded = sorted({{"_hashlib", "zipfile"}} & set(sys.modules))
+        print("loaded:", loaded)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "loaded: []" in proc.stdout
