@@ -2,7 +2,7 @@
 # Reproduce the sentiment model bundled in the package
 # (sentilite/models/sentiment_mobilenetv2_int8.tflite) with sentilite's own commands.
 #
-#   bash bench/make_default_model.sh            # ~60 min on 2 CPU cores, no GPU
+#   bash bench/make_default_model.sh            # ~40 min on 2 CPU cores, no GPU
 #   SHARED=/path/to/shared OUT=runs/dm bash bench/make_default_model.sh
 #
 # 1. Train four MobileNetV2 candidates from the offline ImageNet backbone in ../shared/weights:

@@ -27,14 +27,6 @@ KERAS_CONTRACT_ENTRY = "sentilite/contract.json"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def _zipfile() -> Any:
-    """zipfile, imported on first use: only .keras files need it, and it pulls in bz2, lzma and
-    shutil, which a device process running a .tflite never uses."""
-    import zipfile
-
-    return zipfile
-
-
 def detect_format(path: PathLike) -> str:
     """``tflite``, ``keras``, ``h5``, ``savedmodel`` or ``unknown``, judged by content, not suffix."""
     p = Path(path)
@@ -48,8 +40,12 @@ def detect_format(path: PathLike) -> str:
         return "tflite"
     if head == _HDF5_MAGIC:
         return "h5"
-    if head[:2] == b"PK" and _zipfile().is_zipfile(p):
-        with _zipfile().ZipFile(p) as zf:
+    if head[:2] == b"PK":
+        import zipfile  # only .keras files need it: a device process running a .tflite never loads it
+
+        if not zipfile.is_zipfile(p):
+            return "unknown"
+        with zipfile.ZipFile(p) as zf:
             names = set(zf.namelist())
         if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
             return "keras"
@@ -229,7 +225,9 @@ def read_contract(path: PathLike) -> Optional[PreprocessContract]:
     if fmt == "tflite":
         raw = read_tflite_metadata_file(path).get(CONTRACT_METADATA_NAME)
     else:
-        with _zipfile().ZipFile(path) as zf:
+        import zipfile
+
+        with zipfile.ZipFile(path) as zf:
             raw = zf.read(KERAS_CONTRACT_ENTRY) if KERAS_CONTRACT_ENTRY in zf.namelist() else None
     if not raw:
         return None
@@ -263,7 +261,8 @@ def write_contract_keras(path: PathLike, contract: PreprocessContract) -> None:
     require_format(path, "keras")
     payload = contract.to_json().encode()
     with atomic_path(path) as tmp:
-        zipfile = _zipfile()
+        import zipfile
+
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as dst:
             for item in src.infolist():
                 if item.filename != KERAS_CONTRACT_ENTRY:
