@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 
 from reference_models import reference_models  # noqa: E402
 
-from device_bench import runner as R  # noqa: E402
-from device_bench.api import run_bench  # noqa: E402
+from sentilite.device_bench import runner as R  # noqa: E402
+from sentilite.device_bench.api import run_bench  # noqa: E402
 
 REPLICATION_KERAS_S_PER_15 = 1.78
 

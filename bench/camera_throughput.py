@@ -38,7 +38,7 @@ TARGET_RATIO = 0.85
 
 
 def model_alone_fps(model: Path, frame, seconds: float = 2.0) -> float:
-    from sentilite.classifier import TFLiteClassifier
+    from sentilite.core.classifier import TFLiteClassifier
 
     clf = TFLiteClassifier(model, num_threads=1)
     x = clf.encode(frame, "BGR")
@@ -52,7 +52,7 @@ def model_alone_fps(model: Path, frame, seconds: float = 2.0) -> float:
 
 
 def demo(model: Path, clip: Path, **kw) -> dict:
-    from camera_demo.api import DemoConfig, run_demo
+    from sentilite.camera_demo.api import DemoConfig, run_demo
 
     return run_demo(DemoConfig(model=str(model), source=str(clip), display=False, quiet=True, threads=1, **kw))
 
@@ -84,7 +84,7 @@ def main() -> None:
         from reference_models import reference_models
 
         args.model = reference_models()["int8"]
-    from sentilite.synthetic import make_synthetic_video
+    from sentilite.core.synthetic import make_synthetic_video
 
     OUT.mkdir(parents=True, exist_ok=True)
     clip = OUT / f"clip_640x480_{args.frames}.mp4"

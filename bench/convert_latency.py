@@ -28,9 +28,9 @@ def main() -> None:
 
     import numpy as np
 
-    from convert.validation import interleaved_latency
-    from sentilite.modelfile import read_conversion_facts
-    from sentilite.runtime import make_interpreter
+    from sentilite.convert.validation import interleaved_latency
+    from sentilite.core.modelfile import read_conversion_facts
+    from sentilite.core.runtime import make_interpreter
 
     files = sorted(args.folder.glob("*.tflite"))
     if not files:

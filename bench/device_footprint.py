@@ -63,7 +63,7 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
 def main() -> None:
     from reference_models import reference_models
 
-    from sentilite.synthetic import make_synthetic_video
+    from sentilite.core.synthetic import make_synthetic_video
 
     model = str(reference_models()["int8"])
     tmp = Path(tempfile.mkdtemp(prefix="sentilite-footprint-"))

@@ -39,14 +39,14 @@ def main() -> None:
 
     import numpy as np
 
-    from convert.bias_correction import correct_classifier_bias
-    from convert.calibration import build_calibration_set
-    from convert.export import QuantizerOptions, convert_saved_model, export_saved_model
-    from convert.validation import build_eval_set, keras_probs, open_tflite, tflite_probs
-    from sentilite.classifier import KerasClassifier
-    from sentilite.metrics import agreement
-    from sentilite.modelfile import read_contract, write_tflite
-    from sentilite.tf_import import import_keras
+    from sentilite.convert.bias_correction import correct_classifier_bias
+    from sentilite.convert.calibration import build_calibration_set
+    from sentilite.convert.export import QuantizerOptions, convert_saved_model, export_saved_model
+    from sentilite.convert.validation import build_eval_set, keras_probs, open_tflite, tflite_probs
+    from sentilite.core.classifier import KerasClassifier
+    from sentilite.core.metrics import agreement
+    from sentilite.core.modelfile import read_contract, write_tflite
+    from sentilite.core.tf_import import import_keras
 
     contract = read_contract(args.model)
     evs = [build_eval_set(E6 / f"sentiment_{s}.txt", contract) for s in ("test", "val")]

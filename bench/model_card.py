@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sentilite.fsutil import atomic_write_text, sha256_file
+from sentilite.core.fsutil import atomic_write_text, sha256_file
 
 DATASETS = {
     "emotion6": {

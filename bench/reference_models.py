@@ -38,9 +38,9 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
     sys.path.insert(0, str(REPO / "tests"))
     from modelkit import convert_variants, load_prepared, save_keras
 
-    from sentilite.contract import PreprocessContract
-    from sentilite.datasets import read_split_file
-    from sentilite.tf_import import import_keras
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
     keras.utils.set_random_seed(0)

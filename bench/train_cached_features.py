@@ -36,8 +36,8 @@ def main() -> None:
         sys.exit(f"needs {BACKBONE} and {EMOTION6} (../shared); not found")
     os.environ.setdefault("SENTILITE_NO_PROGRESS", "1")
     sys.path.insert(0, str(REPO))
-    from train.api import train_model
-    from train.config import TrainConfig
+    from sentilite.train.api import train_model
+    from sentilite.train.config import TrainConfig
 
     out = Path(args.out)
     if out.exists():

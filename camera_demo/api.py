@@ -2,13 +2,13 @@
 
 ``sentilite demo`` is a thin layer over this; ``sentilite quickstart`` calls it directly::
 
-    from camera_demo.api import DemoConfig, run_demo
+    from sentilite.camera_demo.api import DemoConfig, run_demo
     summary = run_demo(DemoConfig(model="model_int8.tflite", source="clip.mp4", sync=True,
                                   display=False, record="demo.mp4", log="frames.jsonl"))
     summary["fps"]["end_to_end"], summary["latency_ms"]["p50"]
 
 Errors that stop the demo before its loop (bad model, source, display or output path) are
-:class:`sentilite.errors.SentiliteError` subclasses with a one-line message and a fix. A live
+:class:`sentilite.core.errors.SentiliteError` subclasses with a one-line message and a fix. A live
 source that disappears and does not come back ends the run normally with
 ``summary["stop_reason"] == "source_lost"`` (files closed and valid).
 """
@@ -22,7 +22,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Optional
 
-from sentilite.errors import SentiliteError
+from sentilite.core.errors import SentiliteError
 
 
 @dataclass
@@ -142,7 +142,7 @@ def run_demo(
         classifier = load_demo_classifier(path, config.threads)
         model_path = str(path)
         if is_default:
-            from sentilite.default_model import describe_default
+            from sentilite.core.default_model import describe_default
 
             say(f"model   {path}: {describe_default()}; pass --model to use your own")
         else:

@@ -97,7 +97,7 @@ def demo_command(
     )
     summary = run_demo(config)
     if summary_json:
-        from sentilite.fsutil import atomic_write_json
+        from sentilite.core.fsutil import atomic_write_json
 
         atomic_write_json(summary_json, summary)
     if summary.get("stop_reason") == "source_lost":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sentilite.errors import SentiliteError
+from sentilite.core.errors import SentiliteError
 
 
 class SourceError(SentiliteError):

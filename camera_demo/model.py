@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from sentilite.errors import ContractError, InputFileError, ModelFormatError
+from sentilite.core.errors import ContractError, InputFileError, ModelFormatError
 
 FIX_CONVERT = (
     "the demo runs .tflite image classifiers that carry a sentilite preprocessing contract; "
@@ -21,14 +21,14 @@ FIX_CONVERT = (
 
 def resolve_demo_model(model: Optional[Union[str, os.PathLike]]) -> tuple[Path, bool]:
     """(path, is_bundled_default): the given model, else the bundled one, else a clear error."""
-    from sentilite.default_model import resolve_model
+    from sentilite.core.default_model import resolve_model
 
     return resolve_model(os.fspath(model) if model else None, "pass --model path/to/model.tflite")
 
 
 def load_demo_classifier(path: Union[str, os.PathLike], threads: Optional[int] = 1) -> Any:
-    """A :class:`sentilite.classifier.TFLiteClassifier`, or a one-line error naming the fix."""
-    from sentilite.classifier import TFLiteClassifier
+    """A :class:`sentilite.core.classifier.TFLiteClassifier`, or a one-line error naming the fix."""
+    from sentilite.core.classifier import TFLiteClassifier
 
     path = Path(path)
     if not path.exists():

@@ -139,7 +139,7 @@ class Overlay:
 
 def render_example(path: Union[str, os.PathLike], labels: Sequence[str] = ("negative", "neutral", "positive")) -> Path:
     """Write one annotated synthetic 640x480 frame (made-up figures) to ``path`` (PNG/JPEG)."""
-    from sentilite.synthetic import synthetic_image
+    from sentilite.core.synthetic import synthetic_image
 
     frame = synthetic_image(2, np.random.default_rng(3), (480, 640))
     probs = np.array([0.06, 0.13, 0.81])[: len(labels)]

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional
 import cv2
 import numpy as np
 
-from sentilite.imageio import IMAGE_SUFFIXES
+from sentilite.core.imageio import IMAGE_SUFFIXES
 
 from .errors import SourceError
 

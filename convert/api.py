@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
-from sentilite.contract import PreprocessContract
-from sentilite.errors import ContractError, ConversionError, InputFileError, ModelFormatError
-from sentilite.fsutil import sha256_file
-from sentilite.modelfile import read_contract, require_format, write_tflite
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.errors import ContractError, ConversionError, InputFileError, ModelFormatError
+from sentilite.core.fsutil import sha256_file
+from sentilite.core.modelfile import read_contract, require_format, write_tflite
 
 from . import checks
 from .bias_correction import correct_classifier_bias
@@ -143,7 +143,7 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
 
 def load_keras_model(path: Path, contract: PreprocessContract) -> Any:
     """Load the Keras model and check it is one image in, one score per label out."""
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("conversion")
     try:
@@ -237,7 +237,7 @@ def convert_model(
     """Convert ``model`` (.keras) to each variant, validate all on ``eval``, write the report.
 
     Returns a :class:`ConversionResult` (paths per variant, report paths, recommended variant,
-    warnings, and the report itself). Raises a :class:`~sentilite.errors.SentiliteError`
+    warnings, and the report itself). Raises a :class:`~sentilite.core.errors.SentiliteError`
     subclass with a one-line problem and fix on bad input; nothing is left in ``out`` then.
     """
     say: Log = log or (lambda s: None)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sentilite.preprocess import quantize
+from sentilite.core.preprocess import quantize
 
 #: Ops that may follow the classifier layer (it must produce the logits).
 _TAIL_OPS = ("SOFTMAX", "QUANTIZE", "DEQUANTIZE", "RESHAPE")
@@ -69,7 +69,7 @@ def _with_output(model: Any, tensor: int) -> bytes:
 
 def _fc_inputs(model: Any, op: Any, inputs: np.ndarray) -> np.ndarray:
     """The (dequantised) input of ``op`` for each of ``inputs`` (float32, model layout)."""
-    from sentilite.runtime import make_interpreter
+    from sentilite.core.runtime import make_interpreter
 
     it, _ = make_interpreter(_with_output(model, op.inputs[0]), num_threads=None)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]

@@ -1,5 +1,5 @@
 """The representative set for full-integer quantisation: real images, class-balanced, prepared
-exactly as every runtime prepares them (:func:`sentilite.preprocess.prepare`).
+exactly as every runtime prepares them (:func:`sentilite.core.preprocess.prepare`).
 
 Images are decoded and cropped/resized once and kept as uint8 (150 kB each at 224x224); the
 float normalisation, the second half of ``prepare``, is applied as the converter asks for each
@@ -16,11 +16,11 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import Dataset, read_dataset
-from sentilite.errors import InputFileError, SentiliteError
-from sentilite.evaluation import iter_decoded
-from sentilite.preprocess import normalize, resize_to_contract
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset, read_dataset
+from sentilite.core.errors import InputFileError, SentiliteError
+from sentilite.core.evaluation import iter_decoded
+from sentilite.core.preprocess import normalize, resize_to_contract
 
 PathLike = Union[str, os.PathLike]
 

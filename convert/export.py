@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from sentilite.errors import ConversionError
-from sentilite.tf_import import import_tensorflow
+from sentilite.core.errors import ConversionError
+from sentilite.core.tf_import import import_tensorflow
 
 PathLike = Union[str, os.PathLike]
 Representative = Callable[[], Iterable[Sequence[np.ndarray]]]
@@ -122,7 +122,7 @@ def unsupported_ops(message: str) -> list[str]:
 
 def flex_ops(data: bytes) -> list[str]:
     """Names of the Flex (select TF) custom ops a converted flatbuffer uses; [] when none."""
-    from sentilite.modelfile import _schema
+    from sentilite.core.modelfile import _schema
 
     schema = _schema()
     if schema is None:

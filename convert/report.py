@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from sentilite.fsutil import atomic_path
-from sentilite.plotting import PLOTS_MISSING, pyplot
-from sentilite.reporting import (
+from sentilite.core.fsutil import atomic_path
+from sentilite.core.plotting import PLOTS_MISSING, pyplot
+from sentilite.core.reporting import (
     fmt_float,
     fmt_str,
     markdown_table,

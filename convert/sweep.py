@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from sentilite.modelfile import write_tflite
+from sentilite.core.modelfile import write_tflite
 
 from .bias_correction import correct_classifier_bias
 from .calibration import CalibrationSet
@@ -19,7 +19,7 @@ from .validation import EvalSet, open_tflite, score, tflite_probs
 
 def parse_sizes(text: str | Sequence[int] | None) -> list[int]:
     """``"10,50,200"`` -> ``[10, 50, 200]`` (sorted, unique, positive)."""
-    from sentilite.errors import ConversionError
+    from sentilite.core.errors import ConversionError
 
     if text is None or text == "":
         return []

@@ -1,8 +1,8 @@
 """Validating the Keras model and every converted variant on the same labelled images.
 
 Each image is decoded and cropped/resized to the contract once; each model then applies its own
-input encoding from :mod:`sentilite.preprocess` (``prepare``'s normalisation for Keras and float
-inputs, the quantising :class:`~sentilite.preprocess.InputEncoder` for int8/uint8 inputs), exactly
+input encoding from :mod:`sentilite.core.preprocess` (``prepare``'s normalisation for Keras and float
+inputs, the quantising :class:`~sentilite.core.preprocess.InputEncoder` for int8/uint8 inputs), exactly
 what :meth:`predict` does, so this is the path every runtime uses, without decoding the
 images once per model.
 """
@@ -17,13 +17,13 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from sentilite.classifier import KerasClassifier, TFLiteClassifier
-from sentilite.contract import PreprocessContract
-from sentilite.errors import ImageReadError, ModelFormatError
-from sentilite.evaluation import iter_decoded
-from sentilite.metrics import agreement, classification_metrics
-from sentilite.preprocess import normalize, resize_to_contract
-from sentilite.progress import make_progress
+from sentilite.core.classifier import KerasClassifier, TFLiteClassifier
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.errors import ImageReadError, ModelFormatError
+from sentilite.core.evaluation import iter_decoded
+from sentilite.core.metrics import agreement, classification_metrics
+from sentilite.core.preprocess import normalize, resize_to_contract
+from sentilite.core.progress import make_progress
 
 from .calibration import load_dataset
 
@@ -139,7 +139,7 @@ def open_tflite(path: PathLike, threads: int) -> TFLiteClassifier:
             raise
     import warnings
 
-    from sentilite.runtime import select_runtime
+    from sentilite.core.runtime import select_runtime
 
     try:
         with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice

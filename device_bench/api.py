@@ -1,6 +1,6 @@
 """The Python API behind ``sentilite bench`` (also what ``sentilite quickstart`` calls).
 
-    from device_bench.api import run_bench
+    from sentilite.device_bench.api import run_bench
     res = run_bench(["model_int8.tflite", "model_float32.tflite"], device="local", threads=(1, 2),
                     runs=50, warmup=5, out_dir="runs/bench")
     print(res.table())            # variant x threads: size, load, first, median, p90, img/s, peak RSS
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
-from sentilite.errors import InputFileError, SentiliteError
+from sentilite.core.errors import InputFileError, SentiliteError
 
 from .inputs import DEFAULT_MAX_IMAGES, prepare_inputs
 from .models import describe_models
@@ -98,7 +98,7 @@ def run_bench(
     say = log or (lambda _msg: None)
     paths = _as_list(models)
     if not paths:
-        from sentilite.default_model import describe_default, resolve_model
+        from sentilite.core.default_model import describe_default, resolve_model
 
         path, _ = resolve_model(None, "pass the models to benchmark: sentilite bench MODEL.tflite [MODEL ...]")
         say(f"no MODEL given: benchmarking {describe_default()}")

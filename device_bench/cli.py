@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import click
 
-from sentilite.errors import DeviceError, SentiliteError
+from sentilite.core.errors import DeviceError, SentiliteError
 
 RUN_EXAMPLES = """\b
 Examples:

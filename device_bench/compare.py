@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from sentilite.errors import InputFileError
-from sentilite.fsutil import atomic_write_text
-from sentilite.reporting import csv_text, write_json
+from sentilite.core.errors import InputFileError
+from sentilite.core.fsutil import atomic_write_text
+from sentilite.core.reporting import csv_text, write_json
 
 from .results import CSV_KEYS, load_results, plot_latency_vs_size, results_table
 

@@ -2,7 +2,7 @@
 
 With ``--images DIR`` every image is decoded and encoded on the host exactly as inference
 would (``TFLiteClassifier.encode`` for a .tflite: crop, resize, normalise and quantise with the
-model's scale and zero point; ``sentilite.preprocess.prepare`` for a .keras) and saved as one
+model's scale and zero point; ``sentilite.core.preprocess.prepare`` for a .keras) and saved as one
 ``.npy`` of ready model inputs, shape ``(N, 1, H, W, 3)``. The device runner only loads it, so
 preprocessing lives in one place. Without images the runner draws random values in the range
 :func:`device_bench.models.random_input_spec` gives.
@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from sentilite.errors import InputFileError
+from sentilite.core.errors import InputFileError
 
 from .models import ModelEntry, random_input_spec
 
@@ -27,7 +27,7 @@ DEFAULT_MAX_IMAGES = 16
 
 def list_images(folder: PathLike, limit: int = DEFAULT_MAX_IMAGES) -> list[Path]:
     """Up to ``limit`` image files from ``folder`` (sorted, recursive), or a clear error."""
-    from sentilite.imageio import is_image_file
+    from sentilite.core.imageio import is_image_file
 
     root = Path(folder)
     if not root.is_dir():
@@ -40,16 +40,16 @@ def list_images(folder: PathLike, limit: int = DEFAULT_MAX_IMAGES) -> list[Path]
 
 def encode_images(entry: ModelEntry, images: list[Path]) -> np.ndarray:
     """``(N, 1, H, W, 3)`` array of model inputs (the model's input dtype) for ``images``."""
-    from sentilite.imageio import load_image
+    from sentilite.core.imageio import load_image
 
     decoded = [load_image(p) for p in images]
     if entry.kind == "tflite":
-        from sentilite.classifier import TFLiteClassifier
+        from sentilite.core.classifier import TFLiteClassifier
 
         clf = TFLiteClassifier(entry.path, num_threads=1)
         return np.stack([clf.encode(im) for im in decoded])
-    from sentilite.modelfile import require_contract
-    from sentilite.preprocess import prepare
+    from sentilite.core.modelfile import require_contract
+    from sentilite.core.preprocess import prepare
 
     contract = require_contract(entry.path)
     return np.stack([prepare(im, contract)[None] for im in decoded]).astype(np.float32)

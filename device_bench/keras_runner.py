@@ -26,7 +26,7 @@ def measure_keras_job(job: dict[str, Any], settings: dict[str, Any], base_dir: s
     t_imp = time.perf_counter()
     import numpy as np
 
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("the Keras baseline")
     import tensorflow as tf
@@ -123,7 +123,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return R.run_job(args.job, args.index, args.t0, measure=measure_keras_job)
     if not args.spec:
         p.error("--spec is required")
-    results = R.run_spec(args.spec, command=[sys.executable, "-m", "device_bench.keras_runner"], measure=measure_keras_job)
+    results = R.run_spec(args.spec, command=[sys.executable, "-m", "sentilite.device_bench.keras_runner"], measure=measure_keras_job)
     return 1 if any(r.get("error") for r in results) else 0
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from sentilite.errors import InputFileError
-from sentilite.modelfile import read_contract, read_conversion_facts, require_format
+from sentilite.core.errors import InputFileError
+from sentilite.core.modelfile import read_contract, read_conversion_facts, require_format
 
 PathLike = Union[str, os.PathLike]
 
@@ -50,8 +50,8 @@ class ModelEntry:
 def _infer_tflite_variant(path: Path) -> str:
     """float32 / float16 / dynamic-int8 / int8 from the tensor types (needs a runtime on the host)."""
     try:
-        from sentilite.model_info import infer_variant
-        from sentilite.runtime import make_interpreter
+        from sentilite.core.model_info import infer_variant
+        from sentilite.core.runtime import make_interpreter
 
         interp, _ = make_interpreter(path, num_threads=1, allocate=False)
         dtypes = [d["dtype"] for d in interp.get_tensor_details()]

@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from sentilite import __version__
-from sentilite.fsutil import atomic_write_text
-from sentilite.reporting import Column, csv_text, fmt_float, fmt_str, markdown_table, write_json
+from sentilite.core.fsutil import atomic_write_text
+from sentilite.core.reporting import (
+    Column,
+    csv_text,
+    fmt_float,
+    fmt_str,
+    markdown_table,
+    write_json,
+)
 
 from .stats import DEFAULT_CV_THRESHOLD, VARIATION_ADVICE, aggregate
 
@@ -209,7 +216,7 @@ def describe_protocol(p: dict[str, Any]) -> str:
 
 def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str = "Median latency vs size", by_device: bool = False) -> bool:
     """One point per row (variant x threads[, device]); colour = variant (or device), marker = threads."""
-    from sentilite.plotting import pyplot
+    from sentilite.core.plotting import pyplot
 
     plt = pyplot()
     pts = [r for r in rows if r.get("median_ms") is not None and r.get("size_mb") is not None]
@@ -259,7 +266,7 @@ def load_results(path: PathLike) -> dict[str, Any]:
     """Read a results.json written by ``sentilite bench`` (clear error otherwise)."""
     import json
 
-    from sentilite.errors import InputFileError
+    from sentilite.core.errors import InputFileError
 
     p = Path(path)
     if p.is_dir():

@@ -26,7 +26,7 @@ def require_shared(*paths: Path) -> None:
 
 @pytest.fixture(scope="session")
 def synthetic_splits(tmp_path_factory) -> dict[str, Path]:
-    from sentilite.synthetic import make_synthetic_dataset
+    from sentilite.core.synthetic import make_synthetic_dataset
 
     return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), per_class=(30, 30, 30))
 
@@ -36,7 +36,7 @@ def tiny_model(synthetic_splits):
     """(keras model, contract, .keras path) of a tiny CNN trained on synthetic data."""
     from modelkit import TINY_CONTRACT, save_keras, train_tiny
 
-    from sentilite.datasets import read_split_file
+    from sentilite.core.datasets import read_split_file
 
     model = train_tiny(read_split_file(synthetic_splits["train"]))
     path = save_keras(model, synthetic_splits["train"].parent / "tiny.keras", TINY_CONTRACT)
@@ -48,7 +48,7 @@ def tiny_variants(tiny_model, synthetic_splits, tmp_path_factory) -> dict[str, P
     """variant name -> .tflite path (float32, float16, dynamic-int8, int8 with uint8 I/O)."""
     from modelkit import convert_variants, load_prepared
 
-    from sentilite.datasets import read_split_file
+    from sentilite.core.datasets import read_split_file
 
     model, contract, _ = tiny_model
     calib, _ = load_prepared(read_split_file(synthetic_splits["train"]), contract)
@@ -66,9 +66,9 @@ def mobilenet_sentiment(tmp_path_factory):
     import numpy as np
     from modelkit import convert_variants, load_prepared, save_keras
 
-    from sentilite.contract import PreprocessContract
-    from sentilite.datasets import read_split_file
-    from sentilite.tf_import import import_keras
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
     keras.utils.set_random_seed(0)

@@ -10,8 +10,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from camera_demo.errors import SourceError
-from camera_demo.sources import Source
+from sentilite.camera_demo.errors import SourceError
+from sentilite.camera_demo.sources import Source
 
 
 def read_frames(path: Path) -> list[np.ndarray]:

@@ -7,12 +7,12 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import Dataset
-from sentilite.imageio import load_image
-from sentilite.modelfile import write_contract_keras, write_tflite
-from sentilite.preprocess import prepare
-from sentilite.tf_import import import_keras
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset
+from sentilite.core.imageio import load_image
+from sentilite.core.modelfile import write_contract_keras, write_tflite
+from sentilite.core.preprocess import prepare
+from sentilite.core.tf_import import import_keras
 
 TINY_CONTRACT = PreprocessContract.create(32, "symmetric", provenance={"backbone": "tiny-test-cnn"})
 
@@ -61,7 +61,7 @@ def convert_variants(
     io_type: str = "uint8",
     stem: str = "model",
 ) -> dict[str, Path]:
-    from convert.export import convert_keras_model
+    from sentilite.convert.export import convert_keras_model
 
     def rep() -> Iterable[list[np.ndarray]]:
         for x in calib:

@@ -9,8 +9,8 @@ import fake_adb
 import pytest
 from bench_samples import LOGCAT_PERCENTILES, MI11_OLD_BUILD
 
-from device_bench.api import run_bench
-from sentilite.errors import DeviceError, InputFileError
+from sentilite.core.errors import DeviceError, InputFileError
+from sentilite.device_bench.api import run_bench
 
 
 def fake_binary(path: Path, machine: int = 183) -> Path:

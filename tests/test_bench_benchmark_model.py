@@ -12,7 +12,7 @@ from bench_samples import (
     RISCV_OP_PROFILING,
 )
 
-from device_bench import benchmark_model as bm
+from sentilite.device_bench import benchmark_model as bm
 
 JOB = {"id": "m0-t4-r0", "name": "mobilenet", "model": "m0.tflite", "threads": 4}
 

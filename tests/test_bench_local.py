@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from device_bench.api import parse_threads, run_bench
-from device_bench.inputs import encode_images, list_images
-from device_bench.models import describe_model
-from sentilite.cli import cli
-from sentilite.errors import DeviceError, InputFileError
+from sentilite.app.cli import cli
+from sentilite.core.errors import DeviceError, InputFileError
+from sentilite.device_bench.api import parse_threads, run_bench
+from sentilite.device_bench.inputs import encode_images, list_images
+from sentilite.device_bench.models import describe_model
 
 
 def cli_run(*args):
@@ -56,8 +56,8 @@ def test_result_files(four_variants_result):
 
 
 def test_images_are_encoded_on_the_host_through_the_contract(tiny_variants, synthetic_splits, tmp_path):
-    from sentilite.classifier import TFLiteClassifier
-    from sentilite.imageio import load_image
+    from sentilite.core.classifier import TFLiteClassifier
+    from sentilite.core.imageio import load_image
 
     folder = synthetic_splits["train"].parent
     paths = list_images(folder, 4)
@@ -86,7 +86,7 @@ def test_taskset_pins_the_runner(tiny_variants):
 
 
 def test_high_variation_is_flagged():
-    from device_bench.stats import aggregate
+    from sentilite.device_bench.stats import aggregate
 
     steady = {"latency_ms": {"median": 10, "cv": 0.01}, "samples_ms": [10, 10.1, 9.9, 10], "kind": "tflite"}
     noisy = {"latency_ms": {"median": 10, "cv": 0.5}, "samples_ms": [5, 10, 20, 10], "kind": "tflite"}
@@ -156,7 +156,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_without_model_the_bundled_one_is_used(tiny_variants, tmp_path, monkeypatch):
-    import sentilite.default_model as dm
+    import sentilite.core.default_model as dm
 
     monkeypatch.setattr(dm, "DEFAULT_MODEL_PATH", tmp_path / "none.tflite")
     r = cli_run("bench", "--runs", "2", "--out", str(tmp_path / "o"))

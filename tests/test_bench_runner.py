@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device_bench import runner as R
+from sentilite.device_bench import runner as R
 
 RUNNER = Path(R.__file__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sshd_server import free_port, start_sshd, unavailable_reason
 
-from device_bench.api import run_bench
-from device_bench.transports.ssh import SSHTarget, SSHTransport
-from sentilite.errors import DeviceError, RuntimeMissingError
+from sentilite.core.errors import DeviceError, RuntimeMissingError
+from sentilite.device_bench.api import run_bench
+from sentilite.device_bench.transports.ssh import SSHTarget, SSHTransport
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 
@@ -241,7 +241,7 @@ def test_leftover_remote_folders_are_not_left_in_tmp(sshd):
 
 
 def test_remote_paths_are_quoted_but_tilde_still_means_home(tmp_path):
-    from device_bench.transports.ssh import remote_path
+    from sentilite.device_bench.transports.ssh import remote_path
 
     (tmp_path / "my env").mkdir()
     py = tmp_path / "my env" / "python;x"
@@ -255,7 +255,7 @@ def test_remote_paths_are_quoted_but_tilde_still_means_home(tmp_path):
 def test_cli_over_ssh(sshd, tiny_variants, tmp_path):
     from click.testing import CliRunner
 
-    from sentilite.cli import cli
+    from sentilite.app.cli import cli
 
     def run(*args):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False, prog_name="sentilite")

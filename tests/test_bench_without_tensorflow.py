@@ -31,7 +31,7 @@ def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
         import sys
         for name in ("tensorflow", "keras", "tf_keras"):
             sys.modules[name] = None
-        from sentilite.cli import main
+        from sentilite.app.cli import main
         try:
             main(["bench", {str(tiny_variants['int8'])!r}, {str(tiny_variants['float32'])!r}, "--threads", "1,2",
                   "--runs", "3", "--warmup", "1", "--out", {str(out)!r}])
@@ -51,7 +51,7 @@ def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
 def test_keras_model_without_tensorflow_is_a_clear_row_error(tiny_model, tmp_path):
     _, _, keras_path = tiny_model
     code = textwrap.dedent(f"""
-        from device_bench.api import run_bench
+        from sentilite.device_bench.api import run_bench
         res = run_bench([{str(keras_path)!r}], runs=2)
         print(res.rows[0]["error"])
     """)
@@ -63,7 +63,7 @@ def test_keras_model_without_tensorflow_is_a_clear_row_error(tiny_model, tmp_pat
 def test_runner_stays_light(tiny_variants):
     """Project target: the runner process within ~80 MB RSS and its first result within 0.6 s
     (checked loosely here on a tiny model; bench/bench_harness_overhead.py measures MobileNetV2)."""
-    from device_bench.api import run_bench
+    from sentilite.device_bench.api import run_bench
 
     res = run_bench([tiny_variants["int8"]], runs=3, warmup=0)
     run = res.runs[0]

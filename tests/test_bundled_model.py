@@ -8,15 +8,15 @@ import pytest
 from click.testing import CliRunner
 from conftest import EMOTION6, require_shared
 
-from sentilite.cli import cli
-from sentilite.default_model import DEFAULT_MODEL_PATH, default_model_card, describe_default
-from sentilite.fsutil import sha256_file
+from sentilite.app.cli import cli
+from sentilite.core.default_model import DEFAULT_MODEL_PATH, default_model_card, describe_default
+from sentilite.core.fsutil import sha256_file
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_PATH.is_file(), reason=f"no bundled model at {DEFAULT_MODEL_PATH}")
 
 
 def test_bundled_model_is_a_full_int8_classifier_with_its_contract():
-    from sentilite.model_info import model_info
+    from sentilite.core.model_info import model_info
 
     info = model_info(DEFAULT_MODEL_PATH)
     assert info["variant"] == "int8"
@@ -45,9 +45,9 @@ def test_info_without_argument_describes_the_bundled_model():
 def test_bundled_model_beats_the_majority_baseline_on_emotion6_test():
     """The card's figure holds when re-measured through the toolkit (held-out split, no TF)."""
     require_shared(EMOTION6 / "sentiment_test.txt")
-    from sentilite.classifier import load_classifier
-    from sentilite.datasets import read_split_file
-    from sentilite.evaluation import predict_dataset
+    from sentilite.core.classifier import load_classifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.evaluation import predict_dataset
 
     preds = predict_dataset(load_classifier(DEFAULT_MODEL_PATH), read_split_file(EMOTION6 / "sentiment_test.txt"))
     m = preds.metrics(("negative", "neutral", "positive"))

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from conftest import EMOTION6
 
-from sentilite.classifier import KerasClassifier, TFLiteClassifier, load_classifier
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import read_split_file
-from sentilite.errors import ContractError
-from sentilite.imageio import load_image
-from sentilite.modelfile import write_tflite
+from sentilite.core.classifier import KerasClassifier, TFLiteClassifier, load_classifier
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import read_split_file
+from sentilite.core.errors import ContractError
+from sentilite.core.imageio import load_image
+from sentilite.core.modelfile import write_tflite
 
 
 def _images(splits, n=12):

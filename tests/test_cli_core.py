@@ -7,7 +7,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from sentilite.cli import COMMANDS, cli
+from sentilite.app.cli import COMMANDS, cli
 
 
 def run(*args):
@@ -41,7 +41,7 @@ def test_info_describes_each_variant(tiny_variants, variant, dtype):
 
 
 def test_info_json_infers_variant_without_embedded_facts(tiny_variants, tmp_path):
-    from sentilite.modelfile import CONVERSION_METADATA_NAME, embed_tflite_metadata
+    from sentilite.core.modelfile import CONVERSION_METADATA_NAME, embed_tflite_metadata
 
     for variant, path in tiny_variants.items():
         p = tmp_path / f"{variant}.tflite"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sentilite.contract import NORMALIZATIONS, PreprocessContract, normalization
-from sentilite.errors import ContractError
-from sentilite.preprocess import (
+from sentilite.core.contract import NORMALIZATIONS, PreprocessContract, normalization
+from sentilite.core.errors import ContractError
+from sentilite.core.preprocess import (
     InputEncoder,
     dequantize,
     normalize,

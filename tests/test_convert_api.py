@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from convert.api import convert_model
-from sentilite.classifier import TFLiteClassifier
-from sentilite.cli import cli
-from sentilite.modelfile import read_contract, read_conversion_facts
-from sentilite.runtime import make_interpreter
+from sentilite.app.cli import cli
+from sentilite.convert.api import convert_model
+from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.modelfile import read_contract, read_conversion_facts
+from sentilite.core.runtime import make_interpreter
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,15 @@
 import numpy as np
 from modelkit import TINY_CONTRACT
 
-from convert.bias_correction import _classifier_op, _fc_inputs, _schema, correct_classifier_bias
-from convert.calibration import build_calibration_set
-from convert.export import convert_keras_model
-from sentilite.modelfile import read_conversion_facts
+from sentilite.convert.bias_correction import (
+    _classifier_op,
+    _fc_inputs,
+    _schema,
+    correct_classifier_bias,
+)
+from sentilite.convert.calibration import build_calibration_set
+from sentilite.convert.export import convert_keras_model
+from sentilite.core.modelfile import read_conversion_facts
 
 
 def _logits(data, inputs):
@@ -36,7 +41,7 @@ def test_bias_correction_matches_float_mean_logits(tiny_model, synthetic_splits)
 
 
 def test_models_without_a_final_dense_layer_are_left_alone(synthetic_splits):
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
     inp = keras.Input(TINY_CONTRACT.input_shape)
@@ -50,7 +55,7 @@ def test_models_without_a_final_dense_layer_are_left_alone(synthetic_splits):
 
 
 def test_the_int8_variant_records_the_correction(tiny_model, synthetic_splits, tmp_path):
-    from convert.api import convert_model
+    from sentilite.convert.api import convert_model
 
     result = convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
                            variants="int8", calib_size=15, latency_runs=2)

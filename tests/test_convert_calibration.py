@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from modelkit import TINY_CONTRACT
 
-from convert.calibration import CalibrationError, balanced_order, build_calibration_set
-from sentilite.datasets import Dataset, Sample, read_split_file
-from sentilite.imageio import load_image
-from sentilite.preprocess import prepare
+from sentilite.convert.calibration import CalibrationError, balanced_order, build_calibration_set
+from sentilite.core.datasets import Dataset, Sample, read_split_file
+from sentilite.core.imageio import load_image
+from sentilite.core.preprocess import prepare
 
 
 def test_balanced_order_every_prefix_is_balanced():

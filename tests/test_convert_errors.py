@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 from modelkit import TINY_CONTRACT, build_tiny_model
 
-import convert.api as api
-from convert.api import convert_model
-from sentilite.cli import cli
-from sentilite.errors import ContractError, ConversionError, InputFileError, ModelFormatError
-from sentilite.modelfile import write_tflite
+import sentilite.convert.api as api
+from sentilite.app.cli import cli
+from sentilite.convert.api import convert_model
+from sentilite.core.errors import ContractError, ConversionError, InputFileError, ModelFormatError
+from sentilite.core.modelfile import write_tflite
 
 
 def convert(tiny_model, splits, out, **kw):
@@ -82,7 +82,7 @@ def test_failure_while_writing_the_report_keeps_the_previous_run(tiny_model, syn
     out = tmp_path / "out"
     convert(tiny_model, synthetic_splits, out, variants="float32")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    import convert.report as report
+    import sentilite.convert.report as report
 
     def crash(path, text):
         raise OSError("disk full (simulated)")

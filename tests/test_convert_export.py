@@ -4,14 +4,14 @@ import pytest
 from click.testing import CliRunner
 from modelkit import TINY_CONTRACT, save_keras
 
-from convert.api import convert_model
-from convert.export import convert_keras_model, flex_ops, unsupported_ops
-from sentilite.classifier import TFLiteClassifier
-from sentilite.cli import cli
-from sentilite.contract import PreprocessContract
-from sentilite.errors import ConversionError
-from sentilite.modelfile import read_contract, read_conversion_facts
-from sentilite.tf_import import import_keras, import_tensorflow
+from sentilite.app.cli import cli
+from sentilite.convert.api import convert_model
+from sentilite.convert.export import convert_keras_model, flex_ops, unsupported_ops
+from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.errors import ConversionError
+from sentilite.core.modelfile import read_contract, read_conversion_facts
+from sentilite.core.tf_import import import_keras, import_tensorflow
 
 
 def nested_mobilenet(size=64):

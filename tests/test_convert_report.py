@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from convert import checks
-from convert.report import render_markdown, write_reports
-from convert.validation import EvalSet, median_latency_ms, score
-from sentilite.contract import PreprocessContract
+from sentilite.convert import checks
+from sentilite.convert.report import render_markdown, write_reports
+from sentilite.convert.validation import EvalSet, median_latency_ms, score
+from sentilite.core.contract import PreprocessContract
 
 LABELS = ("negative", "neutral", "positive")
 CONTRACT = PreprocessContract.create(8, "unit")
@@ -165,7 +165,7 @@ def test_median_latency():
 
 
 def test_interleaved_latency_times_every_model_alike():
-    from convert.validation import interleaved_latency
+    from sentilite.convert.validation import interleaved_latency
 
     order = []
     runners = {name: (lambda n=name: order.append(n)) for name in ("a", "b", "c")}

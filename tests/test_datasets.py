@@ -2,7 +2,7 @@
 
 import pytest
 
-from sentilite.datasets import (
+from sentilite.core.datasets import (
     iter_split_file,
     list_images,
     read_csv,
@@ -10,7 +10,7 @@ from sentilite.datasets import (
     read_folder_tree,
     read_split_file,
 )
-from sentilite.errors import DatasetFormatError, InputFileError
+from sentilite.core.errors import DatasetFormatError, InputFileError
 
 
 def test_split_file_paths_are_relative_to_its_folder(tmp_path):

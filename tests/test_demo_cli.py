@@ -9,7 +9,7 @@ import time
 import pytest
 from demo_helpers import read_frames, read_log
 
-from sentilite.synthetic import make_synthetic_video
+from sentilite.core.synthetic import make_synthetic_video
 
 
 def demo_cmd(*args):
@@ -82,11 +82,11 @@ def test_log_stays_parseable_after_sigkill(tiny_variants, long_clip, tmp_path):
 def test_lost_camera_exits_with_code_3_naming_the_files(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    import camera_demo.api
-    from sentilite.cli import cli
+    import sentilite.camera_demo.api as demo_api
+    from sentilite.app.cli import cli
 
     summary = {"stop_reason": "source_lost", "source": {"description": "camera 0"}, "frames": 5}
-    monkeypatch.setattr(camera_demo.api, "run_demo", lambda config: summary)
+    monkeypatch.setattr(demo_api, "run_demo", lambda config: summary)
     out = tmp_path / "s.json"
     result = CliRunner().invoke(cli, ["demo", "--source", "0", "--no-display", "--log", "x.jsonl", "--summary-json", str(out)])
     assert result.exit_code == 3

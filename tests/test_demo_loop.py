@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from demo_helpers import FlakyCamera, SlowClassifier, read_frames, read_log
 
-from camera_demo.api import DemoConfig, run_demo
-from camera_demo.overlay import Overlay
-from sentilite.classifier import TFLiteClassifier
-from sentilite.errors import ContractError, ModelFormatError
-from sentilite.modelfile import CONTRACT_METADATA_NAME, embed_tflite_metadata
-from sentilite.synthetic import make_synthetic_video
+from sentilite.camera_demo.api import DemoConfig, run_demo
+from sentilite.camera_demo.overlay import Overlay
+from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.errors import ContractError, ModelFormatError
+from sentilite.core.modelfile import CONTRACT_METADATA_NAME, embed_tflite_metadata
+from sentilite.core.synthetic import make_synthetic_video
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_camera_that_comes_back_continues(tiny_variants, clip, tmp_path):
 def test_folder_of_images_and_duration_stop(tiny_variants, tmp_path):
     import cv2
 
-    from sentilite.synthetic import synthetic_image
+    from sentilite.core.synthetic import synthetic_image
 
     rng = np.random.default_rng(0)
     for i in range(12):
@@ -122,8 +122,8 @@ def test_models_the_demo_cannot_run_fail_before_the_loop(tiny_variants, tiny_mod
 
 
 def test_model_warnings_are_printed_loudly(tiny_variants, clip, tmp_path, capsys):
-    from sentilite.contract import PreprocessContract
-    from sentilite.modelfile import write_tflite
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.core.modelfile import write_tflite
 
     wrong = write_tflite(tmp_path / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet"))
     run_demo(cfg(wrong, clip, sync=True, max_frames=2, quiet=False))

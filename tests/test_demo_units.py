@@ -6,19 +6,19 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_demo.errors import DisplayError, SourceError
-from camera_demo.font import BitmapFont
-from camera_demo.overlay import Figures, Overlay, render_example
-from camera_demo.smoothing import SentimentSmoother
-from camera_demo.sources import (
+from sentilite.camera_demo.errors import DisplayError, SourceError
+from sentilite.camera_demo.font import BitmapFont
+from sentilite.camera_demo.overlay import Figures, Overlay, render_example
+from sentilite.camera_demo.smoothing import SentimentSmoother
+from sentilite.camera_demo.sources import (
     ImageFolderSource,
     OpenCVSource,
     PiCameraSource,
     make_source,
     open_source,
 )
-from camera_demo.stats import format_summary, percentile
-from sentilite.synthetic import make_synthetic_video, synthetic_image
+from sentilite.camera_demo.stats import format_summary, percentile
+from sentilite.core.synthetic import make_synthetic_video, synthetic_image
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -121,7 +121,7 @@ def test_folder_source_reads_images_in_name_order_and_skips_broken_ones(tmp_path
 
 
 def test_display_problems_are_one_clear_error(monkeypatch):
-    from camera_demo.sinks import _opencv_has_gui, check_display_possible
+    from sentilite.camera_demo.sinks import _opencv_has_gui, check_display_possible
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

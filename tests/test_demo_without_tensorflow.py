@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from sentilite.synthetic import make_synthetic_video
+from sentilite.core.synthetic import make_synthetic_video
 
 
 def test_demo_runs_without_tensorflow(tiny_variants, tmp_path):
@@ -15,7 +15,7 @@ def test_demo_runs_without_tensorflow(tiny_variants, tmp_path):
         import sys
         for name in ("tensorflow", "keras", "tf_keras"):
             sys.modules[name] = None  # any import of them now raises ImportError
-        from sentilite.cli import main
+        from sentilite.app.cli import main
         try:
             main(["demo", "--model", {str(tiny_variants['int8'])!r}, "--source", {str(clip)!r}, "--no-display",
                   "--max-frames", "12", "--sync", "--log", {str(log)!r}, "--summary-json", {str(summary)!r}])

@@ -16,7 +16,7 @@ def run_without_tf(code: str) -> subprocess.CompletedProcess:
 
 def test_info_runs_without_tensorflow(tiny_variants):
     proc = run_without_tf(f"""
-        from sentilite.cli import main
+        from sentilite.app.cli import main
         try:
             main(["info", {str(tiny_variants['int8'])!r}])
         except SystemExit as e:
@@ -30,7 +30,7 @@ def test_info_runs_without_tensorflow(tiny_variants):
 def test_core_classifier_runs_without_tensorflow(tiny_variants):
     proc = run_without_tf(f"""
         import numpy as np
-        from sentilite.classifier import load_classifier
+        from sentilite.core.classifier import load_classifier
         clf = load_classifier({str(tiny_variants['int8'])!r})
         p = clf.predict(np.zeros((50, 60, 3), np.uint8))
         assert p.shape == (3,) and clf.runtime.name == "ai-edge-litert"
@@ -45,9 +45,9 @@ def test_device_path_leaves_heavy_stdlib_modules_unloaded(tiny_variants):
     zipfile: the demo's 80 MB budget has little room (bench/device_footprint.py)."""
     proc = run_without_tf(f"""
         import numpy as np
-        from sentilite.classifier import load_classifier
-        from sentilite.modelfile import detect_format
-        import camera_demo.api, device_bench.runner
+        from sentilite.core.classifier import load_classifier
+        from sentilite.core.modelfile import detect_format
+        import sentilite.camera_demo.api, sentilite.device_bench.runner
         clf = load_classifier({str(tiny_variants['int8'])!r})
         clf.predict(np.zeros((50, 60, 3), np.uint8))
         assert detect_format({str(tiny_variants['int8'])!r}) == "tflite"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sentilite.errors import ImageReadError
-from sentilite.imageio import decode_image_bytes, load_image
+from sentilite.core.errors import ImageReadError
+from sentilite.core.imageio import decode_image_bytes, load_image
 
 
 def _jpeg_bytes(w=64, h=48, **kw):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sentilite.metrics import agreement, classification_metrics, confusion_matrix
+from sentilite.core.metrics import agreement, classification_metrics, confusion_matrix
 
 
 def onehot(pred, n=3, hi=0.8):

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from sentilite.classifier import TFLiteClassifier
-from sentilite.errors import ContractError, InputFileError, ModelFormatError
-from sentilite.fsutil import atomic_path, atomic_write_bytes
-from sentilite.modelfile import (
+from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.errors import ContractError, InputFileError, ModelFormatError
+from sentilite.core.fsutil import atomic_path, atomic_write_bytes
+from sentilite.core.modelfile import (
     CONTRACT_METADATA_NAME,
     _read_metadata_minimal,
     detect_format,
@@ -73,7 +73,7 @@ def test_missing_contract_is_an_error_with_a_fix(tiny_variants, tmp_path):
 
 
 def test_keras_contract_entry_survives_loading(tiny_model):
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
     model = keras.saving.load_model(tiny_model[2], compile=False)
@@ -92,7 +92,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 
 
 def test_truncated_tflite_is_a_model_format_error(tiny_variants, tmp_path):
-    from sentilite.modelfile import read_conversion_facts
+    from sentilite.core.modelfile import read_conversion_facts
 
     data = tiny_variants["int8"].read_bytes()
     cut = tmp_path / "cut.tflite"

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from sentilite.errors import InputFileError
-from sentilite.quickstart import resolve_splits
+from sentilite.app.quickstart import resolve_splits
+from sentilite.core.errors import InputFileError
 
 
 @pytest.mark.slow

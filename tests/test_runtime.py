@@ -5,8 +5,8 @@ import types
 
 import pytest
 
-from sentilite import runtime
-from sentilite.errors import ModelFormatError, RuntimeMissingError
+from sentilite.core import runtime
+from sentilite.core.errors import ModelFormatError, RuntimeMissingError
 
 
 def _fake_tflite_runtime(monkeypatch):

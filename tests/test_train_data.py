@@ -8,11 +8,11 @@ import pytest
 from conftest import EMOTION6, require_shared
 from trainkit import write_bad_images
 
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import Dataset, Sample, read_split_file
-from sentilite.imageio import load_image
-from sentilite.preprocess import prepare
-from train.data import (
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset, Sample, read_split_file
+from sentilite.core.imageio import load_image
+from sentilite.core.preprocess import prepare
+from sentilite.train.data import (
     ImageSource,
     class_weight_vector,
     eval_batches,
@@ -70,7 +70,7 @@ def test_cache_is_reused_without_decoding(synthetic_splits, tmp_path, monkeypatc
     def no_decode(path, contract):
         raise AssertionError("decoded although cached")
 
-    monkeypatch.setattr("train.data.decode_for_contract", no_decode)
+    monkeypatch.setattr("sentilite.train.data.decode_for_contract", no_decode)
     again = make_source(ds, contract, str(tmp_path))
     again.fill()
     np.testing.assert_array_equal(_pipeline_images(again), expected)
@@ -167,7 +167,7 @@ def test_a_cache_that_does_not_fit_on_the_disk_is_refused(synthetic_splits, tmp_
     import shutil
     from collections import namedtuple
 
-    from sentilite.errors import InputFileError
+    from sentilite.core.errors import InputFileError
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 1 << 20))

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import MOBILENET_FILE, require_shared
 
-from sentilite.contract import NORMALIZATIONS, PreprocessContract
-from sentilite.errors import SentiliteError
-from sentilite.tf_import import import_keras, import_tensorflow
-from train.backbones import BACKBONES, WeightsUnavailableError, build_backbone
-from train.config import TrainConfig, TrainConfigError
-from train.model import assemble
-from train.modes import apply_phase, is_batchnorm, iter_layers
-from train.presets import conv_kernels, learning_rate_at, make_optimizer, resolve_phases
+from sentilite.core.contract import NORMALIZATIONS, PreprocessContract
+from sentilite.core.errors import SentiliteError
+from sentilite.core.tf_import import import_keras, import_tensorflow
+from sentilite.train.backbones import BACKBONES, WeightsUnavailableError, build_backbone
+from sentilite.train.config import TrainConfig, TrainConfigError
+from sentilite.train.model import assemble
+from sentilite.train.modes import apply_phase, is_batchnorm, iter_layers
+from sentilite.train.presets import conv_kernels, learning_rate_at, make_optimizer, resolve_phases
 
 
 def _cfg(**kw):
@@ -161,7 +161,7 @@ def test_distillation_loss_matches_a_hand_computed_value():
     loss = 0.25 * 0.407606 + 0.75 * 2^2 * 0.001889       = 0.101902 + 0.005663 = 0.107564
     """
     tf = import_tensorflow()
-    from train.distill import distillation_loss, soften
+    from sentilite.train.distill import distillation_loss, soften
 
     p_t = soften(np.array([[0.7, 0.2, 0.1]]), 2.0)
     np.testing.assert_allclose(p_t[0], [0.522879, 0.279491, 0.197630], atol=1e-6)
@@ -197,7 +197,7 @@ def test_offline_imagenet_error_from_the_cli_is_one_line(synthetic_splits, tmp_p
         "import sys; from keras.src.utils import file_utils\n"
         "def offline(*a, **k): raise Exception('URL fetch failure on https://x: [Errno -2] Name or service not known')\n"
         "file_utils.get_file = offline\n"
-        "from sentilite.cli import main\n"
+        "from sentilite.app.cli import main\n"
         f"main(['train', '--data', {str(synthetic_splits['train'])!r}, '--backbone', 'mobilenet_v2', '--width', '0.35',"
         f" '--input-size', '96', '--out', {str(tmp_path / 'run')!r}, '--cache-dir', {str(tmp_path / 'c')!r}, '--quiet'])\n"
     )
@@ -230,7 +230,7 @@ def test_backbone_file_cut_at_a_layer_records_its_normalisation(tmp_path):
     bb = build_backbone(_cfg(backbone_file=str(tmp_path / "b.keras"), feature_layer="conv", backbone_norm="unit"))
     assert bb.feature_dim == 4 and bb.norm.name == "unit"
     # a contract inside the file wins
-    from sentilite.modelfile import write_contract_keras
+    from sentilite.core.modelfile import write_contract_keras
 
     write_contract_keras(tmp_path / "b.keras", PreprocessContract.create(32, "caffe", color_order="BGR"))
     bb = build_backbone(_cfg(backbone_file=str(tmp_path / "b.keras")))

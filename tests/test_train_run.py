@@ -15,10 +15,10 @@ import pytest
 from conftest import EMOTION6, MOBILENET_FILE, require_shared
 from trainkit import tiny_config, write_bad_images
 
-from sentilite.contract import PreprocessContract
-from sentilite.modelfile import read_contract
-from train.api import resume_training, train_model
-from train.config import TrainConfigError
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.modelfile import read_contract
+from sentilite.train.api import resume_training, train_model
+from sentilite.train.config import TrainConfigError
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def test_the_synthetic_task_is_learned(trained_run):
 
 def test_best_weights_are_restored(trained_run):
     """The saved model's validation loss is the best epoch's, not the last one's."""
-    from sentilite.classifier import KerasClassifier
-    from sentilite.datasets import read_split_file
-    from sentilite.imageio import load_image
+    from sentilite.core.classifier import KerasClassifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
 
     cfg = json.loads((trained_run.run_dir / "config.json").read_text())
     val = read_split_file(cfg["val"])
@@ -73,7 +73,7 @@ def test_best_weights_are_restored(trained_run):
 
 
 def test_early_stopping_rule():
-    from train.loop import EarlyStopping
+    from sentilite.train.loop import EarlyStopping
 
     es = EarlyStopping(patience=2)
     assert [es.update(v, e) for e, v in enumerate([1.0, 0.8, 0.9, 0.85])] == [True, True, False, False]
@@ -92,7 +92,7 @@ def test_cached_features_train_the_same_model_as_the_plain_path(synthetic_splits
     for ra, rb in zip(a.history, b.history):
         assert ra["loss"] == pytest.approx(rb["loss"], abs=1e-5)
         assert ra["val_loss"] == pytest.approx(rb["val_loss"], abs=1e-5)
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
     wa = keras.saving.load_model(a.model_path).get_weights()
@@ -128,8 +128,8 @@ def test_distillation_from_a_teacher(trained_run, synthetic_splits, tmp_path):
 
 
 def test_distillation_refuses_a_teacher_with_other_labels(trained_run, synthetic_splits, tmp_path):
-    from sentilite.errors import ContractError
-    from sentilite.modelfile import write_contract_keras
+    from sentilite.core.errors import ContractError
+    from sentilite.core.modelfile import write_contract_keras
 
     teacher = tmp_path / "teacher.keras"
     teacher.write_bytes(trained_run.model_path.read_bytes())
@@ -150,7 +150,7 @@ def test_an_existing_run_folder_needs_resume(trained_run, synthetic_splits, tmp_
 def float32_tflite(trained_run, tmp_path_factory):
     from modelkit import convert_variants
 
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     model = import_keras().saving.load_model(trained_run.model_path)
     contract = read_contract(trained_run.model_path)
@@ -159,7 +159,7 @@ def float32_tflite(trained_run, tmp_path_factory):
 
 
 def test_evaluate_gives_identical_metrics_for_keras_and_float32_tflite(trained_run, float32_tflite, synthetic_splits, tmp_path):
-    from train.evaluate import evaluate_model
+    from sentilite.train.evaluate import evaluate_model
 
     k = evaluate_model(trained_run.model_path, synthetic_splits["test"], json_out=tmp_path / "k.json")
     t = evaluate_model(float32_tflite, synthetic_splits["test"], json_out=tmp_path / "t.json")
@@ -177,7 +177,7 @@ def test_evaluate_a_tflite_without_tensorflow(float32_tflite, synthetic_splits, 
     code = (
         "import sys\n"
         "for n in ('tensorflow', 'keras', 'tf_keras'): sys.modules[n] = None\n"
-        "from sentilite.cli import main\n"
+        "from sentilite.app.cli import main\n"
         "try:\n"
         f"    main(['evaluate', {str(float32_tflite)!r}, '--data', {str(synthetic_splits['test'])!r}, '--json', {str(out)!r}])\n"
         "except SystemExit as e:\n"
@@ -265,7 +265,7 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
 @pytest.mark.shared
 def test_two_phase_on_a_small_emotion6_subset_with_the_shared_backbone(tmp_path):
     require_shared(EMOTION6, MOBILENET_FILE)
-    from sentilite.datasets import read_split_file
+    from sentilite.core.datasets import read_split_file
 
     def subset(name, n):
         ds = read_split_file(EMOTION6 / f"sentiment_{name}.txt").balanced_sample(n, seed=0)

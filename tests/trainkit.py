@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from train.config import TrainConfig
+from sentilite.train.config import TrainConfig
 
 
 def tiny_config(splits: dict[str, Path], out: Path, cache: Path, **overrides: Any) -> TrainConfig:

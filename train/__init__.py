@@ -6,7 +6,7 @@ of decoded images, fast frozen-backbone training on cached features, and resumab
 
 Python API (``train.api``)::
 
-    from train import TrainConfig, train_model, evaluate_model
+    from sentilite.train import TrainConfig, train_model, evaluate_model
     result = train_model(TrainConfig(data=["train.txt"], val="val.txt", backbone="student"))
     print(result.model_path, result.metrics["val"]["accuracy"])
 

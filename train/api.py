@@ -18,17 +18,17 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import Dataset
-from sentilite.fsutil import atomic_write_json, atomic_write_text
-from sentilite.modelfile import write_contract_keras
-from sentilite.resources import ResourceMonitor
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset
+from sentilite.core.fsutil import atomic_write_json, atomic_write_text
+from sentilite.core.modelfile import write_contract_keras
+from sentilite.core.resources import ResourceMonitor
 
 from .config import TrainConfig, TrainConfigError, TrainingInterrupted, TrainResult
 from .evaluate import evaluate_model as evaluate_model  # noqa: F401 - part of the API
 from .rundir import live_progress
 
-# Re-exported so ``from train.api import evaluate_model`` works as documented.
+# Re-exported so ``from sentilite.train.api import evaluate_model`` works as documented.
 __all__ = ["train_model", "resume_training", "evaluate_model", "TrainConfig", "TrainResult"]
 
 
@@ -59,7 +59,7 @@ def _counter(description: str, total: int) -> Iterator[Callable[[int], None]]:
 def train_model(config: TrainConfig) -> TrainResult:
     """Train a sentiment model as ``config`` says, into a new run folder; returns what it made.
 
-    Raises a :class:`sentilite.errors.SentiliteError` subclass with a one-line fix for every user
+    Raises a :class:`sentilite.core.errors.SentiliteError` subclass with a one-line fix for every user
     error; :class:`TrainingInterrupted` (exit code 130) after Ctrl-C / SIGTERM, with the last
     finished epoch checkpointed for :func:`resume_training`.
     """
@@ -94,7 +94,7 @@ def _absolute(value: Any) -> Any:
 
 def _preflight(config: TrainConfig) -> None:
     """Cheap checks of every input file, before a run folder is created."""
-    from sentilite.errors import InputFileError
+    from sentilite.core.errors import InputFileError
 
     for flag, value in (("--backbone-file", config.backbone_file), ("--teacher", config.teacher)):
         if value and not Path(value).is_file():
@@ -225,7 +225,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Callable[[str], N
            lists: Optional[tuple[Any, Any, Any]] = None) -> TrainResult:
     import json
 
-    from sentilite.tf_import import import_keras, import_tensorflow
+    from sentilite.core.tf_import import import_keras, import_tensorflow
 
     from .backbones import build_backbone
     from .checkpoint import Checkpointer, CheckpointError
@@ -362,7 +362,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Callable[[str], N
     log(f"saved {run.model} ({run.model.stat().st_size / 1e6:.2f} MB); training wall time {wall:.1f} s")
 
     # -- evaluate through the core path (the same one `sentilite evaluate` uses) --------------
-    from sentilite.classifier import KerasClassifier
+    from sentilite.core.classifier import KerasClassifier
 
     from .evaluate import evaluate_classifier
 
@@ -407,7 +407,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Callable[[str], N
     atomic_write_json(run.metrics, metrics)
     write_history(run, state["history"])
     if config.plots:
-        from sentilite.plotting import plot_confusion_matrix
+        from sentilite.core.plotting import plot_confusion_matrix
 
         plot_learning_curves(state["history"], run.curves)
         for name, m in results.items():

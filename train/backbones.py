@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sentilite.contract import Normalization, normalization
-from sentilite.errors import InputFileError, ModelFormatError, SentiliteError
-from sentilite.fsutil import sha256_file
-from sentilite.modelfile import read_contract, require_format
+from sentilite.core.contract import Normalization, normalization
+from sentilite.core.errors import InputFileError, ModelFormatError, SentiliteError
+from sentilite.core.fsutil import sha256_file
+from sentilite.core.modelfile import read_contract, require_format
 
 from .config import TrainConfig, TrainConfigError
 
@@ -220,7 +220,7 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
 
 def build_backbone(config: TrainConfig) -> Backbone:
     """Build the configured backbone (keras.applications, the student, or a cut Keras model)."""
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("training")
     if config.backbone_file:

@@ -21,8 +21,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sentilite.errors import SentiliteError
-from sentilite.fsutil import atomic_write_json
+from sentilite.core.errors import SentiliteError
+from sentilite.core.fsutil import atomic_write_json
 
 STATE_VERSION = 1
 

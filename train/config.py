@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from sentilite.errors import SentiliteError
-from sentilite.labels import SENTIMENT_LABELS
+from sentilite.core.errors import SentiliteError
+from sentilite.core.labels import SENTIMENT_LABELS
 
 MODES = ("ft-f", "ft-a", "two-phase")
 PRESETS = ("replication", "adam-cosine")

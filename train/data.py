@@ -1,8 +1,8 @@
 """Training data: labelled lists, an on-disk cache of decoded images, and tf.data batches.
 
-Images are decoded and cropped/resized by the core functions (``sentilite.imageio.load_image``
-and ``sentilite.preprocess.resize_to_contract``) and normalised with the same float32
-arithmetic as ``sentilite.preprocess.normalize``, so a batch equals ``prepare()`` image by
+Images are decoded and cropped/resized by the core functions (``sentilite.core.imageio.load_image``
+and ``sentilite.core.preprocess.resize_to_contract``) and normalised with the same float32
+arithmetic as ``sentilite.core.preprocess.normalize``, so a batch equals ``prepare()`` image by
 image (tested). Nothing holds the decoded dataset in memory:
 
 - cached (default): a first pass decodes every image once, in parallel threads, into a file of
@@ -28,12 +28,12 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from sentilite.contract import PreprocessContract
-from sentilite.datasets import Dataset, read_dataset
-from sentilite.errors import DatasetFormatError, ImageReadError, InputFileError
-from sentilite.fsutil import atomic_write_json
-from sentilite.imageio import load_image
-from sentilite.preprocess import resize_to_contract
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset, read_dataset
+from sentilite.core.errors import DatasetFormatError, ImageReadError, InputFileError
+from sentilite.core.fsutil import atomic_write_json
+from sentilite.core.imageio import load_image
+from sentilite.core.preprocess import resize_to_contract
 
 CACHE_VERSION = 1
 
@@ -44,7 +44,7 @@ _FLAG_TODO, _FLAG_OK, _FLAG_BAD = 0, 1, 2
 
 
 def read_split(spec: str, root: Optional[str], labels: Sequence[str]) -> Dataset:
-    """A split file, CSV or folder tree (``sentilite.datasets.read_dataset``)."""
+    """A split file, CSV or folder tree (``sentilite.core.datasets.read_dataset``)."""
     return read_dataset(spec, root, labels)
 
 
@@ -314,7 +314,7 @@ def make_source(dataset: Dataset, contract: PreprocessContract, cache_dir: Optio
 
 def normalize_tf(tf: Any, pixels: Any, contract: PreprocessContract) -> Any:
     """``(pixel / 255 - mean) / std`` in float32: the same operations, in the same order, as
-    :func:`sentilite.preprocess.normalize` (tested equal on real images)."""
+    :func:`sentilite.core.preprocess.normalize` (tested equal on real images)."""
     mean = tf.constant(np.asarray(contract.norm.mean, np.float32))
     std = tf.constant(np.asarray(contract.norm.std, np.float32))
     return (tf.cast(pixels, tf.float32) / tf.constant(255.0, tf.float32) - mean) / std
@@ -340,7 +340,7 @@ def image_batches(
     ``indices``/``labels``/``weights``/``targets`` are aligned, in the order to be served.
     Augmentation (only when ``augment`` names some) uses stateless seeds ``seed + batch index``.
     """
-    from sentilite.tf_import import import_tensorflow
+    from sentilite.core.tf_import import import_tensorflow
 
     tf = import_tensorflow("training")
     contract = source.contract

@@ -18,8 +18,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from sentilite.datasets import Dataset
-from sentilite.errors import ContractError
+from sentilite.core.datasets import Dataset
+from sentilite.core.errors import ContractError
 
 _EPS = 1e-12
 
@@ -54,8 +54,8 @@ def teacher_targets(
     log: Optional[Callable[[str], None]] = None,
 ) -> np.ndarray:
     """Softened teacher probabilities ``(len(dataset), C)`` (rows of unreadable images are uniform)."""
-    from sentilite.classifier import load_classifier
-    from sentilite.evaluation import predict_dataset
+    from sentilite.core.classifier import load_classifier
+    from sentilite.core.evaluation import predict_dataset
 
     clf = load_classifier(teacher, num_threads=None)
     if tuple(clf.contract.labels) != tuple(labels):

@@ -1,6 +1,6 @@
 """Scoring a .keras or .tflite model on a labelled split, through the model's own contract.
 
-Uses only the core (``sentilite.classifier`` + ``sentilite.evaluation``): a .tflite is evaluated
+Uses only the core (``sentilite.core.classifier`` + ``sentilite.core.evaluation``): a .tflite is evaluated
 without importing TensorFlow, and a .keras model and its float32 .tflite go through exactly the
 same decode / crop / resize / normalise path, so they get the same metrics.
 """
@@ -11,16 +11,16 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from sentilite.classifier import load_classifier
-from sentilite.datasets import Dataset, read_dataset
-from sentilite.modelfile import require_format
+from sentilite.core.classifier import load_classifier
+from sentilite.core.datasets import Dataset, read_dataset
+from sentilite.core.modelfile import require_format
 
 PathLike = Union[str, os.PathLike]
 
 
 def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "evaluating") -> dict[str, Any]:
     """Metrics of an already-loaded classifier on ``dataset`` (3-class, ``polar`` 2-class, skipped)."""
-    from sentilite.evaluation import predict_dataset
+    from sentilite.core.evaluation import predict_dataset
 
     preds = predict_dataset(classifier, dataset, description=description)
     out = preds.metrics(tuple(classifier.contract.labels))
@@ -58,7 +58,7 @@ def evaluate_model(
         **metrics,
     }
     if json_out:
-        from sentilite.reporting import write_json
+        from sentilite.core.reporting import write_json
 
         write_json(json_out, result)
     return result

@@ -39,7 +39,7 @@ class FeatureStore:
         return meta.get("complete") is True and meta.get("key") == key and meta.get("version") == FEATURE_VERSION
 
     def mark_complete(self, key: str) -> None:
-        from sentilite.fsutil import atomic_write_json
+        from sentilite.core.fsutil import atomic_write_json
 
         atomic_write_json(self.meta_path, {"version": FEATURE_VERSION, "key": key, "n": self.n, "dim": self.dim,
                                            "view": self.view, "complete": True})
@@ -61,7 +61,7 @@ def extract_features(
     progress: Optional[Callable[[int], None]] = None,
 ) -> None:
     """Run the frozen ``backbone`` (inference mode) over ``indices`` and store the features."""
-    from sentilite.tf_import import import_tensorflow
+    from sentilite.core.tf_import import import_tensorflow
 
     tf = import_tensorflow("training")
 

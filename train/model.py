@@ -46,7 +46,7 @@ def build_head(feature_dim: int, num_classes: int, dropout: float, hidden: tuple
 
 
 def assemble(backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite") -> SentimentModel:
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("training")
     head = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras)

@@ -34,7 +34,7 @@ def iter_layers(model: Any) -> Iterator[Any]:
 
 
 def is_batchnorm(layer: Any) -> bool:
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("training")
     return isinstance(layer, keras.layers.BatchNormalization)

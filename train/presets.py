@@ -92,7 +92,7 @@ def learning_rate_at(spec: PhaseSpec, step: int, steps_per_epoch: int) -> float:
 def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
     """A Keras optimizer whose step-based schedule continues exactly after a resume
     (the schedule is a function of ``optimizer.iterations``, which the checkpoint restores)."""
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     keras = import_keras("training")
     sched = keras.optimizers.schedules
@@ -108,7 +108,7 @@ def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
 
 def conv_kernels(model: Any) -> list[Any]:
     """The trainable conv kernels (Conv2D, DepthwiseConv2D, SeparableConv2D) the L2 decay applies to."""
-    from sentilite.tf_import import import_keras
+    from sentilite.core.tf_import import import_keras
 
     from .modes import iter_layers
 

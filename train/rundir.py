@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sentilite.reporting import write_csv
+from sentilite.core.reporting import write_csv
 
 HISTORY_KEYS = ("epoch", "phase", "mode", "phase_epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy",
                 "seconds", "best")
@@ -85,7 +85,7 @@ def write_history(run: RunDir, rows: Sequence[dict[str, Any]]) -> None:
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     """Loss and accuracy per epoch (train and validation), phases separated. False without matplotlib."""
-    from sentilite.plotting import pyplot
+    from sentilite.core.plotting import pyplot
 
     plt = pyplot()
     if plt is None or not rows:
@@ -134,7 +134,7 @@ class _NullProgress:
 def live_progress() -> Any:
     """A transient rich progress bar on an interactive stderr; a silent stand-in otherwise
     (a transient bar on a pipe or log file would only leave blank lines)."""
-    from sentilite.progress import make_progress, progress_enabled
+    from sentilite.core.progress import make_progress, progress_enabled
 
     if progress_enabled() and sys.stderr.isatty():
         return make_progress(transient=True)

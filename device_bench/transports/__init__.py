@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from sentilite.errors import DeviceError
+from sentilite.core.errors import DeviceError
 
 from .base import Plan, stream_runner
 

@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from sentilite.errors import DeviceError, InputFileError, RuntimeMissingError
+from sentilite.core.errors import DeviceError, InputFileError, RuntimeMissingError
 
 from .. import benchmark_model as bm
 from ..models import remote_file_name
@@ -318,7 +318,7 @@ class ADBTransport:
 
 
 def _input_name_and_shape(path: Path) -> tuple[str, list[int]]:
-    from sentilite.runtime import make_interpreter
+    from sentilite.core.runtime import make_interpreter
 
     interp, _ = make_interpreter(path, num_threads=1, allocate=False)
     d = interp.get_input_details()[0]

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from sentilite.errors import DeviceError, RuntimeMissingError
+from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from .base import RUNNER_FILE, Log, OnResult, Plan, last_line, stream_runner, write_spec
 
@@ -57,7 +57,7 @@ class LocalTransport:
             log("Keras baseline: each .keras model runs in its own process with TensorFlow (slow to start)")
             spec = write_spec(work / "spec_keras.json", plan.spec(keras))
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            cmd = [self.python, "-m", "device_bench.keras_runner", "--spec", str(spec)]
+            cmd = [self.python, "-m", "sentilite.device_bench.keras_runner", "--spec", str(spec)]
             out = stream_runner(cmd, on_result, timeout, cwd=work, env=env)
             self._raise_if_broken(out, "Keras baseline")
             self._keep_system(out)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sentilite.errors import DeviceError, RuntimeMissingError
+from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from ..models import remote_file_name
 from .base import (

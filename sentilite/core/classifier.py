@@ -1,6 +1,6 @@
 """Running a sentiment model on images: .tflite through the LiteRT runtime, .keras through Keras.
 
-Both read the preprocessing contract from the model file and use :mod:`sentilite.preprocess`,
+Both read the preprocessing contract from the model file and use :mod:`sentilite.core.preprocess`,
 so the same image gives the same input whichever runtime runs it. A model whose input shape,
 output size or input quantisation contradicts its contract is refused (or warned about)
 before any prediction is made.

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from .errors import InputFileError
 
 #: Package-data location of the bundled full-int8 model.
-DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "sentiment_mobilenetv2_int8.tflite"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "sentiment_mobilenetv2_int8.tflite"
 
 
 def default_model_path() -> Optional[Path]:

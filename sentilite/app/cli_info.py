@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from .default_model import resolve_model
+from ..core.default_model import resolve_model
 
 
 def _fmt_io(t: dict[str, Any]) -> str:
@@ -17,7 +17,7 @@ def _fmt_io(t: dict[str, Any]) -> str:
 
 def render_info(info: dict[str, Any]) -> str:
     """The human-readable summary printed by ``sentilite info``."""
-    from .contract import PreprocessContract
+    from ..core.contract import PreprocessContract
 
     lines = [
         f"model     {info['path']}",
@@ -58,20 +58,20 @@ def info_command(model: Optional[str], as_json: bool) -> None:
     """Show what MODEL (.tflite or .keras) is: format, variant, input/output types with
     quantisation scale and zero point, labels, preprocessing contract, size and the runtime
     that loaded it. Without MODEL, describes the bundled default model."""
-    from .model_info import model_info
+    from ..core.model_info import model_info
 
     path, is_default = resolve_model(model, "pass the model file: sentilite info MODEL.tflite")
     info = model_info(path)
     info["bundled_default"] = is_default
     if is_default:
-        from .default_model import default_model_card
+        from ..core.default_model import default_model_card
 
         info["model_card"] = default_model_card()
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         if is_default:
-            from .default_model import describe_default
+            from ..core.default_model import describe_default
 
             click.echo(f"({describe_default()})")
         click.echo(render_info(info))

@@ -2,7 +2,7 @@
 
 Defined once here, recorded by training, embedded by conversion inside every .tflite (and in
 the .keras zip), and read back by evaluate, bench, demo and info, so the parts cannot disagree.
-The arithmetic that applies it lives in :mod:`sentilite.preprocess`.
+The arithmetic that applies it lives in :mod:`sentilite.core.preprocess`.
 """
 
 from __future__ import annotations

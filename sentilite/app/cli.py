@@ -14,18 +14,18 @@ from typing import Any, Optional
 
 import click
 
-from . import __version__
-from .errors import SentiliteError
+from .. import __version__
+from ..core.errors import SentiliteError
 
 #: name -> (module, attribute, short help). Kept static so ``--help`` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "quickstart": ("sentilite.quickstart", "quickstart_command", "Run the whole pipeline end to end into one run folder."),
-    "train": ("train.cli", "train_command", "Train a sentiment model (FT-F / FT-A / two-phase, distillation)."),
-    "evaluate": ("train.cli", "evaluate_command", "Score a .keras or .tflite model on a labelled split."),
-    "convert": ("convert.cli", "convert_command", "Convert a .keras model to every TFLite variant, validated."),
-    "bench": ("device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
-    "demo": ("camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
-    "info": ("sentilite.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
+    "quickstart": ("sentilite.app.quickstart", "quickstart_command", "Run the whole pipeline end to end into one run folder."),
+    "train": ("sentilite.train.cli", "train_command", "Train a sentiment model (FT-F / FT-A / two-phase, distillation)."),
+    "evaluate": ("sentilite.train.cli", "evaluate_command", "Score a .keras or .tflite model on a labelled split."),
+    "convert": ("sentilite.convert.cli", "convert_command", "Convert a .keras model to every TFLite variant, validated."),
+    "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
+    "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
+    "info": ("sentilite.app.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
 }
 
 

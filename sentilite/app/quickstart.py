@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 
 import click
 
-from .errors import InputFileError
-from .fsutil import atomic_write_json, atomic_write_text
+from ..core.errors import InputFileError
+from ..core.fsutil import atomic_write_json, atomic_write_text
 
 Log = Callable[[str], None]
 
@@ -34,7 +34,7 @@ def _sibling_split(train_split: Path, kind: str) -> Optional[Path]:
 def resolve_splits(data: Optional[str], val: Optional[str], test: Optional[str], run_dir: Path, log: Log) -> dict[str, Any]:
     """The train/val/test lists to use: the user's, or a generated synthetic set."""
     if data is None:
-        from .synthetic import SYNTHETIC_NOTICE, make_synthetic_dataset
+        from ..core.synthetic import SYNTHETIC_NOTICE, make_synthetic_dataset
 
         log(f"no --data given: generating {SYNTHETIC_NOTICE}")
         splits = make_synthetic_dataset(run_dir / "data", per_class=(100, 100, 100))
@@ -61,7 +61,7 @@ def slideshow_video(images: list[Path], path: Path, seconds_each: float = 1.0, f
     import cv2
     import numpy as np
 
-    from .imageio import load_image
+    from ..core.imageio import load_image
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
     try:
@@ -101,11 +101,11 @@ def run_quickstart(
     log: Log = print,
 ) -> dict[str, Any]:
     """Run the pipeline; returns the summary also written to ``<run>/report.json``."""
-    from camera_demo.api import DemoConfig, run_demo
-    from convert.api import convert_model
-    from device_bench.api import run_bench
-    from train.api import train_model
-    from train.config import TrainConfig
+    from sentilite.camera_demo.api import DemoConfig, run_demo
+    from sentilite.convert.api import convert_model
+    from sentilite.device_bench.api import run_bench
+    from sentilite.train.api import train_model
+    from sentilite.train.config import TrainConfig
 
     t0 = time.perf_counter()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -153,11 +153,11 @@ def run_quickstart(
     demo_dir = run_dir / "demo"
     demo_dir.mkdir(exist_ok=True)
     if synthetic:
-        from .synthetic import make_synthetic_video
+        from ..core.synthetic import make_synthetic_video
 
         clip = make_synthetic_video(demo_dir / "input_clip.avi", frames=demo_frames)
     else:
-        from .datasets import read_dataset
+        from ..core.datasets import read_dataset
 
         test_ds = read_dataset(splits["test"], root)
         clip = slideshow_video(test_ds.paths[: max(1, demo_frames // 15)], demo_dir / "input_clip.avi")
@@ -197,7 +197,7 @@ def _short_metrics(m: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
 
 def render_report(summary: dict[str, Any], conv: Any, bench: Any) -> str:
     """The run's top-level report.md: what was done, the key tables, where everything is."""
-    from .reporting import fmt_float
+    from ..core.reporting import fmt_float
 
     run = Path(summary["run_dir"])
 
@@ -209,7 +209,7 @@ def render_report(summary: dict[str, Any], conv: Any, bench: Any) -> str:
 
     lines = ["# sentilite quickstart", ""]
     if summary["synthetic_data"]:
-        from .synthetic import SYNTHETIC_NOTICE
+        from ..core.synthetic import SYNTHETIC_NOTICE
 
         lines += [f"> **Warning — {SYNTHETIC_NOTICE}.** Run `sentilite quickstart --data SPLIT` on real data.", ""]
     tr = summary["train"]

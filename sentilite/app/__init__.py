@@ -1,0 +1,1 @@
+"""The top floor: the ``sentilite`` command table, ``quickstart`` and ``info``, wiring the parts."""
