@@ -20,6 +20,7 @@ speed-up (the replication studies measured Keras on CPU, MobileNetV2: 1.78 s for
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -33,7 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from reference_models import reference_models  # noqa: E402
 
-from sentilite.device_bench import runner as R  # noqa: E402
+from sentilite.core import probe  # noqa: E402
+from sentilite.device_bench import measure as M  # noqa: E402
 from sentilite.device_bench.api import run_bench  # noqa: E402
 
 REPLICATION_KERAS_S_PER_15 = 1.78
@@ -47,7 +49,7 @@ def bare_loop(model: Path, threads: int, runs: int, warmup: int) -> float:
     interp = Interpreter(model_path=str(model), num_threads=threads)
     interp.allocate_tensors()
     d = interp.get_input_details()[0]
-    (x,) = R.make_input(d, {"input": {"kind": "random", "seed": 0}}, "/", np)  # the protocol's own input
+    (x,) = M.make_input(d, {"input": {"kind": "random", "seed": 0}}, "/", np)  # the protocol's own input
     interp.set_tensor(d["index"], x)
     interp.invoke()
     for _ in range(warmup):
@@ -99,7 +101,7 @@ def main() -> None:
     int8 = models["int8"]
     threads = [int(t) for t in args.threads.split(",")]
     print(f"model: {int8} ({int8.stat().st_size / 1e6:.2f} MB, full int8, uint8 I/O)")
-    print(f"machine: {R.cpu_model()['cpu']}, {R.os.cpu_count()} cores, load {R.os.getloadavg()[0]:.2f}; "
+    print(f"machine: {probe.cpu_model()['cpu']}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
           f"{args.runs} timed runs after {args.warmup} warm-up, {args.rounds} interleaved rounds")
     print()
     print("threads  round  protocol median ms  bare invoke() median ms  ratio")

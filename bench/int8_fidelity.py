@@ -43,7 +43,7 @@ def main() -> None:
     from sentilite.convert.calibration import build_calibration_set
     from sentilite.convert.export import QuantizerOptions, convert_saved_model, export_saved_model
     from sentilite.convert.validation import build_eval_set, keras_probs, open_tflite, tflite_probs
-    from sentilite.core.classifier import KerasClassifier
+    from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.core.metrics import agreement
     from sentilite.core.modelfile import read_contract, write_tflite
     from sentilite.core.tf_import import import_keras

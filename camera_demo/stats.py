@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import os
-import resource
-import sys
 import time
 from array import array
 from typing import Any, Optional, Sequence
+
+from sentilite.core.probe import peak_rss_mb, percentile  # noqa: F401 - peak_rss_mb is part of this module's API
 
 
 class Ema:
@@ -32,21 +32,6 @@ class Ema:
     def add(self, x: float) -> float:
         self.value = x if self.value == 0.0 else self.value + self.alpha * (x - self.value)
         return self.value
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (as numpy's default) without needing numpy."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100.0
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def process_age_s() -> Optional[float]:

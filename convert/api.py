@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+from sentilite.core.classifier import check_model_io, resolve_contract
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import ContractError, ConversionError, InputFileError, ModelFormatError
 from sentilite.core.fsutil import sha256_file
-from sentilite.core.modelfile import read_contract, require_format, write_tflite
+from sentilite.core.modelfile import require_format, write_tflite
+from sentilite.core.probe import cpu_model
 
 from . import checks
 from .bias_correction import correct_classifier_bias
@@ -110,19 +112,11 @@ def resolve_model_contract(model_path: PathLike, contract: Union[None, PathLike,
             given = PreprocessContract.from_json(p.read_text(encoding="utf-8"))
         except ContractError as exc:
             raise ContractError(f"{p}: {exc.problem}", exc.fix or "pass the contract.json written by `sentilite train`") from None
-    embedded = read_contract(model_path)
-    if embedded is not None and given is not None and not embedded.same_preprocessing(given):
-        raise ContractError(
-            f"The contract given ({given.describe()}, labels {list(given.labels)}) contradicts the one inside "
-            f"{model_path} ({embedded.describe()}, labels {list(embedded.labels)}).",
-            "drop --contract: the model's own contract is used automatically",
-        )
-    if embedded is None and given is None:
-        raise ContractError(
-            f"{model_path} carries no sentilite preprocessing contract, so its input size, normalisation and labels are unknown.",
-            "pass --contract contract.json (the one it was trained with), or train it with `sentilite train`",
-        )
-    return embedded or given  # type: ignore[return-value]
+    return resolve_contract(
+        model_path, given,
+        drop_hint="drop --contract: the model's own contract is used automatically",
+        missing_hint="pass --contract contract.json (the one it was trained with), or train it with `sentilite train`",
+    )
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:
@@ -154,41 +148,19 @@ def load_keras_model(path: Path, contract: PreprocessContract) -> Any:
             f"Keras cannot load {path}: {first}",
             "pass a .keras file saved by Keras 3 (custom layers must be importable and registered)",
         ) from None
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelFormatError(
-            f"{path} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; a sentiment classifier has one of each."
-        )
     shape = tuple(model.inputs[0].shape[1:])
-    if None in shape and len(shape) == 3 and shape[-1] in (3, None):
+    if len(model.inputs) == 1 and None in shape and len(shape) == 3 and shape[-1] in (3, None):
         # Dynamic spatial size: pin it to the contract's so the .tflite has a fixed input.
         inp = keras.Input(contract.input_shape, name="image")
         model = keras.Model(inp, model(inp), name=model.name)
         shape = contract.input_shape
-    if shape != contract.input_shape:
-        raise ContractError(
-            f"{path} expects input {shape} but its contract says {contract.input_shape}.",
-            "pass the contract the model was trained with (--contract)",
-        )
-    n_out = model.outputs[0].shape[-1]
-    if n_out != contract.num_classes:
-        raise ContractError(
-            f"{path} outputs {n_out} values but the contract names {contract.num_classes} labels ({', '.join(contract.labels)}).",
-            "pass the contract the model was trained with (--contract)",
-        )
+    check_model_io(path, len(model.inputs), len(model.outputs), shape, model.outputs[0].shape[-1], contract,
+                   "pass the contract the model was trained with (--contract)")
     return model
 
 
 def host_facts(tf_version: str) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "machine": platform.machine(), "cpu_count": os.cpu_count(), "system": platform.system(),
+    return {"cpu": cpu_model()["cpu"], "machine": platform.machine(), "cpu_count": os.cpu_count(), "system": platform.system(),
             "python": platform.python_version(), "tensorflow": tf_version}
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from sentilite.core.errors import ConversionError
+from sentilite.core.probe import CaptureStderr
 from sentilite.core.tf_import import import_tensorflow
 
 PathLike = Union[str, os.PathLike]
@@ -82,25 +82,13 @@ def captured_native_stderr() -> Iterator[list[str]]:
     """Hold back what C++ code writes to fd 2 (converter diagnostics); yields a one-item list
     that receives the captured text when the block ends. ``SENTILITE_DEBUG`` lets it through."""
     box: list[str] = []
-    if os.environ.get("SENTILITE_DEBUG"):
-        yield box
-        return
+    cap = CaptureStderr(passthrough=bool(os.environ.get("SENTILITE_DEBUG")))
     try:
-        saved = os.dup(2)
-    except OSError:
-        yield box
-        return
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        try:
+        with cap:
             yield box
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            box.append(sink.read().decode("utf-8", "replace"))
+    finally:
+        if not cap.passthrough:
+            box.append(cap.text)
 
 
 _OP_PATTERNS = (

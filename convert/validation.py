@@ -17,10 +17,11 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from sentilite.core.classifier import KerasClassifier, TFLiteClassifier
+from sentilite.core.classifier import TFLiteClassifier
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import ImageReadError, ModelFormatError
 from sentilite.core.evaluation import iter_decoded
+from sentilite.core.keras_classifier import KerasClassifier
 from sentilite.core.metrics import agreement, classification_metrics
 from sentilite.core.preprocess import normalize, resize_to_contract
 from sentilite.core.progress import make_progress
@@ -188,7 +189,7 @@ def validate_keras(path: PathLike, ev: EvalSet, contract: Optional[PreprocessCon
         "path": str(path),
         "size_bytes": Path(path).stat().st_size,
         "input": "float32",
-        "runtime": clf.runtime + " (eager, batch 1)",
+        "runtime": clf.runtime.describe() + " (eager, batch 1)",
         **score(probs, ev, None),
     }
     x = normalize(ev.pixels[:1], ev.contract)

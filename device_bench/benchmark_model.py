@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional, Sequence
 
+from .record import BenchResult
+
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _STATS_RE = re.compile(r"\bcount=(\d+)((?:\s+\w+=" + r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?" + r")*)")
 _KV_RE = re.compile(r"(\w+)=" + _NUM)
@@ -136,33 +138,27 @@ def to_result(parsed: dict[str, Any], job: dict[str, Any], settings: dict[str, A
         "throughput_ips": 1000.0 / mean if mean else None,
     }
     peak = parsed.get("mem_peak_mb") or parsed.get("vmrss_end_mb")
-    return {
-        "schema": "sentilite-bench-result",
-        "schema_version": 1,
-        "id": job.get("id"),
-        "name": job.get("name"),
-        "model_file": job.get("model"),
-        "kind": "tflite",
-        "threads": int(job["threads"]),
-        "repeat_index": int(job.get("repeat", 0)),
-        "runtime": {"name": "benchmark_model", "version": settings.get("benchmark_binary_version") or "unknown", "import_s": None},
-        "delegate": parsed.get("delegate"),
-        "xnnpack_requested": bool(settings.get("xnnpack", True)),
-        "input": {"kind": (job.get("input") or {}).get("kind", "random")},
-        "load_ms": _ms(parsed.get("init_us")),
-        "first_ms": _ms(parsed.get("first_us")),
-        "warmup_runs": int((parsed.get("warmup") or {}).get("count") or 0) or None,
-        "warmup_mean_ms": _ms(parsed.get("warmup_avg_us")),
-        "latency_ms": lat,
-        "throughput_ips": lat["throughput_ips"],
-        "samples_ms": None,
-        "rss_bare_mb": None,
-        "rss_peak_mb": peak,
+    return BenchResult(
+        id=job.get("id"),
+        name=job.get("name"),
+        model_file=job.get("model"),
+        kind="tflite",
+        threads=int(job["threads"]),
+        repeat_index=int(job.get("repeat", 0)),
+        runtime={"name": "benchmark_model", "version": settings.get("benchmark_binary_version") or "unknown", "import_s": None},
+        delegate=parsed.get("delegate"),
+        xnnpack_requested=bool(settings.get("xnnpack", True)),
+        input={"kind": (job.get("input") or {}).get("kind", "random")},
+        load_ms=_ms(parsed.get("init_us")),
+        first_ms=_ms(parsed.get("first_us")),
+        warmup_runs=int((parsed.get("warmup") or {}).get("count") or 0) or None,
+        warmup_mean_ms=_ms(parsed.get("warmup_avg_us")),
+        latency_ms=lat,
+        throughput_ips=lat["throughput_ips"],
+        rss_peak_mb=peak,
         # "delta from the start of the tool" is exactly the growth over the bare process.
-        "rss_growth_mb": parsed.get("mem_overall_mb"),
-        "time_to_first_result_s": None,
-        "error": None,
-    }
+        rss_growth_mb=parsed.get("mem_overall_mb"),
+    ).to_dict()
 
 
 def command(model: str, threads: int, settings: dict[str, Any], binary: str = "./benchmark_model", input_args: Sequence[str] = ()) -> list[str]:

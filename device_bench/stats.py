@@ -13,7 +13,7 @@ import math
 import statistics
 from typing import Any, Optional, Sequence
 
-from .runner import summarize
+from sentilite.core.probe import summarize
 
 #: A result whose timed runs vary more than this (std / mean) is flagged.
 DEFAULT_CV_THRESHOLD = 0.10

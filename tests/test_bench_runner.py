@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sentilite.core import probe
+from sentilite.device_bench import measure as M
 from sentilite.device_bench import runner as R
 
 RUNNER = Path(R.__file__)
@@ -20,19 +22,19 @@ RUNNER = Path(R.__file__)
 def test_summary_statistics_match_numpy():
     rng = np.random.default_rng(0)
     samples = list(rng.gamma(4.0, 2.0, size=101))
-    s = R.summarize(samples)
+    s = probe.summarize(samples)
     assert s["count"] == 101 and s["min"] == min(samples) and s["max"] == max(samples)
     for key, q in (("median", 50), ("p90", 90), ("p99", 99)):
         assert s[key] == pytest.approx(np.percentile(samples, q))
     assert s["mean"] == pytest.approx(np.mean(samples)) and s["std"] == pytest.approx(np.std(samples, ddof=1))
     assert s["cv"] == pytest.approx(s["std"] / s["mean"]) and s["throughput_ips"] == pytest.approx(1000 / s["mean"])
-    assert R.summarize([]) == {"count": 0} and R.summarize([2.0])["std"] == 0.0
+    assert probe.summarize([]) == {"count": 0} and probe.summarize([2.0])["std"] == 0.0
 
 
 def test_cpu_masks():
-    assert R.parse_cpu_mask("f0") == {4, 5, 6, 7}
-    assert R.parse_cpu_mask("0x3") == {0, 1}
-    assert R.parse_cpu_mask("4-5,7") == {4, 5, 7}
+    assert probe.parse_cpu_mask("f0") == {4, 5, 6, 7}
+    assert probe.parse_cpu_mask("0x3") == {0, 1}
+    assert probe.parse_cpu_mask("4-5,7") == {4, 5, 7}
 
 
 @pytest.mark.parametrize("dtype, spec, lo, hi", [
@@ -43,27 +45,27 @@ def test_cpu_masks():
 ])
 def test_random_inputs_fill_the_inputs_range(dtype, spec, lo, hi):
     detail = {"shape": [1, 32, 32, 3], "dtype": dtype}
-    (x,) = R.make_input(detail, {"input": spec}, "/", np)
+    (x,) = M.make_input(detail, {"input": spec}, "/", np)
     assert x.shape == (1, 32, 32, 3) and x.dtype == dtype
     assert x.min() >= lo and x.max() <= hi
     span = hi - lo
     assert x.min() < lo + 0.05 * span and x.max() > hi - 0.05 * span  # really spread over the range
-    (y,) = R.make_input(detail, {"input": spec}, "/", np)
+    (y,) = M.make_input(detail, {"input": spec}, "/", np)
     assert np.array_equal(x, y)  # seeded: the same inputs every time
 
 
 def test_npy_inputs_are_checked_against_the_model(tmp_path):
     np.save(tmp_path / "in.npy", np.zeros((3, 1, 8, 8, 3), np.uint8))
     detail = {"shape": [1, 8, 8, 3], "dtype": np.uint8}
-    xs = R.make_input(detail, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
+    xs = M.make_input(detail, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
     assert len(xs) == 3 and xs[0].shape == (1, 8, 8, 3)
     with pytest.raises(ValueError, match="the model wants"):
-        R.make_input({"shape": [1, 8, 8, 3], "dtype": np.float32}, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
+        M.make_input({"shape": [1, 8, 8, 3], "dtype": np.float32}, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
 
 
 def test_measure_job_reports_the_protocol(tiny_variants):
     job = {"id": "m0-t1-r0", "model": str(tiny_variants["float32"]), "threads": 1}
-    r = R.measure_job(job, {"runs": 7, "warmup": 2}, "/", time.monotonic())
+    r = M.measure_job(job, {"runs": 7, "warmup": 2}, "/", time.monotonic()).to_dict()
     assert r["error"] is None and r["latency_ms"]["count"] == 7 and len(r["samples_ms"]) == 7
     assert r["warmup_runs"] == 2 and r["load_ms"] > 0 and r["first_ms"] > 0
     assert r["runtime"]["name"] == "ai-edge-litert" and r["delegate"]["applied"] and r["delegate"]["name"] == "XNNPACK"
@@ -74,7 +76,7 @@ def test_measure_job_reports_the_protocol(tiny_variants):
 def test_min_seconds_and_no_xnnpack(tiny_variants):
     job = {"model": str(tiny_variants["int8"]), "threads": 1}
     t0 = time.perf_counter()
-    r = R.measure_job(job, {"runs": 1, "warmup": 0, "min_seconds": 0.3, "xnnpack": False}, "/", None)
+    r = M.measure_job(job, {"runs": 1, "warmup": 0, "min_seconds": 0.3, "xnnpack": False}, "/", None).to_dict()
     assert time.perf_counter() - t0 >= 0.3 and r["timed_seconds"] >= 0.3 and r["latency_ms"]["count"] > 1
     assert r["delegate"]["applied"] is False and r["xnnpack_requested"] is False
 
@@ -98,10 +100,13 @@ def test_check_reports_the_runtime():
 
 
 def test_runner_file_alone_runs_without_sentilite_or_tensorflow(tiny_variants, tmp_path):
-    """What a Raspberry Pi gets: one file, numpy and LiteRT; no sentilite, no TensorFlow."""
+    """What a Raspberry Pi gets: the runner bundle, numpy and LiteRT; no sentilite, no TensorFlow."""
+    from sentilite.device_bench.transports.base import RUNNER_BUNDLE
+
     alone = tmp_path / "pi"
     alone.mkdir()
-    shutil.copy(RUNNER, alone / "runner.py")
+    for name, src in RUNNER_BUNDLE.items():
+        shutil.copy(src, alone / name)
     shutil.copy(tiny_variants["int8"], alone / "model.tflite")
     block = tmp_path / "block"
     block.mkdir()

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from conftest import EMOTION6
 
-from sentilite.core.classifier import KerasClassifier, TFLiteClassifier, load_classifier
+from sentilite.core.classifier import TFLiteClassifier, load_classifier
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import read_split_file
 from sentilite.core.errors import ContractError
 from sentilite.core.imageio import load_image
+from sentilite.core.keras_classifier import KerasClassifier
 from sentilite.core.modelfile import write_tflite
 
 

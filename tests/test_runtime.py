@@ -68,3 +68,13 @@ def test_bad_model_files_give_clear_errors(tmp_path, monkeypatch):
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelFormatError, match="cannot load"):
         runtime.make_interpreter(junk)
+
+
+def test_the_device_runner_tries_runtimes_in_the_core_order():
+    """The runner ships alone to devices, so it keeps its own copy of the order: keep them equal."""
+    from sentilite.device_bench import measure
+
+    assert tuple(name for name, _ in measure.RUNTIMES) == runtime.DEFAULT_ORDER
+    for name, module in measure.RUNTIMES:
+        core_module, attr = runtime._CANDIDATES[name]
+        assert f"{core_module}.{attr}".startswith(module), (name, module, core_module)

@@ -362,7 +362,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Callable[[str], N
     log(f"saved {run.model} ({run.model.stat().st_size / 1e6:.2f} MB); training wall time {wall:.1f} s")
 
     # -- evaluate through the core path (the same one `sentilite evaluate` uses) --------------
-    from sentilite.core.classifier import KerasClassifier
+    from sentilite.core.keras_classifier import KerasClassifier
 
     from .evaluate import evaluate_classifier
 

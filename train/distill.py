@@ -64,7 +64,7 @@ def teacher_targets(
             "use a teacher trained on the same labels",
         )
     if log:
-        log(f"teacher {teacher}: {clf.contract.describe()} ({getattr(clf, 'runtime', '')})")
+        log(f"teacher {teacher}: {clf.contract.describe()} ({clf.runtime.describe()})")
     preds = predict_dataset(clf, dataset, description="teacher targets")
     by_path = {str(p): row for p, row in zip(preds.paths, preds.probs)}
     out = np.full((len(dataset), len(labels)), 1.0 / len(labels), np.float32)

@@ -46,7 +46,7 @@ def evaluate_model(
     clf = load_classifier(model_path, num_threads=num_threads)
     dataset = read_dataset(data, root, clf.contract.labels)
     metrics = evaluate_classifier(clf, dataset, description=f"evaluating {Path(model_path).name}")
-    runtime = clf.runtime.describe() if hasattr(clf.runtime, "describe") else str(clf.runtime)
+    runtime = clf.runtime.describe()
     result: dict[str, Any] = {
         "model": str(model_path),
         "format": fmt,

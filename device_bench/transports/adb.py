@@ -26,8 +26,8 @@ from sentilite.core.errors import DeviceError, InputFileError, RuntimeMissingErr
 
 from .. import benchmark_model as bm
 from ..models import remote_file_name
-from ..runner import error_result
-from .base import RUNNER_FILE, Log, OnResult, Plan, last_line, stream_runner, write_spec
+from ..record import BenchResult
+from .base import RUNNER_BUNDLE, Log, OnResult, Plan, last_line, stream_runner, write_spec
 
 REMOTE_BASE = "/data/local/tmp"
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9._:\-]+$")
@@ -237,7 +237,7 @@ class ADBTransport:
         log(f"{self.label}: {self.system.get('board')} ({self.system.get('machine')}, {self.system.get('platform')})")
         self.check_binary_abi()
         files = [e.path for e in plan.entries] + list(plan.input_files.values())
-        files += [self.binary] if self.binary and not self.remote_python else [RUNNER_FILE]
+        files += [self.binary] if self.binary and not self.remote_python else list(RUNNER_BUNDLE.values())
         needed = sum(Path(f).stat().st_size for f in files)
         remote_dir = self.make_remote_dir(needed)
         try:
@@ -275,23 +275,24 @@ class ADBTransport:
             try:
                 proc = self.shell(cmd, timeout)
             except DeviceError as exc:
-                on_result(error_result(job, str(exc)))
+                on_result(BenchResult.failed(job, str(exc)).to_dict())
                 raise
             text = proc.stdout + "\n" + proc.stderr
             try:
                 result = bm.to_result(bm.parse_output(text), job, settings)
             except ValueError as exc:
                 if self._gone(proc.stderr) and "Inference timings" not in text:
-                    on_result(error_result(job, f"{self.label} disconnected"))
+                    on_result(BenchResult.failed(job, f"{self.label} disconnected").to_dict())
                     raise DeviceError(f"{self.label} disconnected during the run: {last_line(proc.stderr.splitlines())}.", "reconnect it (`adb devices`) and run again") from None
-                result = error_result(job, f"benchmark_model failed on {self.label} (exit code {proc.returncode}): {exc}")
+                result = BenchResult.failed(job, f"benchmark_model failed on {self.label} (exit code {proc.returncode}): {exc}").to_dict()
             else:
                 result["command"] = cmd
             on_result(result)
 
     def _run_python(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> None:
         assert self.remote_dir and self.remote_python
-        self.push(RUNNER_FILE, "runner.py")
+        for name, src in RUNNER_BUNDLE.items():
+            self.push(src, name)
         from .ssh import remote_path
 
         py = remote_path(self.remote_python)

@@ -21,13 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from sentilite.core import probe
+
 from ..models import ModelEntry
-from ..runner import RESULT_PREFIX
+from ..record import RESULT_PREFIX
 
 OnResult = Callable[[dict[str, Any]], None]
 Log = Callable[[str], None]
 
 RUNNER_FILE = Path(__file__).resolve().parents[1] / "runner.py"
+#: name on the device -> file here: the runner and the stdlib-only helpers it imports there
+RUNNER_BUNDLE: dict[str, Path] = {
+    "runner.py": RUNNER_FILE,
+    "sentilite_measure.py": RUNNER_FILE.with_name("measure.py"),
+    "sentilite_record.py": RUNNER_FILE.with_name("record.py"),
+    "sentilite_probe.py": Path(probe.__file__).resolve(),
+}
 
 
 @dataclass

@@ -5,10 +5,11 @@ password is ever asked for, stored or passed on a command line. ``ConnectTimeout
 connection and ``ServerAliveInterval`` x ``ServerAliveCountMax`` notices a connection that
 dies mid-run. The steps:
 
-1. check: the runner is piped to ``python3 - --check`` on the device (nothing copied yet);
-   a missing Python, numpy or LiteRT runtime ends here with the exact install command;
-2. ``mktemp -d`` makes a fresh folder, and ``df`` says whether the files fit;
-3. ``scp`` copies the runner, the spec, the models and any input ``.npy`` under fixed names
+1. ``mktemp -d`` makes a fresh folder, and ``df`` says whether the files fit;
+2. check: the runner and its three stdlib-only helper files (``sentilite_*.py``) are copied
+   there and ``runner.py --check`` runs, before any model is copied; a missing Python, numpy
+   or LiteRT runtime ends here with the exact install command;
+3. ``scp`` copies the spec, the models and any input ``.npy`` under fixed names
    (``m0.tflite``...), so no local file name ever reaches a remote shell;
 4. the runner runs there, one fresh process per model x thread count, and its result lines
    stream back as they come; the folder is removed by a shell trap when the run ends, and
@@ -32,7 +33,7 @@ from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from ..models import remote_file_name
 from .base import (
-    RUNNER_FILE,
+    RUNNER_BUNDLE,
     Log,
     OnResult,
     Plan,
@@ -191,10 +192,11 @@ class SSHTransport:
         return DeviceError(f"SSH to {self.label} failed {during}: {line}.", fix)
 
     # -- steps -------------------------------------------------------------------------------
-    def check(self) -> dict[str, Any]:
+    def check(self, remote_dir: str) -> dict[str, Any]:
+        """Run ``runner.py --check`` in ``remote_dir`` (where the runner bundle was copied)."""
         py = remote_path(self.remote_python)
-        remote = f"command -v {py} >/dev/null 2>&1 || exit 127; exec {py} - --check"
-        proc = self._run(remote, self.connect_timeout + 120, RUNNER_FILE.read_bytes())
+        remote = f"command -v {py} >/dev/null 2>&1 || exit 127; cd {shlex.quote(remote_dir)} && exec {py} runner.py --check"
+        proc = self._run(remote, self.connect_timeout + 120)
         out = proc.stdout.decode("utf-8", "replace").strip()
         err = proc.stderr.decode("utf-8", "replace")
         if proc.returncode == 255:
@@ -286,21 +288,23 @@ class SSHTransport:
     def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
         if any(e.kind != "tflite" for e in plan.entries):
             raise DeviceError("The Keras baseline runs locally only.", "benchmark .keras models with --device local")
-        log(f"checking {self.label} for Python, numpy and a LiteRT runtime")
-        info = self.check()
-        rt = info.get("runtime") or {}
-        log(f"{self.label}: Python {info.get('python')}, numpy {info.get('numpy')}, {rt.get('name')} {rt.get('version')}")
         jobs = plan.jobs(("tflite",), model_file=remote_file_name)
         with tempfile.TemporaryDirectory(prefix="sentilite-stage-") as tmp:
             stage = Path(tmp)
-            files = [link_or_copy(RUNNER_FILE, stage / "runner.py"), write_spec(stage / "spec.json", plan.spec(jobs))]
+            bundle = [link_or_copy(src, stage / name) for name, src in RUNNER_BUNDLE.items()]
+            files = [write_spec(stage / "spec.json", plan.spec(jobs))]
             for i, e in enumerate(plan.entries):
                 files.append(link_or_copy(e.path, stage / remote_file_name(i, e)))
             for f in plan.input_files.values():
                 files.append(link_or_copy(f, stage / f.name))
-            needed = sum(f.stat().st_size for f in files)
+            needed = sum(f.stat().st_size for f in bundle + files)
             remote_dir = self.make_remote_dir(needed)
             try:
+                log(f"checking {self.label} for Python, numpy and a LiteRT runtime")
+                self.copy(bundle, remote_dir)
+                info = self.check(remote_dir)
+                rt = info.get("runtime") or {}
+                log(f"{self.label}: Python {info.get('python')}, numpy {info.get('numpy')}, {rt.get('name')} {rt.get('version')}")
                 log(f"copying {len(files)} files ({needed / 1e6:.1f} MB) to {self.label}:{remote_dir}")
                 self.copy(files, remote_dir)
                 self._run_remote(plan, remote_dir, on_result, log)

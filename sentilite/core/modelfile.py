@@ -71,15 +71,12 @@ def require_format(path: PathLike, *allowed: str) -> str:
 
 
 def _schema() -> Any:
-    """The generated TFLite schema module shipped with LiteRT or TensorFlow, if any."""
+    """LiteRT's generated TFLite schema (a base dependency), or None on a tflite_runtime-only device.
+
+    Never TensorFlow's copy: this module is on the device side (``.importlinter``).
+    """
     try:
         from ai_edge_litert import schema_py_generated as schema
-
-        return schema
-    except ImportError:
-        pass
-    try:
-        from tensorflow.lite.python import schema_py_generated as schema  # type: ignore
 
         return schema
     except ImportError:
@@ -187,7 +184,7 @@ def embed_tflite_metadata(data: bytes, entries: dict[str, bytes]) -> bytes:
     schema = _schema()
     if schema is None:
         raise ModelFormatError(
-            "Writing TFLite metadata needs the TFLite schema from ai-edge-litert or TensorFlow.",
+            "Writing TFLite metadata needs the TFLite schema from ai-edge-litert.",
             "pip install ai-edge-litert",
         )
     import flatbuffers

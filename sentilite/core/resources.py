@@ -6,24 +6,18 @@ These are the replication studies' "CPU load" and "memory" columns: mean and pea
 
 from __future__ import annotations
 
-import resource
-import sys
 import threading
 import time
 from typing import Any, Optional
 
 import psutil
 
+from .probe import peak_rss_mb  # noqa: F401 - one home for the peak; re-exported for callers here
+
 
 def rss_mb(pid: Optional[int] = None) -> float:
     """Current resident memory of a process in MiB."""
     return psutil.Process(pid).memory_info().rss / 2**20
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MiB), from the kernel's high-water mark."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 class ResourceMonitor:

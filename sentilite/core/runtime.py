@@ -26,11 +26,11 @@ DEFAULT_ORDER: tuple[str, ...] = tuple(_CANDIDATES)
 
 @dataclass(frozen=True)
 class Runtime:
-    """An importable TFLite interpreter implementation."""
+    """What runs a model: a TFLite interpreter implementation, or Keras (``interpreter_class`` None)."""
 
     name: str
     version: str
-    interpreter_class: Callable[..., Any]
+    interpreter_class: Optional[Callable[..., Any]]
     module: Any
 
     def describe(self) -> str:

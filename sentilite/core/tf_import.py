@@ -9,37 +9,24 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from typing import Any, Iterator
 
 from .errors import RuntimeMissingError
+from .probe import CaptureStderr
 
 
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Hold back what C++ code writes to fd 2 (TF's oneDNN/CPU banners); replay it on error."""
-    if os.environ.get("SENTILITE_DEBUG"):
-        yield
-        return
+    cap = CaptureStderr(passthrough=bool(os.environ.get("SENTILITE_DEBUG")))
+    ok = False
     try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        ok = False
-        try:
+        with cap:
             yield
             ok = True
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            if not ok:
-                sink.seek(0)
-                sys.stderr.write(sink.read().decode("utf-8", "replace"))
+    finally:
+        if not ok and cap.text:
+            sys.stderr.write(cap.text)
 
 
 def import_tensorflow(purpose: str = "this command") -> Any:

@@ -1,0 +1,60 @@
+"""A .keras sentiment classifier: the host-side twin of :class:`~sentilite.core.classifier.TFLiteClassifier`.
+
+Kept apart from ``classifier`` because it needs TensorFlow: the device side imports that
+module and must never reach this one (``.importlinter`` checks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from .classifier import PathLike, check_model_io, resolve_contract, softmax
+from .contract import PreprocessContract
+from .modelfile import require_format
+from .preprocess import prepare
+from .runtime import Runtime
+from .tf_import import import_keras
+
+
+class KerasClassifier:
+    """A .keras sentiment classifier (needs TensorFlow); same interface as :class:`TFLiteClassifier`."""
+
+    def __init__(self, path: PathLike, contract: Optional[PreprocessContract] = None) -> None:
+        self.path = Path(path)
+        require_format(self.path, "keras")
+        self.contract = resolve_contract(self.path, contract)
+        keras = import_keras("running a .keras model")
+        self.keras = keras
+        self.model = keras.saving.load_model(self.path, compile=False)
+        m = self.model
+        check_model_io(self.path, len(m.inputs), len(m.outputs), tuple(m.inputs[0].shape[1:]), int(m.outputs[0].shape[-1]),
+                       self.contract, "fix the contract stored with the model")
+        self.warnings: list[str] = []
+        self.runtime = Runtime(name="keras", version=keras.__version__, interpreter_class=None, module=keras)
+
+    def encode(self, image: np.ndarray, order: str = "RGB") -> np.ndarray:
+        return prepare(image, self.contract, order)[None]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.run_batch(x)[0]
+
+    def run_batch(self, x: np.ndarray) -> np.ndarray:
+        y = np.asarray(self.model(x, training=False), dtype=np.float32)
+        return softmax(y) if self.contract.output == "logits" else y
+
+    def predict(self, image: np.ndarray, order: str = "RGB") -> np.ndarray:
+        return self.run(self.encode(image, order))
+
+    def predict_many(self, images: Iterable[np.ndarray], order: str = "RGB", batch_size: int = 32) -> np.ndarray:
+        out, batch = [], []
+        for im in images:
+            batch.append(prepare(im, self.contract, order))
+            if len(batch) == batch_size:
+                out.append(self.run_batch(np.stack(batch)))
+                batch = []
+        if batch:
+            out.append(self.run_batch(np.stack(batch)))
+        return np.concatenate(out) if out else np.zeros((0, self.contract.num_classes), np.float32)

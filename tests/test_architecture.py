@@ -1,0 +1,72 @@
+"""The floors hold: import-linter's contracts pass on what pip installs, and fail when broken.
+
+The contracts are checked on a plain (non-editable) install of the package into a temporary
+folder, because that is where ``sentilite.train`` and friends really sit under one namespace.
+Each "can fail" test plants one forbidden import in a copy and expects that contract to break.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / ".importlinter"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """``pip install --target`` of this checkout: the tree a user gets in site-packages."""
+    if shutil.which("lint-imports") is None and not (Path(sys.executable).parent / "lint-imports").exists():
+        pytest.skip("needs import-linter (pip install -e '.[dev]')")
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(REPO)],
+        capture_output=True, text=True, timeout=300, cwd=build,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return target
+
+
+def lint(site: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "lint-imports"
+    return subprocess.run([str(exe) if exe.exists() else "lint-imports", "--no-cache", str(CONFIG)],
+                          capture_output=True, text=True, timeout=300, cwd=site)
+
+
+def test_nothing_generic_lands_at_the_top_of_site_packages(installed):
+    top = sorted(p.name for p in installed.iterdir() if not p.name.endswith((".dist-info", ".egg-info")) and p.name != "bin")
+    assert top == ["sentilite"], top
+    for part in ("train", "convert", "device_bench", "camera_demo", "core", "app"):
+        assert (installed / "sentilite" / part / "__init__.py").is_file(), part
+
+
+def test_every_contract_is_kept(installed):
+    proc = lint(installed)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "3 kept, 0 broken" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "module, planted, contract",
+    [
+        ("core/metrics.py", "import sentilite.app.cli", "Floors: app above parts above core"),
+        ("convert/report.py", "import sentilite.device_bench.stats", "The four parts are independent"),
+        ("camera_demo/overlay.py", "import tensorflow", "The device side is TensorFlow-free"),
+        ("core/runtime.py", "from sentilite.core import tf_import", "The device side is TensorFlow-free"),
+    ],
+)
+def test_a_planted_import_breaks_its_contract(installed, tmp_path, module, planted, contract):
+    site = tmp_path / "site"
+    shutil.copytree(installed / "sentilite", site / "sentilite")
+    target = site / "sentilite" / module
+    target.write_text(target.read_text() + f"\n{planted}  # planted by the test\n")
+    proc = lint(site)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    broken = [ln for ln in proc.stdout.splitlines() if "BROKEN" in ln]
+    assert any(contract in ln for ln in broken) or contract in proc.stdout.split("Broken contracts")[-1], proc.stdout[-3000:]
