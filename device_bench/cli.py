@@ -106,19 +106,20 @@ def run_command(models: tuple[str, ...], device: str, threads: str, runs: int, m
     cores, governor and temperature. Writes a table, results.json, results.csv and a plot of
     median latency vs model size."""
     from .api import run_bench
+    from .options import BenchOptions, SSHOptions
 
     out = Path(out_dir) if out_dir else _default_out()
 
     def log(msg: str) -> None:
         click.echo(msg, err=True)
 
-    res = run_bench(
-        list(models) or None, device=device, threads=threads, runs=runs, warmup=warmup, out_dir=out,
-        min_seconds=min_seconds, repeat=repeat, images=images, max_images=max_images, benchmark_binary=benchmark_binary,
-        taskset=taskset, remote_python=remote_python, ssh_options=ssh_options, ssh_config=ssh_config, identity=identity,
-        connect_timeout=connect_timeout, xnnpack=not no_xnnpack, runtime=runtime, cv_threshold=cv_threshold,
-        job_timeout=job_timeout, plot=not no_plot, log=log,
+    options = BenchOptions(
+        device=device, threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds, repeat=repeat, images=images,
+        max_images=max_images, xnnpack=not no_xnnpack, runtime=runtime, taskset=taskset, remote_python=remote_python,
+        benchmark_binary=benchmark_binary, cv_threshold=cv_threshold, job_timeout=job_timeout, plot=not no_plot,
+        ssh=SSHOptions(options=ssh_options, config=ssh_config, identity=identity, connect_timeout=connect_timeout),
     )
+    res = run_bench(list(models) or None, options, out_dir=out, log=log)
     _show(res.rows, res.table(), as_json)
     click.echo(f"results: {', '.join(str(p) for p in res.files.values())}", err=True)
     if res.errors:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING
 
 from sentilite.core.errors import DeviceError
 
-from .base import Plan, stream_runner
+from .base import Plan, Transport, stream_runner
 
-__all__ = ["Plan", "make_transport", "stream_runner", "device_kind"]
+if TYPE_CHECKING:
+    from ..options import BenchOptions
+
+__all__ = ["Plan", "Transport", "make_transport", "stream_runner", "device_kind"]
 
 
 def device_kind(device: str) -> str:
@@ -25,37 +28,18 @@ def device_kind(device: str) -> str:
     )
 
 
-def make_transport(
-    device: str = "local",
-    *,
-    remote_python: Optional[str] = None,
-    ssh_options: Sequence[str] = (),
-    ssh_config: Optional[str] = None,
-    identity: Optional[str] = None,
-    connect_timeout: float = 10.0,
-    alive_interval: float = 5.0,
-    alive_count: int = 3,
-    benchmark_binary: Optional[str] = None,
-    taskset: Optional[str] = None,
-) -> Any:
-    kind = device_kind(device)
+def make_transport(options: BenchOptions) -> Transport:
+    """The transport for ``options.device``, configured from the options."""
+    kind = device_kind(options.device)
     if kind == "local":
         from .local import LocalTransport
 
-        return LocalTransport(remote_python)
+        return LocalTransport(options.remote_python)
     if kind == "ssh":
         from .ssh import SSHTarget, SSHTransport
 
-        return SSHTransport(
-            SSHTarget.parse(device),
-            remote_python=remote_python or "python3",
-            ssh_options=ssh_options,
-            ssh_config=ssh_config,
-            identity=identity,
-            connect_timeout=connect_timeout,
-            alive_interval=alive_interval,
-            alive_count=alive_count,
-        )
+        return SSHTransport(SSHTarget.parse(options.device), remote_python=options.remote_python or "python3", options=options.ssh)
     from .adb import ADBTransport, parse_device
 
-    return ADBTransport(parse_device(device), benchmark_binary=benchmark_binary, remote_python=remote_python, taskset=taskset)
+    return ADBTransport(parse_device(options.device), benchmark_binary=str(options.benchmark_binary) if options.benchmark_binary else None,
+                        remote_python=options.remote_python, taskset=options.taskset)

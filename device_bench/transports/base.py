@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 from sentilite.core import probe
 
@@ -39,6 +39,27 @@ RUNNER_BUNDLE: dict[str, Path] = {
 }
 
 
+class Transport(Protocol):
+    """Where a plan runs: the local machine, an SSH host or an adb device."""
+
+    kind: str  # "local", "ssh" or "adb"
+    label: str  # shown in every row: "local", "pi@raspberrypi.local", "adb:R58M..."
+    system: dict[str, Any]  # what the device said about itself (CPU, cores, temperature...)
+
+    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
+        """Run every job of ``plan``, calling ``on_result`` per result as it arrives; returns ``system``."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """What one job measures: which model, at how many threads, in which repeat."""
+
+    model_index: int
+    threads: int
+    repeat: int
+
+
 @dataclass
 class Plan:
     """Everything a transport needs to run one benchmark."""
@@ -50,34 +71,38 @@ class Plan:
     inputs: dict[int, dict[str, Any]]  # model index -> runner input spec
     input_files: dict[int, Path] = field(default_factory=dict)  # model index -> .npy on the host
 
-    def jobs(self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None) -> list[dict[str, Any]]:
-        """Jobs in run order: repeats outermost, so drift affects every model alike."""
-        out = []
+    def job_table(self) -> dict[str, JobKey]:
+        """Every job by id, repeats outermost (so drift affects every model alike)."""
+        table: dict[str, JobKey] = {}
         for r in range(self.repeat):
-            for i, e in enumerate(self.entries):
-                if e.kind not in kinds:
-                    continue
+            for i in range(len(self.entries)):
                 for t in self.threads:
-                    out.append(
-                        {
-                            "id": job_id(i, t, r),
-                            "model": model_file(i, e) if model_file else str(e.path.resolve()),
-                            "name": e.name,
-                            "kind": e.kind,
-                            "threads": t,
-                            "repeat": r,
-                            "model_index": i,
-                            "input": self.inputs.get(i) or {"kind": "random"},
-                        }
-                    )
+                    table[f"job{len(table)}"] = JobKey(i, t, r)
+        return table
+
+    def jobs(self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None) -> list[dict[str, Any]]:
+        """The runner's job list for the entries of these kinds, in :meth:`job_table` order."""
+        out = []
+        for job_id, key in self.job_table().items():
+            e = self.entries[key.model_index]
+            if e.kind not in kinds:
+                continue
+            out.append(
+                {
+                    "id": job_id,
+                    "model": model_file(key.model_index, e) if model_file else str(e.path.resolve()),
+                    "name": e.name,
+                    "kind": e.kind,
+                    "threads": key.threads,
+                    "repeat": key.repeat,
+                    "model_index": key.model_index,
+                    "input": self.inputs.get(key.model_index) or {"kind": "random"},
+                }
+            )
         return out
 
     def spec(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"format": "sentilite-bench-spec", "version": 1, "settings": self.settings, "jobs": jobs}
-
-
-def job_id(model_index: int, threads: int, repeat: int) -> str:
-    return f"m{model_index}-t{threads}-r{repeat}"
 
 
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:
@@ -93,6 +118,79 @@ class StreamOutcome:
     events: list[dict[str, Any]]
     timed_out: bool
     results: int
+
+
+class _Pipes:
+    """Reader threads for a process's stdout (a queue of lines, None at EOF) and stderr (the tail)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: queue.Queue = queue.Queue()
+        self.err: list[str] = []
+        self.threads = [threading.Thread(target=self._out, args=(proc,), daemon=True),
+                        threading.Thread(target=self._err, args=(proc,), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _out(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            self.lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        self.lines.put(None)
+
+    def _err(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        for raw in iter(proc.stderr.readline, b""):
+            self.err.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            del self.err[:-40]
+
+    def join(self) -> None:
+        for t in self.threads:
+            t.join(timeout=2)
+
+
+@dataclass
+class _Reading:
+    other: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    results: int = 0
+    timed_out: bool = False
+
+
+def _read_results(proc: subprocess.Popen, pipes: _Pipes, on_result: OnResult, idle_timeout: float) -> _Reading:
+    """Hand each result line to ``on_result``; stop the process after ``idle_timeout`` s of silence."""
+    got = _Reading()
+    last = time.monotonic()
+    while True:
+        try:
+            line = pipes.lines.get(timeout=0.25)
+        except queue.Empty:
+            if time.monotonic() - last > idle_timeout:
+                got.timed_out = True
+                kill_group(proc)
+                return got
+            continue
+        if line is None:
+            return got
+        last = time.monotonic()
+        obj = _parse_result_line(line)
+        if obj is None:
+            if line.strip():
+                got.other.append(line)
+                del got.other[:-40]
+        elif "event" in obj:
+            got.events.append(obj)
+        else:
+            got.results += 1
+            on_result(obj)
+
+
+def _parse_result_line(line: str) -> Optional[dict[str, Any]]:
+    if not line.startswith(RESULT_PREFIX):
+        return None
+    try:
+        return json.loads(line[len(RESULT_PREFIX):])
+    except ValueError:
+        return None
 
 
 def stream_runner(
@@ -121,56 +219,9 @@ def stream_runner(
     )
     if on_start:
         on_start(proc)
-    lines: queue.Queue = queue.Queue()
-    err: list[str] = []
-
-    def pump_out() -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
-        lines.put(None)
-
-    def pump_err() -> None:
-        assert proc.stderr is not None
-        for raw in iter(proc.stderr.readline, b""):
-            err.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-            del err[:-40]
-
-    threads = [threading.Thread(target=pump_out, daemon=True), threading.Thread(target=pump_err, daemon=True)]
-    for t in threads:
-        t.start()
-    other: list[str] = []
-    events: list[dict[str, Any]] = []
-    n = 0
-    timed_out = False
-    last = time.monotonic()
+    pipes = _Pipes(proc)
     try:
-        while True:
-            try:
-                line = lines.get(timeout=0.25)
-            except queue.Empty:
-                if time.monotonic() - last > idle_timeout:
-                    timed_out = True
-                    kill_group(proc)
-                    break
-                continue
-            if line is None:
-                break
-            last = time.monotonic()
-            if line.startswith(RESULT_PREFIX):
-                try:
-                    obj = json.loads(line[len(RESULT_PREFIX):])
-                except ValueError:
-                    other.append(line)
-                    continue
-                if "event" in obj:
-                    events.append(obj)
-                else:
-                    n += 1
-                    on_result(obj)
-            elif line.strip():
-                other.append(line)
-                del other[:-40]
+        got = _read_results(proc, pipes, on_result, idle_timeout)
     except BaseException:
         kill_group(proc)  # a failing callback or Ctrl-C must not leave the runner (or ssh) behind
         proc.wait()
@@ -180,14 +231,13 @@ def stream_runner(
     except subprocess.TimeoutExpired:
         kill_group(proc)
         rc = proc.wait()
-    for t in threads:
-        t.join(timeout=2)
+    pipes.join()
     if proc.stdin:
         try:
             proc.stdin.close()
         except OSError:
             pass
-    return StreamOutcome(rc, [e for e in err if e.strip()][-12:], other, events, timed_out, n)
+    return StreamOutcome(rc, [e for e in pipes.err if e.strip()][-12:], got.other, got.events, got.timed_out, got.results)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

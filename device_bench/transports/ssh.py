@@ -32,6 +32,7 @@ from typing import Any, Optional, Sequence
 from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from ..models import remote_file_name
+from ..options import SSHOptions
 from .base import (
     RUNNER_BUNDLE,
     Log,
@@ -110,18 +111,17 @@ class SSHTransport:
         self,
         target: SSHTarget,
         remote_python: str = "python3",
-        ssh_options: Sequence[str] = (),
-        ssh_config: Optional[str] = None,
-        identity: Optional[str] = None,
-        connect_timeout: float = 10.0,
-        alive_interval: float = 5.0,
-        alive_count: int = 3,
+        options: Optional[SSHOptions] = None,
         ssh: str = "ssh",
         scp: str = "scp",
     ) -> None:
         self.target = target
         self.label = target.label
         self.remote_python = remote_python or "python3"
+        options = options or SSHOptions()
+        connect_timeout = options.connect_timeout
+        ssh_options, ssh_config, identity = options.options, options.config, options.identity
+        alive_interval, alive_count = options.alive_interval, options.alive_count
         self.connect_timeout = connect_timeout
         self.ssh, self.scp = ssh, scp
         opts = [
