@@ -6,9 +6,9 @@ from typing import Optional
 
 import click
 
-from .api import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS
 from .calibration import DEFAULT_CALIB_SIZE
-from .export import IO_TYPES
+from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS
+from .variants import IO_TYPES
 
 EXAMPLES = """\b
 Examples:
@@ -63,44 +63,19 @@ def convert_command(
     int8), validate each against the Keras model on --eval through the model's preprocessing
     contract, and write report.md / report.json / report.csv and plots into --out."""
     from .api import convert_model
+    from .options import ConvertOptions
+    from .variants import QuantizerOptions
 
     def log(msg: str) -> None:
         click.echo(click.style("[convert] ", fg="cyan") + msg, err=True)
 
-    result = convert_model(
-        model,
-        calib=calib,
-        eval=eval_,
-        out=out,
-        root=root,
-        variants=variants,
-        io=io,
-        calib_size=calib_size,
-        calib_sizes=calib_sizes,
-        tolerance=tolerance,
-        overwrite=overwrite,
-        allow_select_tf_ops=allow_select_tf_ops,
-        contract=contract,
-        seed=seed,
-        threads=threads,
-        latency_runs=latency_runs,
-        per_channel=not per_tensor,
-        bias_correction=not no_bias_correction,
-        log=log,
+    options = ConvertOptions(
+        variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
+        allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs,
+        quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
-    rows = result.report["rows"]
-    click.echo(f"{'variant':13s} {'size MB':>8s} {'acc %':>6s} {'Δ pts':>6s} {'agree %':>7s} {'ms':>7s}")
-    for r in rows:
-        if "error" in r:
-            click.echo(f"{r['variant']:13s} {r['size_bytes'] / 1e6:8.2f}  error: {r['error']}")
-            continue
-        delta = r.get("accuracy_delta_pts")
-        agree = r.get("top1_agreement")
-        click.echo(
-            f"{r['variant']:13s} {r['size_bytes'] / 1e6:8.2f} {100 * r['accuracy']:6.1f} "
-            f"{'' if delta is None or r['variant'] == 'keras' else f'{delta:+.1f}':>6s} "
-            f"{'' if agree is None else f'{100 * agree:.1f}':>7s} {r['latency_ms']:7.2f}"
-        )
+    result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)
+    click.echo(result.table(), nl=False)
     for w in result.warnings:
         click.echo(click.style("warning: ", fg="yellow", bold=True) + w, err=True)
     click.echo(result.recommendation)

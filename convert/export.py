@@ -16,61 +16,30 @@ import contextlib
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
-
-import numpy as np
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from sentilite.core.errors import ConversionError
 from sentilite.core.probe import CaptureStderr
 from sentilite.core.tf_import import import_tensorflow
 
-PathLike = Union[str, os.PathLike]
-Representative = Callable[[], Iterable[Sequence[np.ndarray]]]
+from .variants import (  # noqa: F401 - re-exported: the converter's vocabulary
+    DEFAULT_QUANTIZER,
+    IO_TYPES,
+    VARIANTS,
+    QuantizerOptions,
+    Representative,
+    parse_variants,
+    variant_spec,
+)
 
-#: Variant name -> one-line description.
-VARIANTS: dict[str, str] = {
-    "float32": "float32 weights and activations",
-    "float16": "float16 weights, float32 compute",
-    "dynamic-int8": "int8 weights, activations quantised on the fly (dynamic range)",
-    "int8": "full integer: int8 weights and activations, calibrated on a representative set",
-}
-IO_TYPES = ("uint8", "int8", "float32")
+PathLike = Union[str, os.PathLike]
 
 FLEX_WARNING = (
     "--allow-select-tf-ops: the model may contain TensorFlow (Flex) ops; a device then needs the "
     "Flex delegate (the full TensorFlow Lite runtime with select TF ops), which ai-edge-litert / "
     "tflite-runtime wheels do not include and which adds several MB to an app"
 )
-
-
-@dataclass(frozen=True)
-class QuantizerOptions:
-    """Knobs of the full-integer quantiser (defaults: what measured best, see convert/README.md).
-
-    ``per_channel``: per-output-channel weight scales for conv/depthwise/dense kernels (False:
-    one scale per tensor, the pre-2019 scheme some old accelerators want; measured worse).
-    ``bias_correction``: after conversion, remove the mean logit shift int8 noise adds
-    (:mod:`convert.bias_correction`); applied by :func:`convert.api.convert_model`.
-    """
-
-    per_channel: bool = True
-    bias_correction: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-DEFAULT_QUANTIZER = QuantizerOptions()
-
-
-def parse_variants(text: Union[str, Sequence[str]]) -> list[str]:
-    names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
-    unknown = [v for v in names if v not in VARIANTS]
-    if unknown or not names:
-        raise ConversionError(f"Unknown variant(s) {', '.join(unknown) or '(none)'}.", f"choose from {', '.join(VARIANTS)}")
-    return list(dict.fromkeys(names))
 
 
 def tensorflow_version() -> str:
@@ -176,28 +145,11 @@ def convert_saved_model(
     or float32 I/O around an int8 body); the other variants keep float32 I/O.
     """
     tf = import_tensorflow("conversion")
-    if variant not in VARIANTS:
-        raise ConversionError(f"Unknown variant {variant!r}.", f"choose from {', '.join(VARIANTS)}")
+    spec = variant_spec(variant)
     if io_type not in IO_TYPES:
         raise ConversionError(f"Unknown I/O type {io_type!r}.", f"choose from {', '.join(IO_TYPES)}")
     conv = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
-    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant == "float16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    elif variant == "dynamic-int8":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif variant == "int8":
-        if representative is None:
-            raise ConversionError("Full-integer int8 needs a representative dataset.", "pass --calib SPLIT")
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if io_type != "float32":
-            conv.inference_input_type = getattr(tf, io_type)
-            conv.inference_output_type = getattr(tf, io_type)
-        if not quantizer.per_channel:
-            conv._experimental_disable_per_channel = True
+    ops = spec.configure(conv, tf, representative, io_type, quantizer)
     if allow_select_tf_ops:
         ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
     conv.target_spec.supported_ops = ops

@@ -223,7 +223,7 @@ def render_report(summary: dict[str, Any], conv: Any, bench: Any) -> str:
         "",
         "## 2. Conversion (each variant validated against the Keras model)",
         "",
-        Path(conv.report_md).read_text().split("\n", 1)[1].strip() if Path(conv.report_md).is_file() else "(no report)",
+        conv.markdown(title=False),
         "",
         "## 3. Local benchmark",
         "",
