@@ -24,6 +24,8 @@ import numpy as np
 from sentilite.core.errors import SentiliteError
 from sentilite.core.fsutil import atomic_write_json
 
+from .state import TrainState
+
 STATE_VERSION = 1
 
 
@@ -42,7 +44,7 @@ class Checkpointer:
         self.folder = Path(run_dir) / "checkpoint"
         self.state_path = self.folder / "state.json"
 
-    def load_state(self) -> Optional[dict[str, Any]]:
+    def load_state(self) -> Optional[TrainState]:
         if not self.state_path.is_file():
             return None
         try:
@@ -51,13 +53,12 @@ class Checkpointer:
             raise CheckpointError(f"{self.state_path} is not valid JSON ({exc}).", "start a new run with another --out") from None
         if state.get("version") != STATE_VERSION:
             raise CheckpointError(f"{self.state_path} has checkpoint version {state.get('version')}.", "start a new run")
-        return state
+        return TrainState.from_dict(state)
 
-    def write_state(self, state: dict[str, Any]) -> None:
-        state = {**state, "version": STATE_VERSION}
-        atomic_write_json(self.state_path, state)
+    def write_state(self, state: TrainState) -> None:
+        atomic_write_json(self.state_path, {**state.to_dict(), "version": STATE_VERSION})
 
-    def save_epoch(self, model: Any, optimizer: Any, state: dict[str, Any], phase: int, epoch: int) -> dict[str, Any]:
+    def save_epoch(self, model: Any, optimizer: Any, state: TrainState, phase: int, epoch: int) -> TrainState:
         """Save weights + optimizer of a finished epoch, then the state that points at them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = f"ckpt-{phase}-{epoch}"
@@ -67,8 +68,8 @@ class Checkpointer:
         with open(tmp, "wb") as fh:
             np.savez(fh, *[np.asarray(v.numpy()) for v in optimizer.variables])
         os.replace(tmp, opt_path)
-        previous = self.load_state() or {}
-        state = {**state, "weights": f"{stem}.weights.h5", "optimizer": opt_path.name}
+        previous = self.load_state() or TrainState()
+        state = state.update(weights=f"{stem}.weights.h5", optimizer=opt_path.name)
         self.write_state(state)
         self._remove_stale(previous, state)
         return state
@@ -79,21 +80,21 @@ class Checkpointer:
         _save_weights_atomic(model, self.folder / name)
         return name
 
-    def save_weights_only(self, model: Any, state: dict[str, Any], tag: str) -> dict[str, Any]:
+    def save_weights_only(self, model: Any, state: TrainState, tag: str) -> TrainState:
         """End of a phase: the (best-restored) weights, no optimizer (the next phase starts fresh)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{tag}.weights.h5"
         _save_weights_atomic(model, self.folder / name)
-        previous = self.load_state() or {}
-        state = {**state, "weights": name, "optimizer": None}
+        previous = self.load_state() or TrainState()
+        state = state.update(weights=name, optimizer=None)
         self.write_state(state)
         self._remove_stale(previous, state)
         return state
 
-    def _remove_stale(self, previous: dict[str, Any], current: dict[str, Any]) -> None:
-        keep = {current.get("weights"), current.get("optimizer"), current.get("best_weights")}
+    def _remove_stale(self, previous: TrainState, current: TrainState) -> None:
+        keep = {current.weights, current.optimizer, current.best_weights}
         for key in ("weights", "optimizer", "best_weights"):
-            name = previous.get(key)
+            name = getattr(previous, key)
             if name and name not in keep:
                 (self.folder / name).unlink(missing_ok=True)
 

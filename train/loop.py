@@ -21,6 +21,7 @@ from .distill import distillation_loss, hard_loss
 from .features import FeatureStore, feature_batches
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress
+from .state import TrainState
 
 
 @dataclass
@@ -174,7 +175,7 @@ def run_phase(
     runner: PhaseRunner,
     model: Any,
     checkpointer: Checkpointer,
-    state: dict[str, Any],
+    state: TrainState,
     phase: int,
     n_phases: int,
     train: SplitArrays,
@@ -183,14 +184,14 @@ def run_phase(
     augment: tuple[str, ...],
     seed: int,
     log: Callable[[str], None],
-    on_epoch_end: Optional[Callable[[dict[str, Any]], None]] = None,
-) -> dict[str, Any]:
-    """Epochs ``state['epoch'] .. spec.epochs - 1`` of one phase; returns the updated state."""
+    on_epoch_end: Optional[Callable[[TrainState], None]] = None,
+) -> TrainState:
+    """Epochs ``state.epoch .. spec.epochs - 1`` of one phase; returns the updated state."""
     spec = runner.spec
-    es = EarlyStopping.from_dict(state["early_stopping"]) if state.get("early_stopping") else EarlyStopping(
+    es = EarlyStopping.from_dict(state.early_stopping) if state.early_stopping else EarlyStopping(
         spec.patience, "val_loss" if val is not None else "loss")
-    history: list[dict[str, Any]] = list(state.get("history", []))
-    start = int(state.get("epoch", 0))
+    history: list[dict[str, Any]] = list(state.history)
+    start = int(state.epoch)
     if es.stopped:
         start = spec.epochs
     for epoch in range(start, spec.epochs):
@@ -220,10 +221,10 @@ def run_phase(
         vtxt = f", val_loss {val_loss:.4f}, val_acc {val_acc:.3f}" if val_loss is not None else ""
         log(f"{desc}: loss {loss:.4f}, acc {acc:.3f}{vtxt}, lr {lr:.2e}, {seconds:.1f} s ({n_seen} samples)"
             + (" *best*" if improved else ""))
-        state = {**state, "history": history, "epoch": epoch + 1, "early_stopping": es.to_dict(),
-                 "train_seconds": float(state.get("train_seconds", 0.0)) + seconds}
+        state = state.update(history=history, epoch=epoch + 1, early_stopping=es.to_dict(),
+                             train_seconds=state.train_seconds + seconds)
         if improved:
-            state["best_weights"] = checkpointer.save_best(model, phase)
+            state = state.update(best_weights=checkpointer.save_best(model, phase))
         state = checkpointer.save_epoch(model, runner.optimizer, state, phase, epoch + 1)
         if on_epoch_end is not None:
             on_epoch_end(state)
@@ -231,7 +232,7 @@ def run_phase(
             log(f"early stopping: {es.monitor} has not improved for {es.patience} epochs "
                 f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})")
             break
-    if state.get("best_weights"):
-        checkpointer.load_weights(model, state["best_weights"])
+    if state.best_weights:
+        checkpointer.load_weights(model, state.best_weights)
         log(f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} {es.best:.4f})")
     return state

@@ -1,0 +1,110 @@
+"""Getting a training run's data ready: the split lists, the decoded-image cache, cached features.
+
+Each step logs what it did (images per class, cache files, skipped unreadable images) so the
+run's train.log says where every number came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from sentilite.core.contract import PreprocessContract
+from sentilite.core.datasets import Dataset
+
+from .config import TrainConfig
+from .rundir import live_progress
+
+
+@contextlib.contextmanager
+def counter(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    with live_progress() as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda k: progress.advance(task, k)
+
+
+def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optional[Dataset]]:
+    """The train (concatenated), val and test lists; a malformed line is an error naming it."""
+    from .data import read_split, read_training_data, require_labels_in_range
+
+    train = read_training_data(config.data, config.root, config.labels)
+    val = read_split(config.val, config.root, config.labels) if config.val else None
+    test = read_split(config.test, config.root, config.labels) if config.test else None
+    for ds in (train, val, test):
+        if ds is not None:
+            require_labels_in_range(ds, len(config.labels))
+    return train, val, test
+
+
+def log_lists(lists: tuple[Dataset, Optional[Dataset], Optional[Dataset]], log: Callable[[str], None]) -> None:
+    for name, ds in zip(("train", "val", "test"), lists):
+        if ds is not None:
+            counts = ", ".join(f"{k} {v}" for k, v in ds.class_counts().items())
+            sources = ds.meta.get("sources") or [ds.source]
+            log(f"{name}: {len(ds)} images ({counts}) from {' + '.join(map(str, sources))}")
+
+
+def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, config: TrainConfig,
+                    log: Callable[[str], None]) -> Any:
+    from .data import make_source
+
+    source = make_source(dataset, contract, config.cache_dir)
+    if source.cached:
+        with counter(f"decoding {name} images", len(source)) as advance:
+            source.fill(config.workers, advance)
+        log(f"{name}: image cache {source.records.path} ({source.cache_bytes / 1e6:.0f} MB; "
+            f"{source.fill_seconds:.1f} s to fill)")
+    else:
+        log(f"{name}: streaming (no image cache); unreadable images are skipped as they are met")
+    log_skipped(name, source, log)
+    return source
+
+
+def log_skipped(name: str, source: Any, log: Callable[[str], None]) -> None:
+    if source.skipped:
+        log(f"{name}: skipped {len(source.skipped)} unreadable image(s):")
+        for item in source.skipped_list():
+            log(f"  skipped {item['path']}: {item['reason']}")
+
+
+def split_arrays(source: Any, weights: Optional[np.ndarray] = None, targets: Optional[np.ndarray] = None) -> Any:
+    from .loop import SplitArrays
+
+    labels = np.asarray(source.dataset.y, np.int64)
+    return SplitArrays(source, source.valid_indices(), labels, weights, targets)
+
+
+def feature_folder(source: Any, backbone: Any, run: Any) -> Path:
+    """Beside the image cache when the features can be shared (pretrained backbone, cached images):
+    later runs on the same images and backbone (e.g. a sweep of heads) reuse them. Else in the run."""
+    if source.cached and backbone.fingerprint:
+        return Path(source.records.path).parent.parent / "features" / f"{source.key}-{backbone.fingerprint}"
+    return run.features
+
+
+def ensure_features(split: str, arrays: Any, backbone: Any, run: Any, batch: int, views: tuple[str, ...],
+                     log: Callable[[str], None]) -> float:
+    from .features import FeatureStore, extract_features
+
+    t0 = time.perf_counter()
+    arrays.features = []
+    key = f"{getattr(arrays.source, 'key', 'stream')}-{backbone.fingerprint}-{len(arrays.indices)}"
+    folder = feature_folder(arrays.source, backbone, run)
+    for view in views:
+        store = FeatureStore(folder, split, view, len(arrays.source), backbone.feature_dim)
+        if not store.complete(key):
+            with counter(f"{split} features ({view})", len(arrays.indices)) as advance:
+                extract_features(backbone.model, arrays.source, arrays.indices, store, batch, view == "flip", advance)
+            store.mark_complete(key)
+            log(f"{split}: computed {backbone.feature_dim}-d backbone features ({view}) in "
+                f"{time.perf_counter() - t0:.1f} s -> {store.path}")
+        else:
+            log(f"{split}: reusing cached backbone features ({view}) {store.path}")
+        arrays.features.append(store)
+    return time.perf_counter() - t0
+
+
