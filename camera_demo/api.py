@@ -15,12 +15,13 @@ source that disappears and does not come back ends the run normally with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from sentilite.core.errors import SentiliteError
 
@@ -105,6 +106,84 @@ def _warn(msg: str) -> None:
     print(f"{bold}WARNING: {msg}{reset}", file=stream, flush=True)
 
 
+def _load_model(config: DemoConfig, classifier: Any, say: Callable[[str], None]) -> tuple[Any, str]:
+    """The classifier (the config's model, the bundled one, or an injected one) and its path."""
+    from .model import load_demo_classifier, resolve_demo_model
+
+    if classifier is not None:
+        return classifier, str(getattr(classifier, "path", "<injected classifier>"))
+    path, is_default = resolve_demo_model(config.model)
+    classifier = load_demo_classifier(path, config.threads)
+    if is_default:
+        from sentilite.core.default_model import describe_default
+
+        say(f"model   {path}: {describe_default()}; pass --model to use your own")
+    else:
+        say(f"model   {path}")
+    say(f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
+        f"runtime {classifier.runtime.describe()}, {config.threads} thread(s)")
+    return classifier, str(path)
+
+
+class _Outputs:
+    """The recorder, the JSONL log and the window of one run; all closed by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.recorder: Any = None
+        self.log: Any = None
+        self.display: Any = None
+
+    def open(self, config: DemoConfig, fps: float, model_path: str) -> None:
+        from .sinks import DisplaySink, JsonlLog, VideoRecorder
+
+        if config.record:
+            self.recorder = VideoRecorder(config.record, fps)
+        if config.log:
+            self.log = JsonlLog(config.log)
+        if config.display:
+            self.display = DisplaySink(f"sentilite demo - {os.path.basename(model_path or 'model')}")
+
+    def close(self) -> None:
+        for closer in (self.recorder, self.log, self.display):
+            if closer is not None:
+                closer.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(enabled: bool, stop: Any) -> Iterator[None]:
+    """While the loop runs, Ctrl-C / SIGTERM ask it to stop after the current frame (twice: at once)."""
+    restore: list[tuple[int, Any]] = []
+    if enabled and threading.current_thread() is threading.main_thread():
+        def on_signal(signum: int, _frame: Any) -> None:
+            if stop.reason is not None:  # second Ctrl-C: stop waiting
+                raise KeyboardInterrupt
+            stop.set("interrupted" if signum == signal.SIGINT else "terminated")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            restore.append((sig, signal.signal(sig, on_signal)))
+    try:
+        yield
+    finally:
+        for sig, old in restore:
+            signal.signal(sig, old)
+
+
+def _status_line(say: Callable[[str], None]) -> Callable[[Any, Any, str], None]:
+    def status(st: Any, rd: Any, label: str) -> None:
+        say(f"[demo] {st.frames} frames | capture {rd.capture_fps_ema:.1f} fps | inference "
+            f"{1000 / st.infer.value if st.infer.value else 0:.1f} fps | shown {st.shown_fps.value:.1f} fps | "
+            f"latency {st.latency.value:.1f} ms | dropped {rd.dropped} | {label}")
+
+    return status
+
+
+def _mode_line(config: DemoConfig, source: Any, pace: Optional[float], display: Any) -> str:
+    return (f"mode    {'sync' if config.sync else 'latest'}: "
+            + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
+            + (f"; playing at {pace:g} fps" if pace else ("; as fast as it decodes" if not source.live and not config.sync else ""))
+            + ("; q / Esc / Ctrl-C to stop" if display else "; Ctrl-C to stop"))
+
+
 def run_demo(
     config: DemoConfig,
     *,
@@ -113,119 +192,53 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo per ``config``; returns the summary (see :meth:`RunStats.summary`).
 
-    ``classifier`` (anything with ``encode(img, order)``, ``run(x)``, ``contract``) and
-    ``source`` (a :class:`camera_demo.sources.Source`, not yet opened) replace the ones the
-    config names; tests use them to inject a slow model or a camera that fails.
+    ``classifier`` (a :class:`~sentilite.core.classifier.Classifier`) and ``source`` (a
+    :class:`~sentilite.camera_demo.sources.Source`, not yet opened) replace the ones the config
+    names; tests use them to inject a slow model or a camera that fails.
     """
     from .capture import FrameReader
     from .loop import StopFlag, run_loop
-    from .model import load_demo_classifier, resolve_demo_model
     from .overlay import Overlay
-    from .sinks import DisplaySink, JsonlLog, VideoRecorder
     from .smoothing import SentimentSmoother
     from .sources import make_source
     from .stats import RunStats, format_summary
 
     config.validate()
     say = _say(config.quiet)
-    model_path: Optional[str] = None
-    display = recorder = log = reader = None
-    # Cheapest checks first: a window that cannot open fails before a model is loaded.
-    if config.display:
+    if config.display:  # cheapest checks first: a window that cannot open fails before a model is loaded
         from .sinks import check_display_possible
 
         check_display_possible()
     if source is None:  # parse --source (cheap) before loading the model; opened below
         source = make_source(config.source, config.width, config.height, config.fps)
-    if classifier is None:
-        path, is_default = resolve_demo_model(config.model)
-        classifier = load_demo_classifier(path, config.threads)
-        model_path = str(path)
-        if is_default:
-            from sentilite.core.default_model import describe_default
-
-            say(f"model   {path}: {describe_default()}; pass --model to use your own")
-        else:
-            say(f"model   {path}")
-        runtime = getattr(classifier, "runtime", None)
-        say(f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
-            f"runtime {runtime.describe() if hasattr(runtime, 'describe') else runtime}, {config.threads} thread(s)")
-    else:
-        model_path = str(getattr(classifier, "path", "<injected classifier>"))
+    classifier, model_path = _load_model(config, classifier, say)
     for w in getattr(classifier, "warnings", []) or []:
         _warn(f"model {model_path}: {w}")
     labels = list(classifier.contract.labels)
-
     source.open()
     say(f"source  {source.description}" + (f", {source.frame_size[0]}x{source.frame_size[1]}" if source.frame_size else "")
         + (f" @ {source.fps:g} fps" if source.fps else ""))
     for note in source.notes:
         _warn(note)
-
-    pace: Optional[float] = None
-    if not config.sync and not source.live:
-        pace = config.fps if config.fps is not None else (source.fps or 30.0)
+    pace = (config.fps if config.fps is not None else (source.fps or 30.0)) if not config.sync and not source.live else None
     mode = "sync" if config.sync else "latest"
-    stop = StopFlag()
-    restore: list[tuple[int, Any]] = []
+    stop, stats, outputs, reader = StopFlag(), RunStats(labels), _Outputs(), None
     stop_reason = "error"
-    stats = RunStats(labels)
     try:
-        if config.record:
-            recorder = VideoRecorder(config.record, source.fps or config.fps or 30.0)
-        if config.log:
-            log = JsonlLog(config.log)
-        if config.display:
-            display = DisplaySink(f"sentilite demo - {os.path.basename(model_path or 'model')}")
-        say(f"mode    {mode}: " + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
-            + (f"; playing at {pace:g} fps" if pace else ("; as fast as it decodes" if not source.live and not config.sync else ""))
-            + ("; q / Esc / Ctrl-C to stop" if display else "; Ctrl-C to stop"))
-
-        def encode(img: Any) -> Any:
-            return classifier.encode(img, "BGR")
-
-        reader = FrameReader(
-            source,
-            encode,
-            mode=mode,
-            queue_size=config.queue_size,
-            pace_fps=pace,
-            limit=config.max_frames if config.sync else None,
-            reconnect_attempts=config.reconnect_attempts,
-            reconnect_backoff=config.reconnect_backoff,
-            on_event=_warn,
-        )
-        if config.handle_signals and threading.current_thread() is threading.main_thread():
-            def on_signal(signum: int, _frame: Any) -> None:
-                if stop.reason is not None:  # second Ctrl-C: stop waiting
-                    raise KeyboardInterrupt
-                stop.set("interrupted" if signum == signal.SIGINT else "terminated")
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                restore.append((sig, signal.signal(sig, on_signal)))
-
-        def status(st: RunStats, rd: FrameReader, label: str) -> None:
-            say(f"[demo] {st.frames} frames | capture {rd.capture_fps_ema:.1f} fps | inference "
-                f"{1000 / st.infer.value if st.infer.value else 0:.1f} fps | shown {st.shown_fps.value:.1f} fps | "
-                f"latency {st.latency.value:.1f} ms | dropped {rd.dropped} | {label}")
-
-        reader.start()
-        stop_reason = run_loop(
-            classifier,
-            reader,
-            SentimentSmoother(len(labels), config.smoothing, config.hysteresis),
-            Overlay(labels),
-            stats,
-            labels,
-            recorder=recorder,
-            display=display,
-            log=log,
-            max_frames=config.max_frames,
-            duration=config.duration,
-            stop=stop,
-            status=None if (display or config.quiet) else status,
-            status_every=config.status_every,
-        )
+        outputs.open(config, source.fps or config.fps or 30.0, model_path)
+        say(_mode_line(config, source, pace, outputs.display))
+        reader = FrameReader(source, lambda img: classifier.encode(img, "BGR"), mode=mode, queue_size=config.queue_size,
+                             pace_fps=pace, limit=config.max_frames if config.sync else None,
+                             reconnect_attempts=config.reconnect_attempts, reconnect_backoff=config.reconnect_backoff,
+                             on_event=_warn)
+        with _stop_on_signals(config.handle_signals, stop):
+            reader.start()
+            stop_reason = run_loop(
+                classifier, reader, SentimentSmoother(len(labels), config.smoothing, config.hysteresis), Overlay(labels),
+                stats, labels, recorder=outputs.recorder, display=outputs.display, log=outputs.log,
+                max_frames=config.max_frames, duration=config.duration, stop=stop,
+                status=None if (outputs.display or config.quiet) else _status_line(say), status_every=config.status_every,
+            )
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     finally:
@@ -233,25 +246,13 @@ def run_demo(
             reader.stop()
         else:
             source.release()
-        for closer in (recorder, log, display):
-            if closer is not None:
-                closer.close()
-        for sig, old in restore:
-            signal.signal(sig, old)
-
+        outputs.close()
     summary = stats.summary(
-        reader,
-        mode=mode,
-        stop_reason=stop_reason,
-        model=model_path,
-        runtime=getattr(getattr(classifier, "runtime", None), "describe", lambda: None)(),
-        threads=config.threads,
-        source=source.info(),
-        labels=labels,
+        reader, mode=mode, stop_reason=stop_reason, model=model_path, runtime=classifier.runtime.describe(),
+        threads=config.threads, source=source.info(), labels=labels,
         record=str(config.record) if config.record else None,
-        recorded_frames=recorder.frames if recorder is not None else 0,
-        log=str(config.log) if config.log else None,
-        config=asdict(config),
+        recorded_frames=outputs.recorder.frames if outputs.recorder is not None else 0,
+        log=str(config.log) if config.log else None, config=asdict(config),
     )
     say(format_summary(summary))
     return summary

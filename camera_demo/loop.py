@@ -30,6 +30,38 @@ class StopFlag:
             self.reason = reason
 
 
+def _running_figures(fig: Figures, reader: FrameReader, stats: RunStats, pre_ms: float, infer_ms: float) -> None:
+    """The figures drawn on a frame: the running values up to the previous frame."""
+    fig.capture_fps = reader.capture_fps_ema
+    fig.inference_fps = 1000.0 / stats.infer.value if stats.infer.value else 1000.0 / max(1e-3, infer_ms)
+    fig.shown_fps = stats.shown_fps.value
+    fig.latency_ms = stats.latency.value
+    fig.dropped = reader.dropped
+    fig.duplicates = reader.duplicates
+    fig.preprocess_ms = stats.pre.value or pre_ms
+    fig.inference_ms = stats.infer.value or infer_ms
+    fig.draw_ms = stats.draw.value
+
+
+def _frame_record(frame: Any, labels: list[str], label: int, probs: Any, smoothed: Any, reader: FrameReader,
+                  latency_ms: float, infer_ms: float, draw_ms: float, t: float) -> dict[str, Any]:
+    """One line of the per-frame JSONL log."""
+    return {
+        "frame": frame.index,
+        "t": round(t, 4),
+        "label": labels[label],
+        "top": labels[int(probs.argmax())],
+        "probs": {n: round(float(p), 4) for n, p in zip(labels, probs)},
+        "smoothed": {n: round(float(p), 4) for n, p in zip(labels, smoothed)},
+        "latency_ms": round(latency_ms, 3),
+        "preprocess_ms": round(frame.pre_ms, 3),
+        "inference_ms": round(infer_ms, 3),
+        "draw_ms": round(draw_ms, 3),
+        "dropped": reader.dropped,
+        "duplicates": reader.duplicates,
+    }
+
+
 def run_loop(
     classifier: Any,
     reader: FrameReader,
@@ -74,16 +106,7 @@ def run_loop(
         probs = run(frame.x)
         t1 = perf()
         label, smoothed = update(probs)
-        # Figures shown on this frame are the running values up to the previous one.
-        fig.capture_fps = reader.capture_fps_ema
-        fig.inference_fps = 1000.0 / stats.infer.value if stats.infer.value else 1000.0 / max(1e-3, (t1 - t0) * 1e3)
-        fig.shown_fps = stats.shown_fps.value
-        fig.latency_ms = stats.latency.value
-        fig.dropped = reader.dropped
-        fig.duplicates = reader.duplicates
-        fig.preprocess_ms = stats.pre.value or frame.pre_ms
-        fig.inference_ms = stats.infer.value or (t1 - t0) * 1e3
-        fig.draw_ms = stats.draw.value
+        _running_figures(fig, reader, stats, frame.pre_ms, (t1 - t0) * 1e3)
         image = draw(frame.image, label, smoothed, fig)
         t2 = perf()
         keep_going = True
@@ -95,23 +118,7 @@ def run_loop(
         infer_ms = (t1 - t0) * 1e3
         latency_ms = (t_shown - frame.t_capture) * 1e3
         if log is not None:
-            top = int(probs.argmax())
-            log.write(
-                {
-                    "frame": frame.index,
-                    "t": round(wall(), 4),
-                    "label": labels[label],
-                    "top": labels[top],
-                    "probs": {n: round(float(p), 4) for n, p in zip(labels, probs)},
-                    "smoothed": {n: round(float(p), 4) for n, p in zip(labels, smoothed)},
-                    "latency_ms": round(latency_ms, 3),
-                    "preprocess_ms": round(frame.pre_ms, 3),
-                    "inference_ms": round(infer_ms, 3),
-                    "draw_ms": round((t2 - t1) * 1e3, 3),
-                    "dropped": reader.dropped,
-                    "duplicates": reader.duplicates,
-                }
-            )
+            log.write(_frame_record(frame, labels, label, probs, smoothed, reader, latency_ms, infer_ms, (t2 - t1) * 1e3, wall()))
         t_out = perf()
         stats.add(frame.pre_ms, infer_ms, (t2 - t1) * 1e3, (t_out - t2) * 1e3, latency_ms, t_shown, label)
         if not keep_going:

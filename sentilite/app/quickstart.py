@@ -3,7 +3,7 @@
 data (synthetic unless --data) -> train -> convert to every variant with the validation
 report -> benchmark every variant locally -> camera demo headless on a generated clip ->
 ``report.md`` / ``report.json`` at the top of the run folder. Each step calls the public API
-of its part (train.api, convert.api, device_bench.api, camera_demo.api), never a shortcut.
+of its part (sentilite.train.api, .convert.api, .device_bench.api, .camera_demo.api), never a shortcut.
 """
 
 from __future__ import annotations
@@ -101,12 +101,6 @@ def run_quickstart(
     log: Log = print,
 ) -> dict[str, Any]:
     """Run the pipeline; returns the summary also written to ``<run>/report.json``."""
-    from sentilite.camera_demo.api import DemoConfig, run_demo
-    from sentilite.convert.api import convert_model
-    from sentilite.device_bench.api import run_bench
-    from sentilite.train.api import train_model
-    from sentilite.train.config import TrainConfig
-
     t0 = time.perf_counter()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) if out else Path("runs") / f"{stamp}-quickstart"
@@ -115,44 +109,62 @@ def run_quickstart(
     run_dir.mkdir(parents=True, exist_ok=True)
     log(f"run folder: {run_dir}")
     timings: dict[str, float] = {}
-
     splits = resolve_splits(data, val, test, run_dir, log)
-    synthetic = splits["synthetic"]
 
-    # 1. train ---------------------------------------------------------------------------------
     t = _step(log, 1, "training")
-    if synthetic:
-        # A small CNN from scratch: the synthetic classes differ in colour and shape only.
-        cfg = TrainConfig(data=[str(splits["train"])], val=str(splits["val"]), test=str(splits["test"]),
-                          out=str(run_dir / "train"), backbone=backbone or "student", weights=weights or "none",
-                          mode="ft-a", preset="adam-cosine", epochs=epochs or 20, batch_size=16, lr=3e-3,
-                          verbose=True)
-    else:
-        cfg = TrainConfig(data=[str(splits["train"])], val=str(splits["val"]), test=str(splits["test"]), root=root,
-                          out=str(run_dir / "train"), backbone=backbone or "mobilenet_v2", weights=weights,
-                          backbone_file=backbone_file, feature_layer=feature_layer, mode="ft-f",
-                          preset="replication", epochs=epochs, verbose=True)
-    trained = train_model(cfg)
+    trained = _train(splits, run_dir, root, backbone, backbone_file, feature_layer, weights, epochs)
     timings["train"] = time.perf_counter() - t
 
-    # 2. convert -------------------------------------------------------------------------------
     t = _step(log, 2, "converting to every TFLite variant and validating each against Keras")
-    conv = convert_model(trained.model_path, calib=splits["train"], eval=splits["test"], out=run_dir / "convert",
-                         root=root, calib_size=100 if synthetic else 200, log=log)
+    from ..convert.api import ConvertOptions, convert_model
+
+    conv = convert_model(trained.model_path, calib=splits["train"], eval=splits["test"], out=run_dir / "convert", root=root,
+                         options=ConvertOptions(calib_size=100 if splits["synthetic"] else 200), log=log)
     timings["convert"] = time.perf_counter() - t
 
-    # 3. bench ---------------------------------------------------------------------------------
     t = _step(log, 3, "benchmarking every variant locally (and the Keras baseline)")
+    from ..device_bench.api import BenchOptions, run_bench
+
     models = [str(p) for p in conv.variants.values()] + [str(trained.model_path)]
-    bench = run_bench(models=models, device="local", threads=(1,), runs=bench_runs, warmup=5,
-                      out_dir=run_dir / "bench", log=log)
+    bench = run_bench(models, BenchOptions(threads=(1,), runs=bench_runs, warmup=5), out_dir=run_dir / "bench", log=log)
     timings["bench"] = time.perf_counter() - t
 
-    # 4. demo ----------------------------------------------------------------------------------
     t = _step(log, 4, "camera demo, headless, on a generated clip")
-    demo_dir = run_dir / "demo"
+    demo = _demo(splits, root, run_dir / "demo", conv, demo_frames)
+    timings["demo"] = time.perf_counter() - t
+
+    _step(log, 5, "writing the run report")
+    timings["total"] = time.perf_counter() - t0
+    summary = _summary(run_dir, splits, trained, conv, bench, demo, timings)
+    atomic_write_json(run_dir / "report.json", summary)
+    atomic_write_text(run_dir / "report.md", render_report(summary, conv, bench))
+    log(f"done in {timings['total']:.0f} s. Report: {run_dir / 'report.md'}")
+    return summary
+
+
+def _train(splits: dict[str, Any], run_dir: Path, root: Optional[str], backbone: Optional[str], backbone_file: Optional[str],
+           feature_layer: Optional[str], weights: Optional[str], epochs: Optional[int]) -> Any:
+    from ..train.api import train_model
+    from ..train.config import TrainConfig
+
+    common = {"data": [str(splits["train"])], "val": str(splits["val"]), "test": str(splits["test"]), "out": str(run_dir / "train"),
+              "verbose": True}
+    if splits["synthetic"]:
+        # A small CNN from scratch: the synthetic classes differ in colour and shape only.
+        cfg = TrainConfig(**common, backbone=backbone or "student", weights=weights or "none", mode="ft-a",
+                          preset="adam-cosine", epochs=epochs or 20, batch_size=16, lr=3e-3)
+    else:
+        cfg = TrainConfig(**common, root=root, backbone=backbone or "mobilenet_v2", weights=weights, backbone_file=backbone_file,
+                          feature_layer=feature_layer, mode="ft-f", preset="replication", epochs=epochs)
+    return train_model(cfg)
+
+
+def _demo(splits: dict[str, Any], root: Optional[str], demo_dir: Path, conv: Any, demo_frames: int) -> dict[str, Any]:
+    """The camera demo, headless, on a generated clip (synthetic) or a slideshow of test images."""
+    from ..camera_demo.api import DemoConfig, run_demo
+
     demo_dir.mkdir(exist_ok=True)
-    if synthetic:
+    if splits["synthetic"]:
         from ..core.synthetic import make_synthetic_video
 
         clip = make_synthetic_video(demo_dir / "input_clip.avi", frames=demo_frames)
@@ -162,17 +174,16 @@ def run_quickstart(
         test_ds = read_dataset(splits["test"], root)
         clip = slideshow_video(test_ds.paths[: max(1, demo_frames // 15)], demo_dir / "input_clip.avi")
     demo_model = conv.recommended_path or conv.variants.get("int8") or next(iter(conv.variants.values()))
-    demo = run_demo(DemoConfig(model=str(demo_model), source=str(clip), sync=True, display=False,
+    return run_demo(DemoConfig(model=str(demo_model), source=str(clip), sync=True, display=False,
                                record=str(demo_dir / "annotated.mp4"), log=str(demo_dir / "frames.jsonl"),
                                quiet=True, handle_signals=False))
-    timings["demo"] = time.perf_counter() - t
 
-    # 5. report --------------------------------------------------------------------------------
-    _step(log, 5, "writing the run report")
-    timings["total"] = time.perf_counter() - t0
-    summary = {
+
+def _summary(run_dir: Path, splits: dict[str, Any], trained: Any, conv: Any, bench: Any, demo: dict[str, Any],
+             timings: dict[str, float]) -> dict[str, Any]:
+    return {
         "run_dir": str(run_dir),
-        "synthetic_data": synthetic,
+        "synthetic_data": splits["synthetic"],
         "splits": {k: str(v) for k, v in splits.items() if k != "synthetic"},
         "train": {"run_dir": str(trained.run_dir), "model": str(trained.model_path),
                   "test": _short_metrics(trained.metrics.get("test")), "val": _short_metrics(trained.metrics.get("val")),
@@ -182,10 +193,6 @@ def run_quickstart(
         "demo": {k: demo.get(k) for k in ("frames", "fps", "latency_ms", "first_result_s", "peak_rss_mb", "record", "log", "model", "stop_reason")},
         "timings_seconds": timings,
     }
-    atomic_write_json(run_dir / "report.json", summary)
-    atomic_write_text(run_dir / "report.md", render_report(summary, conv, bench))
-    log(f"done in {timings['total']:.0f} s. Report: {run_dir / 'report.md'}")
-    return summary
 
 
 def _short_metrics(m: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
