@@ -60,12 +60,18 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
     return (first if first is not None else time.perf_counter() - t0), usage.ru_maxrss / 1024, "".join(out)
 
 
-def main() -> None:
-    from reference_models import reference_models
+def reference_int8() -> str:
+    """The reference int8 model's path, found (or built) in a child process: building imports
+    TensorFlow, and a parent that has mapped ~1.8 GB makes every child's ru_maxrss start there."""
+    code = "from reference_models import reference_models; print(reference_models()['int8'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "bench", check=True)
+    return proc.stdout.strip().splitlines()[-1]
 
+
+def main() -> None:
     from sentilite.core.synthetic import make_synthetic_video
 
-    model = str(reference_models()["int8"])
+    model = reference_int8()
     tmp = Path(tempfile.mkdtemp(prefix="sentilite-footprint-"))
     clip = make_synthetic_video(tmp / "clip.mp4", frames=100, size=(480, 640))
     import cv2

@@ -200,7 +200,7 @@ def run_demo(
     from .loop import StopFlag, run_loop
     from .overlay import Overlay
     from .smoothing import SentimentSmoother
-    from .sources import make_source
+    from .sources import SourceError, make_source, redact_url
     from .stats import RunStats, format_summary
 
     config.validate()
@@ -252,7 +252,11 @@ def run_demo(
         threads=config.threads, source=source.info(), labels=labels,
         record=str(config.record) if config.record else None,
         recorded_frames=outputs.recorder.frames if outputs.recorder is not None else 0,
-        log=str(config.log) if config.log else None, config=asdict(config),
+        log=str(config.log) if config.log else None, config={**asdict(config), "source": redact_url(str(config.source))},
     )
+    if stop_reason == "end_of_source" and stats.frames == 0:
+        raise SourceError(f"{source.description} yielded no decodable frame, so nothing was classified.",
+                          "check that the file is a video (or image folder) OpenCV can decode: "
+                          "`python -c \"import cv2; print(cv2.VideoCapture('FILE').read()[0])\"`")
     say(format_summary(summary))
     return summary

@@ -113,8 +113,13 @@ class OpenCVSource(Source):
         self.frame_count: Optional[int] = None
 
     @property
+    def shown(self) -> str:
+        """The target as it may be printed or stored: a stream URL's password is masked."""
+        return redact_url(str(self.target))
+
+    @property
     def description(self) -> str:
-        return {"camera": f"camera {self.target}", "file": f"video file {self.target}", "stream": f"stream {self.target}"}[self.kind]
+        return {"camera": f"camera {self.target}", "file": f"video file {self.target}", "stream": f"stream {self.shown}"}[self.kind]
 
     def _capture(self) -> Any:
         if self.kind == "stream":
@@ -169,7 +174,7 @@ class OpenCVSource(Source):
             )
         if self.kind == "stream":
             return (
-                f"Cannot open stream {self.target}: tried cv2.VideoCapture with the FFMPEG backend "
+                f"Cannot open stream {self.shown}: tried cv2.VideoCapture with the FFMPEG backend "
                 f"({_opencv_video_backends()}, {STREAM_TIMEOUT_MS / 1000:g} s timeout).",
                 "check the URL, credentials and that the host is reachable (e.g. open it in ffplay or VLC)",
             )
@@ -304,6 +309,21 @@ class PiCameraSource(Source):
             with contextlib.suppress(Exception):
                 self.cam.close()
             self.cam = None
+
+
+def redact_url(text: str) -> str:
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``; anything else unchanged."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    if not parts.scheme or parts.password is None:
+        return text
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
 
 
 def make_source(

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from sentilite.core.fsutil import atomic_path
 from sentilite.core.plotting import PLOTS_MISSING, pyplot
 from sentilite.core.reporting import (
     fmt_float,
@@ -182,7 +181,6 @@ def plot_accuracy_vs_latency(report: dict[str, Any], path: PathLike) -> bool:
     ax.margins(x=0.25, y=0.3)
     fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
     return True
 
 
@@ -207,13 +205,13 @@ def plot_calibration_sweep(report: dict[str, Any], path: PathLike) -> bool:
     ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
     return True
 
 
 def _save(fig: Any, path: PathLike) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+    from sentilite.core.plotting import save_figure
+
+    save_figure(fig, path)
 
 
 def write_reports(report: dict[str, Any], out_dir: PathLike) -> dict[str, Optional[str]]:

@@ -31,7 +31,9 @@ _SUMMARY_RE = re.compile(
     + r", Inference \(avg\): " + _NUM
 )
 _APP_SUMMARY_RE = re.compile(r"Average inference timings in us: Warmup: " + _NUM + r", Init: " + _NUM + r", Inference: " + _NUM)
-_MEM_DELTA_RE = re.compile(r"(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): init=" + _NUM + r" overall=" + _NUM)
+_MEM_DELTA_RE = re.compile(r"Memory footprint delta from the start of the tool \(MB\): init=" + _NUM + r" overall=" + _NUM)
+# Older builds print the process's peak instead of the delta: a peak, not growth over the bare tool.
+_OLD_PEAK_RE = re.compile(r"Peak memory footprint \(MB\): init=" + _NUM + r" overall=" + _NUM)
 _PEAK_RE = re.compile(r"Overall peak memory footprint \(MB\) via periodic monitoring: " + _NUM)
 _INIT_RE = re.compile(r"Initialized session in " + _NUM + r"\s*ms")
 _DELEGATE_RE = re.compile(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions")
@@ -72,6 +74,10 @@ def parse_output(text: str) -> dict[str, Any]:
         m = _MEM_DELTA_RE.search(line)
         if m:
             out["mem_init_mb"], out["mem_overall_mb"] = float(m.group(1)), float(m.group(2))
+            continue
+        m = _OLD_PEAK_RE.search(line)
+        if m:
+            out["mem_peak_init_mb"], out["mem_peak_mb"] = float(m.group(1)), float(m.group(2))
             continue
         m = _PEAK_RE.search(line)
         if m:

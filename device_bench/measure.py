@@ -24,8 +24,17 @@ else:
 RUNTIMES = (
     ("ai-edge-litert", "ai_edge_litert.interpreter"),
     ("tflite-runtime", "tflite_runtime.interpreter"),
-    ("tensorflow", "tensorflow.lite"),
+    # TensorFlow's interpreter is an attribute of the lazily loaded `tensorflow` module
+    # (`import tensorflow.lite` gives a package without it).
+    ("tensorflow", "tensorflow"),
 )
+
+
+def _interpreter_module(name, module):
+    """The object holding ``Interpreter`` (and ``OpResolverType``) for runtime ``name``."""
+    return module.lite if name == "tensorflow" else module
+
+
 def _version_of(pkg_name, module):
     v = getattr(module, "__version__", None)
     if isinstance(v, str):
@@ -42,6 +51,7 @@ def load_runtime(preference=None):
     """(name, version, Interpreter class, module, OpResolverType or None); tried in order."""
     import importlib
 
+    preference = preference or os.environ.get("SENTILITE_RUNTIME")
     names = [n for n, _ in RUNTIMES]
     if preference:
         wanted = [p.strip() for p in (preference.split(",") if isinstance(preference, str) else preference) if p.strip()]
@@ -53,7 +63,7 @@ def load_runtime(preference=None):
     tried = []
     for name, module_name in order:
         try:
-            module = importlib.import_module(module_name)
+            module = _interpreter_module(name, importlib.import_module(module_name))
             interpreter = module.Interpreter
             resolver = getattr(module, "OpResolverType", None)
             if resolver is None and name == "tensorflow":
@@ -217,9 +227,12 @@ def measure_job(job, settings, base_dir, t_start):
     inputs = interp.get_input_details()
     outputs = interp.get_output_details()
     detail = inputs[0]
+    dtype = np.dtype(detail["dtype"])
+    if len(inputs) != 1 or dtype not in (np.float32, np.uint8, np.int8):
+        raise RuntimeError("{} has {} input(s) of type {}; the runner measures image classifiers with one float32, "
+                           "uint8 or int8 input (use TFLite's benchmark_model for other models)".format(
+                               job.get("name") or job["model"], len(inputs), ", ".join(np.dtype(d["dtype"]).name for d in inputs)))
     xs = make_input(detail, job, base_dir, np, pre_inputs)
-    for i, d in enumerate(inputs[1:]):
-        interp.set_tensor(d["index"], make_input(d, {"input": {"kind": "random", "seed": i + 1}}, base_dir, np)[0])
     index, set_tensor, invoke = detail["index"], interp.set_tensor, interp.invoke
     set_tensor(index, xs[0])
 

@@ -10,8 +10,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
+import numpy as np
+
+from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import InputFileError
 from sentilite.core.modelfile import read_contract, read_conversion_facts, require_format
 
@@ -47,17 +50,44 @@ class ModelEntry:
         }
 
 
-def _infer_tflite_variant(path: Path) -> str:
-    """float32 / float16 / dynamic-int8 / int8 from the tensor types (needs a runtime on the host)."""
+def _host_interpreter(path: Path) -> Any:
+    """The model opened (not allocated) on the host, or None where the host cannot load it."""
     try:
-        from sentilite.core.model_info import infer_variant
         from sentilite.core.runtime import make_interpreter
 
-        interp, _ = make_interpreter(path, num_threads=1, allocate=False)
-        dtypes = [d["dtype"] for d in interp.get_tensor_details()]
-        return infer_variant(dtypes, interp.get_input_details()[0]["dtype"])
+        return make_interpreter(path, num_threads=1, allocate=False)[0]
     except Exception:  # noqa: BLE001 - the device may load what the host cannot
+        return None
+
+
+def _infer_tflite_variant(interp: Any) -> str:
+    """float32 / float16 / dynamic-int8 / int8 from the tensor types."""
+    from sentilite.core.model_info import infer_variant
+
+    if interp is None:
         return "unknown"
+    dtypes = [d["dtype"] for d in interp.get_tensor_details()]
+    return infer_variant(dtypes, interp.get_input_details()[0]["dtype"])
+
+
+def check_tflite_inputs(path: Path, interp: Any, contract: Optional[PreprocessContract]) -> None:
+    """Refuse what the runner cannot feed honestly: several inputs, a non-image input type, or an
+    input quantisation that contradicts the model's own contract."""
+    from sentilite.core.classifier import refuse_contradiction
+
+    if interp is None:
+        return
+    inputs = interp.get_input_details()
+    if len(inputs) != 1:
+        raise InputFileError(f"{path} has {len(inputs)} inputs; sentilite bench measures image classifiers with one input.",
+                             "benchmark a single-input model (use TFLite's benchmark_model for others)")
+    dtype = np.dtype(inputs[0]["dtype"])
+    if dtype not in (np.float32, np.uint8, np.int8):
+        raise InputFileError(f"{path} takes a {dtype} input; sentilite bench feeds images as float32, uint8 or int8.",
+                             "benchmark an image classifier (use TFLite's benchmark_model for other models)")
+    if contract is not None:
+        scale, zero_point = inputs[0]["quantization"]
+        refuse_contradiction(path, contract, dtype, scale, zero_point)
 
 
 def _safe_label(text: str) -> str:
@@ -86,7 +116,9 @@ def describe_model(path: PathLike) -> ModelEntry:
         except Exception as exc:  # noqa: BLE001 - a truncated flatbuffer; the device will say more
             facts = {}
             notes.append(f"metadata unreadable ({type(exc).__name__}: {exc})")
-        variant = facts.get("variant") or _infer_tflite_variant(p)
+        interp = _host_interpreter(p)
+        check_tflite_inputs(p, interp, contract)
+        variant = facts.get("variant") or _infer_tflite_variant(interp)
     else:
         variant = "keras"
     return ModelEntry(p, p.stem, fmt, variant, p.stat().st_size, contract, notes)

@@ -106,6 +106,7 @@ class BenchOptions:
             "max_seconds": float(self.max_seconds) if self.max_seconds else 0.0,
             "xnnpack": bool(self.xnnpack),
             "cpu_mask": self.taskset if device_kind != "adb" else None,  # adb uses the taskset command instead
-            "runtime": self.runtime,
+            # $SENTILITE_RUNTIME is the host's choice for every device: checked and measured alike.
+            "runtime": self.runtime or os.environ.get("SENTILITE_RUNTIME") or None,
             "job_timeout": float(self.job_timeout),
         }

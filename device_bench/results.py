@@ -216,7 +216,7 @@ def describe_protocol(p: dict[str, Any]) -> str:
 
 def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str = "Median latency vs size", by_device: bool = False) -> bool:
     """One point per row (variant x threads[, device]); colour = variant (or device), marker = threads."""
-    from sentilite.core.plotting import pyplot
+    from sentilite.core.plotting import pyplot, save_figure
 
     plt = pyplot()
     pts = [r for r in rows if r.get("median_ms") is not None and r.get("size_mb") is not None]
@@ -257,8 +257,7 @@ def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str 
     ax.grid(True, alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -168,8 +168,11 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def check():
-    """Report Python, numpy and runtime availability as one JSON object (exit 0 when usable)."""
+def check(runtime=None):
+    """Report Python, numpy and runtime availability as one JSON object (exit 0 when usable).
+
+    ``runtime`` (else $SENTILITE_RUNTIME) is the one the measurement will use: the runtime
+    checked is the runtime measured."""
     info = {"python": platform.python_version(), "executable": sys.executable, "machine": platform.machine(), "ok": False}
     try:
         import numpy
@@ -182,7 +185,7 @@ def check():
         print(json.dumps(info))
         return 4
     try:
-        name, version, _, _, _ = measuring.load_runtime(os.environ.get("SENTILITE_RUNTIME"))
+        name, version, _, _, _ = measuring.load_runtime(runtime)
         info["runtime"] = {"name": name, "version": version}
     except Exception as exc:  # noqa: BLE001
         info["runtime"] = None
@@ -225,12 +228,13 @@ def main(argv=None):
     p.add_argument("--min-seconds", type=float, default=0.0)
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--no-xnnpack", action="store_true")
+    p.add_argument("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: $SENTILITE_RUNTIME, else in that order)")
     p.add_argument("--job", help=argparse.SUPPRESS)
     p.add_argument("--index", type=int, help=argparse.SUPPRESS)
     p.add_argument("--t0", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.check:
-        return check()
+        return check(args.runtime)
     if args.job:
         return run_job(args.job, args.index, args.t0)
     if args.exit_on_stdin_eof:

@@ -36,7 +36,9 @@ def test_riscv_output_with_op_profiling_and_scientific_notation():
 
 def test_old_build_peak_memory_line():
     p = bm.parse_output(MI11_OLD_BUILD)
-    assert p["inference_avg_us"] == 249684 and p["mem_overall_mb"] == pytest.approx(138.809)
+    assert p["inference_avg_us"] == 249684 and p["mem_peak_mb"] == pytest.approx(138.809) and "mem_overall_mb" not in p
+    r = bm.to_result(p, JOB, {})
+    assert r["rss_peak_mb"] == pytest.approx(138.809) and r["rss_growth_mb"] is None
     assert p["warmup"] is None and p["timed"]["std"] == 1442
 
 

@@ -75,9 +75,22 @@ def test_repeats_give_a_confidence_interval(tiny_variants):
     res = run_bench([tiny_variants["int8"]], runs=5, warmup=1, repeat=3)
     (row,) = res.rows
     assert row["repeats"] == 3 and len(row["repeat_medians_ms"]) == 3 and row["runs"] == 15
-    lo, hi = row["median_ci95_ms"]
-    assert lo <= np.mean(row["repeat_medians_ms"]) <= hi
+    # The medians are each repeat's own median, and the interval is the t interval of their mean.
+    own = sorted(float(np.median(r["samples_ms"])) for r in res.runs)
+    assert sorted(row["repeat_medians_ms"]) == pytest.approx(own, abs=1e-4)  # samples_ms are rounded to 0.1 µs
+    medians = row["repeat_medians_ms"]
+    m, sd = np.mean(medians), np.std(medians, ddof=1)
+    half = 4.303 * sd / np.sqrt(3)  # Student t, 95 %, 2 degrees of freedom
+    assert row["median_ci95_ms"] == pytest.approx([m - half, m + half])
     assert sorted(r["repeat_index"] for r in res.runs) == [0, 1, 2]
+
+
+def test_confidence_interval_of_known_values():
+    from sentilite.device_bench.stats import confidence_interval
+
+    lo, hi = confidence_interval([10.0, 12.0, 14.0])  # mean 12, sd 2, n 3
+    assert (lo, hi) == pytest.approx((12 - 4.303 * 2 / 3**0.5, 12 + 4.303 * 2 / 3**0.5))
+    assert confidence_interval([5.0]) is None
 
 
 def test_taskset_pins_the_runner(tiny_variants):

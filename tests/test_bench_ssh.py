@@ -37,24 +37,17 @@ def sshd(tmp_path_factory):
     server.stop()
 
 
-#: Every remote folder this module's runs created (all must be gone at the end).
-SEEN_REMOTE_DIRS: list[str] = []
-
-
 def bench(sshd, models, **kw):
     logs: list[str] = []
     kw.setdefault("remote_python", sys.executable)
     kw.setdefault("runs", 3)
     kw.setdefault("warmup", 1)
-    try:
-        res = run_bench(models, device=sshd.device, ssh_config=sshd.ssh_config, log=logs.append, **kw)
-    finally:
-        SEEN_REMOTE_DIRS.extend(remote_dirs_in(logs))
+    res = run_bench(models, device=sshd.device, ssh_config=sshd.ssh_config, log=logs.append, **kw)
     return res, logs
 
 
 def remote_dirs_in(logs: list[str]) -> list[str]:
-    return [ln.rsplit(":", 1)[1] for ln in logs if ln.startswith("copying ")]
+    return list(dict.fromkeys(ln.rsplit(":", 1)[1] for ln in logs if ln.startswith("copying ")))
 
 
 def wait_gone(path: str, seconds: float = 10.0) -> bool:
@@ -233,11 +226,21 @@ def test_no_password_ever_reaches_a_command_line(sshd, tiny_variants, monkeypatc
         assert not any("pass" in a.lower() and "passwordauthentication" not in a.lower() for a in c)
 
 
-def test_leftover_remote_folders_are_not_left_in_tmp(sshd):
-    # All earlier tests ran against this machine's /tmp: none of their folders may be left there.
-    assert len(SEEN_REMOTE_DIRS) >= 5
-    left = [d for d in SEEN_REMOTE_DIRS if not wait_gone(d, 10)]
-    assert left == []
+def test_no_remote_folder_is_left_after_a_run_or_a_failed_check(sshd, tiny_variants, tmp_path):
+    """Runs of its own (one that works, one whose device lacks a runtime): each folder is removed."""
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text("import sys\nsys.modules['ai_edge_litert'] = sys.modules['tflite_runtime'] = None\n"
+                                            "sys.modules['tensorflow'] = None\n")
+    shim = tmp_path / "python-without-litert"
+    shim.write_text(f"#!/bin/sh\nPYTHONPATH={block} exec {sys.executable} \"$@\"\n")
+    shim.chmod(0o755)
+    _, ok_logs = bench(sshd, [tiny_variants["int8"]])
+    failed, failed_logs = bench(sshd, [tiny_variants["int8"]], remote_python=str(shim))
+    assert failed.errors and "cannot run .tflite models" in failed.errors[0]
+    dirs = remote_dirs_in(ok_logs) + remote_dirs_in(failed_logs)
+    assert len(dirs) == 2 and all("sentilite-bench." in d for d in dirs)
+    assert [d for d in dirs if not wait_gone(d, 10)] == []
 
 
 def test_remote_paths_are_quoted_but_tilde_still_means_home(tmp_path):

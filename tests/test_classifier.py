@@ -72,10 +72,11 @@ def test_contract_that_contradicts_the_model_is_refused(tiny_variants, tmp_path)
         load_classifier(bad_labels)
 
 
-def test_int8_model_with_a_different_normalisation_is_flagged(tiny_variants, tmp_path):
-    """Calibrated on [-1, 1] inputs; a contract claiming ImageNet or [0, 1] cannot pass quietly."""
+def test_int8_model_with_a_different_normalisation_is_refused(tiny_variants, tmp_path):
+    """Calibrated on [-1, 1] inputs; a contract claiming ImageNet or [0, 1] is refused, with the fix."""
     data = tiny_variants["int8"].read_bytes()
     for norm, word in [("imagenet", "clipped"), ("unit", "far wider")]:
         p = write_tflite(tmp_path / f"{norm}.tflite", data, PreprocessContract.create(32, norm))
-        warnings = TFLiteClassifier(p).warnings
-        assert warnings and word in warnings[0], (norm, warnings)
+        with pytest.raises(ContractError, match=word) as err:
+            TFLiteClassifier(p)
+        assert "contradicts its own preprocessing contract" in str(err.value) and "sentilite convert" in str(err.value)

@@ -130,8 +130,9 @@ def test_empty_calibration_set_fails_before_any_conversion(tiny_model, synthetic
 
 def test_wrong_model_files(tiny_variants, synthetic_splits, tmp_path):
     kw = dict(calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o")
-    with pytest.raises(ModelFormatError, match="is a tflite model; expected a .keras"):
+    with pytest.raises(ModelFormatError, match="is a tflite model; expected a .keras") as err:
         convert_model(tiny_variants["float32"], **kw)
+    assert "pass the .keras model it was converted from" in str(err.value) and "pass a .tflite" not in str(err.value)
     (tmp_path / "text.keras").write_text("hello")
     with pytest.raises(ModelFormatError, match="not a model file sentilite recognises"):
         convert_model(tmp_path / "text.keras", **kw)

@@ -121,11 +121,11 @@ def test_models_the_demo_cannot_run_fail_before_the_loop(tiny_variants, tiny_mod
         run_demo(cfg(text, clip))
 
 
-def test_model_warnings_are_printed_loudly(tiny_variants, clip, tmp_path, capsys):
+def test_a_model_contradicting_its_contract_is_refused(tiny_variants, clip, tmp_path):
     from sentilite.core.contract import PreprocessContract
+    from sentilite.core.errors import ContractError
     from sentilite.core.modelfile import write_tflite
 
     wrong = write_tflite(tmp_path / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet"))
-    run_demo(cfg(wrong, clip, sync=True, max_frames=2, quiet=False))
-    err = capsys.readouterr().err
-    assert "WARNING: model" in err and "clipped" in err
+    with pytest.raises(ContractError, match="clipped"):
+        run_demo(cfg(wrong, clip, sync=True, max_frames=2, quiet=False))

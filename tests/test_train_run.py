@@ -238,6 +238,10 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
         assert proc.returncode == 130 and "--resume" in stderr.strip().splitlines()[-1]
     killed_at = len(json.loads(state.read_text())["history"])
     assert 2 <= killed_at < epochs
+    # What a kill mid-write leaves behind: --resume removes it.
+    leftovers = [out / "checkpoint" / "ckpt-0-9.part.weights.h5", out / "model.part.keras", out / ".metrics.json.x1y2.part"]
+    for p in leftovers:
+        p.write_bytes(b"half")
 
     resumed = subprocess.run([sys.executable, "-m", "sentilite", "train", "--resume", str(out)], env=env,
                              capture_output=True, text=True, timeout=300)
@@ -248,6 +252,7 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
     assert [float(r[4]) for r in rows] == pytest.approx([1e-3] * 5 + [1e-4] * (epochs - 5))
     assert history["training"]["sessions"] == 2
     assert f"resuming {out}" in (out / "train.log").read_text()
+    assert not any(p.exists() for p in leftovers) and "half-written file(s)" in (out / "train.log").read_text()
 
     # The same run without interruption reaches the same model.
     straight = tmp_path / "straight"

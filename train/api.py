@@ -168,6 +168,9 @@ def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Un
     if not resuming:
         log(f"sentilite train -> {run.path}")
         return TrainState()
+    removed = _remove_partial_files(run.path)
+    if removed:
+        log(f"removed {len(removed)} half-written file(s) a killed run left: {', '.join(removed)}")
     state = checkpointer.load_state()
     if state is None:
         raise CheckpointError(f"{run.path} has no finished epoch to resume from.",
@@ -177,6 +180,19 @@ def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Un
         return TrainResult(run.path, run.model, json.loads(run.metrics.read_text()), run.contract, list(state.history))
     log(f"resuming {run.path}: phase {state.phase + 1}, {len(state.history)} epoch(s) done")
     return state
+
+
+def _remove_partial_files(folder: Path) -> list[str]:
+    """Delete the temporary files a kill left behind (every write goes to a ``.part`` name first)."""
+    removed = []
+    for sub in (folder, folder / "checkpoint"):
+        if not sub.is_dir():
+            continue
+        for path in sorted(sub.iterdir()):
+            if path.is_file() and (path.name.endswith(".part") or ".part." in path.name):
+                path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(folder)))
+    return removed
 
 
 def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]], log: Log) -> _Setup:
@@ -209,6 +225,9 @@ def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]]
     if len(train.indices) == 0:
         raise TrainConfigError("No readable training images.", "check the paths in the split file (and --root)")
     val = split_arrays(val_src) if val_src is not None else None
+    if val is not None and len(val.indices) == 0:
+        raise TrainConfigError(f"None of the {len(val_ds)} validation images could be read.",
+                               "check the paths in the --val split file (and --root)")
     return _Setup(backbone, contract, sm, labels, (train_ds, val_ds, test_ds), (train_src, val_src), train, val, cw)
 
 

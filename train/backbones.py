@@ -173,6 +173,14 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
         full = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001
         raise ModelFormatError(f"Keras cannot load {path} ({str(exc).strip()[:200]}).", "pass a .keras model saved by Keras 3") from None
+    if len(full.inputs) != 1:
+        raise TrainConfigError(f"{path} has {len(full.inputs)} inputs; a backbone takes one image.", "pass a single-input model")
+    shape = tuple(full.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise TrainConfigError(
+            f"{path} takes input of shape {shape}, not an RGB image (batch, height, width, 3).",
+            "pass an image model as --backbone-file (e.g. ../shared/weights/mobilenet_v2_imagenet_1.0_224.keras)",
+        )
     names = [layer.name for layer in full.layers]
     layer_name = config.feature_layer or ("gap" if "gap" in names else None)
     if layer_name is None or layer_name not in names:
@@ -187,8 +195,6 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
     elif len(out.shape) != 2:
         raise TrainConfigError(f"Layer {layer_name!r} of {path} outputs shape {tuple(out.shape)}; need (batch, features).",
                                "cut at a pooled feature layer or a feature map")
-    if len(full.inputs) != 1:
-        raise TrainConfigError(f"{path} has {len(full.inputs)} inputs; a backbone takes one image.", "pass a single-input model")
     model = keras.Model(full.inputs[0], out, name="backbone")
     h, w = full.inputs[0].shape[1], full.inputs[0].shape[2]
     if h is not None and w is not None:

@@ -13,19 +13,38 @@ from typing import Any, Optional, Union
 
 from sentilite.core.classifier import load_classifier
 from sentilite.core.datasets import Dataset, read_dataset
+from sentilite.core.errors import InputFileError
 from sentilite.core.modelfile import require_format
 
 PathLike = Union[str, os.PathLike]
 
 
-def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "evaluating") -> dict[str, Any]:
-    """Metrics of an already-loaded classifier on ``dataset`` (3-class, ``polar`` 2-class, skipped)."""
+def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "evaluating",
+                        per_image: bool = False) -> dict[str, Any]:
+    """Metrics of an already-loaded classifier on ``dataset`` (3-class, ``polar`` 2-class, skipped).
+
+    ``per_image`` adds ``predictions``: one ``{"path", "label", "predicted", "probabilities"}``
+    per scored image, so two result files (two models, or host and device) can be compared.
+    """
     from sentilite.core.evaluation import predict_dataset
 
     preds = predict_dataset(classifier, dataset, description=description)
+    if len(preds.y_true) == 0:
+        first = f" (first: {preds.skipped[0][0]}: {preds.skipped[0][1]})" if preds.skipped else ""
+        raise InputFileError(
+            f"None of the {len(dataset)} images of {dataset.source or 'the split'} could be read{first}, so there is nothing to score.",
+            "check the paths in the split file (they are relative to its folder, or to --root)",
+        )
     out = preds.metrics(tuple(classifier.contract.labels))
     out["seconds"] = preds.seconds
     out["images_per_second"] = (out["n"] / preds.seconds) if preds.seconds > 0 else None
+    if per_image:
+        labels = classifier.contract.labels
+        out["predictions"] = [
+            {"path": str(p), "label": labels[int(y)], "predicted": labels[int(pr.argmax())],
+             "probabilities": [round(float(v), 6) for v in pr]}
+            for p, y, pr in zip(preds.paths, preds.y_true, preds.probs)
+        ]
     return out
 
 
@@ -40,12 +59,13 @@ def evaluate_model(
 
     The dict has ``accuracy``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``polar`` (the
     2-class reading: positive vs negative images, comparing only those two probabilities),
-    ``skipped`` images, timing, and what was evaluated. Written to ``json_out`` when given.
+    ``skipped`` images, ``predictions`` (per image: path, label, predicted label, probabilities
+    in the contract's label order), timing, and what was evaluated. Written to ``json_out`` when given.
     """
     fmt = require_format(model_path, "tflite", "keras")
     clf = load_classifier(model_path, num_threads=num_threads)
     dataset = read_dataset(data, root, clf.contract.labels)
-    metrics = evaluate_classifier(clf, dataset, description=f"evaluating {Path(model_path).name}")
+    metrics = evaluate_classifier(clf, dataset, description=f"evaluating {Path(model_path).name}", per_image=True)
     runtime = clf.runtime.describe()
     result: dict[str, Any] = {
         "model": str(model_path),

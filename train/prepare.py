@@ -15,6 +15,7 @@ import numpy as np
 
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import Dataset
+from sentilite.core.errors import InputFileError
 
 from .config import TrainConfig
 from .rundir import live_progress
@@ -37,6 +38,10 @@ def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optiona
     for ds in (train, val, test):
         if ds is not None:
             require_labels_in_range(ds, len(config.labels))
+    if test is not None and not any(Path(s.path).is_file() for s in test):
+        # Caught here, before training: otherwise the run would end in an evaluation with nothing to score.
+        raise InputFileError(f"None of the {len(test)} test images of {config.test} exists.",
+                             "check the paths in the --test split file (and --root)")
     return train, val, test
 
 

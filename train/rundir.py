@@ -85,7 +85,7 @@ def write_history(run: RunDir, rows: Sequence[dict[str, Any]]) -> None:
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     """Loss and accuracy per epoch (train and validation), phases separated. False without matplotlib."""
-    from sentilite.core.plotting import pyplot
+    from sentilite.core.plotting import pyplot, save_figure
 
     plt = pyplot()
     if plt is None or not rows:
@@ -109,8 +109,7 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> bool:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return True
 
 

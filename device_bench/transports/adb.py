@@ -208,7 +208,8 @@ class ADBTransport:
     def push(self, local: Path, remote_name: str) -> str:
         assert self.remote_dir
         dest = f"{self.remote_dir}/{remote_name}"
-        proc = self.call(["push", str(local), dest], 600)
+        # An absolute path: a relative one starting with '-' would be read by adb as an option.
+        proc = self.call(["push", str(Path(local).resolve()), dest], 600)
         if proc.returncode != 0:
             text = proc.stderr + proc.stdout
             if "no space" in text.lower():
@@ -297,7 +298,8 @@ class ADBTransport:
 
         py = remote_path(self.remote_python)
         d = shlex.quote(self.remote_dir)
-        check = self.shell(f"cd {d} && {py} runner.py --check", 120)
+        rt = plan.settings.get("runtime")
+        check = self.shell(f"cd {d} && {py} runner.py --check" + (f" --runtime {shlex.quote(rt)}" if rt else ""), 120)
         if check.returncode == 127 or "not found" in check.stderr:
             raise RuntimeMissingError(f"{self.label} has no `{self.remote_python}`.", "install Python there or use --benchmark-binary")
         if check.returncode != 0:

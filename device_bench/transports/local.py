@@ -27,9 +27,10 @@ class LocalTransport:
         self.label = "local"
         self.system: dict[str, Any] = {}
 
-    def check(self) -> dict[str, Any]:
-        """Is a LiteRT runtime importable by the Python that runs the runner?"""
-        proc = subprocess.run([self.python, str(RUNNER_FILE), "--check"], capture_output=True, text=True, timeout=120)
+    def check(self, runtime: Optional[str] = None) -> dict[str, Any]:
+        """Is the runtime the runner will measure with importable by the Python that runs it?"""
+        cmd = [self.python, str(RUNNER_FILE), "--check"] + (["--runtime", runtime] if runtime else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         try:
             info = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -48,7 +49,7 @@ class LocalTransport:
         tfl = plan.jobs(("tflite",))
         keras = plan.jobs(("keras",))
         if tfl:
-            self.check()
+            self.check(plan.settings.get("runtime"))
             spec = write_spec(work / "spec_tflite.json", plan.spec(tfl))
             out = stream_runner([self.python, str(RUNNER_FILE), "--spec", str(spec)], on_result, timeout, cwd=work, env=env)
             self._raise_if_broken(out, "runner")

@@ -192,10 +192,12 @@ class SSHTransport:
         return DeviceError(f"SSH to {self.label} failed {during}: {line}.", fix)
 
     # -- steps -------------------------------------------------------------------------------
-    def check(self, remote_dir: str) -> dict[str, Any]:
-        """Run ``runner.py --check`` in ``remote_dir`` (where the runner bundle was copied)."""
+    def check(self, remote_dir: str, runtime: Optional[str] = None) -> dict[str, Any]:
+        """Run ``runner.py --check`` in ``remote_dir`` (where the runner bundle was copied), for the
+        runtime the measurement will use."""
         py = remote_path(self.remote_python)
-        remote = f"command -v {py} >/dev/null 2>&1 || exit 127; cd {shlex.quote(remote_dir)} && exec {py} runner.py --check"
+        rt = f" --runtime {shlex.quote(runtime)}" if runtime else ""
+        remote = f"command -v {py} >/dev/null 2>&1 || exit 127; cd {shlex.quote(remote_dir)} && exec {py} runner.py --check{rt}"
         proc = self._run(remote, self.connect_timeout + 120)
         out = proc.stdout.decode("utf-8", "replace").strip()
         err = proc.stderr.decode("utf-8", "replace")
@@ -300,9 +302,10 @@ class SSHTransport:
             needed = sum(f.stat().st_size for f in bundle + files)
             remote_dir = self.make_remote_dir(needed)
             try:
-                log(f"checking {self.label} for Python, numpy and a LiteRT runtime")
+                log(f"copying the runner to {self.label}:{remote_dir}")
                 self.copy(bundle, remote_dir)
-                info = self.check(remote_dir)
+                log(f"checking {self.label} for Python, numpy and a LiteRT runtime")
+                info = self.check(remote_dir, plan.settings.get("runtime"))
                 rt = info.get("runtime") or {}
                 log(f"{self.label}: Python {info.get('python')}, numpy {info.get('numpy')}, {rt.get('name')} {rt.get('version')}")
                 log(f"copying {len(files)} files ({needed / 1e6:.1f} MB) to {self.label}:{remote_dir}")

@@ -117,6 +117,23 @@ def input_quantization_issues(contract: PreprocessContract, dtype: Any, scale: f
     return issues
 
 
+CONTRADICTION_FIX = (
+    "re-convert it from its .keras model with `sentilite convert` (calibration then uses images prepared through the "
+    "contract), or, if the contract inside is the wrong one, re-embed the right one"
+)
+
+
+def refuse_contradiction(path: PathLike, contract: PreprocessContract, dtype: Any, scale: float, zero_point: int) -> None:
+    """Raise a :class:`ContractError` when an integer input's quantisation contradicts the contract.
+
+    Such a model would clip or crush every pixel the contract's normalisation produces, so its
+    answers would be wrong on every image: evaluate, bench and demo refuse it (``info`` shows it).
+    """
+    issues = input_quantization_issues(contract, dtype, scale, zero_point)
+    if issues:
+        raise ContractError(f"{path} contradicts its own preprocessing contract: {'; '.join(issues)}.", CONTRADICTION_FIX)
+
+
 class TFLiteClassifier:
     """A .tflite sentiment classifier with its embedded contract."""
 
@@ -138,7 +155,8 @@ class TFLiteClassifier:
                        int(out[0]["shape"][-1]), self.contract, "re-convert the model so its contract matches it")
         self.input_detail, self.output_detail = inp[0], out[0]
         in_scale, in_zp = self.input_detail["quantization"]
-        self.warnings = input_quantization_issues(self.contract, self.input_detail["dtype"], in_scale, in_zp)
+        refuse_contradiction(self.path, self.contract, self.input_detail["dtype"], in_scale, in_zp)
+        self.warnings: list[str] = []
         self.encoder = InputEncoder(self.contract, self.input_detail["dtype"], in_scale or None, int(in_zp))
         self.facts = read_conversion_facts(self.path)
 

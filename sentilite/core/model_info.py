@@ -56,6 +56,8 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     dtypes = [d["dtype"] for d in interp.get_tensor_details()]
     inferred = infer_variant(dtypes, interp.get_input_details()[0]["dtype"])
     warnings = []
+    if facts.get("unreadable"):
+        warnings.append(f"{facts['unreadable']}; informational only, the model still runs")
     if contract is None:
         warnings.append("no sentilite contract inside: evaluate/bench/demo will refuse it (re-convert with `sentilite convert`)")
     else:
@@ -64,7 +66,8 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
             warnings.append(f"input shape {i0['shape']} does not match the contract's {list(contract.input_shape)}")
         if outputs[0]["shape"][-1] != contract.num_classes:
             warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
-        warnings += input_quantization_issues(contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)
+        warnings += [f"{w}; evaluate, bench and demo refuse this model" for w in input_quantization_issues(
+            contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)]
     return {
         "path": str(path),
         "format": "tflite",

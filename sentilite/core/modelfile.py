@@ -58,13 +58,21 @@ def require_format(path: PathLike, *allowed: str) -> str:
     if fmt not in allowed:
         what = {"unknown": "not a model file sentilite recognises"}.get(fmt, f"a {fmt} model")
         want = " or ".join(f".{a}" for a in allowed)
-        raise ModelFormatError(
-            f"{path} is {what}; expected a {want} model.",
-            "pass a .tflite from `sentilite convert` or a .keras from `sentilite train`"
-            if fmt != "h5"
-            else "re-save it as .keras (keras.models.load_model(p).save('model.keras'))",
-        )
+        raise ModelFormatError(f"{path} is {what}; expected a {want} model.", _format_fix(fmt, allowed))
     return fmt
+
+
+def _format_fix(found: str, allowed: tuple[str, ...]) -> str:
+    """The fix that fits what was given and what is wanted (convert wants a .keras, never a .tflite)."""
+    if found == "h5":
+        return "re-save it as .keras (keras.models.load_model(p).save('model.keras'))"
+    if allowed == ("keras",):
+        if found == "tflite":
+            return "pass the .keras model it was converted from (`sentilite train` writes model.keras); a .tflite cannot be converted again"
+        return "pass a .keras model from `sentilite train` (or one saved with Keras 3's model.save('model.keras'))"
+    if allowed == ("tflite",):
+        return "pass a .tflite from `sentilite convert`"
+    return "pass a .tflite from `sentilite convert` or a .keras from `sentilite train`"
 
 
 # -- TFLite flatbuffer metadata ---------------------------------------------------------------
@@ -235,9 +243,19 @@ def read_contract(path: PathLike) -> Optional[PreprocessContract]:
 
 
 def read_conversion_facts(path: PathLike) -> dict[str, Any]:
-    """Conversion facts stored by ``sentilite convert`` in a .tflite ({} when absent)."""
+    """Conversion facts stored by ``sentilite convert`` in a .tflite ({} when absent).
+
+    They are informational (variant, calibration, converter), so an unreadable entry never stops
+    a model from running: it comes back as ``{"unreadable": reason}``.
+    """
     raw = read_tflite_metadata_file(path).get(CONVERSION_METADATA_NAME)
-    return json.loads(raw) if raw else {}
+    if not raw:
+        return {}
+    try:
+        facts = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not valid JSON ({exc})"}
+    return facts if isinstance(facts, dict) else {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not a JSON object"}
 
 
 def require_contract(path: PathLike) -> PreprocessContract:

@@ -17,6 +17,20 @@ def pyplot() -> Optional[Any]:
     return plt
 
 
+def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
+    """Write ``fig`` as PNG under a temporary name, rename it into place, close it: a kill
+    half-way never leaves a truncated image."""
+    from .fsutil import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
 PLOTS_MISSING = "plots skipped: matplotlib is not installed (pip install 'sentilite[plots]')"
 
 
@@ -41,6 +55,5 @@ def plot_confusion_matrix(cm: Any, labels: Any, path: Any, title: str = "Confusi
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
