@@ -1,0 +1,123 @@
+"""`sentilite serve` in a real headless Chromium (Debian's chromium + chromium-driver, Selenium).
+
+The upload page classifies a real Emotion6 photo; the camera page runs on Chromium's fake
+camera fed by a generated clip. Screenshots go to the test folder, or to ``docs/`` with
+``SENTILITE_DOCS_SCREENSHOTS=1`` (how the README's pictures are made).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import EMOTION6, REPO, require_shared
+from servekit import request, start_server
+
+from sentilite.core.default_model import DEFAULT_MODEL_PATH
+from sentilite.core.synthetic import make_synthetic_video
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def write_y4m(clip: Path, out: Path, frames: int = 60) -> Path:
+    """Chromium's fake camera reads YUV4MPEG2 (4:2:0); convert a generated clip to it."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip))
+    ok, frame = cap.read()
+    h, w = frame.shape[:2]
+    with open(out, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            if not ok:
+                break
+            fh.write(b"FRAME\n" + np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)).tobytes())
+            ok, frame = cap.read()
+    cap.release()
+    return out
+
+
+def chrome(extra_args: list[str]):
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs them)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not try to download a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+                *extra_args):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    return (REPO / "docs" / name) if os.environ.get("SENTILITE_DOCS_SCREENSHOTS") else tmp_path / name
+
+
+@pytest.fixture(scope="module")
+def bundled_server(tmp_path_factory):
+    srv = start_server(DEFAULT_MODEL_PATH, tmp_path_factory.mktemp("browser"), "--threads", "2")
+    yield srv
+    srv.stop()
+
+
+def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_path):
+    require_shared(EMOTION6)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    line = next(ln for ln in (EMOTION6 / "sentiment_test.txt").read_text().splitlines() if ln.split()[1] == "2")
+    photo = EMOTION6 / line.split()[0]
+    expected = request(bundled_server.url + "/api/predict", photo.read_bytes())[1]
+    driver = chrome([])
+    try:
+        driver.get(bundled_server.url + "/")
+        WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
+        field = driver.find_element(By.ID, "file")
+        driver.execute_script("arguments[0].hidden = false", field)
+        field.send_keys(str(photo))
+        driver.execute_script("arguments[0].hidden = true", field)
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
+        assert driver.find_element(By.ID, "label").text.lower() == expected["label"]
+        bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
+        assert [b.get_attribute("data-label") for b in bars] == ["negative", "neutral", "positive"]
+        shown = {b.get_attribute("data-label"): b.find_element(By.CLASS_NAME, "pct").text for b in bars}
+        assert shown[expected["label"]] == f"{100 * expected['probabilities'][expected['label']]:.1f} %"
+        assert "inference" in driver.find_element(By.ID, "timing").text and " ms" in driver.find_element(By.ID, "timing").text
+        facts = driver.find_element(By.ID, "model-facts").text
+        assert "Emotion6 test" in facts and "int8" in facts and driver.find_element(By.ID, "error").text == ""
+        driver.save_screenshot(str(screenshot_path(tmp_path, "serve_upload.png")))
+    finally:
+        driver.quit()
+
+
+def test_camera_page_shows_a_label_and_a_frame_rate(bundled_server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    clip = write_y4m(make_synthetic_video(tmp_path / "clip.avi", frames=60, size=(480, 640)), tmp_path / "clip.y4m")
+    driver = chrome(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-video-capture={clip}"])
+    try:
+        driver.get(bundled_server.url + "/camera")
+
+        def fps(d) -> float:
+            text = d.find_element(By.ID, "fps").text.split()[0]
+            return float(text) if text not in ("–", "") else 0.0
+
+        WebDriverWait(driver, 40).until(lambda d: fps(d) > 0 and d.find_element(By.ID, "label").text not in ("–", ""))
+        assert driver.find_element(By.ID, "label").text.lower() in ("negative", "neutral", "positive")
+        assert float(driver.find_element(By.ID, "rtt").text) > 0 and driver.find_element(By.ID, "error").text == ""
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 3
+        driver.save_screenshot(str(screenshot_path(tmp_path, "serve_camera.png")))
+    finally:
+        driver.quit()
+    assert request(bundled_server.url + "/healthz")[1]["handled"] >= 2
