@@ -209,7 +209,7 @@ def _validate_all(inp: _Inputs, got: _Converted, opts: ConvertOptions, out_dir: 
     runners = {}
     for v, path in got.paths.items():
         say(f"validating {v}")
-        row, _, runner = validate_tflite(v, path, inp.ev, ref, threads=opts.threads)
+        row, _, runner = validate_tflite(v, path, inp.ev, ref, threads=opts.threads, kernel_check_images=opts.kernel_check_images)
         row["convert_s"] = got.convert_s[v]
         row["path"] = str(out_dir / path.name)  # where it lives once committed
         rows.append(row)

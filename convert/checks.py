@@ -11,6 +11,8 @@ SLOWER_ABS_MS = 0.2
 #: Fewer evaluation images than this make accuracy deltas of a point or two meaningless.
 SMALL_EVAL = 50
 INT8_VARIANTS = ("dynamic-int8", "int8")
+#: below this top-1 agreement between kernel libraries, a variant's answers depend on the kernels
+KERNEL_AGREEMENT_MIN = 0.99
 
 
 def add_comparisons(rows: Sequence[dict[str, Any]], tolerance: float) -> None:
@@ -64,6 +66,16 @@ def find_warnings(
                 f"{v} COLLAPSED: it predicts '{name}' for every evaluation image (the Keras model does not); "
                 "the calibration set probably does not look like real input (check --calib and the contract)"
             )
+        for kernels, k in (r.get("kernels") or {}).items():
+            if k.get("error"):
+                out.append(f"{v}: {k['error']}; a device that runs these kernels may fail on it too")
+            elif k["images"] and k["top1_agreement"] < KERNEL_AGREEMENT_MIN:
+                out.append(
+                    f"{v}: its answers depend on the kernel library: LiteRT's {kernels} kernels disagree with XNNPACK on "
+                    f"{1 - k['top1_agreement']:.1%} of {k['images']} images (max |Δp| {k['max_abs_diff']:.3f}); a device "
+                    "without XNNPACK (tflite-runtime 2.14, NNAPI/GPU delegates, integer-only NPUs) will answer differently: "
+                    "check it with `sentilite evaluate --device ... --kernels xnnpack,builtin`"
+                )
         delta = r.get("accuracy_delta_pts")
         if v != "keras" and delta is not None and -delta > tolerance:
             out.append(f"{v} loses {-delta:.1f} accuracy points against Keras (tolerance {tolerance:g})")

@@ -37,6 +37,8 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration-image draw.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads for the latency measurement.")
 @click.option("--latency-runs", type=click.IntRange(min=1), default=30, show_default=True, help="Timed runs per variant (median reported).")
+@click.option("--kernel-check-images", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Also score each variant with LiteRT's builtin and reference kernels on this many images; warn when they disagree with XNNPACK (0: skip).")
 @click.option("--per-tensor", is_flag=True, help="Full-int8 with one weight scale per tensor instead of per channel (for old accelerators; less accurate).")
 @click.option("--no-bias-correction", is_flag=True, help="Keep the converter's int8 classifier bias (default: remove the mean logit shift int8 adds, measured on the calibration images).")
 def convert_command(
@@ -56,6 +58,7 @@ def convert_command(
     seed: int,
     threads: int,
     latency_runs: int,
+    kernel_check_images: int,
     per_tensor: bool,
     no_bias_correction: bool,
 ) -> None:
@@ -71,7 +74,7 @@ def convert_command(
 
     options = ConvertOptions(
         variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
-        allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs,
+        allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
         quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
     result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)

@@ -35,6 +35,7 @@ class ConvertOptions:
     seed: int = 0
     threads: int = 1
     latency_runs: int = 30
+    kernel_check_images: int = 50  # also score each variant with LiteRT's builtin and reference kernels (0: skip)
     quantizer: QuantizerOptions = field(default_factory=QuantizerOptions)
 
     @classmethod
@@ -74,5 +75,6 @@ class ConvertOptions:
         return {
             "variants": self.variant_names(), "io": self.io, "calib_size": self.calib_size, "calib_sizes": self.sweep_sizes(),
             "tolerance": self.tolerance, "seed": self.seed, "threads": self.threads, "latency_runs": self.latency_runs,
+            "kernel_check_images": self.kernel_check_images,
             "allow_select_tf_ops": self.allow_select_tf_ops, "quantizer": self.quantizer.to_dict(),
         }

@@ -49,6 +49,8 @@ def flat_row(row: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if not isinstance(v, (dict, list))}
     for name in labels:
         out[f"f1_{name}"] = (row.get("f1") or {}).get(name)
+    for kernels, k in (row.get("kernels") or {}).items():
+        out[f"{kernels}_kernels_agreement"] = k.get("top1_agreement")
     out["ok"] = "yes" if row.get("within_tolerance") else ("error" if "error" in row else "NO")
     return out
 
@@ -57,6 +59,7 @@ CSV_KEYS = [
     "variant", "file", "size_bytes", "compression_vs_keras", "size_vs_float32", "input", "output", "n", "accuracy",
     "accuracy_delta_pts", "top1_agreement", "mean_abs_diff", "max_abs_diff", "macro_f1",
     "latency_ms", "latency_p90_ms", "speed_vs_float32", "within_tolerance", "collapsed", "runtime", "error",
+    "builtin_kernels_agreement", "reference_kernels_agreement",
 ]
 
 
@@ -75,6 +78,8 @@ def markdown_columns(labels: Sequence[str]) -> list:
         ("macro_f1", "macro F1", fmt_float(3)),
         *[(f"f1_{name}", f"F1 {name}", fmt_float(3)) for name in labels],
         ("latency_ms", "latency ms", _ms),
+        ("builtin_kernels_agreement", "builtin kernels agree %", _pct),
+        ("reference_kernels_agreement", "reference kernels agree %", _pct),
         ("ok", "within tol.", fmt_str),
     ]
 
@@ -126,7 +131,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         markdown_table(rows, markdown_columns(labels)),
         "Δ pts: accuracy minus Keras accuracy, in percentage points. top-1 agree: share of images where the "
-        "variant's top class equals Keras's. mean/max abs Δp: absolute difference of class probabilities vs Keras.",
+        "variant's top class equals Keras's. mean/max abs Δp: absolute difference of class probabilities vs Keras. "
+        f"builtin / reference kernels agree: the same file run by LiteRT's builtin (no XNNPACK) and reference kernels, "
+        f"top-1 agreement with its XNNPACK answers on the first {st.get('kernel_check_images', 0)} images "
+        "(what a device without XNNPACK would answer).",
         "",
     ]
     if report["warnings"]:

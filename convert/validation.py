@@ -197,12 +197,40 @@ def validate_keras(path: PathLike, ev: EvalSet, contract: Optional[PreprocessCon
     return row, probs
 
 
+#: the kernel libraries besides XNNPACK every variant is also scored with (devices without XNNPACK use them)
+OTHER_KERNELS = ("builtin", "reference")
+DEFAULT_KERNEL_CHECK_IMAGES = 50
+
+
+def kernel_agreement(path: PathLike, ev: EvalSet, xnnpack_probs: np.ndarray, threads: int, images: int) -> dict[str, Any]:
+    """Top-1 agreement and max |Δp| of LiteRT's builtin and reference kernels with XNNPACK on the
+    first ``images`` evaluation images: the first hint, without a device, that a variant's answers
+    depend on the kernels that run it. Each library runs in a child process (some abort)."""
+    from .kernel_check import probabilities, raw_outputs_in_child
+
+    n = min(images, len(ev))
+    clf = TFLiteClassifier(path, num_threads=threads)
+    x = np.stack([clf.encoder.encode_resized(px)[None] for px in ev.pixels[:n]])
+    out: dict[str, Any] = {}
+    for kernels in OTHER_KERNELS:
+        try:
+            probs = probabilities(path, raw_outputs_in_child(path, x, kernels))
+        except RuntimeError as exc:
+            out[kernels] = {"images": n, "error": str(exc)}
+            continue
+        ref = xnnpack_probs[:n]
+        out[kernels] = {"images": n, "top1_agreement": float(np.mean(probs.argmax(1) == ref.argmax(1))),
+                        "max_abs_diff": float(np.abs(probs - ref).max()) if n else 0.0}
+    return out
+
+
 def validate_tflite(
     variant: str,
     path: PathLike,
     ev: EvalSet,
     reference: Optional[np.ndarray],
     threads: int = 1,
+    kernel_check_images: int = DEFAULT_KERNEL_CHECK_IMAGES,
 ) -> tuple[dict[str, Any], Optional[np.ndarray], Optional[Callable[[], Any]]]:
     """Row, probabilities and a one-image runner (for latency) of one .tflite variant.
 
@@ -220,5 +248,7 @@ def validate_tflite(
     row["contract_warnings"] = list(clf.warnings)
     probs = tflite_probs(clf, ev)
     row.update(score(probs, ev, reference))
+    if kernel_check_images and clf.runtime.name != "tensorflow":  # Flex models run on TF's interpreter only
+        row["kernels"] = kernel_agreement(path, ev, probs, threads, kernel_check_images)
     x = clf.encoder.encode_resized(ev.pixels[0])[None]
     return row, probs, lambda: clf.run(x)

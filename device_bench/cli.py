@@ -90,6 +90,9 @@ def bench_command() -> None:
               help="Give up on one model x threads after this many seconds without a result.")
 @click.option("--no-xnnpack", is_flag=True, help="Measure TFLite's built-in kernels without the default XNNPACK delegate.")
 @click.option("--runtime", default=None, metavar="NAME", help="Force a runtime: ai-edge-litert, tflite-runtime or tensorflow (Python runner).")
+@click.option("--sustained", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Run each model without pause this long: latency and temperature over time, first vs last minute, "
+                   "throttling from /sys/class/thermal, cpufreq and vcgencmd; writes sustained.png.")
 @click.option("--cv-threshold", type=click.FloatRange(min=0), default=0.10, show_default=True, help="Flag results whose std/mean exceeds this.")
 @click.option("--no-plot", is_flag=True, help="Do not draw latency_vs_size.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
@@ -99,7 +102,7 @@ def run_command(models: tuple[str, ...], device: str, threads: str, runs: int, m
                 repeat: int, images: Optional[str], max_images: int, benchmark_binary: Optional[str], taskset: Optional[str],
                 remote_python: Optional[str], ssh_options: tuple[str, ...], ssh_config: Optional[str], identity: Optional[str],
                 connect_timeout: float, job_timeout: float, no_xnnpack: bool, runtime: Optional[str], cv_threshold: float,
-                no_plot: bool, as_json: bool, out_dir: Optional[str]) -> None:
+                no_plot: bool, as_json: bool, out_dir: Optional[str], sustained: Optional[float]) -> None:
     """Benchmark MODEL(s): per model x thread count, in a fresh process, load + allocate time,
     first inference, warm-up, then N timed runs with min/median/mean/p90/p99/std and throughput,
     peak RSS and its growth, the runtime and whether XNNPACK was applied, and the CPU's model,
@@ -116,7 +119,7 @@ def run_command(models: tuple[str, ...], device: str, threads: str, runs: int, m
     options = BenchOptions(
         device=device, threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds, repeat=repeat, images=images,
         max_images=max_images, xnnpack=not no_xnnpack, runtime=runtime, taskset=taskset, remote_python=remote_python,
-        benchmark_binary=benchmark_binary, cv_threshold=cv_threshold, job_timeout=job_timeout, plot=not no_plot,
+        benchmark_binary=benchmark_binary, cv_threshold=cv_threshold, job_timeout=job_timeout, plot=not no_plot, sustained=sustained,
         ssh=SSHOptions(options=ssh_options, config=ssh_config, identity=identity, connect_timeout=connect_timeout),
     )
     res = run_bench(list(models) or None, options, out_dir=out, log=log)

@@ -10,13 +10,16 @@ import time
 if __package__:  # imported from an installed sentilite
     from sentilite.core import probe
 
+    from . import sustained
     from .record import BenchResult
 else:
     try:  # on a device, beside runner.py
         import sentilite_probe as probe
+        import sentilite_sustained as sustained
         from sentilite_record import BenchResult
     except ImportError:  # imported by runner.py run as a plain file on the host
         from sentilite.core import probe
+        from sentilite.device_bench import sustained
         from sentilite.device_bench.record import BenchResult
 
 #: (name shown to users, module holding the Interpreter class) in the order they are tried.
@@ -180,14 +183,36 @@ def timed_invocations(run, n_inputs, settings, t_start):
     }
 
 
+#: kernel library -> LiteRT OpResolverType member (None: the default, XNNPACK where it applies)
+KERNELS = {"xnnpack": None, "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
+
+
+def kernels_of(settings):
+    """The kernel library a job asks for (``--no-xnnpack`` is "builtin")."""
+    kernels = settings.get("kernels") or ("xnnpack" if settings.get("xnnpack", True) else "builtin")
+    if kernels not in KERNELS:
+        raise RuntimeError("unknown kernels {!r}; choose from {}".format(kernels, ", ".join(KERNELS)))
+    return kernels
+
+
+def sustained_timing(run, n_inputs, seconds):
+    """The sustained-mode loop (see sustained.py): (timing fields, sustained verdict and series)."""
+    samples, series = sustained.run_sustained(run, n_inputs, seconds)
+    stats = probe.summarize(samples)
+    timing = {"first_ms": samples[0], "time_to_first_result_s": None, "warmup_runs": 0, "warmup_mean_ms": None,
+              "latency_ms": stats, "timed_seconds": seconds, "throughput_ips": stats.get("throughput_ips"), "samples_ms": None}
+    return timing, sustained.verdict(series, seconds)
+
+
 def load_interpreter(job, settings, model_path, runtime):
     """(interpreter, load ms, captured native log) or a one-line RuntimeError."""
     name, version, Interpreter, _module, Resolver = runtime
     kwargs = {"model_path": model_path, "num_threads": int(job["threads"])}
-    if not settings.get("xnnpack", True):
+    resolver = KERNELS[kernels_of(settings)]
+    if resolver is not None:
         if Resolver is None:
-            raise RuntimeError(f"{name} {version} cannot disable XNNPACK (no OpResolverType)")
-        kwargs["experimental_op_resolver_type"] = Resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            raise RuntimeError(f"{name} {version} cannot choose its kernels (no OpResolverType): only XNNPACK/default here")
+        kwargs["experimental_op_resolver_type"] = getattr(Resolver, resolver)
     t0 = time.perf_counter()
     with probe.CaptureStderr() as cap:
         try:
@@ -207,8 +232,39 @@ def load_interpreter(job, settings, model_path, runtime):
     return interp, load_ms, cap.text
 
 
+def outputs_job(job, settings, base_dir, t_start):
+    """Run the model on every input of the job's ``.npy`` and return the raw outputs (on-device
+    evaluation: the host scores them and compares them with its own run)."""
+    import numpy as np
+
+    runtime = load_runtime(settings.get("runtime"))
+    interp, load_ms, load_log = load_interpreter(job, settings, os.path.join(base_dir, job["model"]), runtime)
+    detail, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    xs = make_input(detail, job, base_dir, np)
+    values = []
+    t0 = time.perf_counter()
+    for x in xs:
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        values.append(interp.get_tensor(out["index"])[0].tolist())
+    seconds = time.perf_counter() - t0
+    scale, zero_point = out["quantization"]
+    return BenchResult(
+        id=job.get("id"), name=job.get("name") or os.path.basename(job["model"]), model_file=job["model"], kind="outputs",
+        threads=int(job["threads"]), runtime={"name": runtime[0], "version": runtime[1], "import_s": None},
+        delegate=delegate_facts(interp, load_log), xnnpack_requested=kernels_of(settings) == "xnnpack",
+        kernels=kernels_of(settings), emulation=probe.emulation(), load_ms=load_ms, timed_seconds=seconds,
+        input={"kind": "npy", "samples": len(xs), "dtype": np.dtype(detail["dtype"]).name},
+        outputs={"dtype": np.dtype(out["dtype"]).name, "scale": float(scale), "zero_point": int(zero_point), "values": values},
+        rss_peak_mb=probe.peak_rss_mb(), load_log=load_log.strip()[-2000:] or None,
+    )
+
+
 def measure_job(job, settings, base_dir, t_start):
     """Run one model at one thread count; return its :class:`BenchResult` (raises on failure)."""
+    settings = {**settings, **(job.get("settings") or {})}  # a job may override the spec's settings
+    if job.get("mode") == "outputs":
+        return outputs_job(job, settings, base_dir, t_start)
     if settings.get("cpu_mask"):
         os.sched_setaffinity(0, probe.parse_cpu_mask(settings["cpu_mask"]))
     t_imp = time.perf_counter()
@@ -241,7 +297,11 @@ def measure_job(job, settings, base_dir, t_start):
             set_tensor(index, xs[i])
         invoke()
 
-    timing = timed_invocations(run, len(xs), settings, t_start)
+    sustained = None
+    if float(settings.get("sustained_seconds") or 0) > 0:
+        timing, sustained = sustained_timing(run, len(xs), float(settings["sustained_seconds"]))
+    else:
+        timing = timed_invocations(run, len(xs), settings, t_start)
     out = interp.get_tensor(outputs[0]["index"])
     peak = probe.peak_rss_mb()
     return BenchResult(
@@ -253,7 +313,9 @@ def measure_job(job, settings, base_dir, t_start):
         repeat_index=int(job.get("repeat", 0)),
         runtime={"name": runtime[0], "version": runtime[1], "import_s": import_s},
         delegate=delegate_facts(interp, load_log),
-        xnnpack_requested=bool(settings.get("xnnpack", True)),
+        xnnpack_requested=kernels_of(settings) == "xnnpack",
+        kernels=kernels_of(settings),
+        emulation=probe.emulation(),
         input={
             "kind": (job.get("input") or {}).get("kind", "random"),
             "samples": len(xs),
@@ -269,6 +331,7 @@ def measure_job(job, settings, base_dir, t_start):
         rss_peak_mb=peak,
         temperature_c={"before": temp_before, "after": probe.temperature_c()},
         load_log=load_log.strip()[-2000:] or None,
+        sustained=sustained,
         **timing,
     )
 

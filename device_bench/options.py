@@ -67,6 +67,7 @@ class BenchOptions:
     remote_python: Optional[str] = None  # ssh/adb: the device's Python
     benchmark_binary: Optional[PathLike] = None  # adb: TFLite's native benchmark_model
     ssh: SSHOptions = field(default_factory=SSHOptions)
+    sustained: Optional[float] = None  # seconds of continuous load: latency and temperature over time
     cv_threshold: float = DEFAULT_CV_THRESHOLD
     job_timeout: float = 600.0
     plot: bool = True
@@ -108,5 +109,6 @@ class BenchOptions:
             "cpu_mask": self.taskset if device_kind != "adb" else None,  # adb uses the taskset command instead
             # $SENTILITE_RUNTIME is the host's choice for every device: checked and measured alike.
             "runtime": self.runtime or os.environ.get("SENTILITE_RUNTIME") or None,
-            "job_timeout": float(self.job_timeout),
+            "job_timeout": float(self.job_timeout) + float(self.sustained or 0),
+            "sustained_seconds": float(self.sustained or 0),
         }

@@ -24,6 +24,8 @@ FIELDS = (
     ("runtime", None),  # {"name", "version", "import_s"}
     ("delegate", None),  # {"applied", "name", "partitions", "nodes"}
     ("xnnpack_requested", None),
+    ("kernels", None),  # "xnnpack", "builtin" (LiteRT's optimized kernels) or "reference"
+    ("emulation", None),  # probe.emulation(): emulated CPU and how, with the note to show
     ("input", None),  # {"kind", "samples", "dtype", "shape", "bytes"}
     ("output", None),  # {"dtype", "shape", "finite"}
     ("cpu_affinity", None),
@@ -41,6 +43,8 @@ FIELDS = (
     ("time_to_first_result_s", None),
     ("temperature_c", None),  # {"before", "after"}
     ("load_log", None),
+    ("outputs", None),  # "outputs" jobs: {"dtype", "scale", "zero_point", "values": [[...] per input]}
+    ("sustained", None),  # sustained mode: latency and temperature over time, throttling verdict
     ("error", None),
 )
 FIELD_NAMES = tuple(name for name, _ in FIELDS)

@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence, Union
 
 from sentilite import __version__
 from sentilite.core.fsutil import atomic_write_text
+from sentilite.core.probe import EMULATION_NOTE
 from sentilite.core.reporting import (
     Column,
     csv_text,
@@ -26,6 +27,7 @@ from sentilite.core.reporting import (
 )
 
 from .stats import DEFAULT_CV_THRESHOLD, VARIATION_ADVICE, aggregate
+from .sustained_report import plot_sustained, verdict_text
 
 PathLike = Union[str, os.PathLike]
 RESULTS_FORMAT = "sentilite-bench-results"
@@ -47,7 +49,7 @@ CSV_KEYS = [
     "device", "model", "variant", "kind", "threads", "size_mb", "load_ms", "first_ms", "warmup_mean_ms", "median_ms",
     "p90_ms", "mean_ms", "min_ms", "p99_ms", "std_ms", "cv", "throughput_ips", "rss_peak_mb", "rss_growth_mb",
     "time_to_first_result_s", "runs", "repeats", "median_ci95_low_ms", "median_ci95_high_ms", "runtime", "delegate",
-    "flags", "error", "path",
+    "flags", "kernels", "emulated", "error", "path",
 ]
 
 
@@ -108,6 +110,9 @@ def build_rows(models: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
                     "runtime": f"{rt.get('name')} {rt.get('version')}" if rt else None,
                     "delegate": _delegate_text(first_ok.get("delegate")),
                     "flags": "; ".join(agg.get("flags") or []) or None,
+                    "kernels": first_ok.get("kernels"),
+                    "emulated": bool((first_ok.get("emulation") or {}).get("emulated")),
+                    "sustained": {k: v for k, v in (first_ok.get("sustained") or {}).items() if k != "series"} or None,
                     "error": agg.get("error"),
                 }
             )
@@ -170,8 +175,12 @@ def results_table(rows: Sequence[dict[str, Any]], with_device: bool = False) -> 
             bits.append(f"median 95% CI {lo:.2f}-{hi:.2f} ms over {r['repeats']} processes")
         if r.get("flags"):
             bits.append(r["flags"])
+        if r.get("sustained"):
+            bits.append(verdict_text(r["sustained"]))
         if bits:
             notes.append(f"- {tag}: " + "; ".join(bits))
+    if any(r.get("emulated") for r in rows):
+        notes.insert(0, f"- NOTE: {EMULATION_NOTE} (rows marked emulated come from a CPU emulator, e.g. the Raspberry Pi stand-in)")
     if any("high variation" in (r.get("flags") or "") for r in rows):
         notes.append(f"\n{VARIATION_ADVICE}")
     return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
@@ -187,6 +196,8 @@ def write_results(res: BenchResults, out_dir: PathLike, plot: bool = True) -> di
         png = out / "latency_vs_size.png"
         if plot_latency_vs_size(res.rows, png, title=f"Median latency vs size ({res.device})"):
             res.files["plot"] = png
+        if any(r.get("sustained") for r in res.runs) and plot_sustained(res.runs, out / "sustained.png"):
+            res.files["sustained_plot"] = out / "sustained.png"
     write_json(files["json"], res.to_dict())
     atomic_write_text(files["csv"], csv_text(res.rows, CSV_KEYS))
     header = f"# Benchmark on {res.device}\n\n{describe_system(res.system)}\n\n{describe_protocol(res.protocol)}\n\n"
@@ -198,7 +209,8 @@ def write_results(res: BenchResults, out_dir: PathLike, plot: bool = True) -> di
 def describe_system(system: dict[str, Any]) -> str:
     if not system:
         return "System: unknown."
-    bits = [system.get("board"), system.get("cpu"), f"{system.get('cores')} cores" if system.get("cores") else None,
+    emu = system.get("emulation") or {}
+    bits = [f"**{emu.get('note')}** ({emu.get('how')})" if emu.get("emulated") else None, system.get("board"), system.get("cpu"), f"{system.get('cores')} cores" if system.get("cores") else None,
             f"governor {system['governor']}" if system.get("governor") else None,
             f"{system['temperature_c']:.0f} °C" if system.get("temperature_c") is not None else None,
             f"load {system['loadavg'][0]:.2f}" if system.get("loadavg") else None, system.get("platform")]

@@ -183,8 +183,8 @@ def test_python_runner_on_a_device_with_python(adb, tiny_variants, tmp_path):
     assert [r["threads"] for r in res.rows] == [1, 2] and all(r["error"] is None and r["p90_ms"] for r in res.rows)
     assert res.rows[0]["runtime"].startswith("ai-edge-litert")
     pushed = [c[-1].rsplit("/", 1)[1] for c in calls(folder) if "push" in c]
-    bundle = ["runner.py", "sentilite_measure.py", "sentilite_record.py", "sentilite_probe.py"]
-    assert pushed[:5] == bundle + ["spec.json"] and "m0.tflite" in pushed
+    bundle = ["runner.py", "sentilite_measure.py", "sentilite_record.py", "sentilite_sustained.py", "sentilite_probe.py"]
+    assert pushed[:6] == bundle + ["spec.json"] and "m0.tflite" in pushed
     assert not list((device_root / "data" / "local" / "tmp").glob("sentilite-bench-*"))  # removed afterwards
     res = run_bench([tiny_variants["int8"]], device="adb", remote_python="/nonexistent/python3")
     assert "has no `/nonexistent/python3`" in res.errors[0]

@@ -87,3 +87,46 @@ def test_cli_runs_and_prints_the_recommendation(tiny_model, synthetic_splits, tm
     assert res.exit_code == 0, res.output
     assert "Recommended:" in res.output and f"report: {out / 'report.md'}" in res.output
     assert sorted(p.name for p in out.glob("*.tflite")) == ["tiny_float32.tflite", "tiny_int8.tflite"]
+
+
+def test_each_variant_is_also_scored_with_builtin_and_reference_kernels(converted):
+    """The first hint of device divergence that needs no device: every variant run by LiteRT's
+    builtin and reference kernels beside XNNPACK, in report.json, report.md and report.csv."""
+    n = min(50, converted.report["evaluation"]["images"])
+    for row in converted.report["rows"][1:]:
+        k = row["kernels"]
+        assert set(k) == {"builtin", "reference"} and all(v["images"] == n for v in k.values())
+        assert all(0.0 <= v["top1_agreement"] <= 1.0 for v in k.values())
+        if row["variant"] in ("float32", "float16"):  # float kernels agree to rounding
+            assert k["reference"]["top1_agreement"] >= 0.95 and k["reference"]["max_abs_diff"] < 0.05
+    md = converted.report_md.read_text()
+    assert "builtin kernels agree %" in md and "reference kernels agree %" in md
+    assert "reference_kernels_agreement" in converted.report_csv.read_text().splitlines()[0]
+
+
+def test_a_variant_whose_answers_depend_on_the_kernels_is_warned_about():
+    from sentilite.convert.checks import find_warnings
+
+    row = {"variant": "int8", "latency_ms": 1.0, "kernels": {"builtin": {"images": 200, "top1_agreement": 0.975, "max_abs_diff": 0.18},
+                                                         "reference": {"images": 200, "top1_agreement": 0.995, "max_abs_diff": 0.02}}}
+    warnings = find_warnings([row], 2.0)
+    assert len(warnings) == 1 and "builtin kernels disagree with XNNPACK on 2.5% of 200 images" in warnings[0]
+    assert "--kernels xnnpack,builtin" in warnings[0]
+
+
+def test_evaluate_compares_a_device_with_this_machine_per_kernel_library(tiny_variants, synthetic_splits, tmp_path):
+    """--device local runs the same runner a Pi gets, on tensors prepared here: bit-identical answers."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "dev.json"
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "evaluate", str(tiny_variants["int8"]), "--data",
+                           str(synthetic_splits["val"]), "--device", "local", "--kernels", "xnnpack,builtin,reference",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert set(res["kernels"]) == {"xnnpack", "builtin", "reference"} and "on the host" in res["preprocessing"]
+    for k, r in res["kernels"].items():
+        assert r["identical_outputs"] == 1.0 and r["top1_agreement_with_host"] == 1.0 and r["n"] == len(res["paths"]) > 10, k
+        assert r["accuracy"] == r["host_accuracy"] and r["delegate"]["applied"] == (k == "xnnpack")
+    assert "| xnnpack |" in proc.stdout and "| reference |" in proc.stdout

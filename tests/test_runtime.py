@@ -78,3 +78,20 @@ def test_the_device_runner_tries_runtimes_in_the_core_order():
     for name, module in measure.RUNTIMES:
         core_module, attr = runtime._CANDIDATES[name]
         assert module == core_module, (name, module, core_module)
+
+
+def test_the_device_runner_names_kernels_as_the_core_does():
+    from sentilite.device_bench import measure
+
+    assert measure.KERNELS == runtime.KERNELS
+
+
+@pytest.mark.parametrize("kernels", ["xnnpack", "builtin", "reference"])
+def test_each_kernel_library_runs_the_model(tiny_variants, kernels):
+    import numpy as np
+
+    from sentilite.core.classifier import TFLiteClassifier
+
+    clf = TFLiteClassifier(tiny_variants["int8"], kernels=kernels)
+    p = clf.predict(np.full((40, 50, 3), 128, np.uint8))
+    assert p.shape == (3,) and abs(float(p.sum()) - 1) < 0.02 and clf.kernels == kernels

@@ -35,12 +35,6 @@ Examples:
   sentilite train --resume runs/mnv2-two-phase
 """
 
-EVALUATE_EXAMPLES = """\b
-Examples:
-  sentilite evaluate runs/mnv2/model.keras --data ../shared/data/emotion6/sentiment_test.txt --json test.json
-  sentilite evaluate model_int8.tflite --data test.txt --root /data/b-t4sa --json int8.json
-"""
-
 
 @click.command("train", epilog=TRAIN_EXAMPLES, context_settings={"max_content_width": 110})
 @click.option("--data", "data", multiple=True, metavar="SPLIT",
@@ -119,30 +113,3 @@ def train_command(ctx: click.Context, resume: Optional[str], quiet: bool, no_aug
             click.echo(summary_line(result.metrics[split], split))
     click.echo(f"model: {result.model_path}")
     click.echo(f"run folder: {result.run_dir}")
-
-
-@click.command("evaluate", epilog=EVALUATE_EXAMPLES)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="SPLIT", help="Labelled list: split file, CSV or class-per-folder tree.")
-@click.option("--root", type=click.Path(file_okay=False), help="Folder the split's image paths are relative to.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the metrics to this JSON file.")
-@click.option("--threads", type=int, help="Interpreter threads for a .tflite [default: all cores].")
-def evaluate_command(model: str, data: str, root: Optional[str], json_out: Optional[str], threads: Optional[int]) -> None:
-    """Score MODEL (.keras or .tflite) on a labelled split through the model's own preprocessing
-    contract: 3-class accuracy, per-class precision/recall/F1, confusion matrix, and the 2-class
-    reading (positive vs negative images, comparing only those two probabilities). Unreadable
-    images are skipped and listed. A .tflite needs no TensorFlow."""
-    from .evaluate import evaluate_model
-    from .rundir import summary_line
-
-    result = evaluate_model(model, data, root=root, json_out=json_out, num_threads=threads)
-    click.echo(f"model: {model} ({result['format']}, {result['runtime']})")
-    click.echo(summary_line(result, "data"))
-    for name, pc in result["per_class"].items():
-        click.echo(f"  {name:9s} precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  n {pc['support']}")
-    if result["n_skipped"]:
-        click.echo(f"skipped {result['n_skipped']} unreadable image(s): " + "; ".join(s["path"] for s in result["skipped"][:5]))
-    for w in result.get("warnings", []):
-        click.echo(f"warning: {w}", err=True)
-    if json_out:
-        click.echo(f"metrics written to {json_out}")

@@ -54,6 +54,7 @@ def evaluate_model(
     root: Optional[PathLike] = None,
     json_out: Optional[PathLike] = None,
     num_threads: Optional[int] = None,
+    kernels: str = "xnnpack",
 ) -> dict[str, Any]:
     """Evaluate ``model_path`` (.keras or .tflite) on the split ``data`` and return the metrics.
 
@@ -63,7 +64,7 @@ def evaluate_model(
     in the contract's label order), timing, and what was evaluated. Written to ``json_out`` when given.
     """
     fmt = require_format(model_path, "tflite", "keras")
-    clf = load_classifier(model_path, num_threads=num_threads)
+    clf = load_classifier(model_path, num_threads=num_threads, kernels=kernels)
     dataset = read_dataset(data, root, clf.contract.labels)
     metrics = evaluate_classifier(clf, dataset, description=f"evaluating {Path(model_path).name}", per_image=True)
     runtime = clf.runtime.describe()
@@ -71,6 +72,7 @@ def evaluate_model(
         "model": str(model_path),
         "format": fmt,
         "runtime": runtime,
+        "kernels": kernels if fmt == "tflite" else None,
         "data": str(data),
         "root": str(root) if root else None,
         "contract": clf.contract.to_dict(),

@@ -35,6 +35,7 @@ RUNNER_BUNDLE: dict[str, Path] = {
     "runner.py": RUNNER_FILE,
     "sentilite_measure.py": RUNNER_FILE.with_name("measure.py"),
     "sentilite_record.py": RUNNER_FILE.with_name("record.py"),
+    "sentilite_sustained.py": RUNNER_FILE.with_name("sustained.py"),
     "sentilite_probe.py": Path(probe.__file__).resolve(),
 }
 
@@ -58,6 +59,7 @@ class JobKey:
     model_index: int
     threads: int
     repeat: int
+    variant: int = 0  # index into Plan.variants (per-job mode and settings, e.g. the kernels)
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Plan:
     settings: dict[str, Any]  # runs, warmup, min_seconds, xnnpack, cpu_mask, runtime, job_timeout
     inputs: dict[int, dict[str, Any]]  # model index -> runner input spec
     input_files: dict[int, Path] = field(default_factory=dict)  # model index -> .npy on the host
+    #: per-job overrides, one set of jobs each: {"mode": "outputs", "settings": {"kernels": "builtin"}}
+    variants: list[dict[str, Any]] = field(default_factory=lambda: [{}])
 
     def job_table(self) -> dict[str, JobKey]:
         """Every job by id, repeats outermost (so drift affects every model alike)."""
@@ -77,7 +81,8 @@ class Plan:
         for r in range(self.repeat):
             for i in range(len(self.entries)):
                 for t in self.threads:
-                    table[f"job{len(table)}"] = JobKey(i, t, r)
+                    for v in range(len(self.variants)):
+                        table[f"job{len(table)}"] = JobKey(i, t, r, v)
         return table
 
     def jobs(self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None) -> list[dict[str, Any]]:
@@ -97,6 +102,7 @@ class Plan:
                     "repeat": key.repeat,
                     "model_index": key.model_index,
                     "input": self.inputs.get(key.model_index) or {"kind": "random"},
+                    **self.variants[key.variant],
                 }
             )
         return out

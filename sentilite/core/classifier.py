@@ -143,11 +143,13 @@ class TFLiteClassifier:
         num_threads: Optional[int] = 1,
         runtime: Optional[Runtime] = None,
         contract: Optional[PreprocessContract] = None,
+        kernels: str = "xnnpack",
     ) -> None:
         self.path = Path(path)
         require_format(self.path, "tflite")
         self.contract = resolve_contract(self.path, contract)
-        self.interpreter, self.runtime = make_interpreter(self.path, num_threads=num_threads, runtime=runtime)
+        self.kernels = kernels
+        self.interpreter, self.runtime = make_interpreter(self.path, num_threads=num_threads, runtime=runtime, kernels=kernels)
         self.num_threads = num_threads
         inp = self.interpreter.get_input_details()
         out = self.interpreter.get_output_details()
@@ -168,11 +170,19 @@ class TFLiteClassifier:
         """Decoded uint8 image -> model-ready ``(1, H, W, 3)`` input."""
         return self.encoder(image, order)[None]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Invoke on an encoded input; returns float32 class probabilities ``(C,)``."""
+    def run_raw(self, x: np.ndarray) -> np.ndarray:
+        """Invoke on an encoded input; returns the output tensor as the model gives it (``(C,)``)."""
         self.interpreter.set_tensor(self.input_detail["index"], x)
         self.interpreter.invoke()
-        y = self.interpreter.get_tensor(self.output_detail["index"])[0]
+        return self.interpreter.get_tensor(self.output_detail["index"])[0]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Invoke on an encoded input; returns float32 class probabilities ``(C,)``."""
+        return self.probabilities(self.run_raw(x))
+
+    def probabilities(self, y: np.ndarray) -> np.ndarray:
+        """Raw output values (from here or from a device) -> float32 class probabilities."""
+        y = np.asarray(y, dtype=self.output_detail["dtype"])
         if y.dtype != np.float32:
             scale, zp = self.output_detail["quantization"]
             y = dequantize(y, scale, zp)
@@ -186,11 +196,12 @@ class TFLiteClassifier:
         return np.stack([self.predict(im, order) for im in images])
 
 
-def load_classifier(path: PathLike, num_threads: Optional[int] = 1, contract: Optional[PreprocessContract] = None) -> Classifier:
-    """A :class:`TFLiteClassifier` or a Keras one, chosen by the file's content."""
+def load_classifier(path: PathLike, num_threads: Optional[int] = 1, contract: Optional[PreprocessContract] = None,
+                    kernels: str = "xnnpack") -> Classifier:
+    """A :class:`TFLiteClassifier` (on ``kernels``) or a Keras one, chosen by the file's content."""
     fmt = require_format(path, "tflite", "keras")
     if fmt == "tflite":
-        return TFLiteClassifier(path, num_threads=num_threads, contract=contract)
+        return TFLiteClassifier(path, num_threads=num_threads, contract=contract, kernels=kernels)
     # The only door from the device side to TensorFlow, taken for a .keras file alone
     # (.importlinter names this one import as the exception).
     from .keras_classifier import KerasClassifier

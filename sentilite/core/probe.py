@@ -92,10 +92,40 @@ def peak_rss_mb():
     return v if v is not None else _ru_maxrss_mb()
 
 
+def sys_path(path):
+    """``path`` under $SENTILITE_SYSFS_ROOT when set (tests point it at a fake thermal/cpufreq tree)."""
+    root = os.environ.get("SENTILITE_SYSFS_ROOT")
+    return os.path.join(root, path.lstrip("/")) if root else path
+
+
+def cpu_frequency():
+    """(current, maximum) frequency of cpu0 in MHz from cpufreq, each None where unreadable."""
+    out = []
+    for name in ("scaling_cur_freq", "cpuinfo_max_freq"):
+        raw = _read(sys_path("/sys/devices/system/cpu/cpu0/cpufreq/" + name), 64)
+        out.append(int(raw) / 1000.0 if raw and raw.isdigit() else None)
+    return out[0], out[1]
+
+
+def throttled_flags():
+    """``vcgencmd get_throttled`` on a Raspberry Pi as an int (bit 2: throttled now, bit 18: since boot), else None."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("vcgencmd")
+    if tool is None:
+        return None
+    try:
+        text = subprocess.run([tool, "get_throttled"], capture_output=True, text=True, timeout=5).stdout
+        return int(text.strip().split("=")[1], 16)
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
 def temperature_c():
     """Highest readable thermal-zone temperature in degrees C (Pi: the SoC), else None."""
     best = None
-    base = "/sys/class/thermal"
+    base = sys_path("/sys/class/thermal")
     try:
         zones = [z for z in os.listdir(base) if z.startswith("thermal_zone")]
     except OSError:
@@ -109,7 +139,7 @@ def temperature_c():
         if v is not None and -40 < v < 150 and (best is None or v > best):
             best = v
     if best is None:
-        raw = _read("/sys/devices/virtual/thermal/thermal_zone0/temp", 64)
+        raw = _read(sys_path("/sys/devices/virtual/thermal/thermal_zone0/temp"), 64)
         try:
             best = float(raw) / 1000.0 if raw else None
         except ValueError:
@@ -144,10 +174,34 @@ def affinity():
         return None
 
 
+#: what the sentilite Raspberry Pi stand-in writes into its root filesystem
+STANDIN_MARKER = "/etc/sentilite-standin"
+EMULATION_NOTE = "emulated aarch64: timings are not device speeds"
+
+
+def emulation():
+    """Is this an emulated CPU (qemu)? ``{"emulated": bool, "how": str or None, "note": str or None}``.
+
+    Signs: the stand-in's marker file, a QEMU_CPU setting, or an ARM userland on a kernel built
+    for x86 (qemu-user passes system calls to the host kernel, whose /proc/version says so).
+    """
+    how = None
+    marker = _read(STANDIN_MARKER, 512)
+    if marker:
+        how = marker.splitlines()[0]
+    elif os.environ.get("QEMU_CPU"):
+        how = "qemu-user, QEMU_CPU=" + os.environ["QEMU_CPU"]
+    elif platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l"):
+        version = (_read("/proc/version", 1024) or "").lower()
+        if "x86_64" in version or "amd64" in version:
+            how = "qemu-user (an ARM userland on an x86-64 kernel)"
+    return {"emulated": how is not None, "how": how, "note": EMULATION_NOTE if how else None}
+
+
 def system_info():
     """What we can read about the machine without privileges; missing facts are None."""
     info = cpu_model()
-    freq = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", 64)
+    freq = _read(sys_path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq"), 64)
     try:
         load = os.getloadavg()
     except (AttributeError, OSError):
@@ -159,11 +213,12 @@ def system_info():
             "platform": platform.platform(),
             "cores": os.cpu_count(),
             "affinity": affinity(),
-            "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", 64),
+            "governor": _read(sys_path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"), 64),
             "cpu_mhz": round(int(freq) / 1000.0) if freq and freq.isdigit() else None,
             "temperature_c": temperature_c(),
             "loadavg": [round(v, 2) for v in load] if load else None,
             "python": platform.python_version(),
+            "emulation": emulation(),
         }
     )
     return info

@@ -88,15 +88,40 @@ def select_runtime(preference: Optional[Union[str, Sequence[str]]] = None) -> Ru
     )
 
 
+#: kernel library -> LiteRT OpResolverType member (None: the default resolver, XNNPACK where it applies).
+#: The same table as the device runner's (sentilite.device_bench.measure.KERNELS; a test keeps them equal).
+KERNELS: dict[str, Optional[str]] = {"xnnpack": None, "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
+
+
+def op_resolver(rt: Runtime, kernels: str) -> Any:
+    """The ``experimental_op_resolver_type`` value that selects ``kernels`` in runtime ``rt`` (None: default)."""
+    if kernels not in KERNELS:
+        raise RuntimeMissingError(f"Unknown kernels {kernels!r}.", f"choose from {', '.join(KERNELS)}")
+    member = KERNELS[kernels]
+    if member is None:
+        return None
+    holder = rt.module if rt.name != "tensorflow" else getattr(rt.module.lite, "experimental", None)
+    resolver = getattr(holder, "OpResolverType", None)
+    if resolver is None:
+        raise RuntimeMissingError(f"{rt.describe()} cannot choose its kernels (no OpResolverType).", "pip install ai-edge-litert")
+    return getattr(resolver, member)
+
+
 def make_interpreter(
     model: Union[str, os.PathLike, bytes],
     num_threads: Optional[int] = 1,
     runtime: Optional[Runtime] = None,
     allocate: bool = True,
+    kernels: str = "xnnpack",
 ) -> tuple[Any, Runtime]:
-    """Create (and allocate) an interpreter for a .tflite path or flatbuffer bytes."""
+    """Create (and allocate) an interpreter for a .tflite path or flatbuffer bytes, running on
+    ``kernels``: ``xnnpack`` (LiteRT's default), ``builtin`` (its optimized kernels without the
+    default delegate) or ``reference`` (its reference kernels)."""
     rt = runtime or select_runtime()
     kwargs: dict[str, Any] = {"num_threads": num_threads}
+    resolver = op_resolver(rt, kernels)
+    if resolver is not None:
+        kwargs["experimental_op_resolver_type"] = resolver
     if isinstance(model, (bytes, bytearray)):
         kwargs["model_content"] = bytes(model)
         label = "<in-memory model>"
