@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional, Sequence, Union
 
-from sentilite.core.errors import InputFileError
+from sentilite.core.errors import DeviceError, InputFileError
 
 from .inputs import DEFAULT_MAX_IMAGES
 from .stats import DEFAULT_CV_THRESHOLD
@@ -95,6 +95,14 @@ class BenchOptions:
                 f"runs={self.runs}, warmup={self.warmup}, repeat={self.repeat}: need runs >= 1, warmup >= 0, repeat >= 1.",
                 "e.g. --runs 50 --warmup 5",
             )
+        if self.taskset is not None:
+            from sentilite.core.probe import parse_cpu_mask
+
+            try:
+                parse_cpu_mask(self.taskset)
+            except ValueError as exc:
+                what = str(exc) if "selects no CPU" in str(exc) else f"--taskset {self.taskset!r} is not a hexadecimal CPU mask"
+                raise DeviceError(what + ".", "e.g. --taskset 1 (CPU 0) or --taskset f0 (CPUs 4-7)") from None
         if self.min_seconds is not None and float(self.min_seconds) < 0:
             raise InputFileError(f"--min-seconds {self.min_seconds} is negative.", "e.g. --min-seconds 10")
 

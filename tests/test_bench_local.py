@@ -214,3 +214,10 @@ def test_interrupt_keeps_what_was_measured_and_leaves_no_process(tiny_variants, 
         if any(c.endswith("device_bench/runner.py") for c in cmd) and "--job" in cmd and p.info["create_time"] >= t0 - 1:
             jobs.append(p)
     assert jobs == [], "a measurement process outlived the interrupt"
+
+
+def test_a_cpu_mask_that_selects_no_cpu_is_refused(tiny_variants):
+    from sentilite.core.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="selects no CPU .*hexadecimal: 1 = CPU 0"):
+        run_bench([tiny_variants["int8"]], runs=2, taskset="0")

@@ -277,4 +277,7 @@ def parse_cpu_mask(mask):
                 cpus.add(int(part))
         return cpus
     value = int(m[2:] if m.startswith("0x") else m, 16)
-    return {i for i in range(value.bit_length()) if value >> i & 1}
+    cpus = {i for i in range(value.bit_length()) if value >> i & 1}
+    if not cpus:
+        raise ValueError(f"CPU mask {mask!r} selects no CPU (it is hexadecimal: 1 = CPU 0, f0 = CPUs 4-7)")
+    return cpus
