@@ -43,6 +43,17 @@ def render_info(info: dict[str, Any]) -> str:
         conv = {k: v for k, v in info["conversion"].items() if k != "variant"}
         if conv:
             lines.append("converted " + ", ".join(f"{k}={v}" for k, v in conv.items()))
+    std = info.get("standard_metadata")
+    if std and std.get("present") and not std.get("error"):
+        inp = std.get("input") or {}
+        norm = inp.get("normalization")
+        lines.append(f"standard  TFLite metadata: {std.get('name')} (version {std.get('version')}, parser >= {std.get('min_parser_version')})")
+        lines.append(f"          input {inp.get('color_space')} {'x'.join(map(str, inp.get('size') or []))}"
+                     + (f", normalisation mean {[round(v, 3) for v in norm['mean']]} std {[round(v, 3) for v in norm['std']]}" if norm
+                        else ", no normalisation (integer input)")
+                     + f"; labels file {', '.join(std.get('labels') or []) or 'missing'}")
+    elif info["format"] == "tflite":
+        lines.append("standard  none")
     lines.append(f"runtime   {info['runtime']}")
     lines += [f"warning   {w}" for w in info.get("warnings", [])]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -47,6 +48,26 @@ def _io(detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def standard_metadata(path: PathLike, contract: Any) -> dict[str, Any]:
+    """The standard TFLite metadata block (what MediaPipe and Android read), with its labels file
+    and, under ``disagreements``, where it contradicts the sentilite contract."""
+    from .modelfile import read_tflite_metadata_file
+    from .tflite_metadata import METADATA_NAME, disagreements, parse_model_metadata, read_label_file
+
+    raw = read_tflite_metadata_file(path).get(METADATA_NAME)
+    if not raw:
+        return {"present": False, "disagreements": ["no standard TFLite metadata: MediaPipe and Android tooling will not "
+                                                    "know the labels or the normalisation (re-convert with `sentilite convert`)"]}
+    try:
+        std = parse_model_metadata(raw)
+    except (ValueError, struct.error) as exc:
+        return {"present": True, "error": str(exc), "disagreements": [f"standard TFLite metadata unreadable ({exc})"]}
+    labels = read_label_file(Path(path).read_bytes())
+    std.update(present=True, labels=labels)
+    std["disagreements"] = disagreements(std, contract, labels) if contract is not None else []
+    return std
+
+
 def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     contract = read_contract(path)
     facts = read_conversion_facts(path)
@@ -68,6 +89,8 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
             warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
         warnings += [f"{w}; evaluate, bench and demo refuse this model" for w in input_quantization_issues(
             contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)]
+    standard = standard_metadata(path, contract)
+    warnings += standard.pop("disagreements", [])
     return {
         "path": str(path),
         "format": "tflite",
@@ -79,6 +102,7 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
         "tensor_types": dict(Counter(np.dtype(d).name for d in dtypes)),
         "contract": contract.to_dict() if contract else None,
         "conversion": facts,
+        "standard_metadata": standard,
         "runtime": rt.describe(),
         "warnings": warnings,
     }

@@ -213,14 +213,6 @@ def embed_tflite_metadata(data: bytes, entries: dict[str, bytes]) -> bytes:
     return bytes(builder.Output())
 
 
-def embed_contract_tflite(data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None) -> bytes:
-    """Embed the contract (and optional conversion facts) in TFLite flatbuffer bytes."""
-    entries = {CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode()}
-    if conversion is not None:
-        entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
-    return embed_tflite_metadata(data, entries)
-
-
 # -- contract I/O for both formats ------------------------------------------------------------
 
 
@@ -285,7 +277,35 @@ def write_contract_keras(path: PathLike, contract: PreprocessContract) -> None:
             dst.writestr(KERAS_CONTRACT_ENTRY, payload)
 
 
-def write_tflite(path: PathLike, data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None) -> Path:
-    """Write a .tflite with its contract embedded, atomically (never a half-written file)."""
-    atomic_write_bytes(path, embed_contract_tflite(data, contract, conversion))
+def _float_input(data: bytes) -> bool:
+    """Whether the flatbuffer's first input tensor is float32 (LiteRT's schema; True where unknown)."""
+    schema = _schema()
+    if schema is None:
+        return True
+    model = schema.Model.GetRootAsModel(data, 0)
+    graph = model.Subgraphs(0)
+    return graph.Tensors(graph.Inputs(0)).Type() == schema.TensorType.FLOAT32
+
+
+def write_tflite(path: PathLike, data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None,
+                 standard: Optional[dict[str, str]] = None) -> Path:
+    """Write a .tflite with its contract embedded, atomically (never a half-written file).
+
+    It also carries the standard TFLite Model Metadata (image properties, normalisation for a
+    float input, the labels file) that MediaPipe and Android tooling read; ``standard`` gives
+    its name, description, version, author and license (defaults from the contract and facts).
+    """
+    from .tflite_metadata import METADATA_NAME, append_label_file, build_model_metadata
+
+    facts = conversion or {}
+    variant = facts.get("variant", "")
+    info = {"name": f"sentilite image sentiment ({variant})" if variant else "sentilite image sentiment",
+            "description": f"Scene sentiment ({', '.join(contract.labels)}) of a photo. Input: {contract.describe()}. "
+                           "Made with sentilite; its preprocessing contract is in the sentilite.contract metadata.",
+            "version": str(facts.get("created") or "1"), "author": "", "license": "", **(standard or {})}
+    entries = {CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode(),
+               METADATA_NAME: build_model_metadata(contract, float_input=_float_input(data), **info)}
+    if conversion is not None:
+        entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
+    atomic_write_bytes(path, append_label_file(embed_tflite_metadata(data, entries), tuple(contract.labels)))
     return Path(path)
