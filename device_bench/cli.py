@@ -88,7 +88,9 @@ def bench_command() -> None:
 @click.option("--connect-timeout", type=click.FloatRange(min=1), default=10.0, show_default=True, help="ssh: seconds to wait for the connection.")
 @click.option("--timeout", "job_timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
               help="Give up on one model x threads after this many seconds without a result.")
-@click.option("--no-xnnpack", is_flag=True, help="Measure TFLite's built-in kernels without the default XNNPACK delegate.")
+@click.option("--no-xnnpack", is_flag=True, help="Measure TFLite's built-in kernels without the default XNNPACK delegate (= --kernels builtin).")
+@click.option("--kernels", type=click.Choice(["xnnpack", "builtin", "reference"]), default=None,
+              help="LiteRT kernel library to measure (Python runner); recorded in every result.")
 @click.option("--runtime", default=None, metavar="NAME", help="Force a runtime: ai-edge-litert, tflite-runtime or tensorflow (Python runner).")
 @click.option("--sustained", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
               help="Run each model without pause this long: latency and temperature over time, first vs last minute, "
@@ -102,7 +104,7 @@ def run_command(models: tuple[str, ...], device: str, threads: str, runs: int, m
                 repeat: int, images: Optional[str], max_images: int, benchmark_binary: Optional[str], taskset: Optional[str],
                 remote_python: Optional[str], ssh_options: tuple[str, ...], ssh_config: Optional[str], identity: Optional[str],
                 connect_timeout: float, job_timeout: float, no_xnnpack: bool, runtime: Optional[str], cv_threshold: float,
-                no_plot: bool, as_json: bool, out_dir: Optional[str], sustained: Optional[float]) -> None:
+                no_plot: bool, as_json: bool, out_dir: Optional[str], sustained: Optional[float], kernels: Optional[str]) -> None:
     """Benchmark MODEL(s): per model x thread count, in a fresh process, load + allocate time,
     first inference, warm-up, then N timed runs with min/median/mean/p90/p99/std and throughput,
     peak RSS and its growth, the runtime and whether XNNPACK was applied, and the CPU's model,
@@ -118,7 +120,7 @@ def run_command(models: tuple[str, ...], device: str, threads: str, runs: int, m
 
     options = BenchOptions(
         device=device, threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds, repeat=repeat, images=images,
-        max_images=max_images, xnnpack=not no_xnnpack, runtime=runtime, taskset=taskset, remote_python=remote_python,
+        max_images=max_images, xnnpack=not no_xnnpack, kernels=kernels, runtime=runtime, taskset=taskset, remote_python=remote_python,
         benchmark_binary=benchmark_binary, cv_threshold=cv_threshold, job_timeout=job_timeout, plot=not no_plot, sustained=sustained,
         ssh=SSHOptions(options=ssh_options, config=ssh_config, identity=identity, connect_timeout=connect_timeout),
     )

@@ -62,6 +62,7 @@ class BenchOptions:
     images: Optional[PathLike] = None  # real images encoded through each model's contract
     max_images: int = DEFAULT_MAX_IMAGES
     xnnpack: bool = True
+    kernels: Optional[str] = None  # xnnpack | builtin | reference (None: xnnpack, or builtin with xnnpack=False)
     runtime: Optional[str] = None  # force a runtime in the Python runner
     taskset: Optional[str] = None  # CPU mask
     remote_python: Optional[str] = None  # ssh/adb: the device's Python
@@ -95,6 +96,8 @@ class BenchOptions:
                 f"runs={self.runs}, warmup={self.warmup}, repeat={self.repeat}: need runs >= 1, warmup >= 0, repeat >= 1.",
                 "e.g. --runs 50 --warmup 5",
             )
+        if self.kernels is not None and self.kernels not in ("xnnpack", "builtin", "reference"):
+            raise InputFileError(f"--kernels {self.kernels!r} is not a kernel library.", "choose xnnpack, builtin or reference")
         if self.taskset is not None:
             from sentilite.core.probe import parse_cpu_mask
 
@@ -113,7 +116,8 @@ class BenchOptions:
             "warmup": int(self.warmup),
             "min_seconds": float(self.min_seconds) if self.min_seconds else 0.0,
             "max_seconds": float(self.max_seconds) if self.max_seconds else 0.0,
-            "xnnpack": bool(self.xnnpack),
+            "xnnpack": bool(self.xnnpack) and self.kernels in (None, "xnnpack"),
+            "kernels": self.kernels or ("xnnpack" if self.xnnpack else "builtin"),
             "cpu_mask": self.taskset if device_kind != "adb" else None,  # adb uses the taskset command instead
             # $SENTILITE_RUNTIME is the host's choice for every device: checked and measured alike.
             "runtime": self.runtime or os.environ.get("SENTILITE_RUNTIME") or None,

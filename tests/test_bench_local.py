@@ -221,3 +221,11 @@ def test_a_cpu_mask_that_selects_no_cpu_is_refused(tiny_variants):
 
     with pytest.raises(DeviceError, match="selects no CPU .*hexadecimal: 1 = CPU 0"):
         run_bench([tiny_variants["int8"]], runs=2, taskset="0")
+
+
+@pytest.mark.parametrize("kernels", ["builtin", "reference"])
+def test_the_kernel_library_is_a_choice_and_recorded(tiny_variants, kernels):
+    res = run_bench([tiny_variants["int8"]], runs=2, warmup=0, kernels=kernels)
+    run = res.runs[0]
+    assert run["error"] is None and run["kernels"] == kernels and run["delegate"]["applied"] is False
+    assert res.rows[0]["kernels"] == kernels and res.protocol["kernels"] == kernels
