@@ -76,7 +76,7 @@ def compare_outputs(clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.
     }
 
 
-def _device_outputs(model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log
+def device_outputs(model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log
                     ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
     """Raw outputs per kernel library, from the device (one runner process each)."""
     entries = describe_models([model])
@@ -115,9 +115,9 @@ def evaluate_on_device(
     x, labels, paths, skipped = encode_split(clf, data, root, max_images)
     say(f"encoded {len(x)} images through {model.name}'s contract on this machine ({clf.contract.describe()})")
     # This machine's answers come from the same runner, in child processes: some kernel libraries abort.
-    host_out, _, _ = _device_outputs(model, x, list(kernels), BenchOptions(device="local"), lambda _m: None)
+    host_out, _, _ = device_outputs(model, x, list(kernels), BenchOptions(device="local"), lambda _m: None)
     host_raw = {k: np.asarray(r["outputs"]["values"]) for k, r in host_out.items() if not r.get("error")}
-    device_out, system, label = _device_outputs(model, x, list(kernels), options, say)
+    device_out, system, label = device_outputs(model, x, list(kernels), options, say)
     per_kernels = {}
     for k in kernels:
         res = device_out.get(k)

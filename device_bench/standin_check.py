@@ -24,7 +24,7 @@ from sentilite.core.errors import DeviceError
 from sentilite.core.fsutil import atomic_write_json
 
 from .options import BenchOptions, SSHOptions
-from .remote_eval import _device_outputs
+from .remote_eval import device_outputs
 
 SELFCHECK_FLOAT32 = DEFAULT_MODEL_PATH.with_name("selfcheck_float32.tflite")
 Log = Callable[[str], None]
@@ -46,14 +46,14 @@ def _images(n: int = 4) -> list[np.ndarray]:
 def _outputs(model: Path, kernels: list[str], options: BenchOptions, log: Log) -> tuple[dict[str, np.ndarray], TFLiteClassifier]:
     clf = TFLiteClassifier(model, num_threads=1)
     x = np.stack([clf.encode(im) for im in _images()])
-    got, _, label = _device_outputs(model, x, kernels, options, log)
+    got, _, label = device_outputs(model, x, kernels, options, log)
     raw = {}
     for k in kernels:
         if k not in got or got[k].get("error"):
             raise DeviceError(f"The stand-in's self-check could not run {model.name} with {k} kernels on {label}: "
                               f"{got.get(k, {}).get('error', 'no result')}.", "see the runner's message; rebuild with --force")
         raw[k] = np.asarray(got[k]["outputs"]["values"])
-    host_out, _, _ = _device_outputs(model, x, kernels, BenchOptions(device="local"), log)
+    host_out, _, _ = device_outputs(model, x, kernels, BenchOptions(device="local"), log)
     host = {k: np.asarray(host_out[k]["outputs"]["values"]) for k in kernels}
     return {**{f"device_{k}": v for k, v in raw.items()}, **{f"host_{k}": v for k, v in host.items()}}, clf
 
