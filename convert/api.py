@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from sentilite.core.classifier import check_model_io, resolve_contract
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import ContractError, InputFileError, ModelFormatError
 from sentilite.core.fsutil import sha256_file
+from sentilite.core.model_checks import check_model_io, resolve_contract
 from sentilite.core.modelfile import require_format, write_tflite
 from sentilite.core.probe import cpu_model
 

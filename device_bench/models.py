@@ -73,7 +73,7 @@ def _infer_tflite_variant(interp: Any) -> str:
 def check_tflite_inputs(path: Path, interp: Any, contract: Optional[PreprocessContract]) -> None:
     """Refuse what the runner cannot feed honestly: several inputs, a non-image input type, or an
     input quantisation that contradicts the model's own contract."""
-    from sentilite.core.classifier import refuse_contradiction
+    from sentilite.core.model_checks import refuse_contradiction
 
     if interp is None:
         return

@@ -11,8 +11,8 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from .classifier import PathLike, check_model_io, resolve_contract, softmax
 from .contract import PreprocessContract
+from .model_checks import PathLike, check_model_io, resolve_contract, softmax
 from .modelfile import require_format
 from .preprocess import prepare
 from .runtime import Runtime

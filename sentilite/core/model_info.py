@@ -16,7 +16,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .classifier import input_quantization_issues
+from .model_checks import input_quantization_issues
 from .modelfile import read_contract, read_conversion_facts, require_format
 from .runtime import make_interpreter
 
