@@ -18,7 +18,7 @@ import time
 from array import array
 from typing import Any, Optional, Sequence
 
-from sentilite.core.probe import peak_rss_mb, percentile  # noqa: F401 - peak_rss_mb is part of this module's API
+from sentilite.core.probe import peak_rss_mb, percentile
 
 
 class Ema:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
@@ -44,14 +44,6 @@ def main(argv: list[str]) -> int:
     clf = TFLiteClassifier(model, num_threads=1, kernels=kernels)
     np.save(out, np.stack([clf.run_raw(xi) for xi in np.load(inp)]))
     return 0
-
-
-def probabilities(model: PathLike, raw: np.ndarray) -> Any:
-    """Raw outputs -> probabilities through the model's own output quantisation and contract."""
-    from sentilite.core.classifier import TFLiteClassifier
-
-    clf = TFLiteClassifier(model, num_threads=1)
-    return np.stack([clf.probabilities(v) for v in raw]).astype(np.float32)
 
 
 if __name__ == "__main__":

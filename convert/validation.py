@@ -202,19 +202,20 @@ OTHER_KERNELS = ("builtin", "reference")
 DEFAULT_KERNEL_CHECK_IMAGES = 50
 
 
-def kernel_agreement(path: PathLike, ev: EvalSet, xnnpack_probs: np.ndarray, threads: int, images: int) -> dict[str, Any]:
-    """Top-1 agreement and max |Δp| of LiteRT's builtin and reference kernels with XNNPACK on the
-    first ``images`` evaluation images: the first hint, without a device, that a variant's answers
-    depend on the kernels that run it. Each library runs in a child process (some abort)."""
-    from .kernel_check import probabilities, raw_outputs_in_child
+def kernel_agreement(clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarray, images: int) -> dict[str, Any]:
+    """Top-1 agreement and max |Δp| of LiteRT's builtin and reference kernels with XNNPACK (what
+    ``clf`` runs) on the first ``images`` evaluation images: the first hint, without a device, that
+    a variant's answers depend on the kernels that run it. Each library runs in a child process
+    (some abort); ``clf`` turns their raw outputs into probabilities."""
+    from .kernel_check import raw_outputs_in_child
 
     n = min(images, len(ev))
-    clf = TFLiteClassifier(path, num_threads=threads)
     x = np.stack([clf.encoder.encode_resized(px)[None] for px in ev.pixels[:n]])
     out: dict[str, Any] = {}
     for kernels in OTHER_KERNELS:
         try:
-            probs = probabilities(path, raw_outputs_in_child(path, x, kernels))
+            raw = raw_outputs_in_child(clf.path, x, kernels)
+            probs = np.stack([clf.probabilities(v) for v in raw]).astype(np.float32)
         except RuntimeError as exc:
             out[kernels] = {"images": n, "error": str(exc)}
             continue
@@ -249,6 +250,6 @@ def validate_tflite(
     probs = tflite_probs(clf, ev)
     row.update(score(probs, ev, reference))
     if kernel_check_images and clf.runtime.name != "tensorflow":  # Flex models run on TF's interpreter only
-        row["kernels"] = kernel_agreement(path, ev, probs, threads, kernel_check_images)
+        row["kernels"] = kernel_agreement(clf, ev, probs, kernel_check_images)
     x = clf.encoder.encode_resized(ev.pixels[0])[None]
     return row, probs, lambda: clf.run(x)

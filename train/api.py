@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import signal
 import threading
 import time
@@ -22,7 +21,7 @@ import numpy as np
 
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import Dataset
-from sentilite.core.fsutil import atomic_write_json, atomic_write_text
+from sentilite.core.fsutil import atomic_path, atomic_write_json, atomic_write_text
 from sentilite.core.modelfile import write_contract_keras
 from sentilite.core.resources import ResourceMonitor
 
@@ -239,10 +238,8 @@ def _teacher_targets(config: TrainConfig, run: Any, train_ds: Dataset, labels: t
         targets = np.load(run.teacher_targets)
     else:
         targets = teacher_targets(config.teacher, train_ds, labels, config.temperature, log)
-        part = run.teacher_targets.with_name(run.teacher_targets.name + ".part")
-        with open(part, "wb") as fh:
+        with atomic_path(run.teacher_targets) as tmp, open(tmp, "wb") as fh:
             np.save(fh, targets)
-        os.replace(part, run.teacher_targets)
     log(f"distillation: T = {config.temperature}, alpha (hard-label weight) = {config.alpha}")
     return targets
 

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import psutil
 
-from .probe import peak_rss_mb  # noqa: F401 - one home for the peak; re-exported for callers here
+from .probe import peak_rss_mb
 
 
 def rss_mb(pid: Optional[int] = None) -> float:
