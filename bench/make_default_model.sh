@@ -73,6 +73,9 @@ train student-distilled "${STUDENT_DATA[@]}" \
     --backbone student --weights none --mode ft-a \
     --teacher "$BEST/model.keras" --temperature 4 --alpha 0.1 --preset adam-cosine --epochs 40 --patience 8 --lr 3e-3
 
+# TRAIN_ONLY=1 stops here (train now, convert later: a second run skips the finished trainings)
+[ "${TRAIN_ONLY:-0}" = 1 ] && { echo "== TRAIN_ONLY=1: stopping before conversion"; exit 0; }
+
 if [ ! -f "$OUT/convert/report.json" ]; then
     sentilite convert "$BEST/model.keras" --calib "$E6/sentiment_train.txt" --eval "$E6/sentiment_test.txt" \
         --out "$OUT/convert" --overwrite --calib-sizes 10,50,200,500

@@ -37,6 +37,7 @@ from .export import (
     tensorflow_version,
 )
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
+from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
 from .staging import check_out_dir, staged
@@ -111,7 +112,8 @@ class _Inputs:
     """Everything read and checked before the first conversion."""
 
     model_path: Path
-    contract: PreprocessContract
+    contract: PreprocessContract  # the Keras model's
+    export: PreprocessContract  # the one the .tflite files carry (pixel-in unless told otherwise)
     calib_set: Optional[CalibrationSet]
     calib_n: int
     ev: EvalSet
@@ -125,20 +127,23 @@ def _read_inputs(model: PathLike, calib: Optional[PathLike], eval_split: PathLik
     model_path = Path(model)
     require_format(model_path, "keras")
     contract = resolve_model_contract(model_path, opts.contract)
+    export = opts.export_contract(contract)
     check_out_dir(out_dir, opts.overwrite)
     calib_set: Optional[CalibrationSet] = None
     if opts.needs_calibration():
         if calib is None:
             raise InputFileError("Full-integer int8 needs a calibration set.", "pass --calib SPLIT (e.g. your training split)")
         say(f"reading calibration images from {calib}")
-        calib_set = build_calibration_set(calib, contract, max([opts.calib_size, *opts.sweep_sizes()]), root=root, seed=opts.seed)
+        calib_set = build_calibration_set(calib, export, max([opts.calib_size, *opts.sweep_sizes()]), root=root, seed=opts.seed)
         if len(calib_set) < opts.calib_size:
             say(f"calibration: only {len(calib_set)} readable image(s) available (asked for {opts.calib_size})")
     say(f"reading evaluation images from {eval_split}")
     ev = build_eval_set(eval_split, contract, root=root)
     keras_model = load_keras_model(model_path, contract)
+    if export.pixel_in and not contract.pixel_in:
+        keras_model = wrap_pixel_in(keras_model, contract)
     calib_n = min(opts.calib_size, len(calib_set)) if calib_set is not None else 0
-    return _Inputs(model_path, contract, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
+    return _Inputs(model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -165,6 +170,7 @@ def _variant_facts(v: str, inp: _Inputs, opts: ConvertOptions, got: _Converted) 
     facts: dict[str, Any] = {
         "variant": v,
         "io": opts.io if full_integer else "float32",
+        "pixel_in": inp.export.pixel_in,
         "source": {"file": inp.model_path.name, "sha256": inp.model_sha},
         "converter": f"tensorflow {inp.tf_version}",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -196,7 +202,9 @@ def _convert_all(sm: Path, inp: _Inputs, opts: ConvertOptions, stage: Path, say:
             data, got.bias_facts = correct_classifier_bias(data, _float32_blob(sm, got, opts), inp.calib_set.inputs(inp.calib_n))
         got.convert_s[v] = time.perf_counter() - t0
         got.flex[v] = flex_ops(data) if opts.allow_select_tf_ops else []
-        got.paths[v] = write_tflite(stage / f"{inp.model_path.stem}_{v}.tflite", data, inp.contract, _variant_facts(v, inp, opts, got))
+        if inp.export.pixel_in and full_integer:
+            check_pixel_input(*input_quantization(data), v)
+        got.paths[v] = write_tflite(stage / f"{inp.model_path.stem}_{v}.tflite", data, inp.export, _variant_facts(v, inp, opts, got))
     return got
 
 
@@ -249,8 +257,9 @@ def _build_report(inp: _Inputs, got: _Converted, opts: ConvertOptions, rows: lis
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {"path": str(inp.model_path), "name": inp.model_path.name, "sha256": inp.model_sha,
                   "size_bytes": inp.model_path.stat().st_size},
-        "contract": inp.contract.to_dict(),
-        "contract_text": inp.contract.describe(),
+        "contract": inp.export.to_dict(),
+        "contract_text": inp.export.describe(),
+        "keras_contract": inp.contract.to_dict(),
         "host": host_facts(inp.tf_version),
         "settings": opts.to_dict(),
         "calibration": calib_facts or {"source": None, "images": 0, "per_class": {}, "seed": opts.seed, "balanced": True},

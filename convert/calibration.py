@@ -22,6 +22,8 @@ from sentilite.core.errors import InputFileError, SentiliteError
 from sentilite.core.evaluation import iter_decoded
 from sentilite.core.preprocess import normalize, resize_to_contract
 
+from .pixel_in import pin_pixel_range
+
 PathLike = Union[str, os.PathLike]
 
 DEFAULT_CALIB_SIZE = 200
@@ -94,7 +96,8 @@ class CalibrationSet:
 
         def gen() -> Iterator[list[np.ndarray]]:
             for i in range(count):
-                yield [normalize(self.pixels[i : i + 1], self.contract)]
+                x = normalize(self.pixels[i : i + 1], self.contract)
+                yield [pin_pixel_range(x) if (i == 0 and self.contract.pixel_in) else x]
 
         return gen
 

@@ -39,6 +39,9 @@ Examples:
 @click.option("--latency-runs", type=click.IntRange(min=1), default=30, show_default=True, help="Timed runs per variant (median reported).")
 @click.option("--kernel-check-images", type=click.IntRange(min=0), default=50, show_default=True,
               help="Also score each variant with LiteRT's builtin and reference kernels on this many images; warn when they disagree with XNNPACK (0: skip).")
+@click.option("--pixel-in/--no-pixel-in", default=True, show_default=True,
+              help="Move the normalisation inside the model, so every variant takes raw 0-255 RGB pixels (the full-int8 "
+                   "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
 @click.option("--per-tensor", is_flag=True, help="Full-int8 with one weight scale per tensor instead of per channel (for old accelerators; less accurate).")
 @click.option("--no-bias-correction", is_flag=True, help="Keep the converter's int8 classifier bias (default: remove the mean logit shift int8 adds, measured on the calibration images).")
 def convert_command(
@@ -59,6 +62,7 @@ def convert_command(
     threads: int,
     latency_runs: int,
     kernel_check_images: int,
+    pixel_in: bool,
     per_tensor: bool,
     no_bias_correction: bool,
 ) -> None:
@@ -75,6 +79,7 @@ def convert_command(
     options = ConvertOptions(
         variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
         allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
+        pixel_in=pixel_in,
         quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
     result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)

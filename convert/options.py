@@ -36,6 +36,7 @@ class ConvertOptions:
     threads: int = 1
     latency_runs: int = 30
     kernel_check_images: int = 50  # also score each variant with LiteRT's builtin and reference kernels (0: skip)
+    pixel_in: bool = True  # normalisation inside the graph: every variant takes raw 0-255 pixels
     quantizer: QuantizerOptions = field(default_factory=QuantizerOptions)
 
     @classmethod
@@ -67,6 +68,10 @@ class ConvertOptions:
         if self.threads < 1 or self.latency_runs < 1:
             raise ConversionError("--threads and --latency-runs must be at least 1.")
 
+    def export_contract(self, contract: PreprocessContract) -> PreprocessContract:
+        """The contract the written files carry (pixel-in: the normalisation moves into the graph)."""
+        return contract.as_pixel_in() if self.pixel_in else contract
+
     def needs_calibration(self) -> bool:
         return any(VARIANT_SPECS[v].full_integer for v in self.variant_names()) or bool(self.sweep_sizes())
 
@@ -75,6 +80,6 @@ class ConvertOptions:
         return {
             "variants": self.variant_names(), "io": self.io, "calib_size": self.calib_size, "calib_sizes": self.sweep_sizes(),
             "tolerance": self.tolerance, "seed": self.seed, "threads": self.threads, "latency_runs": self.latency_runs,
-            "kernel_check_images": self.kernel_check_images,
+            "kernel_check_images": self.kernel_check_images, "pixel_in": self.pixel_in,
             "allow_select_tf_ops": self.allow_select_tf_ops, "quantizer": self.quantizer.to_dict(),
         }

@@ -72,7 +72,8 @@ def mobilenet_sentiment(tmp_path_factory):
 
     keras = import_keras()
     keras.utils.set_random_seed(0)
-    contract = PreprocessContract.create(224, "imagenet", provenance={"backbone": "mobilenet_v2 (../shared)"})
+    contract = PreprocessContract.create(224, "imagenet", interpolation="warp_linear",
+                                         provenance={"backbone": "mobilenet_v2 (../shared)"})
     full = keras.saving.load_model(MOBILENET_FILE, compile=False)
     backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
     train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(150, seed=1)

@@ -30,6 +30,8 @@ def test_json_round_trip_keeps_every_field():
     ({"labels": ("a",)}, "labels"),
     ({"labels": ("a", "a")}, "labels"),
     ({"height": 4}, "input size"),
+    ({"interpolation": "nearest"}, "interpolation"),
+    ({"norm_in_graph": NORMALIZATIONS["imagenet"]}, "outside a graph"),
 ])
 def test_invalid_contracts_are_refused(kwargs, word):
     with pytest.raises(ContractError, match=word):
@@ -117,3 +119,65 @@ def test_encoder_rejects_unsupported_or_unscaled_inputs():
         InputEncoder(c, np.float16)
     with pytest.raises(ContractError, match="scale"):
         InputEncoder(c, np.int8, None, 0)
+
+
+def test_interpolation_and_pixel_in_round_trip_and_old_files_read_as_area():
+    c = PreprocessContract.create(64, "imagenet", interpolation="warp_linear").as_pixel_in()
+    assert c.pixel_in and c.norm.name == "raw" and c.model_norm.name == "imagenet"
+    back = PreprocessContract.from_json(c.to_json())
+    assert back == c and back.same_preprocessing(c)
+    assert not back.same_preprocessing(PreprocessContract.create(64, "imagenet", interpolation="warp_linear"))
+    assert "inside the model" in c.describe() and "warp_linear resize" in c.describe()
+    old = PreprocessContract.create(64, "imagenet").to_dict()
+    del old["input"]["interpolation"]  # written before the field existed
+    assert PreprocessContract.from_dict(old).interpolation == "area"
+
+
+def _classic_opencv_bilinear(img, box, size):
+    """Independent reference: sample at left + i * crop / size, coordinates rounded to 1/32 pixel,
+    integer weights (32 - a)(32 - b) ... summed and rounded, edges replicated (MediaPipe's warp)."""
+    top, left, ch, cw = box
+    fx = np.rint((left + np.arange(size) * cw / size) * 32).astype(int)
+    fy = np.rint((top + np.arange(size) * ch / size) * 32).astype(int)
+    h, w = img.shape[:2]
+    out = np.zeros((size, size, 3), np.int64)
+    for yi, Y in enumerate(fy):
+        for xi, X in enumerate(fx):
+            x0, y0, a, b = X >> 5, Y >> 5, X & 31, Y & 31
+            px = [[img[min(max(y, 0), h - 1), min(max(x, 0), w - 1)].astype(np.int64) for x in (x0, x0 + 1)] for y in (y0, y0 + 1)]
+            s = (32 - a) * (32 - b) * px[0][0] + a * (32 - b) * px[0][1] + (32 - a) * b * px[1][0] + a * b * px[1][1]
+            out[yi, xi] = (s * 32 + (1 << 14)) >> 15
+    return out.astype(np.uint8)
+
+
+def test_warp_linear_samples_exactly_as_mediapipe_does():
+    from sentilite.core.preprocess import crop_box
+
+    rng = np.random.default_rng(0)
+    c = PreprocessContract.create(24, "unit", interpolation="warp_linear")
+    for shape in ((57, 90, 3), (90, 57, 3), (13, 17, 3)):  # shrink wide, shrink tall, enlarge
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        ref = _classic_opencv_bilinear(img, crop_box(shape[0], shape[1], c), 24)
+        np.testing.assert_array_equal(resize_to_contract(img, c), ref)
+
+
+def test_each_interpolation_is_followed():
+    import cv2
+
+    img = np.random.default_rng(1).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    for name, flag in (("area", cv2.INTER_AREA), ("linear", cv2.INTER_LINEAR)):
+        c = PreprocessContract.create(24, "unit", interpolation=name)
+        np.testing.assert_array_equal(resize_to_contract(img, c), cv2.resize(img, (24, 24), interpolation=flag))
+    outs = {n: resize_to_contract(img, PreprocessContract.create(24, "unit", interpolation=n)) for n in ("area", "linear", "warp_linear")}
+    assert not np.array_equal(outs["area"], outs["warp_linear"]) and not np.array_equal(outs["linear"], outs["warp_linear"])
+
+
+def test_a_pixel_in_uint8_input_is_encoded_without_any_arithmetic():
+    c = PreprocessContract.create(16, "imagenet").as_pixel_in()
+    px = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    enc = InputEncoder(c, np.uint8, 1.0, 0)
+    assert enc.identity and enc.encode_resized(px) is px
+    shifted = InputEncoder(c, np.int8, 1.0, -128)  # int8 I/O: pixel - 128
+    assert not shifted.identity
+    np.testing.assert_array_equal(shifted.encode_resized(px).astype(int), px.astype(int) - 128)
+    assert not InputEncoder(PreprocessContract.create(16, "imagenet"), np.uint8, 0.0186, 114).identity

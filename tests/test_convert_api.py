@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from sentilite.app.cli import cli
 from sentilite.convert.api import convert_model
 from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.model_info import model_info
 from sentilite.core.modelfile import read_contract, read_conversion_facts
 from sentilite.core.runtime import make_interpreter
 
@@ -30,7 +31,7 @@ def test_every_variant_converts_loads_and_carries_its_contract(converted, tiny_m
         assert path.name == f"tiny_{variant}.tflite" and path.parent == converted.out_dir
         interp, rt = make_interpreter(path)
         assert rt.name == "ai-edge-litert"
-        assert read_contract(path) == contract
+        assert read_contract(path) == contract.as_pixel_in()  # pixel-in by default
         facts = read_conversion_facts(path)
         assert facts["variant"] == variant and facts["source"]["file"] == "tiny.keras"
         assert len(facts["source"]["sha256"]) == 64 and facts["converter"].startswith("tensorflow ")
@@ -77,6 +78,32 @@ def test_int8_io_types(tiny_model, synthetic_splits, tmp_path, io, dtype):
     assert clf.input_dtype == dtype and clf.warnings == []
     assert read_conversion_facts(result.variants["int8"])["io"] == io
     assert result.report["rows"][1]["top1_agreement"] >= 0.9
+    if io == "int8":  # pixel-in: the input is the pixel, shifted into int8's range
+        assert clf.input_detail["quantization"] == (1.0, -128)
+
+
+def test_pixel_in_int8_takes_the_pixel_itself(converted):
+    """uint8 input with scale 1 and zero point 0: the device feeds the crop as it is (no table, no copy)."""
+    clf = TFLiteClassifier(converted.variants["int8"])
+    assert clf.contract.pixel_in and clf.contract.norm.name == "raw" and clf.contract.norm_in_graph.name == "symmetric"
+    assert clf.input_detail["quantization"] == (1.0, 0) and clf.encoder.identity
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert clf.encoder.encode_resized(pixels) is pixels
+    assert read_conversion_facts(converted.variants["int8"])["pixel_in"] is True
+    f32 = TFLiteClassifier(converted.variants["float32"])  # float variants take 0-255 floats
+    np.testing.assert_array_equal(f32.encoder.encode_resized(pixels), pixels.astype(np.float32))
+
+
+def test_no_pixel_in_keeps_the_normalisation_outside(converted, tiny_model, synthetic_splits, tmp_path):
+    _, contract, keras_path = tiny_model
+    result = convert_model(keras_path, calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
+                           variants="float32,int8", calib_size=20, latency_runs=2, kernel_check_images=0, pixel_in=False)
+    for variant in ("float32", "int8"):
+        assert read_contract(result.variants[variant]) == contract
+    clf = TFLiteClassifier(result.variants["int8"])
+    assert clf.input_detail["quantization"] != (1.0, 0) and not clf.encoder.identity
+    assert any("quantised input expecting symmetric" in w for w in model_info(result.variants["int8"])["warnings"])
+    assert not any("quantised input" in w for w in model_info(converted.variants["int8"])["warnings"])
 
 
 def test_cli_runs_and_prints_the_recommendation(tiny_model, synthetic_splits, tmp_path):

@@ -36,7 +36,7 @@ def test_nested_mobilenet_converts_to_every_variant(synthetic_splits, tmp_path):
     rows = {r["variant"]: r for r in result.report["rows"]}
     for variant in ("float32", "float16", "dynamic-int8", "int8"):
         clf = TFLiteClassifier(result.variants[variant])
-        assert clf.contract == contract and "error" not in rows[variant]
+        assert clf.contract == contract.as_pixel_in() and "error" not in rows[variant]
         assert read_conversion_facts(result.variants[variant])["variant"] == variant
     assert rows["float32"]["max_abs_diff"] < 1e-4 and rows["float32"]["top1_agreement"] == 1.0
     # BatchNorm folded, weights quantised: full-int8 is far smaller than float32.
@@ -88,7 +88,7 @@ def test_allow_select_tf_ops_converts_and_warns_about_the_flex_delegate(tmp_path
     data = result.variants["float32"].read_bytes()
     assert flex_ops(data) == ["MatrixInverse"]
     assert read_conversion_facts(result.variants["float32"])["flex_ops"] == ["MatrixInverse"]
-    assert read_contract(result.variants["float32"]) == TINY_CONTRACT
+    assert read_contract(result.variants["float32"]) == TINY_CONTRACT.as_pixel_in()
     # Neither LiteRT nor TensorFlow's pip interpreter links the Flex delegate: the row says so,
     # the report warns, and no unvalidated variant is recommended.
     row = result.report["rows"][1]

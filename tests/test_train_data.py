@@ -26,6 +26,8 @@ CONTRACTS = {
     "symmetric-stretch": PreprocessContract.create(32, "symmetric", resize="stretch"),
     "caffe-bgr": PreprocessContract.create(32, "caffe", color_order="BGR"),
     "raw-rect": PreprocessContract.create((24, 40), "raw"),
+    "imagenet-warp": PreprocessContract.create(32, "imagenet", interpolation="warp_linear"),
+    "symmetric-linear": PreprocessContract.create(32, "symmetric", interpolation="linear"),
 }
 
 
@@ -51,7 +53,8 @@ def test_pipeline_equals_core_prepare(synthetic_splits, tmp_path, name, cached):
 def test_pipeline_equals_core_prepare_on_real_photos(tmp_path):
     require_shared(EMOTION6)
     ds = read_split_file(EMOTION6 / "sentiment_val.txt").balanced_sample(12, seed=0)
-    for contract in (PreprocessContract.create(224, "imagenet"), PreprocessContract.create(224, "caffe", color_order="BGR")):
+    for contract in (PreprocessContract.create(224, "imagenet"), PreprocessContract.create(224, "caffe", color_order="BGR"),
+                     PreprocessContract.create(224, "imagenet", interpolation="warp_linear")):
         source = make_source(ds, contract, str(tmp_path))
         source.fill()
         got = _pipeline_images(source, batch_size=4)
@@ -173,3 +176,11 @@ def test_a_cache_that_does_not_fit_on_the_disk_is_refused(synthetic_splits, tmp_
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 1 << 20))
     with pytest.raises(InputFileError, match="--cache-dir none"):
         make_source(read_split_file(synthetic_splits["val"]), CONTRACTS["imagenet"], str(tmp_path))
+
+
+def test_the_image_cache_is_keyed_by_the_interpolation(synthetic_splits):
+    from sentilite.train.data import cache_key
+
+    ds = read_split_file(synthetic_splits["val"])
+    keys = {cache_key(ds, PreprocessContract.create(32, "imagenet", interpolation=i)) for i in ("area", "linear", "warp_linear")}
+    assert len(keys) == 3

@@ -38,6 +38,7 @@ def test_run_folder_has_every_output(trained_run):
     contract = read_contract(run / "model.keras")
     assert contract == PreprocessContract.from_json((run / "contract.json").read_text())
     assert (contract.height, contract.norm.name, contract.labels) == (32, "symmetric", ("negative", "neutral", "positive"))
+    assert contract.interpolation == "warp_linear"  # the default: MediaPipe's resize, and the cheapest per frame
     assert contract.provenance["backbone"] == "student" and contract.provenance["mode"] == "two-phase"
     m = trained_run.metrics
     for split in ("val", "test"):

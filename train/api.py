@@ -206,7 +206,7 @@ def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]]
     backbone = build_backbone(config)
     contract = PreprocessContract(
         height=backbone.size, width=backbone.size, color_order=backbone.color_order, norm=backbone.norm,
-        labels=labels, output="probabilities",
+        labels=labels, output="probabilities", interpolation=config.interpolation,
         provenance={**backbone.provenance, "mode": config.mode, "preset": config.preset,
                     "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data], "trainer": "sentilite train"},
     )

@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import click
 
+from sentilite.core.contract import INTERPOLATIONS
+
 from .config import AUGMENTATIONS, CLASS_WEIGHTS, MODES, PRESETS, TrainConfig, TrainConfigError
 
 _BACKBONE_NAMES = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vgg19",
@@ -54,6 +56,9 @@ Examples:
               "sentilite contract inside [default: imagenet, torchvision's].")
 @click.option("--width", type=float, default=1.0, show_default=True, help="MobileNet width multiplier (keras 'alpha').")
 @click.option("--input-size", type=int, help="Square input size [default: 224; 299 inception_resnet_v2; 64 student].")
+@click.option("--interpolation", type=click.Choice(INTERPOLATIONS), default="warp_linear", show_default=True,
+              help="How images are resampled to the input size; recorded in the contract and followed by every "
+                   "consumer. warp_linear is MediaPipe's (bilinear, region corners onto tensor corners) and the cheapest per frame.")
 @click.option("--mode", type=click.Choice(MODES), default="ft-f", show_default=True,
               help="ft-f: train the head on a frozen backbone; ft-a: all layers (BatchNorm frozen); two-phase: ft-f then ft-a.")
 @click.option("--preset", type=click.Choice(PRESETS), default="replication", show_default=True,

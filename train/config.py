@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from sentilite.core.contract import INTERPOLATIONS
 from sentilite.core.errors import SentiliteError
 from sentilite.core.labels import SENTIMENT_LABELS
 
@@ -68,6 +69,8 @@ class TrainConfig:
     #: MobileNet width multiplier (keras.applications ``alpha``).
     width: float = 1.0
     input_size: Optional[int] = None
+    #: How images are resampled to the input size (recorded in the contract; see INTERPOLATIONS).
+    interpolation: str = "warp_linear"
     mode: str = "ft-f"
     preset: str = "replication"
     epochs: Optional[int] = None
@@ -113,6 +116,8 @@ class TrainConfig:
             problems.append((f"Unknown mode {self.mode!r}.", f"use one of {', '.join(MODES)}"))
         if self.preset not in PRESETS:
             problems.append((f"Unknown preset {self.preset!r}.", f"use one of {', '.join(PRESETS)}"))
+        if self.interpolation not in INTERPOLATIONS:
+            problems.append((f"Unknown interpolation {self.interpolation!r}.", f"use one of {', '.join(INTERPOLATIONS)}"))
         if self.class_weight not in CLASS_WEIGHTS:
             problems.append((f"Unknown class weighting {self.class_weight!r}.", f"use one of {', '.join(CLASS_WEIGHTS)}"))
         for name in ("epochs", "fine_tune_epochs", "batch_size", "input_size"):
@@ -148,7 +153,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        # runs made before the option existed were resized with INTER_AREA
+        return cls(**{"interpolation": "area", **{k: v for k, v in data.items() if k in known}})
 
 
 @dataclass

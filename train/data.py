@@ -148,7 +148,7 @@ def _stat_key(path: Path) -> str:
 def cache_key(dataset: Dataset, contract: PreprocessContract) -> str:
     """Identifies a decoded-image cache: the image files (path, size, mtime) and the crop/resize."""
     h = hashlib.sha1()
-    h.update(json.dumps([CACHE_VERSION, contract.height, contract.width, contract.resize, contract.color_order]).encode())
+    h.update(json.dumps([CACHE_VERSION, contract.height, contract.width, contract.resize, contract.color_order, contract.interpolation]).encode())
     for s in dataset.samples:
         h.update(_stat_key(Path(s.path)).encode())
         h.update(b"\n")
@@ -315,6 +315,8 @@ def make_source(dataset: Dataset, contract: PreprocessContract, cache_dir: Optio
 def normalize_tf(tf: Any, pixels: Any, contract: PreprocessContract) -> Any:
     """``(pixel / 255 - mean) / std`` in float32: the same operations, in the same order, as
     :func:`sentilite.core.preprocess.normalize` (tested equal on real images)."""
+    if contract.norm.name == "raw":
+        return tf.cast(pixels, tf.float32)
     mean = tf.constant(np.asarray(contract.norm.mean, np.float32))
     std = tf.constant(np.asarray(contract.norm.std, np.float32))
     return (tf.cast(pixels, tf.float32) / tf.constant(255.0, tf.float32) - mean) / std

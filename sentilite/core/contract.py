@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from .errors import ContractError
 from .labels import SENTIMENT_LABELS
@@ -19,6 +19,12 @@ CONTRACT_VERSION = 1
 
 RESIZE_POLICIES = ("center_crop", "stretch")
 COLOR_ORDERS = ("RGB", "BGR")
+#: How the kept region is resampled to the input size (every sentilite path follows it):
+#: ``area``: OpenCV INTER_AREA (pixel-area average when shrinking, bilinear when enlarging);
+#: ``linear``: OpenCV ``cv2.resize`` INTER_LINEAR (half-pixel centres, as tf.image.resize);
+#: ``warp_linear``: bilinear sampling at ``left + i * crop / size`` (region corners onto tensor
+#: corners), which is what MediaPipe Tasks' ImageToTensor does (OpenCV warp, INTER_LINEAR).
+INTERPOLATIONS = ("area", "linear", "warp_linear")
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,9 @@ class PreprocessContract:
     norm: Normalization = field(default_factory=lambda: NORMALIZATIONS["imagenet"])
     labels: tuple[str, ...] = SENTIMENT_LABELS
     output: str = "probabilities"
+    interpolation: str = "area"
+    #: Set on pixel-in models: the normalisation the graph applies itself (``norm`` is then "raw").
+    norm_in_graph: Optional[Normalization] = None
     #: Free-form facts about where the model came from (backbone, training data, variant...).
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
@@ -95,6 +104,10 @@ class PreprocessContract:
             problems.append(f"resize policy {self.resize!r} (need one of {RESIZE_POLICIES})")
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             problems.append(f"labels {list(self.labels)} (need at least 2 distinct names)")
+        if self.interpolation not in INTERPOLATIONS:
+            problems.append(f"interpolation {self.interpolation!r} (need one of {INTERPOLATIONS})")
+        if self.norm_in_graph is not None and self.norm.name != "raw":
+            problems.append(f"normalisation {self.norm.name!r} outside a graph that normalises itself (need 'raw')")
         if self.output not in ("probabilities", "logits"):
             problems.append(f"output {self.output!r} (need 'probabilities' or 'logits')")
         if problems:
@@ -120,6 +133,22 @@ class PreprocessContract:
     def num_classes(self) -> int:
         return len(self.labels)
 
+    @property
+    def pixel_in(self) -> bool:
+        """True when the model takes raw pixels and normalises inside its graph."""
+        return self.norm_in_graph is not None
+
+    @property
+    def model_norm(self) -> Normalization:
+        """The normalisation the network was trained with, wherever it is applied."""
+        return self.norm_in_graph or self.norm
+
+    def as_pixel_in(self) -> PreprocessContract:
+        """The contract of the same network with its normalisation moved inside the graph."""
+        if self.pixel_in:
+            return self
+        return replace(self, norm=NORMALIZATIONS["raw"], norm_in_graph=self.norm)
+
     def with_provenance(self, **facts: Any) -> PreprocessContract:
         """A copy with ``facts`` merged into the provenance."""
         return replace(self, provenance={**dict(self.provenance), **facts})
@@ -127,8 +156,9 @@ class PreprocessContract:
     def same_preprocessing(self, other: PreprocessContract, tol: float = 1e-6) -> bool:
         """True when both turn any image into the same input and use the same labels."""
         return (
-            (self.height, self.width, self.color_order, self.resize, self.labels, self.output)
-            == (other.height, other.width, other.color_order, other.resize, other.labels, other.output)
+            (self.height, self.width, self.color_order, self.resize, self.interpolation, self.labels, self.output, self.pixel_in)
+            == (other.height, other.width, other.color_order, other.resize, other.interpolation, other.labels, other.output,
+                other.pixel_in)
             and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
         )
 
@@ -143,9 +173,10 @@ class PreprocessContract:
                 "channels": 3,
                 "color_order": self.color_order,
                 "resize": self.resize,
-                "interpolation": "area",
+                "interpolation": self.interpolation,
             },
             "normalization": {**asdict(self.norm), "formula": "(pixel / 255 - mean) / std"},
+            **({"normalization_in_graph": asdict(self.norm_in_graph)} if self.norm_in_graph else {}),
             "labels": list(self.labels),
             "output": self.output,
             "provenance": dict(self.provenance),
@@ -170,7 +201,10 @@ class PreprocessContract:
                 width=int(inp["width"]),
                 color_order=str(inp.get("color_order", "RGB")),
                 resize=str(inp.get("resize", "center_crop")),
+                # files written before the field existed were all resized with INTER_AREA
+                interpolation=str(inp.get("interpolation", "area")),
                 norm=normalization({k: data["normalization"][k] for k in ("name", "mean", "std")}),
+                norm_in_graph=normalization(data["normalization_in_graph"]) if data.get("normalization_in_graph") else None,
                 labels=tuple(str(x) for x in data["labels"]),
                 output=str(data.get("output", "probabilities")),
                 provenance=dict(data.get("provenance") or {}),
@@ -188,10 +222,11 @@ class PreprocessContract:
 
     def describe(self) -> str:
         """One human line, e.g. ``224x224 RGB, center_crop, imagenet (mean .. std ..)``."""
-        n = self.norm
+        n = self.model_norm
         mean = ", ".join(f"{v:g}" for v in n.mean)
         std = ", ".join(f"{v:g}" for v in n.std)
+        where = " inside the model: it takes raw 0-255 pixels" if self.pixel_in else ""
         return (
-            f"{self.height}x{self.width} {self.color_order}, {self.resize}, "
-            f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}])"
+            f"{self.height}x{self.width} {self.color_order}, {self.resize}, {self.interpolation} resize, "
+            f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}]){where}"
         )

@@ -68,6 +68,20 @@ def standard_metadata(path: PathLike, contract: Any) -> dict[str, Any]:
     return std
 
 
+def app_compatibility(contract: Any, input_dtype: np.dtype) -> list[str]:
+    """What an app on MediaPipe (or ML Kit, Coral) would do differently from the contract."""
+    out = []
+    if input_dtype in (np.uint8, np.int8) and contract.norm.name != "raw":
+        out.append(f"quantised input expecting {contract.norm.name}-normalised values: MediaPipe, ML Kit and Coral feed "
+                   "the raw pixel to a quantised image input, so they compute something else (re-convert: "
+                   "`sentilite convert` makes pixel-in models by default)")
+    if contract.interpolation != "warp_linear":
+        out.append(f"validated with {contract.interpolation} resizing; MediaPipe resamples with warp_linear (bilinear, region "
+                   "corners onto tensor corners), so an app on MediaPipe will answer differently on some images "
+                   "(retrain with --interpolation warp_linear)")
+    return out
+
+
 def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     contract = read_contract(path)
     facts = read_conversion_facts(path)
@@ -89,6 +103,7 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
             warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
         warnings += [f"{w}; evaluate, bench and demo refuse this model" for w in input_quantization_issues(
             contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)]
+        warnings += app_compatibility(contract, np.dtype(i0["dtype"]))
     standard = standard_metadata(path, contract)
     warnings += standard.pop("disagreements", [])
     return {
