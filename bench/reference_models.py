@@ -68,6 +68,39 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
     return names
 
 
+def pixel_in_int8() -> Path:
+    """The same network as full int8 with uint8 I/O, pixel-in and warp_linear resizing (what
+    `sentilite convert` writes by default now), built once from the reference .keras."""
+    path = CACHE / "mnv2_sentiment_int8_pixel_in.tflite"
+    if path.exists():
+        return path
+    from dataclasses import replace
+
+    import numpy as np
+
+    from sentilite.convert.export import convert_keras_model
+    from sentilite.convert.pixel_in import pin_pixel_range, wrap_pixel_in
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.modelfile import read_contract, write_tflite
+    from sentilite.core.preprocess import resize_to_contract
+    from sentilite.core.tf_import import import_keras
+
+    keras_path = reference_models()["keras"]
+    contract = replace(read_contract(keras_path), interpolation="warp_linear")
+    model = wrap_pixel_in(import_keras().saving.load_model(keras_path, compile=False), contract)
+    train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(100, seed=1)
+    pixels = np.stack([resize_to_contract(load_image(s.path), contract) for s in train]).astype(np.float32)
+
+    def rep():
+        for i, x in enumerate(pixels):
+            yield [pin_pixel_range(x[None]) if i == 0 else x[None]]
+
+    blob = convert_keras_model(model, ("int8",), rep, io_type="uint8")["int8"]
+    return write_tflite(path, blob, contract.as_pixel_in(), {"variant": "int8", "io": "uint8", "pixel_in": True})
+
+
 if __name__ == "__main__":
+    print(f"{'int8-pixel-in':12s} {pixel_in_int8()}")
     for name, path in reference_models().items():
         print(f"{name:12s} {path}  {path.stat().st_size / 1e6:.2f} MB")

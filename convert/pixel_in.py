@@ -19,7 +19,13 @@ from sentilite.core.errors import ConversionError
 
 
 def wrap_pixel_in(model: Any, contract: PreprocessContract) -> Any:
-    """``model`` behind a layer computing ``(pixel / 255 - mean) / std`` per channel (one MUL, one ADD)."""
+    """``model`` behind a layer computing ``(pixel / 255 - mean) / std`` per channel.
+
+    The layer is a 1x1 depthwise convolution with fixed weights and bias: int8 MUL and ADD with a
+    per-channel constant (Keras' Rescaling) made full-int8 MobileNetV2 about 0.8 ms slower per
+    image here (XNNPACK runs broadcasting over 3 channels poorly); a depthwise convolution is its
+    fast path, and its three weights are exact in int8.
+    """
     from sentilite.core.tf_import import import_keras
 
     keras = import_keras("conversion")
@@ -28,7 +34,9 @@ def wrap_pixel_in(model: Any, contract: PreprocessContract) -> Any:
     scale = (1.0 / (255.0 * std)).astype(np.float32)
     offset = (-np.asarray(norm.mean, np.float32) / std).astype(np.float32)
     pixels = keras.Input(contract.input_shape, name="pixels")
-    x = keras.layers.Rescaling(scale=scale, offset=offset, name="normalize_in_graph")(pixels)
+    layer = keras.layers.DepthwiseConv2D(1, use_bias=True, trainable=False, name="normalize_in_graph")
+    x = layer(pixels)
+    layer.set_weights([scale.reshape(1, 1, 3, 1), offset])
     return keras.Model(pixels, model(x), name=f"{model.name}_pixel_in")
 
 

@@ -74,3 +74,20 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sentilite", "--debug", "info", str(tmp_path / "x.tflite")],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_evaluate_json_has_per_image_predictions_two_files_can_be_compared(tiny_variants, synthetic_splits, tmp_path):
+    """Agreement between two models (or host and device) from two evaluate files, nothing else."""
+    files = {}
+    for variant in ("float32", "int8"):
+        files[variant] = tmp_path / f"{variant}.json"
+        res = CliRunner().invoke(cli, ["evaluate", str(tiny_variants[variant]), "--data", str(synthetic_splits["val"]),
+                                       "--json", str(files[variant])])
+        assert res.exit_code == 0, res.output
+    a, b = (json.loads(files[v].read_text())["predictions"] for v in ("float32", "int8"))
+    assert len(a) == len(b) > 10 and [p["path"] for p in a] == [p["path"] for p in b]
+    for p in a:
+        assert set(p) == {"path", "label", "predicted", "probabilities"} and len(p["probabilities"]) == 3
+        assert p["predicted"] == ("negative", "neutral", "positive")[max(range(3), key=p["probabilities"].__getitem__)]
+    agreement = sum(x["predicted"] == y["predicted"] for x, y in zip(a, b)) / len(a)
+    assert agreement >= 0.9
