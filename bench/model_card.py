@@ -32,7 +32,7 @@ DATASETS = {
 }
 
 LIMITS = [
-    "Neutral is rarely predicted (Emotion6 has 286 neutral training images, Twitter none); the 2-class "
+    "Neutral is rarely predicted (Emotion6 has 286 neutral training images among 1,583); the 2-class "
     "reading (positive vs negative probabilities) is the more reliable output.",
     "Sentiment here is the annotators' feeling about a photo, not facial expression; domain: Flickr and "
     "Twitter photos. Expect lower accuracy on other imagery (screenshots, memes, video frames).",
@@ -65,9 +65,14 @@ def card(run: Path, convert: Path) -> dict[str, Any]:
         "file": "sentiment_mobilenetv2_int8.tflite",
         "sha256": sha256_file(int8_file),
         "size_bytes": int8_file.stat().st_size,
-        "variant": "full-integer int8, uint8 input/output, contract and labels embedded",
+        "variant": "full-integer int8, uint8 input/output, contract and labels embedded"
+                   + (", pixel-in (the uint8 input is the RGB pixel: scale 1, zero point 0)" if report["contract"].get("normalization_in_graph") else ""),
         "labels": metrics["contract"]["labels"],
         "preprocessing": report["contract_text"],
+        "apps": "Standard TFLite metadata (labels file, image properties) inside. MediaPipe ImageClassifier: pass the "
+                "centre crop as region_of_interest; its own resize is the contract's "
+                + ("warp_linear, so it gives sentilite's answers" if report["contract"]["input"].get("interpolation") == "warp_linear"
+                   else f"not ({report['contract']['input'].get('interpolation')}), so some answers differ"),
         "architecture": "MobileNetV2 1.0 (ImageNet-pretrained, torchvision weights) + global average pooling "
                         f"+ dropout {cfg['head_dropout']} + dense softmax ({metrics['model_size']['parameters']:,} "
                         "parameters)",
