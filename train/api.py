@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -27,7 +25,15 @@ from sentilite.core.resources import ResourceMonitor
 
 from .config import TrainConfig, TrainConfigError, TrainingInterrupted, TrainResult
 from .evaluate import evaluate_model as evaluate_model  # noqa: F401 - part of the API
-from .prepare import ensure_features, log_lists, prepare_source, read_lists, split_arrays
+from .prepare import (
+    absolute_path,
+    ensure_features,
+    log_lists,
+    preflight,
+    prepare_source,
+    read_lists,
+    split_arrays,
+)
 from .state import TrainState
 from .summary import build_metrics
 
@@ -35,23 +41,6 @@ from .summary import build_metrics
 __all__ = ["train_model", "resume_training", "evaluate_model", "TrainConfig", "TrainResult"]
 
 Log = Callable[[str], None]
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def train_model(config: TrainConfig) -> TrainResult:
@@ -64,10 +53,13 @@ def train_model(config: TrainConfig) -> TrainResult:
     from .rundir import RunDir, default_run_dir
 
     config.validate()
-    _preflight(config)
+    preflight(config)
     lists = read_lists(config)
     run = RunDir(Path(config.out) if config.out else default_run_dir(
         "file" if config.backbone_file else config.backbone, config.mode))
+    if config.task_index() > 0:  # a multi-worker helper: the chief owns the run folder
+        return _run(config, RunDir(run.path / f"worker-{config.task_index()}").create(), resuming=False, lists=lists,
+                    chief_dir=run.path)
     if (run.path / "checkpoint" / "state.json").exists() or run.model.exists():
         raise TrainConfigError(
             f"{run.path} already holds a training run.",
@@ -77,33 +69,15 @@ def train_model(config: TrainConfig) -> TrainResult:
     config.out = str(run.path)
     stored = config.to_dict()
     for key in ("data", "val", "test", "root", "backbone_file", "teacher", "cache_dir", "weights"):
-        stored[key] = _absolute(stored[key])
+        stored[key] = absolute_path(stored[key])
     atomic_write_json(run.config, stored)  # absolute paths: --resume works from any folder
     return _run(config, run, resuming=False, lists=lists)
 
 
-def _absolute(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_absolute(v) for v in value]
-    if value is None or value in ("imagenet", "none") or not isinstance(value, str):
-        return value
-    return str(Path(value).resolve())
-
-
-def _preflight(config: TrainConfig) -> None:
-    """Cheap checks of every input file, before a run folder is created."""
-    from sentilite.core.errors import InputFileError
-
-    for flag, value in (("--backbone-file", config.backbone_file), ("--teacher", config.teacher)):
-        if value and not Path(value).is_file():
-            raise InputFileError(f"{flag} {value}: file not found.", "check the path")
-    if config.weights and config.weights not in ("imagenet", "none") and not Path(config.weights).is_file():
-        raise InputFileError(f"--weights {config.weights}: file not found.", "pass imagenet, none or an existing weights file")
-
-
-def resume_training(run_dir: str | Path, verbose: bool = True) -> TrainResult:
+def resume_training(run_dir: str | Path, verbose: bool = True, worker_index: Optional[int] = None) -> TrainResult:
     """Continue an interrupted run from its last finished epoch (same optimizer state, schedule,
-    epoch count and early-stopping state)."""
+    epoch count and early-stopping state). Every worker of a multi-worker job resumes from the
+    chief's checkpoint (``worker_index``, or TF_CONFIG, says which worker this is)."""
     import json
 
     from .rundir import RunDir
@@ -113,27 +87,37 @@ def resume_training(run_dir: str | Path, verbose: bool = True) -> TrainResult:
         raise TrainConfigError(f"{run.path} is not a training run folder (no config.json).",
                                "pass the --out folder of an earlier `sentilite train`")
     config = TrainConfig.from_dict(json.loads(run.config.read_text()))
-    config.verbose = verbose
+    config.verbose, config.worker_index = verbose, worker_index
+    if config.task_index() > 0:
+        return _run(config.validate(), RunDir(run.path / f"worker-{config.task_index()}").create(), resuming=True,
+                    chief_dir=run.path)
     return _run(config.validate(), run, resuming=True)
 
 
-def _run(config: TrainConfig, run: Any, resuming: bool, lists: Optional[tuple[Any, Any, Any]] = None) -> TrainResult:
-    from .rundir import close_logger, make_logger
+def _run(config: TrainConfig, run: Any, resuming: bool, lists: Optional[tuple[Any, Any, Any]] = None,
+         chief_dir: Optional[Path] = None) -> TrainResult:
+    from .rundir import close_logger, make_logger, sigterm_as_interrupt
 
     logger = make_logger(run, config.verbose)
     try:
-        with _sigterm_as_interrupt():
-            return _train(config, run, resuming, logger.info, lists)
+        with sigterm_as_interrupt():
+            return _train(config, run, resuming, logger.info, lists, chief_dir)
     except KeyboardInterrupt:
         from .checkpoint import Checkpointer
 
-        state = Checkpointer(run.path).load_state() or TrainState()
+        home = chief_dir or run.path
+        state = Checkpointer(run.path, restore_from=chief_dir).load_state() or TrainState()
         done = len(state.history)
-        logger.info(f"interrupted; {done} epoch(s) are checkpointed in {run.path}")
+        logger.info(f"interrupted; {done} epoch(s) are checkpointed in {home}")
         raise TrainingInterrupted(
-            f"Training interrupted after {done} finished epoch(s); they are checkpointed in {run.path}.",
-            f"continue with `sentilite train --resume {run.path}`",
+            f"Training interrupted after {done} finished epoch(s); they are checkpointed in {home}.",
+            f"continue with `sentilite train --resume {home}`" + (" on every worker (each with its --worker-index)"
+                                                                  if config.strategy == "multi-worker" else ""),
         ) from None
+    except Exception as exc:
+        from .distribute import lost_worker_error
+
+        raise lost_worker_error(exc, config, chief_dir or run.path) from None
     finally:
         close_logger(logger)
 
@@ -163,11 +147,12 @@ def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Un
     import json
 
     from .checkpoint import CheckpointError
+    from .rundir import remove_partial_files
 
     if not resuming:
         log(f"sentilite train -> {run.path}")
         return TrainState()
-    removed = _remove_partial_files(run.path)
+    removed = remove_partial_files(run.path)
     if removed:
         log(f"removed {len(removed)} half-written file(s) a killed run left: {', '.join(removed)}")
     state = checkpointer.load_state()
@@ -179,19 +164,6 @@ def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Un
         return TrainResult(run.path, run.model, json.loads(run.metrics.read_text()), run.contract, list(state.history))
     log(f"resuming {run.path}: phase {state.phase + 1}, {len(state.history)} epoch(s) done")
     return state
-
-
-def _remove_partial_files(folder: Path) -> list[str]:
-    """Delete the temporary files a kill left behind (every write goes to a ``.part`` name first)."""
-    removed = []
-    for sub in (folder, folder / "checkpoint"):
-        if not sub.is_dir():
-            continue
-        for path in sorted(sub.iterdir()):
-            if path.is_file() and (path.name.endswith(".part") or ".part." in path.name):
-                path.unlink(missing_ok=True)
-                removed.append(str(path.relative_to(folder)))
-    return removed
 
 
 def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]], log: Log) -> _Setup:
@@ -211,7 +183,8 @@ def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]]
                     "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data], "trainer": "sentilite train"},
     )
     log(f"backbone {backbone.name}: {backbone.feature_dim}-d features, input {contract.describe()}")
-    sm = assemble(backbone, len(labels), config.head_dropout, name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}")
+    sm = assemble(backbone, len(labels), config.head_dropout, name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}",
+                  precision=config.precision)
     atomic_write_text(run.contract, contract.to_json() + "\n")
     train_src = prepare_source("train", train_ds, contract, config, log)
     val_src = prepare_source("val", val_ds, contract, config, log) if val_ds is not None else None
@@ -249,6 +222,9 @@ def _phase_features(config: TrainConfig, run: Any, setup: _Setup, spec: Any, log
     augment = tuple(config.augment)
     if not (spec.mode == "ft-f" and config.feature_cache):
         return False, 0.0
+    if hasattr(setup.train.source, "batches"):
+        log("ft-f from a pack: the backbone runs every epoch (features are cached for split files only)")
+        return False, 0.0
     views = ("plain", "flip") if "flip" in augment else ("plain",)
     dropped = [a for a in augment if a != "flip"]
     if dropped:
@@ -261,9 +237,12 @@ def _phase_features(config: TrainConfig, run: Any, setup: _Setup, spec: Any, log
 
 
 def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run: Any, setup: _Setup, checkpointer: Any,
-                   state: TrainState, log: Log) -> tuple[TrainState, float]:
+                   state: TrainState, log: Log, dist: Any = None) -> tuple[TrainState, float]:
+    from sentilite.core.tf_import import import_keras
+
     from .loop import LossSpec, PhaseRunner, run_phase
     from .modes import apply_phase, trainable_summary
+    from .precision import wrap_optimizer
     from .presets import conv_kernels, make_optimizer
     from .rundir import write_history
 
@@ -275,8 +254,11 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         log("note: random initialisation, so BatchNorm trains normally (batch statistics) in ft-a")
     use_features, feature_seconds = _phase_features(config, run, setup, spec, log)
     net = sm.head if use_features else sm.logits_model
-    steps = math.ceil(len(setup.train.indices) / spec.batch_size)
-    optimizer = make_optimizer(spec, steps)
+    n = len(setup.train.indices)
+    steps = dist.steps(n, spec.batch_size) if dist else math.ceil(n / spec.batch_size)
+    if dist:
+        log(dist.describe(spec.batch_size) + f"; {steps} steps per epoch")
+    optimizer = wrap_optimizer(import_keras("training"), make_optimizer(spec, steps), config.precision)
     if state.epoch > 0 and state.optimizer:
         checkpointer.load_optimizer(optimizer, net.trainable_variables, state.optimizer)
     else:
@@ -290,7 +272,7 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
     loss = LossSpec(config.temperature if config.teacher else None, config.alpha)
     t_phase = time.perf_counter()
-    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps), model=sm.model, checkpointer=checkpointer,
+    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist), model=sm.model, checkpointer=checkpointer,
                       state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,
                       augment=augment, seed=int(config.seed), log=log, on_epoch_end=lambda s: write_history(run, s.history))
     es = state.early_stopping or {}
@@ -303,10 +285,17 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
     return checkpointer.save_weights_only(sm.model, state.next_phase(phase_info), f"phase-{p + 1}"), feature_seconds
 
 
-def _save_model(setup: _Setup, run: Any) -> None:
-    """model.keras with its contract inside, or nothing: written under a temporary name, then renamed."""
+def _save_model(setup: _Setup, run: Any, precision: str = "float32") -> None:
+    """model.keras (float32) with its contract inside, or nothing: written under a temporary name, then renamed."""
+    model = setup.sm.model
+    if precision != "float32":
+        from sentilite.core.tf_import import import_keras
+
+        from .precision import with_policy
+
+        model = with_policy(import_keras("training"), model, "float32")
     tmp = run.path / "model.part.keras"
-    setup.sm.model.save(tmp)
+    model.save(tmp)
     write_contract_keras(tmp, setup.contract)
     tmp.replace(run.model)
 
@@ -339,36 +328,63 @@ def _write_outputs(config: TrainConfig, run: Any, setup: _Setup, state: TrainSta
             plot_confusion_matrix(m["confusion_matrix"], setup.labels, run.confusion(name), title=f"{name} ({m['n']} images)")
 
 
-def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optional[tuple[Any, Any, Any]] = None) -> TrainResult:
+def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optional[tuple[Any, Any, Any]] = None,
+           chief_dir: Optional[Path] = None) -> TrainResult:
     from sentilite.core.tf_import import import_keras, import_tensorflow
 
     from .checkpoint import Checkpointer
+    from .distribute import make_distribution
+    from .precision import describe_devices, devices_line, set_policy
     from .presets import resolve_phases
 
-    checkpointer = Checkpointer(run.path)
+    checkpointer = Checkpointer(run.path, restore_from=chief_dir)
     state = _starting_state(checkpointer, run, resuming, log)
     if isinstance(state, TrainResult):
         return state
     tf = import_tensorflow("training")
-    import_keras("training").utils.set_random_seed(int(config.seed))
+    dist = make_distribution(tf, config.strategy, config.worker_hosts, config.worker_index)  # before any other TF op
+    keras = import_keras("training")
+    keras.utils.set_random_seed(int(config.seed))
+    devices = describe_devices(tf)
+    log(f"{devices_line(devices)}; precision {config.precision}")
+    if chief_dir is not None and str(config.cache_dir).lower() != "none":  # helpers on the chief's machine fill their own cache
+        from .data import default_cache_dir
+
+        config.cache_dir = str(Path(config.cache_dir or default_cache_dir()) / run.path.name)
     t_session = time.perf_counter()
     monitor = ResourceMonitor()
     monitor.start()
-    setup = _set_up(config, run, lists, log)
-    if state.weights:
-        checkpointer.load_weights(setup.sm.model, state.weights)
-    state = state.update(sessions=state.sessions + 1)
-    phases = resolve_phases(config)
-    feature_seconds = 0.0
-    for p in range(state.phase, len(phases)):
-        state, seconds = _run_one_phase(tf, p, phases, config, run, setup, checkpointer, state, log)
-        feature_seconds += seconds
-    _save_model(setup, run)
+    set_policy(keras, config.precision)
+    with dist.strategy.scope() if dist else contextlib.nullcontext():
+        setup = _set_up(config, run, lists, log)
+        if state.weights:
+            checkpointer.load_weights(setup.sm.model, state.weights)
+        state = state.update(sessions=state.sessions + 1)
+        phases = resolve_phases(config)
+        feature_seconds = 0.0
+        for p in range(state.phase, len(phases)):
+            state, seconds = _run_one_phase(tf, p, phases, config, run, setup, checkpointer, state, log, dist)
+            feature_seconds += seconds
+    set_policy(keras, "float32")
     monitor.stop()
+    if chief_dir is not None:
+        setup.close()
+        log(f"worker {config.task_index()} finished its part; the chief writes the model into {chief_dir}")
+        return TrainResult(chief_dir, chief_dir / "model.keras", {}, chief_dir / "contract.json", list(state.history))
+    return _finish(config, run, setup, state, checkpointer, monitor, feature_seconds, t_session, log,
+                   {"devices": devices, "precision": config.precision,
+                    "strategy": dist.describe(phases[-1].batch_size) if dist else "none (one device)"})
+
+
+def _finish(config: TrainConfig, run: Any, setup: _Setup, state: TrainState, checkpointer: Any, monitor: Any,
+            feature_seconds: float, t_session: float, log: Log, facts: dict[str, Any]) -> TrainResult:
+    """Save the model, evaluate it, write metrics and plots (the chief, or the only process)."""
+    _save_model(setup, run, config.precision)
     state = state.update(wall_seconds=state.wall_seconds + (time.perf_counter() - t_session))
     log(f"saved {run.model} ({run.model.stat().st_size / 1e6:.2f} MB); training wall time {state.wall_seconds:.1f} s")
     results = _evaluate(run, setup, log)
     metrics = build_metrics(config, run, setup, state, results, monitor.summary(), feature_seconds)
+    metrics["training"].update(facts)
     atomic_write_json(run.metrics, metrics)
     _write_outputs(config, run, setup, state, results)
     checkpointer.write_state(state.update(finished=True))

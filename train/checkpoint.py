@@ -40,19 +40,28 @@ def _save_weights_atomic(model: Any, path: Path) -> None:
 
 
 class Checkpointer:
-    def __init__(self, run_dir: Path) -> None:
+    """Writes into ``<run_dir>/checkpoint``; ``restore_from`` (a multi-worker helper's chief run
+    folder) is where a restart reads the state and weights to resume from, as in Keras'
+    BackupAndRestore: the chief's backup is the job's, a helper's own files are scratch."""
+
+    def __init__(self, run_dir: Path, restore_from: Optional[Path] = None) -> None:
         self.folder = Path(run_dir) / "checkpoint"
         self.state_path = self.folder / "state.json"
+        self.restore_folder = Path(restore_from) / "checkpoint" if restore_from else self.folder
 
     def load_state(self) -> Optional[TrainState]:
-        if not self.state_path.is_file():
+        """The state to resume from (the chief's)."""
+        return self._read(self.restore_folder / "state.json")
+
+    def _read(self, path: Path) -> Optional[TrainState]:
+        if not path.is_file():
             return None
         try:
-            state = json.loads(self.state_path.read_text())
+            state = json.loads(path.read_text())
         except ValueError as exc:
-            raise CheckpointError(f"{self.state_path} is not valid JSON ({exc}).", "start a new run with another --out") from None
+            raise CheckpointError(f"{path} is not valid JSON ({exc}).", "start a new run with another --out") from None
         if state.get("version") != STATE_VERSION:
-            raise CheckpointError(f"{self.state_path} has checkpoint version {state.get('version')}.", "start a new run")
+            raise CheckpointError(f"{path} has checkpoint version {state.get('version')}.", "start a new run")
         return TrainState.from_dict(state)
 
     def write_state(self, state: TrainState) -> None:
@@ -68,7 +77,7 @@ class Checkpointer:
         with open(tmp, "wb") as fh:
             np.savez(fh, *[np.asarray(v.numpy()) for v in optimizer.variables])
         os.replace(tmp, opt_path)
-        previous = self.load_state() or TrainState()
+        previous = self._read(self.state_path) or TrainState()
         state = state.update(weights=f"{stem}.weights.h5", optimizer=opt_path.name)
         self.write_state(state)
         self._remove_stale(previous, state)
@@ -85,7 +94,7 @@ class Checkpointer:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{tag}.weights.h5"
         _save_weights_atomic(model, self.folder / name)
-        previous = self.load_state() or TrainState()
+        previous = self._read(self.state_path) or TrainState()
         state = state.update(weights=name, optimizer=None)
         self.write_state(state)
         self._remove_stale(previous, state)
@@ -98,14 +107,15 @@ class Checkpointer:
             if name and name not in keep:
                 (self.folder / name).unlink(missing_ok=True)
 
-    def load_weights(self, model: Any, name: str) -> None:
-        path = self.folder / name
+    def load_weights(self, model: Any, name: str, own: bool = False) -> None:
+        """Weights to resume from (the chief's), or with ``own`` this process's (a phase's best)."""
+        path = (self.folder if own else self.restore_folder) / name
         if not path.is_file():
             raise CheckpointError(f"Checkpoint file {path} is missing.", "start a new run with another --out")
         model.load_weights(path)
 
     def load_optimizer(self, optimizer: Any, variables: list[Any], name: str) -> None:
-        path = self.folder / name
+        path = self.restore_folder / name
         if not path.is_file():
             raise CheckpointError(f"Optimizer checkpoint {path} is missing.", "start a new run with another --out")
         optimizer.build(variables)

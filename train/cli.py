@@ -13,6 +13,8 @@ import click
 from sentilite.core.contract import INTERPOLATIONS
 
 from .config import AUGMENTATIONS, CLASS_WEIGHTS, MODES, PRESETS, TrainConfig, TrainConfigError
+from .distribute import STRATEGIES
+from .precision import PRECISIONS
 
 _BACKBONE_NAMES = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vgg19",
                    "inception_resnet_v2", "student")
@@ -86,6 +88,14 @@ Examples:
 @click.option("--no-feature-cache", is_flag=True, help="ft-f: run the frozen backbone every epoch instead of training "
               "the head on cached features (needed for crop/colour augmentation in ft-f).")
 @click.option("--workers", type=int, help="Image-decoding threads [default: CPU count].")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
+              help="mixed_float16 (NVIDIA GPUs, with loss scaling) or mixed_bfloat16 (TPUs, recent CPUs/GPUs) compute in 16 bits; "
+                   "the saved model is float32 either way.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="none", show_default=True,
+              help="tf.distribute: mirrored = every GPU of this machine; multi-worker = several machines "
+                   "(TF_CONFIG, or --worker-hosts/--worker-index). --batch-size is the global batch.")
+@click.option("--worker-hosts", metavar="HOST:PORT,...", help="multi-worker without TF_CONFIG: every worker's address, the chief first.")
+@click.option("--worker-index", type=int, help="multi-worker: this worker's position in --worker-hosts (0 = chief). Also with --resume.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<time>-train-<backbone>-<mode>].")
 @click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_DIR",
               help="Continue an interrupted run from its last finished epoch (its own config is used).")
@@ -102,15 +112,17 @@ def train_command(ctx: click.Context, resume: Optional[str], quiet: bool, no_aug
 
     if resume:
         given = [k for k, v in opts.items()
-                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE and v not in (None, ())]
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE and v not in (None, ())
+                 and k != "worker_index"]
         if given:
             click.echo(f"note: --resume uses the run's own config.json; ignoring {', '.join('--' + g.replace('_', '-') for g in given)}",
                        err=True)
-        result = resume_training(resume, verbose=not quiet)
+        result = resume_training(resume, verbose=not quiet, worker_index=opts["worker_index"])
     else:
         if not opts["data"]:
             raise TrainConfigError("No training data given.", "pass --data SPLIT (or --resume RUN_DIR)")
         opts["augment"] = "none" if no_augment else opts["augment"]
+        opts["worker_hosts"] = opts["worker_hosts"] or ()
         config = TrainConfig(feature_cache=not no_feature_cache, verbose=not quiet, **opts)
         result = train_model(config)
     for split in ("val", "test"):

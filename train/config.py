@@ -15,6 +15,9 @@ from sentilite.core.contract import INTERPOLATIONS
 from sentilite.core.errors import SentiliteError
 from sentilite.core.labels import SENTIMENT_LABELS
 
+from .distribute import STRATEGIES
+from .precision import PRECISIONS
+
 MODES = ("ft-f", "ft-a", "two-phase")
 PRESETS = ("replication", "adam-cosine")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -97,6 +100,13 @@ class TrainConfig:
     labels: Sequence[str] = SENTIMENT_LABELS
     #: Threads decoding images (default: CPU count).
     workers: Optional[int] = None
+    #: Numeric precision: float32, mixed_float16 or mixed_bfloat16 (see train/precision.py).
+    precision: str = "float32"
+    #: tf.distribute strategy: none, mirrored, multi-worker (see train/distribute.py).
+    strategy: str = "none"
+    #: multi-worker without TF_CONFIG: every worker's host:port, and this process's index (not stored).
+    worker_hosts: Sequence[str] = ()
+    worker_index: Optional[int] = None
     plots: bool = True
     #: Print log lines to stderr (the run log file is always written).
     verbose: bool = True
@@ -107,6 +117,9 @@ class TrainConfig:
         self.data = [str(d) for d in self.data]
         self.augment = parse_augment(self.augment)
         self.labels = tuple(self.labels)
+        if isinstance(self.worker_hosts, str):
+            self.worker_hosts = [h.strip() for h in self.worker_hosts.split(",") if h.strip()]
+        self.worker_hosts = list(self.worker_hosts)
 
     def validate(self) -> TrainConfig:
         problems: list[tuple[str, str]] = []
@@ -116,6 +129,12 @@ class TrainConfig:
             problems.append((f"Unknown mode {self.mode!r}.", f"use one of {', '.join(MODES)}"))
         if self.preset not in PRESETS:
             problems.append((f"Unknown preset {self.preset!r}.", f"use one of {', '.join(PRESETS)}"))
+        if self.precision not in PRECISIONS:
+            problems.append((f"Unknown precision {self.precision!r}.", f"use one of {', '.join(PRECISIONS)}"))
+        if self.strategy not in STRATEGIES:
+            problems.append((f"Unknown strategy {self.strategy!r}.", f"use one of {', '.join(STRATEGIES)}"))
+        if self.strategy == "multi-worker" and not self.out:
+            problems.append(("--strategy multi-worker needs --out.", "give every worker the same --out folder (shared storage)"))
         if self.interpolation not in INTERPOLATIONS:
             problems.append((f"Unknown interpolation {self.interpolation!r}.", f"use one of {', '.join(INTERPOLATIONS)}"))
         if self.class_weight not in CLASS_WEIGHTS:
@@ -143,8 +162,21 @@ class TrainConfig:
         return self
 
     # -- (de)serialisation for config.json ------------------------------------------------
+    def task_index(self) -> int:
+        """This process's worker index in a multi-worker job (0 otherwise): --worker-index, else TF_CONFIG."""
+        if self.strategy != "multi-worker":
+            return 0
+        if self.worker_index is not None:
+            return int(self.worker_index)
+        import json
+        import os
+
+        return int(json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("index", 0))
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["worker_hosts"] = list(self.worker_hosts)
+        d.pop("worker_index")  # per process: each worker passes its own
         d["data"] = list(self.data)
         d["augment"] = list(self.augment)
         d["labels"] = list(self.labels)

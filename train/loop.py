@@ -18,7 +18,9 @@ import numpy as np
 from .checkpoint import Checkpointer
 from .data import ImageSource, epoch_order, image_batches
 from .distill import distillation_loss, hard_loss
+from .distribute import Distribution
 from .features import FeatureStore, feature_batches
+from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress
 from .state import TrainState
@@ -93,25 +95,44 @@ class PhaseRunner:
         loss: LossSpec,
         l2_vars: list[Any],
         steps_per_epoch: int,
+        dist: Optional[Distribution] = None,
     ) -> None:
         self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch, self.dist = steps_per_epoch, dist
         variables = net.trainable_variables
         wd = float(spec.weight_decay)
+        replicas = dist.replicas if dist else 1
 
-        @tf.function(reduce_retracing=True)
-        def train_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+        def step(x: Any, y: Any, w: Any, t: Any, global_n: Any) -> Any:
+            # The loss of a replica's share over the *global* batch size: summed over replicas
+            # (as tf.distribute sums gradients), it is the mean over the global batch.
             with tf.GradientTape() as tape:
                 logits = net(x, training=True)
-                per = loss.per_sample(tf, y, logits, t)
-                data_loss = tf.reduce_sum(per * w) / tf.cast(tf.shape(per)[0], tf.float32)
+                per = tf.cast(loss.per_sample(tf, y, tf.cast(logits, tf.float32), t), tf.float32)
+                data_loss = tf.reduce_sum(per * w) / global_n
                 total = data_loss
                 if l2_vars and wd > 0:
-                    total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars])
+                    total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars]) / replicas
+                total = scaled(optimizer, total)
             grads = tape.gradient(total, variables)
             optimizer.apply_gradients(zip(grads, variables))
             pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return data_loss, tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
+
+        @tf.function(reduce_retracing=True)
+        def train_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+            return step(x, y, w, t, tf.cast(tf.shape(y)[0], tf.float32))
+
+        self.global_batch = dist.per_replica_batch(spec.batch_size) * replicas if dist else spec.batch_size
+
+        @tf.function(reduce_retracing=True)
+        def dist_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+            n = tf.constant(float(self.global_batch), tf.float32)
+            data_loss, correct = dist.strategy.run(step, args=(x, y, w, t, n))
+            return dist.strategy.reduce("SUM", data_loss, axis=None), dist.strategy.reduce("SUM", correct, axis=None)
+
+        if dist is not None:
+            train_step = dist_step
 
         @tf.function(reduce_retracing=True)
         def eval_step(x: Any, y: Any) -> Any:
@@ -125,9 +146,11 @@ class PhaseRunner:
     def train_epoch(self, batches: Iterable[Any], on_step: Callable[[float, float, int], None]) -> tuple[float, float, int]:
         tot_loss = tot_correct = 0.0
         n = 0
+        if self.dist is not None:
+            batches = self.dist.distribute(batches)
         for x, y, w, t in batches:
             loss, correct = self.train_step(x, y, w, t)
-            b = int(np.shape(y)[0])
+            b = self.global_batch if self.dist else int(np.shape(y)[0])
             tot_loss += float(loss) * b
             tot_correct += float(correct)
             n += b
@@ -146,18 +169,27 @@ class PhaseRunner:
 
 
 def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augment: tuple[str, ...], seed: int,
-                   phase: int, epoch: int) -> Any:
+                   phase: int, epoch: int, dist: Optional[Distribution] = None) -> Any:
+    if hasattr(train.source, "batches"):  # a pack: streamed shard by shard
+        steps = dist.steps(len(train.indices), spec.batch_size) if dist else None
+        batch = dist.per_replica_batch(spec.batch_size) if dist else spec.batch_size
+        return train.source.batches(train.weights, batch, augment, seed, phase, epoch, dist, steps)
     order = train.indices[epoch_order(len(train.indices), seed, phase, epoch)]
+    choice = None
+    if use_features and len(train.features) > 1:
+        choice = np.random.default_rng([seed, phase, epoch, 7]).random(len(order)) < 0.5
+    batch, worker = spec.batch_size, 0
+    if dist is not None:  # this worker's part of every global batch, served as per-replica batches
+        keep = dist.worker_positions(len(order), spec.batch_size)
+        order, choice = order[keep], (choice[keep] if choice is not None else None)
+        batch, worker = dist.per_replica_batch(spec.batch_size), dist.worker_index
     y = train.labels[order]
     w = train.weights[y] if train.weights is not None else np.ones(len(order), np.float32)
     t = train.targets[order] if train.targets is not None else np.zeros((len(order), 1), np.float32)
     if use_features:
-        choice = None
-        if len(train.features) > 1:
-            choice = np.random.default_rng([seed, phase, epoch, 7]).random(len(order)) < 0.5
-        return feature_batches(train.features, order, y, w, t, spec.batch_size, choice)
-    s0 = (int(seed) * 16 + phase, epoch * 1_000_000)
-    return image_batches(train.source, order, y, w, t, spec.batch_size, augment, s0)
+        return feature_batches(train.features, order, y, w, t, batch, choice)
+    s0 = (int(seed) * 16 + phase, epoch * 1_000_000 + worker * 10_000)
+    return image_batches(train.source, order, y, w, t, batch, augment, s0)
 
 
 def _val_batches(val: SplitArrays, spec: PhaseSpec, use_features: bool) -> Any:
@@ -205,7 +237,7 @@ def run_phase(
                 _p.update(_task, advance=1, description=f"{_d} loss {loss:.4f} acc {acc:.3f}")
 
             loss, acc, n_seen = runner.train_epoch(
-                _train_batches(train, spec, use_features, augment, seed, phase, epoch), on_step)
+                _train_batches(train, spec, use_features, augment, seed, phase, epoch, runner.dist), on_step)
         val_loss = val_acc = None
         if val is not None and len(val.indices):
             val_loss, val_acc = runner.evaluate(_val_batches(val, spec, use_features))
@@ -233,6 +265,6 @@ def run_phase(
                 f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})")
             break
     if state.best_weights:
-        checkpointer.load_weights(model, state.best_weights)
+        checkpointer.load_weights(model, state.best_weights, own=True)
         log(f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} {es.best:.4f})")
     return state

@@ -41,18 +41,27 @@ def build_head(feature_dim: int, num_classes: int, dropout: float, hidden: tuple
         x = keras.layers.Dense(units, activation="relu", name=f"fc{i + 1}")(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)  # float32 logits under mixed precision
     return keras.Model(inp, logits, name="head")
 
 
-def assemble(backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite") -> SentimentModel:
+def assemble(backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite",
+             precision: str = "float32") -> SentimentModel:
+    """The four views; under mixed precision the backbone and head compute in 16 bits (a
+    --backbone-file keeps the policy it was saved with, so it is re-created in ``precision``)."""
     from sentilite.core.tf_import import import_keras
+
+    from .precision import with_policy
 
     keras = import_keras("training")
     head = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras)
+    net = backbone.model
+    if precision != "float32":
+        net = with_policy(keras, net, precision)
+        head = with_policy(keras, head, precision, keep_float32=("logits",))
     image = keras.Input((backbone.size, backbone.size, 3), name="image")
-    logits = head(backbone.model(image))
+    logits = head(net(image))
     logits_model = keras.Model(image, logits, name=f"{name}_logits")
-    probs = keras.layers.Softmax(name="probabilities")(logits)
+    probs = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
     model = keras.Model(image, probs, name=name)
-    return SentimentModel(backbone.model, head, logits_model, model)
+    return SentimentModel(net, head, logits_model, model)

@@ -31,12 +31,26 @@ def counter(description: str, total: int) -> Iterator[Callable[[int], None]]:
 def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optional[Dataset]]:
     """The train (concatenated), val and test lists; a malformed line is an error naming it."""
     from .data import read_split, read_training_data, require_labels_in_range
+    from .pack import is_pack
 
-    train = read_training_data(config.data, config.root, config.labels)
+    packed = [d for d in config.data if is_pack(d)]
+    for flag, spec in (("--val", config.val), ("--test", config.test)):
+        if spec and is_pack(spec):
+            raise InputFileError(f"{flag} {spec} is a pack; validation and test sets are split files.",
+                                 f"pass the split file it was packed from as {flag}")
+    if packed:
+        if len(packed) != len(config.data) or config.teacher:
+            raise InputFileError("Packs cannot be mixed with split files, nor used for distillation (--teacher).",
+                                 "pack every training split (sentilite data pack), or train from split files")
+        from .stream import PackedSource
+
+        train: Any = PackedSource(config.data, config.labels)
+    else:
+        train = read_training_data(config.data, config.root, config.labels)
     val = read_split(config.val, config.root, config.labels) if config.val else None
     test = read_split(config.test, config.root, config.labels) if config.test else None
     for ds in (train, val, test):
-        if ds is not None:
+        if ds is not None and not (packed and ds is train):  # a pack's labels were checked when it was made
             require_labels_in_range(ds, len(config.labels))
     if test is not None and not any(Path(s.path).is_file() for s in test):
         # Caught here, before training: otherwise the run would end in an evaluation with nothing to score.
@@ -57,6 +71,11 @@ def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, co
                     log: Callable[[str], None]) -> Any:
     from .data import make_source
 
+    if hasattr(dataset, "check"):  # a pack: streamed, nothing to decode up front
+        source = dataset.check(contract)
+        log(f"{name}: {source.describe()}")
+        log_skipped(name, source, log)
+        return source
     source = make_source(dataset, contract, config.cache_dir)
     if source.cached:
         with counter(f"decoding {name} images", len(source)) as advance:
@@ -113,3 +132,18 @@ def ensure_features(split: str, arrays: Any, backbone: Any, run: Any, batch: int
     return time.perf_counter() - t0
 
 
+def absolute_path(value: Any) -> Any:
+    if isinstance(value, list):
+        return [absolute_path(v) for v in value]
+    if value is None or value in ("imagenet", "none") or not isinstance(value, str):
+        return value
+    return str(Path(value).resolve())
+
+
+def preflight(config: TrainConfig) -> None:
+    """Cheap checks of every input file, before a run folder is created."""
+    for flag, value in (("--backbone-file", config.backbone_file), ("--teacher", config.teacher)):
+        if value and not Path(value).is_file():
+            raise InputFileError(f"{flag} {value}: file not found.", "check the path")
+    if config.weights and config.weights not in ("imagenet", "none") and not Path(config.weights).is_file():
+        raise InputFileError(f"--weights {config.weights}: file not found.", "pass imagenet, none or an existing weights file")

@@ -16,11 +16,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from sentilite.core.reporting import write_csv
 
@@ -146,3 +149,33 @@ def summary_line(metrics: Optional[dict[str, Any]], name: str) -> str:
     polar = metrics.get("polar") or {}
     two = f", 2-class {polar['accuracy']:.3f} (n={polar['n']})" if polar else ""
     return f"{name}: 3-class accuracy {metrics['accuracy']:.3f} (n={metrics['n']}), macro F1 {metrics['macro_f1']:.3f}{two}"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_partial_files(folder: Path) -> list[str]:
+    """Delete the temporary files a kill left behind (every write goes to a ``.part`` name first)."""
+    removed = []
+    for sub in (folder, folder / "checkpoint"):
+        if not sub.is_dir():
+            continue
+        for path in sorted(sub.iterdir()):
+            if path.is_file() and (path.name.endswith(".part") or ".part." in path.name):
+                path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(folder)))
+    return removed
