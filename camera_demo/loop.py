@@ -107,7 +107,8 @@ def run_loop(
         t1 = perf()
         label, smoothed = update(probs)
         _running_figures(fig, reader, stats, frame.pre_ms, (t1 - t0) * 1e3)
-        image = draw(frame.image, label, smoothed, fig)
+        # Headless with no video output nobody sees the overlay: drawing it would only cost time.
+        image = draw(frame.image, label, smoothed, fig) if (recorder is not None or display is not None) else frame.image
         t2 = perf()
         keep_going = True
         if recorder is not None:

@@ -272,7 +272,7 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
     loss = LossSpec(config.temperature if config.teacher else None, config.alpha)
     t_phase = time.perf_counter()
-    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist), model=sm.model, checkpointer=checkpointer,
+    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract), model=sm.model, checkpointer=checkpointer,
                       state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,
                       augment=augment, seed=int(config.seed), log=log, on_epoch_end=lambda s: write_history(run, s.history))
     es = state.early_stopping or {}

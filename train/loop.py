@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from .checkpoint import Checkpointer
-from .data import ImageSource, epoch_order, image_batches
+from .data import ImageSource, epoch_order, image_batches, normalize_tf
 from .distill import distillation_loss, hard_loss
 from .distribute import Distribution
 from .features import FeatureStore, feature_batches
@@ -96,6 +96,7 @@ class PhaseRunner:
         l2_vars: list[Any],
         steps_per_epoch: int,
         dist: Optional[Distribution] = None,
+        contract: Any = None,
     ) -> None:
         self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
         self.steps_per_epoch, self.dist = steps_per_epoch, dist
@@ -106,6 +107,8 @@ class PhaseRunner:
         def step(x: Any, y: Any, w: Any, t: Any, global_n: Any) -> Any:
             # The loss of a replica's share over the *global* batch size: summed over replicas
             # (as tf.distribute sums gradients), it is the mean over the global batch.
+            if x.dtype == tf.uint8:  # pixels from a pack: normalised here, on the accelerator
+                x = normalize_tf(tf, x, contract)
             with tf.GradientTape() as tape:
                 logits = net(x, training=True)
                 per = tf.cast(loss.per_sample(tf, y, tf.cast(logits, tf.float32), t), tf.float32)

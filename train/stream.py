@@ -83,30 +83,37 @@ class PackedSource:
                 f"({'/'.join(sorted(self.image_format))})")
 
     # -- tf.data ------------------------------------------------------------------------------
-    def records(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
-        """Decoded ``(uint8 image in the contract's colour order, label)`` records of ``files``, interleaved."""
+    def _parse_batch(self, tf: Any, records: Any) -> Any:
+        """Serialized records -> ``(uint8 images in the contract's colour order, labels)``, a batch at a time."""
         h, w = self.contract.height, self.contract.width
         spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
-        raw = self.image_format == {"raw"}
-        bgr = self.contract.color_order == "BGR"
+        ex = tf.io.parse_example(records, spec)
+        if self.image_format == {"raw"}:
+            images = tf.reshape(tf.io.decode_raw(ex["image"], tf.uint8), (-1, h, w, 3))
+        else:
+            images = tf.map_fn(lambda b: tf.io.decode_jpeg(b, channels=3), ex["image"],
+                               fn_output_signature=tf.TensorSpec((h, w, 3), tf.uint8))
+        if self.contract.color_order == "BGR":
+            images = images[..., ::-1]
+        return images, tf.cast(ex["label"], tf.int32)
 
-        def parse(record: Any) -> Any:
-            ex = tf.io.parse_single_example(record, spec)
-            img = tf.reshape(tf.io.decode_raw(ex["image"], tf.uint8), (h, w, 3)) if raw else tf.io.decode_jpeg(ex["image"], channels=3)
-            img = tf.ensure_shape(img[..., ::-1] if bgr else img, (h, w, 3))
-            return img, tf.cast(ex["label"], tf.int32)
-
-        ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+    def _serialized(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
+        return tf.data.Dataset.from_tensor_slices(files).interleave(
             tf.data.TFRecordDataset, cycle_length=max(1, min(cycle, len(files))), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True)
-        return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def records(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
+        """Decoded ``(uint8 image, label)`` records of ``files``, interleaved (what training sees, unshuffled)."""
+        return self._serialized(tf, files, cycle).batch(64).map(lambda r: self._parse_batch(tf, r)).unbatch()
 
     def batches(self, class_weights: Optional[np.ndarray], batch_size: int, augment: Sequence[str], seed: int, phase: int,
                 epoch: int, dist: Any = None, steps: Optional[int] = None, n_cls: int = 1) -> Any:
-        """One epoch of ``(x, y, w, t)`` batches (``t``: zeros; distillation needs a split list)."""
+        """One epoch of ``(x, y, w, t)`` batches; ``x`` is uint8 pixels, normalised by the training step
+        on the accelerator (the CPU pipeline then does little more than JPEG decoding); ``t`` is zeros
+        (distillation needs a split list)."""
         from sentilite.core.tf_import import import_tensorflow
 
-        from .data import augment_and_normalize, normalize_tf
+        from .augment import augment_batch
 
         tf = import_tensorflow("training")
         rng = np.random.default_rng([int(seed), int(phase), int(epoch), 11])
@@ -116,18 +123,20 @@ class PackedSource:
                 raise InputFileError(f"{len(files)} shard(s) cannot feed {dist.workers} workers.",
                                      "re-pack with a smaller --shard-size (at least one shard per worker)")
             files = files[dist.worker_index :: dist.workers]
-        ds = self.records(tf, files).shuffle(SHUFFLE_BUFFER, seed=int(rng.integers(2**31)), reshuffle_each_iteration=False)
+        # Shuffled as serialized records (a JPEG is ~25 kB, its pixels 150 kB), decoded a batch at a time.
+        ds = self._serialized(tf, files).shuffle(SHUFFLE_BUFFER, seed=int(rng.integers(2**31)), reshuffle_each_iteration=False)
         if dist is not None:
             ds = ds.repeat().take(int(steps) * batch_size * dist.local_replicas)
-        ds = ds.batch(batch_size, drop_remainder=dist is not None)
+        ds = ds.batch(batch_size, drop_remainder=dist is not None).map(lambda r: self._parse_batch(tf, r),
+                                                                       num_parallel_calls=tf.data.AUTOTUNE)
         cw = tf.constant(np.asarray(class_weights if class_weights is not None else np.ones(n_cls), np.float32))
-        names = tuple(augment or ())
+        names, order = tuple(augment or ()), self.contract.color_order
         s0 = tf.constant(np.asarray((int(seed) * 16 + phase, epoch * 1_000_000 + (dist.worker_index if dist else 0) * 10_000), np.int64))
-        contract = self.contract
 
         def finish(k: Any, x: Any, y: Any) -> Any:
-            xs = (augment_and_normalize(tf, x, s0 + tf.stack([tf.constant(0, tf.int64), k]), names, contract) if names
-                  else normalize_tf(tf, x, contract))
-            return xs, y, tf.gather(cw, y), tf.zeros((tf.shape(y)[0], 1), tf.float32)
+            if names:  # augmented pixels are rounded back to uint8, like any photo
+                seed_k = s0 + tf.stack([tf.constant(0, tf.int64), k])
+                x = tf.cast(tf.round(augment_batch(tf, x, seed_k, names, order)), tf.uint8)
+            return x, y, tf.gather(cw, y), tf.zeros((tf.shape(y)[0], 1), tf.float32)
 
         return ds.enumerate().map(lambda k, b: finish(k, *b), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,79 @@
+"""How often the real MediaPipe ImageClassifier gives sentilite's answer, on a model file and real photos.
+
+    python bench/mediapipe_agreement.py                          # the bundled model, Emotion6 test (199)
+    python bench/mediapipe_agreement.py --model m.tflite --split other.txt
+
+MediaPipe (1.2.3) runs in a virtualenv of its own (made once under ~/.cache/sentilite, as the
+tests do: its opencv-contrib-python collides with opencv-python-headless). Each photo is
+classified twice by MediaPipe, with the contract's centre crop as region of interest: from the
+pixels sentilite decoded (handed over losslessly as PNG), and from the JPEG file itself
+(MediaPipe's own decoder). Prints top-1 agreement with sentilite and the mean largest |dp|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def main() -> None:
+    import cv2
+    from test_mediapipe_client import CLIENT, MEDIAPIPE
+
+    from sentilite.core.classifier import TFLiteClassifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.default_model import DEFAULT_MODEL_PATH
+    from sentilite.core.imageio import load_image
+    from sentilite.core.preprocess import crop_box
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    ap.add_argument("--split", type=Path, default=SHARED / "data" / "emotion6" / "sentiment_test.txt")
+    args = ap.parse_args()
+    venv = Path(os.environ.get("SENTILITE_CACHE", Path.home() / ".cache" / "sentilite")) / f"venv-{MEDIAPIPE.replace('==', '-')}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", MEDIAPIPE], check=True)
+    clf = TFLiteClassifier(args.model)
+    samples = read_split_file(args.split).samples
+    ours, rois, pngs = [], {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, s in enumerate(samples):
+            rgb = load_image(s.path)
+            h, w = rgb.shape[:2]
+            top, left, ch, cw = crop_box(h, w, clf.contract)
+            roi = [left / w, top / h, (left + cw) / w, (top + ch) / h]
+            png = Path(tmp) / f"{i}.png"
+            cv2.imwrite(str(png), rgb[..., ::-1])
+            rois[str(png)] = rois[str(s.path)] = roi
+            pngs.append(png)
+            ours.append(clf.predict(rgb))
+        (Path(tmp) / "rois.json").write_text(json.dumps(rois))
+        print(f"model {args.model.name} ({clf.contract.describe()}); {len(samples)} photos from {args.split}")
+        for name, files in (("sentilite's decoded pixels", pngs), ("the JPEG files", [s.path for s in samples])):
+            proc = subprocess.run([str(python), "-c", CLIENT, str(args.model), f"--rois={Path(tmp) / 'rois.json'}",
+                                   *map(str, files)], capture_output=True, text=True)
+            theirs = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))][-1])
+            if isinstance(theirs, dict):
+                sys.exit(f"MediaPipe refused the model: {theirs['error']}")
+            labels = clf.contract.labels
+            # a tie (int8 outputs come in steps of 1/256) counts as agreement: either answer is the model's
+            same = np.mean([p[labels.index(max(t, key=t.get))] == p.max() for p, t in zip(ours, theirs)])
+            delta = np.mean([np.abs(p - np.array([t[n] for n in labels])).max() for p, t in zip(ours, theirs)])
+            print(f"MediaPipe on {name}: same top-1 as sentilite on {same:.1%}, mean max |dp| {delta:.4f}")
+
+
+if __name__ == "__main__":
+    main()
