@@ -204,7 +204,8 @@ def _convert_all(sm: Path, inp: _Inputs, opts: ConvertOptions, stage: Path, say:
         got.flex[v] = flex_ops(data) if opts.allow_select_tf_ops else []
         if inp.export.pixel_in and full_integer:
             check_pixel_input(*input_quantization(data), v)
-        got.paths[v] = write_tflite(stage / f"{inp.model_path.stem}_{v}.tflite", data, inp.export, _variant_facts(v, inp, opts, got))
+        got.paths[v] = write_tflite(stage / f"{inp.model_path.stem}_{v}.tflite", data, inp.export, _variant_facts(v, inp, opts, got),
+                                    standard=opts.standard_metadata())
     return got
 
 

@@ -42,6 +42,10 @@ Examples:
 @click.option("--pixel-in/--no-pixel-in", default=True, show_default=True,
               help="Move the normalisation inside the model, so every variant takes raw 0-255 RGB pixels (the full-int8 "
                    "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
+@click.option("--name", "model_name", default="", help="Model name in the standard TFLite metadata [default: sentilite image sentiment (VARIANT)].")
+@click.option("--model-version", default="", help="Version in the standard metadata [default: the conversion time].")
+@click.option("--author", default="", help="Author in the standard metadata.")
+@click.option("--license", "license_", default="", help="Licence in the standard metadata (e.g. Apache-2.0, or the data's terms).")
 @click.option("--per-tensor", is_flag=True, help="Full-int8 with one weight scale per tensor instead of per channel (for old accelerators; less accurate).")
 @click.option("--no-bias-correction", is_flag=True, help="Keep the converter's int8 classifier bias (default: remove the mean logit shift int8 adds, measured on the calibration images).")
 def convert_command(
@@ -63,6 +67,10 @@ def convert_command(
     latency_runs: int,
     kernel_check_images: int,
     pixel_in: bool,
+    model_name: str,
+    model_version: str,
+    author: str,
+    license_: str,
     per_tensor: bool,
     no_bias_correction: bool,
 ) -> None:
@@ -79,7 +87,7 @@ def convert_command(
     options = ConvertOptions(
         variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
         allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
-        pixel_in=pixel_in,
+        pixel_in=pixel_in, model_name=model_name, model_version=model_version, author=author, license=license_,
         quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
     result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)

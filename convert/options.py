@@ -37,6 +37,11 @@ class ConvertOptions:
     latency_runs: int = 30
     kernel_check_images: int = 50  # also score each variant with LiteRT's builtin and reference kernels (0: skip)
     pixel_in: bool = True  # normalisation inside the graph: every variant takes raw 0-255 pixels
+    #: standard TFLite metadata: name, version, author, license ("" = sentilite's defaults)
+    model_name: str = ""
+    model_version: str = ""
+    author: str = ""
+    license: str = ""  # noqa: A003 - the metadata schema's field name
     quantizer: QuantizerOptions = field(default_factory=QuantizerOptions)
 
     @classmethod
@@ -71,6 +76,11 @@ class ConvertOptions:
     def export_contract(self, contract: PreprocessContract) -> PreprocessContract:
         """The contract the written files carry (pixel-in: the normalisation moves into the graph)."""
         return contract.as_pixel_in() if self.pixel_in else contract
+
+    def standard_metadata(self) -> dict[str, str]:
+        """The fields given for the standard TFLite metadata (the rest keep their defaults)."""
+        given = {"name": self.model_name, "version": self.model_version, "author": self.author, "license": self.license}
+        return {k: v for k, v in given.items() if v}
 
     def needs_calibration(self) -> bool:
         return any(VARIANT_SPECS[v].full_integer for v in self.variant_names()) or bool(self.sweep_sizes())

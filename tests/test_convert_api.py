@@ -157,3 +157,12 @@ def test_evaluate_compares_a_device_with_this_machine_per_kernel_library(tiny_va
         assert r["identical_outputs"] == 1.0 and r["top1_agreement_with_host"] == 1.0 and r["n"] == len(res["paths"]) > 10, k
         assert r["accuracy"] == r["host_accuracy"] and r["delegate"]["applied"] == (k == "xnnpack")
     assert "| xnnpack |" in proc.stdout and "| reference |" in proc.stdout
+
+
+def test_standard_metadata_takes_name_version_author_and_licence_from_the_options(tiny_model, synthetic_splits, tmp_path):
+    result = convert_model(tiny_model[2], calib=None, eval=synthetic_splits["val"], out=tmp_path / "o", variants="float32",
+                           latency_runs=2, kernel_check_images=0, model_name="Scene mood", model_version="2.1",
+                           author="Example Lab", license="CC-BY-4.0")
+    std = model_info(result.variants["float32"])["standard_metadata"]
+    assert (std["name"], std["version"], std["author"], std["license"]) == ("Scene mood", "2.1", "Example Lab", "CC-BY-4.0")
+    assert std["labels"] == ["negative", "neutral", "positive"]
