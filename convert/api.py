@@ -31,13 +31,16 @@ from .bias_correction import correct_classifier_bias
 from .calibration import CalibrationSet, build_calibration_set
 from .export import (
     FLEX_WARNING,
+    build_converter,
     convert_saved_model,
     export_saved_model,
     flex_ops,
     tensorflow_version,
 )
+from .layer_errors import layer_errors, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
 from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
+from .repair import needs_repair, try_repairs
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
 from .staging import check_out_dir, staged
@@ -232,6 +235,39 @@ def _validate_all(inp: _Inputs, got: _Converted, opts: ConvertOptions, out_dir: 
     return rows, ref
 
 
+def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str, Any]], ref: Any, opts: ConvertOptions,
+                    stage: Path, out_dir: Path, say: Log) -> Optional[dict[str, Any]]:
+    """The per-layer int8 error report, and the repairs when int8 misses the tolerance."""
+    if "int8" not in got.paths or inp.calib_set is None or not opts.layer_report or opts.allow_select_tf_ops:
+        return None
+    import warnings
+
+    from sentilite.core.preprocess import normalize
+    from sentilite.core.tf_import import import_tensorflow
+
+    tf = import_tensorflow("conversion")
+    calib, n = inp.calib_set, inp.calib_n
+
+    def factory() -> Any:  # float I/O around the int8 body, so model outputs compare as floats too
+        return build_converter(sm, "int8", calib.representative(n), "float32", False, opts.quantizer)
+
+    def evaluation() -> Any:
+        return ([normalize(inp.ev.pixels[i : i + 1], inp.export)] for i in range(min(len(inp.ev), 100)))
+
+    say("int8: per-layer error against float (TFLite QuantizationDebugger)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = layer_errors(tf, factory, calib.representative(min(n, 100)), evaluation)
+    block: dict[str, Any] = {"layers": layers, "worst": worst(layers, 10)}
+    int8_row = next(r for r in rows if r["variant"] == "int8")
+    if opts.repair == "always" or (opts.repair == "auto" and needs_repair(int8_row, rows[0]["accuracy"], opts.tolerance)):
+        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say)
+    else:
+        block["repair"] = {"ran": False, "why": "int8 is within the tolerance and agrees with Keras on >= 97 % of images"
+                           if opts.repair == "auto" else "--repair never"}
+    return block
+
+
 def _sweep(sm: Path, inp: _Inputs, got: _Converted, ref: Any, keras_accuracy: float, opts: ConvertOptions,
            say: Log, notes: list[str]) -> Optional[list[dict[str, Any]]]:
     sizes = opts.sweep_sizes()
@@ -317,17 +353,25 @@ def convert_model(
             rows, ref = _validate_all(inp, got, opts, out_dir, say)
             timings["validate_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
+            int8_block = _int8_diagnosis(sm, inp, got, rows, ref, opts, stage, out_dir, say)
+            timings["int8_diagnosis_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             sweep_rows = _sweep(sm, inp, got, ref, rows[0]["accuracy"], opts, say, notes)
             if sweep_rows is not None:
                 timings["sweep_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - t_start
         report = _build_report(inp, got, opts, rows, sweep_rows, notes, timings)
+        report["int8_layers"] = int8_block
         say("writing the report")
         plots = write_reports(report, stage)
     rec = report["recommendation"]
+    variants = {v: out_dir / p.name for v, p in got.paths.items()}
+    kept = ((int8_block or {}).get("repair") or {}).get("kept")
+    if kept:
+        variants[kept] = out_dir / f"{inp.model_path.stem}_{kept}.tflite"
     return ConversionResult(
         out_dir=out_dir,
-        variants={v: out_dir / p.name for v, p in got.paths.items()},
+        variants=variants,
         report_md=out_dir / "report.md",
         report_json=out_dir / "report.json",
         report_csv=out_dir / "report.csv",

@@ -42,6 +42,10 @@ Examples:
 @click.option("--pixel-in/--no-pixel-in", default=True, show_default=True,
               help="Move the normalisation inside the model, so every variant takes raw 0-255 RGB pixels (the full-int8 "
                    "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
+@click.option("--no-layer-report", is_flag=True, help="Skip the per-layer int8 error report (QuantizationDebugger).")
+@click.option("--repair", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Try the int8 repairs (more calibration, other I/O type, worst layers in float, int16x8): "
+                   "auto = when int8 misses --tolerance or agrees with Keras on < 97 %.")
 @click.option("--name", "model_name", default="", help="Model name in the standard TFLite metadata [default: sentilite image sentiment (VARIANT)].")
 @click.option("--model-version", default="", help="Version in the standard metadata [default: the conversion time].")
 @click.option("--author", default="", help="Author in the standard metadata.")
@@ -67,6 +71,8 @@ def convert_command(
     latency_runs: int,
     kernel_check_images: int,
     pixel_in: bool,
+    no_layer_report: bool,
+    repair: str,
     model_name: str,
     model_version: str,
     author: str,
@@ -87,7 +93,7 @@ def convert_command(
     options = ConvertOptions(
         variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
         allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
-        pixel_in=pixel_in, model_name=model_name, model_version=model_version, author=author, license=license_,
+        pixel_in=pixel_in, layer_report=not no_layer_report, repair=repair, model_name=model_name, model_version=model_version, author=author, license=license_,
         quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
     result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)

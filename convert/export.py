@@ -131,6 +131,32 @@ def _conversion_failure(variant: str, exc: BaseException, native: str, allow_sel
     )
 
 
+def build_converter(
+    saved_model_dir: PathLike,
+    variant: str,
+    representative: Optional[Representative] = None,
+    io_type: str = "uint8",
+    allow_select_tf_ops: bool = False,
+    quantizer: QuantizerOptions = DEFAULT_QUANTIZER,
+    int16_activations: bool = False,
+) -> Any:
+    """A TFLiteConverter set up for one variant (not yet run): what :func:`convert_saved_model`
+    runs, and what the int8 debugger (:mod:`convert.layer_errors`) is given."""
+    tf = import_tensorflow("conversion")
+    spec = variant_spec(variant)
+    if io_type not in IO_TYPES:
+        raise ConversionError(f"Unknown I/O type {io_type!r}.", f"choose from {', '.join(IO_TYPES)}")
+    conv = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
+    ops = spec.configure(conv, tf, representative, io_type, quantizer)
+    if int16_activations:  # 16-bit activations, 8-bit weights: no XNNPACK kernels, much slower on CPUs
+        ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.float32
+    if allow_select_tf_ops:
+        ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
+    conv.target_spec.supported_ops = ops
+    return conv
+
+
 def convert_saved_model(
     saved_model_dir: PathLike,
     variant: str,
@@ -144,15 +170,7 @@ def convert_saved_model(
     ``io_type`` applies to the full-integer ``int8`` variant only (uint8 or int8 input/output,
     or float32 I/O around an int8 body); the other variants keep float32 I/O.
     """
-    tf = import_tensorflow("conversion")
-    spec = variant_spec(variant)
-    if io_type not in IO_TYPES:
-        raise ConversionError(f"Unknown I/O type {io_type!r}.", f"choose from {', '.join(IO_TYPES)}")
-    conv = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
-    ops = spec.configure(conv, tf, representative, io_type, quantizer)
-    if allow_select_tf_ops:
-        ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
-    conv.target_spec.supported_ops = ops
+    conv = build_converter(saved_model_dir, variant, representative, io_type, allow_select_tf_ops, quantizer)
     native: list[str] = []
     try:
         with captured_native_stderr() as native:

@@ -37,6 +37,8 @@ class ConvertOptions:
     latency_runs: int = 30
     kernel_check_images: int = 50  # also score each variant with LiteRT's builtin and reference kernels (0: skip)
     pixel_in: bool = True  # normalisation inside the graph: every variant takes raw 0-255 pixels
+    layer_report: bool = True  # per-layer int8 error (QuantizationDebugger)
+    repair: str = "auto"  # auto: try the int8 repairs when int8 misses the tolerance; always; never
     #: standard TFLite metadata: name, version, author, license ("" = sentilite's defaults)
     model_name: str = ""
     model_version: str = ""
@@ -70,6 +72,8 @@ class ConvertOptions:
             raise ConversionError(f"Unknown --io {self.io!r}.", f"choose from {', '.join(IO_TYPES)}")
         if self.tolerance < 0:
             raise ConversionError(f"--tolerance must be >= 0, got {self.tolerance}.", "e.g. --tolerance 2.0 (accuracy points)")
+        if self.repair not in ("auto", "always", "never"):
+            raise ConversionError(f"Unknown --repair {self.repair!r}.", "choose auto, always or never")
         if self.threads < 1 or self.latency_runs < 1:
             raise ConversionError("--threads and --latency-runs must be at least 1.")
 
@@ -90,6 +94,7 @@ class ConvertOptions:
         return {
             "variants": self.variant_names(), "io": self.io, "calib_size": self.calib_size, "calib_sizes": self.sweep_sizes(),
             "tolerance": self.tolerance, "seed": self.seed, "threads": self.threads, "latency_runs": self.latency_runs,
-            "kernel_check_images": self.kernel_check_images, "pixel_in": self.pixel_in,
+            "kernel_check_images": self.kernel_check_images, "pixel_in": self.pixel_in, "layer_report": self.layer_report,
+            "repair": self.repair,
             "allow_select_tf_ops": self.allow_select_tf_ops, "quantizer": self.quantizer.to_dict(),
         }

@@ -16,6 +16,8 @@ from sentilite.core.reporting import (
     write_markdown,
 )
 
+from .int8_report import LAYER_PLOT_FILE, int8_section, plot_layer_errors
+
 PathLike = Union[str, os.PathLike]
 
 REPORT_FORMAT = "sentilite-convert-report"
@@ -154,6 +156,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         if plots.get("calibration_sweep"):
             lines += [f"![calibration sweep]({plots['calibration_sweep']})", ""]
+    lines += int8_section(report, plots.get("int8_layer_error"))
     if report.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     lines += ["## Files", ""]
@@ -230,6 +233,8 @@ def write_reports(report: dict[str, Any], out_dir: PathLike) -> dict[str, Option
         plots["accuracy_vs_latency"] = PLOT_FILE
     if report.get("calibration_sweep") and plot_calibration_sweep(report, out / SWEEP_PLOT_FILE):
         plots["calibration_sweep"] = SWEEP_PLOT_FILE
+    if plot_layer_errors(report, out / LAYER_PLOT_FILE):
+        plots["int8_layer_error"] = LAYER_PLOT_FILE
     if pyplot() is None:
         report.setdefault("notes", []).append(PLOTS_MISSING)
     report["files"]["plots"] = plots

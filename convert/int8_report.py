@@ -1,0 +1,77 @@
+"""The int8 sections of report.md (per-layer error, repairs) and the per-layer error plot."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sentilite.core.plotting import pyplot
+
+from .layer_errors import short_name
+
+LAYER_PLOT_FILE = "int8_layer_error.png"
+
+
+def _f(v: Any, fmt: str) -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) else "–"
+
+
+def int8_section(report: dict[str, Any], plot: Optional[str]) -> list[str]:
+    block = report.get("int8_layers")
+    if not block:
+        return []
+    lines = ["## Int8 per-layer error", "",
+             "For each quantised tensor, TFLite's QuantizationDebugger runs the float and the int8 model on the same "
+             "images; RMSE / std is the error of the int8 output relative to the spread of the float output, channel "
+             "by channel (their mean), SNR the tensor's signal-to-noise ratio. Worst 10 on the evaluation images "
+             "(calibration images beside):", "",
+             "| layer | op | position | RMSE / std (eval) | SNR dB (eval) | RMSE / std (calib) | int8 scale |",
+             "|---|---|---|---|---|---|---|"]
+    for r in block["worst"]:
+        lines.append(f"| {short_name(r['tensor'])} | {r['op']} | {r['position']} | {r['rmse_over_std']:.4f} | "
+                     f"{r['snr_db']:.1f} | {r['rmse_over_std_calibration']:.4f} | {r['scale']:.4g} |")
+    lines.append("")
+    if plot:
+        lines += [f"![int8 per-layer error]({plot})", ""]
+    repair = block.get("repair") or {}
+    if not repair.get("ran"):
+        lines += [f"Repairs not tried: {repair.get('why', '')}.", ""]
+        return lines
+    lines += ["## Int8 repairs", "", "Tried in order of cost; every row is scored like the variants above.", "",
+              "| candidate | what | accuracy % | top-1 agree % | mean abs Δp | latency ms | size MB |", "|---|---|---|---|---|---|---|"]
+    for r in repair["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['variant']} | {r['repair']} | failed: {r['error']} | | | | |")
+            continue
+        lines.append(f"| {r['variant']} | {r['repair']} | {_f(100 * r['accuracy'], '.1f')} | {_f(100 * r['top1_agreement'], '.1f')} | "
+                     f"{_f(r['mean_abs_diff'], '.4f')} | {_f(r.get('latency_ms'), '.2f')} | {r['size_bytes'] / 1e6:.2f} |")
+    kept = repair.get("kept")
+    lines += ["", f"Kept: `{kept}` (agrees with Keras at least as often as int8, ≥ 10 % closer in mean |Δp|, not slower "
+              "than float32)." if kept else "Kept: none (no candidate agreed at least as often as int8 while being ≥ 10 % "
+              "closer in mean |Δp| and not slower than float32).",
+              "Quantization-aware fine-tuning is not tried (see convert/README.md).", ""]
+    return lines
+
+
+def plot_layer_errors(report: dict[str, Any], path: Any) -> bool:
+    """RMSE / std of every quantised layer in graph order; the worst ones named."""
+    plt = pyplot()
+    block = report.get("int8_layers")
+    if plt is None or not block or not block["layers"]:
+        return False
+    layers = block["layers"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    xs = [r["position"] for r in layers]
+    ax.bar(xs, [r["rmse_over_std"] for r in layers], color="#4c72b0", label="evaluation images")
+    ax.plot(xs, [r["rmse_over_std_calibration"] for r in layers], "k.", markersize=3, label="calibration images")
+    for r in block["worst"][:5]:
+        ax.annotate(short_name(r["tensor"]), (r["position"], r["rmse_over_std"]), fontsize=7, rotation=60,
+                    xytext=(0, 3), textcoords="offset points")
+    ax.set_xlabel("quantised tensor (graph order)")
+    ax.set_ylabel("RMSE / std of the float output")
+    ax.set_title("int8 error per layer")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    from sentilite.core.plotting import save_figure
+
+    save_figure(fig, path)
+    return True

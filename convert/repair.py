@@ -1,0 +1,107 @@
+"""Repairing an int8 model that misses the tolerance: fixes tried in order of cost, each a row.
+
+1. calibration: every readable calibration image instead of ``--calib-size`` (class-balanced,
+   preprocessed exactly as at inference, like the default set);
+2. I/O type: the other integer I/O type;
+3. selective quantisation: the 3, then 6 layers with the largest error
+   (:mod:`convert.layer_errors`) kept in float. A *mixed* variant, named so: integer-only NPUs
+   and Edge TPUs cannot run it;
+4. int16x8: 16-bit activations, 8-bit weights; flagged: XNNPACK has no kernels for it, so on a
+   CPU it is many times slower than float32.
+
+Quantisation-aware fine-tuning is not among them (see convert/README.md). Each candidate is
+scored like every variant (accuracy, agreement, mean |dp|, latency, size); the best one that
+agrees with Keras at least as often as the int8 file, is at least 10 % closer in mean |dp| and
+is not slower than float32 is kept beside it as ``<stem>_<candidate>.tflite``. ``<stem>_int8.tflite`` itself stays full-integer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from sentilite.core.modelfile import write_tflite
+
+from .export import build_converter, convert_saved_model
+from .layer_errors import mixed_model, worst
+from .validation import interleaved_latency, validate_tflite
+
+Log = Callable[[str], None]
+AGREEMENT_FLOOR = 0.97
+
+
+def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts: float, floor: float = AGREEMENT_FLOOR) -> bool:
+    """True when the int8 file loses more than the tolerance, or agrees with Keras on fewer than ``floor``."""
+    lost = 100.0 * (keras_accuracy - int8_row.get("accuracy", keras_accuracy))
+    return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor
+
+
+def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]]) -> list[tuple[str, str, Callable[[], bytes]]]:
+    """(name, what it is, how to make it), cheapest first."""
+    calib, n, io = inp.calib_set, inp.calib_n, opts.io
+    out: list[tuple[str, str, Callable[[], bytes]]] = []
+    if len(calib) > n:
+        out.append((f"int8-calib{len(calib)}", f"full int8, calibrated on all {len(calib)} calibration images",
+                    lambda: convert_saved_model(sm, "int8", calib.representative(len(calib)), io, False, opts.quantizer)))
+    other = "int8" if io != "int8" else "uint8"
+    out.append((f"int8-{other}io", f"full int8 with {other} I/O",
+                lambda: convert_saved_model(sm, "int8", calib.representative(n), other, False, opts.quantizer)))
+    tf = __import__("sentilite.core.tf_import", fromlist=["import_tensorflow"]).import_tensorflow("conversion")
+
+    def factory() -> Any:  # float I/O around the int8 body: what the debugger compares layer by layer
+        return build_converter(sm, "int8", calib.representative(n), "float32", False, opts.quantizer)
+
+    for k in (3, 6):
+        names = [layer["tensor"] for layer in worst(layers, k)]
+        out.append((f"int8-mixed{k}", f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
+                    lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names)))
+    out.append(("int16x8", "16-bit activations, 8-bit weights (no XNNPACK kernels: slow on CPUs)",
+                lambda: bytes(build_converter(sm, "int8", calib.representative(n), io, False, opts.quantizer,
+                                              int16_activations=True).convert())))
+    return out
+
+
+def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], rows: list[dict[str, Any]], ref: Any,
+                stage: Path, out_dir: Path, say: Log) -> dict[str, Any]:
+    """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block."""
+    by_variant = {r["variant"]: r for r in rows}
+    int8_row, f32_row = by_variant["int8"], by_variant.get("float32")
+    tried, runners = [], {}
+    for name, what, make in candidates(sm, inp, opts, layers):
+        say(f"int8 repair: trying {name} ({what})")
+        path = stage / f"{inp.model_path.stem}_{name}.tflite"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = make()
+            write_tflite(path, data, inp.export, {"variant": name, "repair": what})
+            row, _, runner = validate_tflite(name, path, inp.ev, ref, threads=opts.threads, kernel_check_images=0)
+        except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
+            tried.append({"variant": name, "repair": what, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+            path.unlink(missing_ok=True)
+            continue
+        row.update(repair=what, path=str(out_dir / path.name))
+        tried.append(row)
+        if runner is not None:
+            runners[name] = runner
+    runs = max(5, opts.latency_runs // (3 if len(runners) > 2 else 1))
+    for name, lat in interleaved_latency(runners, runs=runs).items():
+        next(r for r in tried if r["variant"] == name).update(lat)
+    winner = _winner(tried, int8_row, f32_row)
+    for row in tried:
+        keep = winner is not None and row is winner
+        if not keep and "path" in row:
+            (stage / Path(row["path"]).name).unlink(missing_ok=True)
+            row.pop("path")
+    return {"ran": True, "rows": tried, "kept": winner["variant"] if winner else None}
+
+
+def _winner(tried: list[dict[str, Any]], int8_row: dict[str, Any], f32_row: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The best candidate that agrees with Keras at least as often as int8, is at least 10 % closer
+    in mean |dp|, and is not slower than float32 (else float32 would be the better repair; 10 %
+    margin, which is timing noise on a shared machine)."""
+    f32_ms = (f32_row or {}).get("latency_ms")
+    ok = [r for r in tried if "error" not in r and r["top1_agreement"] >= int8_row["top1_agreement"]
+          and r["mean_abs_diff"] <= 0.9 * int8_row["mean_abs_diff"] and (f32_ms is None or r.get("latency_ms", 0) <= 1.1 * f32_ms)]
+    return max(ok, key=lambda r: (r["top1_agreement"], -r["mean_abs_diff"])) if ok else None

@@ -1,0 +1,108 @@
+"""convert/: the per-layer int8 error report finds a layer made hard to quantise, and the repair fixes it.
+
+The tiny CNN is trained on synthetic images; then one channel of its middle convolution is
+made a constant 200 that the next layer ignores. In float nothing changes; in int8 that channel
+takes the tensor's one scale (200 / 255 per step), so the other channels keep a few levels each.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sentilite.convert.api import convert_model
+from sentilite.convert.layer_errors import rmse_over_std, short_name
+from sentilite.core.classifier import TFLiteClassifier
+from sentilite.core.runtime import make_interpreter
+
+
+@pytest.fixture(scope="module")
+def hard_model(synthetic_splits, tmp_path_factory):
+    from modelkit import TINY_CONTRACT, load_prepared, save_keras
+
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.tf_import import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(TINY_CONTRACT.input_shape)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="hard")(x)
+    x = keras.layers.Conv2D(16, 1, activation="relu", name="after")(x)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, out)
+    xs, ys = load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    model.fit(xs, ys, epochs=25, verbose=0)
+    w, b = model.get_layer("hard").get_weights()
+    w[..., 0], b[0] = 0.0, 200.0
+    model.get_layer("hard").set_weights([w, b])
+    wa, ba = model.get_layer("after").get_weights()
+    wa[:, :, 0, :] = 0.0
+    model.get_layer("after").set_weights([wa, ba])
+    return save_keras(model, tmp_path_factory.mktemp("hard") / "hard.keras", TINY_CONTRACT)
+
+
+@pytest.fixture(scope="module")
+def repaired(hard_model, synthetic_splits, tmp_path_factory):
+    return convert_model(hard_model, calib=synthetic_splits["train"], eval=synthetic_splits["test"],
+                         out=tmp_path_factory.mktemp("conv") / "out", variants="float32,int8", calib_size=30, latency_runs=3,
+                         kernel_check_images=0, repair="always")
+
+
+def test_the_layer_made_hard_to_quantise_is_found(repaired):
+    block = repaired.report["int8_layers"]
+    worst = block["worst"]
+    assert short_name(worst[0]["tensor"]) == "hard", [short_name(w["tensor"]) for w in worst[:3]]
+    assert worst[0]["rmse_over_std"] > 5 * worst[1]["rmse_over_std"]  # by far
+    assert worst[0]["rmse_over_std_calibration"] > 5 * worst[1]["rmse_over_std_calibration"]
+    assert len(block["layers"]) >= 5 and all(np.isfinite(r["snr_db"]) for r in block["layers"])
+    md = repaired.report_md.read_text()
+    assert "## Int8 per-layer error" in md and "| hard |" in md and (repaired.out_dir / "int8_layer_error.png").is_file()
+    on_disk = json.loads(repaired.report_json.read_text())
+    assert on_disk["int8_layers"]["worst"][0]["tensor"] == worst[0]["tensor"]
+
+
+def test_the_repair_keeps_a_mixed_variant_beside_a_full_integer_int8(repaired):
+    block = repaired.report["int8_layers"]["repair"]
+    int8 = next(r for r in repaired.report["rows"] if r["variant"] == "int8")
+    tried = {r["variant"]: r for r in block["rows"]}
+    assert {"int8-int8io", "int8-mixed3", "int8-mixed6", "int16x8"} <= set(tried)
+    assert tried["int8-mixed3"]["mean_abs_diff"] < 0.5 * int8["mean_abs_diff"]
+    kept = block["kept"]
+    assert kept is not None and kept.startswith("int8-mixed")
+    path = repaired.variants[kept]
+    assert path.is_file() and path.name == f"hard_{kept}.tflite"
+    assert TFLiteClassifier(path).contract == TFLiteClassifier(repaired.variants["int8"]).contract
+    interp, _ = make_interpreter(path)
+    assert any(np.dtype(d["dtype"]) == np.float32 for d in interp.get_tensor_details() if len(d["shape"]) == 4)  # float layers
+    full, _ = make_interpreter(repaired.variants["int8"])  # model_int8 stays full-integer
+    activations = [d for d in full.get_tensor_details() if len(d["shape"]) == 4]
+    assert all(np.dtype(d["dtype"]) in (np.int8, np.uint8) for d in activations)
+    assert "| int8-mixed3 | MIXED" in repaired.report_md.read_text()
+    for row in block["rows"]:  # losers leave no file behind
+        assert (row["variant"] == kept) == (repaired.out_dir / f"hard_{row['variant']}.tflite").exists()
+
+
+def test_auto_repair_stays_out_of_the_way_of_a_good_int8(converted_tiny):
+    block = converted_tiny.report["int8_layers"]
+    assert block["repair"]["ran"] is False and "within the tolerance" in block["repair"]["why"]
+
+
+@pytest.fixture(scope="module")
+def converted_tiny(tiny_model, synthetic_splits, tmp_path_factory):
+    return convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["test"],
+                         out=tmp_path_factory.mktemp("ok") / "out", variants="float32,int8", calib_size=30, latency_runs=2,
+                         kernel_check_images=0)
+
+
+def test_channel_wise_error_sees_a_crushed_channel_that_the_tensor_spread_hides():
+    rng = np.random.default_rng(0)
+    f = np.concatenate([np.full((1000, 1), 200.0), rng.random((1000, 3))], axis=1)
+    scale = 200.0 / 255
+    q = np.round(f / scale)
+    assert rmse_over_std(f, q, scale, 0) > 0.3  # each small channel has lost most of its detail
+    fine = np.round(f[:, 1:] / (1.0 / 255))
+    assert rmse_over_std(f[:, 1:], fine, 1.0 / 255, 0) < 0.01
