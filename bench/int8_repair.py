@@ -60,8 +60,9 @@ def main() -> None:
     block = report["int8_layers"]
     candidates = [rows["int8"]] + [r for r in block["repair"]["rows"] if "error" not in r]
     print(f"model {args.model}; {rows['int8']['n']} images (Emotion6 test + val); Keras accuracy {100 * keras['accuracy']:.1f} %")
-    print("worst int8 layers: " + ", ".join(f"{w['tensor'].split('/')[-3] if w['tensor'].count('/') > 2 else w['tensor']} "
-                                           f"{w['rmse_over_std']:.3f}" for w in block["worst"][:6]))
+    from sentilite.convert.layer_errors import short_name
+
+    print("worst int8 layers (RMSE / std): " + ", ".join(f"{short_name(w['tensor'])} {w['rmse_over_std']:.3f}" for w in block["worst"][:6]))
     print(f"\n{'variant':<14} {'agree %':>8} {'mean|dp|':>9} {'Δ pts':>7} {'smaller':>8} {'faster':>7}")
     scored = []
     for r in candidates:
