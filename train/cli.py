@@ -12,8 +12,15 @@ import click
 
 from sentilite.core.contract import INTERPOLATIONS
 
-from .config import AUGMENTATIONS, CLASS_WEIGHTS, MODES, PRESETS, TrainConfig, TrainConfigError
-from .distribute import STRATEGIES
+from .config import (
+    AUGMENTATIONS,
+    CLASS_WEIGHTS,
+    MODES,
+    PRESETS,
+    STRATEGIES,
+    TrainConfig,
+    TrainConfigError,
+)
 from .precision import PRECISIONS
 
 _BACKBONE_NAMES = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vgg19",

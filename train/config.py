@@ -15,8 +15,10 @@ from sentilite.core.contract import INTERPOLATIONS
 from sentilite.core.errors import SentiliteError
 from sentilite.core.labels import SENTIMENT_LABELS
 
-from .distribute import STRATEGIES
 from .precision import PRECISIONS
+
+#: tf.distribute strategies of --strategy (see train/distribute.py)
+STRATEGIES = ("none", "mirrored", "multi-worker")
 
 MODES = ("ft-f", "ft-a", "two-phase")
 PRESETS = ("replication", "adam-cosine")

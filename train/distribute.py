@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-STRATEGIES = ("none", "mirrored", "multi-worker")
+from .config import TrainConfigError, TrainingInterrupted
 
 
 @dataclass
@@ -78,8 +78,6 @@ class Distribution:
 def tf_config_from_flags(hosts: Sequence[str], index: int) -> dict[str, Any]:
     """The ``TF_CONFIG`` for ``--worker-hosts a:p,b:p --worker-index i``."""
     if not 0 <= index < len(hosts):
-        from .config import TrainConfigError
-
         raise TrainConfigError(f"--worker-index {index} is outside the {len(hosts)} --worker-hosts.",
                                "give each worker its position in the list, from 0")
     return {"cluster": {"worker": list(hosts)}, "task": {"type": "worker", "index": int(index)}}
@@ -109,8 +107,6 @@ def make_distribution(tf: Any, kind: str, hosts: Sequence[str] = (), index: Opti
     cfg = json.loads(os.environ.get("TF_CONFIG") or "{}")
     workers = len(cfg.get("cluster", {}).get("worker", []))
     if workers < 1:
-        from .config import TrainConfigError
-
         raise TrainConfigError("--strategy multi-worker needs a cluster.",
                                "set TF_CONFIG, or pass --worker-hosts host:port,host:port --worker-index N")
     # A dead peer must end the survivors' collectives with an error instead of a hang.
@@ -127,8 +123,6 @@ def lost_worker_error(exc: BaseException, config: Any, run_dir: Any) -> BaseExce
     lost = type(exc).__name__ in ("UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError")
     if config.strategy != "multi-worker" or not lost:
         return exc
-    from .config import TrainingInterrupted
-
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return TrainingInterrupted(
         f"A peer worker stopped answering ({type(exc).__name__}: {first}); the last finished epoch is checkpointed in {run_dir}.",
