@@ -76,6 +76,11 @@ train student-distilled "${STUDENT_DATA[@]}" \
 # TRAIN_ONLY=1 stops here (train now, convert later: a second run skips the finished trainings)
 [ "${TRAIN_ONLY:-0}" = 1 ] && { echo "== TRAIN_ONLY=1: stopping before conversion"; exit 0; }
 
+# The decision rule (temperature + neutral offset, fitted for macro-F1 on Emotion6 val) goes into the
+# pick's contract; runs trained since sentilite has `--decision-rule fit` already carry it (fitting is
+# repeatable: the same raw validation probabilities give the same rule).
+sentilite calibrate "$BEST/model.keras" --val "$E6/sentiment_val.txt"
+
 if [ ! -f "$OUT/convert/report.json" ]; then
     sentilite convert "$BEST/model.keras" --calib "$E6/sentiment_train.txt" --eval "$E6/sentiment_test.txt" \
         --out "$OUT/convert" --overwrite --calib-sizes 10,50,200,500

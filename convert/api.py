@@ -39,7 +39,7 @@ from .export import (
 )
 from .layer_errors import layer_errors, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
-from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
+from .pixel_in import check_pixel_input, fold_decision_rule, input_quantization, wrap_pixel_in
 from .repair import needs_repair, try_repairs
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
@@ -143,8 +143,14 @@ def _read_inputs(model: PathLike, calib: Optional[PathLike], eval_split: PathLik
     say(f"reading evaluation images from {eval_split}")
     ev = build_eval_set(eval_split, contract, root=root)
     keras_model = load_keras_model(model_path, contract)
+    keras_model, export, folded = fold_decision_rule(keras_model, export)
+    if folded:
+        say(f"decision rule (temperature {contract.decision.temperature:g}, class log-offsets "
+            f"{list(contract.decision.class_log_bias)}) folded into the final layer: every file answers with it")
     if export.pixel_in and not contract.pixel_in:
         keras_model = wrap_pixel_in(keras_model, contract)
+    if calib_set is not None:
+        calib_set.contract = export  # what the calibration sweep's files carry
     calib_n = min(opts.calib_size, len(calib_set)) if calib_set is not None else 0
     return _Inputs(model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -382,6 +382,10 @@ def _finish(config: TrainConfig, run: Any, setup: _Setup, state: TrainState, che
     _save_model(setup, run, config.precision)
     state = state.update(wall_seconds=state.wall_seconds + (time.perf_counter() - t_session))
     log(f"saved {run.model} ({run.model.stat().st_size / 1e6:.2f} MB); training wall time {state.wall_seconds:.1f} s")
+    if setup.datasets[1] is not None and config.decision == "fit":
+        from .calibrate import calibrate_model
+
+        setup.contract = replace(setup.contract, decision=calibrate_model(run.model, setup.datasets[1], str(config.val), log))
     results = _evaluate(run, setup, log)
     metrics = build_metrics(config, run, setup, state, results, monitor.summary(), feature_seconds)
     metrics["training"].update(facts)

@@ -95,6 +95,8 @@ Examples:
 @click.option("--no-feature-cache", is_flag=True, help="ft-f: run the frozen backbone every epoch instead of training "
               "the head on cached features (needed for crop/colour augmentation in ft-f).")
 @click.option("--workers", type=int, help="Image-decoding threads [default: CPU count].")
+@click.option("--decision-rule", "decision", type=click.Choice(["fit", "none"]), default="fit", show_default=True,
+              help="After training, fit temperature scaling and a neutral offset on --val (for macro-F1) into the contract.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
               help="mixed_float16 (NVIDIA GPUs, with loss scaling) or mixed_bfloat16 (TPUs, recent CPUs/GPUs) compute in 16 bits; "
                    "the saved model is float32 either way.")

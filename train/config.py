@@ -102,6 +102,8 @@ class TrainConfig:
     labels: Sequence[str] = SENTIMENT_LABELS
     #: Threads decoding images (default: CPU count).
     workers: Optional[int] = None
+    #: After training, fit the contract's decision rule (temperature, neutral offset) on --val: fit | none.
+    decision: str = "fit"
     #: Numeric precision: float32, mixed_float16 or mixed_bfloat16 (see train/precision.py).
     precision: str = "float32"
     #: tf.distribute strategy: none, mirrored, multi-worker (see train/distribute.py).
@@ -131,6 +133,8 @@ class TrainConfig:
             problems.append((f"Unknown mode {self.mode!r}.", f"use one of {', '.join(MODES)}"))
         if self.preset not in PRESETS:
             problems.append((f"Unknown preset {self.preset!r}.", f"use one of {', '.join(PRESETS)}"))
+        if self.decision not in ("fit", "none"):
+            problems.append((f"Unknown --decision-rule {self.decision!r}.", "use fit or none"))
         if self.precision not in PRECISIONS:
             problems.append((f"Unknown precision {self.precision!r}.", f"use one of {', '.join(PRECISIONS)}"))
         if self.strategy not in STRATEGIES:
@@ -187,8 +191,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        # runs made before the option existed were resized with INTER_AREA
-        return cls(**{"interpolation": "area", **{k: v for k, v in data.items() if k in known}})
+        # runs made before these options existed: INTER_AREA resizing, no decision rule
+        return cls(**{"interpolation": "area", "decision": "none", **{k: v for k, v in data.items() if k in known}})
 
 
 @dataclass

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
+
 from sentilite.core.classifier import load_classifier
 from sentilite.core.datasets import Dataset, read_dataset
 from sentilite.core.errors import InputFileError
@@ -36,6 +38,9 @@ def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "e
             "check the paths in the split file (they are relative to its folder, or to --root)",
         )
     out = preds.metrics(tuple(classifier.contract.labels))
+    from sentilite.core.decision import ece
+
+    out["ece"], out["reliability"] = ece(np.asarray(preds.probs), np.asarray(preds.y_true))
     out["seconds"] = preds.seconds
     out["images_per_second"] = (out["n"] / preds.seconds) if preds.seconds > 0 else None
     if per_image:
@@ -82,5 +87,30 @@ def evaluate_model(
     if json_out:
         from sentilite.core.reporting import write_json
 
+        result["reliability_plot"] = plot_reliability(result, Path(json_out).with_suffix(".reliability.png"))
         write_json(json_out, result)
     return result
+
+
+def plot_reliability(result: dict[str, Any], path: Path) -> Optional[str]:
+    """The reliability diagram (confidence against accuracy per bin, with the ECE); None without matplotlib."""
+    from sentilite.core.plotting import pyplot, save_figure
+
+    plt = pyplot()
+    if plt is None or not result.get("reliability"):
+        return None
+    bins = result["reliability"]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k:", linewidth=1, label="perfectly calibrated")
+    ax.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09, alpha=0.7,
+           label="accuracy in the bin")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="#c44e52", label="mean confidence")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("top-class probability")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{Path(result['model']).name}: ECE {result['ece']:.3f} (n={result['n']})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return str(path)

@@ -17,6 +17,7 @@ def build_metrics(config: TrainConfig, run: Any, setup: Any, state: TrainState, 
     return {
         "model": str(run.model),
         "contract": setup.contract.to_dict(),
+        "decision": setup.contract.decision.to_dict(),
         "config": config.to_dict(),
         "data": {
             "train": {"n": len(train_ds), "n_used": int(len(setup.train.indices)), "class_counts": train_ds.class_counts(),

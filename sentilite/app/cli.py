@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "quickstart": ("sentilite.app.quickstart", "quickstart_command", "Run the whole pipeline end to end into one run folder."),
     "train": ("sentilite.train.cli", "train_command", "Train a sentiment model (FT-F / FT-A / two-phase, distillation)."),
     "evaluate": ("sentilite.app.evaluate_cli", "evaluate_command", "Score a .keras or .tflite model on a labelled split, here or on a device."),
+    "calibrate": ("sentilite.train.calibrate", "calibrate_command", "Fit calibration and the neutral decision rule on validation images."),
     "convert": ("sentilite.convert.cli", "convert_command", "Convert a .keras model to every TFLite variant, validated."),
     "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
     "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),

@@ -89,7 +89,7 @@ class TFLiteClassifier:
         if y.dtype != np.float32:
             scale, zp = self.output_detail["quantization"]
             y = dequantize(y, scale, zp)
-        return softmax(y) if self.contract.output == "logits" else y
+        return self.contract.decision.apply(softmax(y) if self.contract.output == "logits" else y)
 
     def predict(self, image: np.ndarray, order: str = "RGB") -> np.ndarray:
         """Class probabilities for one decoded uint8 image."""

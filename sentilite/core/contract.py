@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
+from .decision import DecisionRule
 from .errors import ContractError
 from .labels import SENTIMENT_LABELS
 
@@ -91,6 +92,8 @@ class PreprocessContract:
     interpolation: str = "area"
     #: Set on pixel-in models: the normalisation the graph applies itself (``norm`` is then "raw").
     norm_in_graph: Optional[Normalization] = None
+    #: Calibration and the neutral decision rule every classifier applies to the outputs.
+    decision: DecisionRule = field(default_factory=DecisionRule)
     #: Free-form facts about where the model came from (backbone, training data, variant...).
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
@@ -177,6 +180,7 @@ class PreprocessContract:
             },
             "normalization": {**asdict(self.norm), "formula": "(pixel / 255 - mean) / std"},
             **({"normalization_in_graph": asdict(self.norm_in_graph)} if self.norm_in_graph else {}),
+            **({"decision": self.decision.to_dict()} if not self.decision.identity else {}),
             "labels": list(self.labels),
             "output": self.output,
             "provenance": dict(self.provenance),
@@ -205,6 +209,7 @@ class PreprocessContract:
                 interpolation=str(inp.get("interpolation", "area")),
                 norm=normalization({k: data["normalization"][k] for k in ("name", "mean", "std")}),
                 norm_in_graph=normalization(data["normalization_in_graph"]) if data.get("normalization_in_graph") else None,
+                decision=DecisionRule.from_dict(data.get("decision")),
                 labels=tuple(str(x) for x in data["labels"]),
                 output=str(data.get("output", "probabilities")),
                 provenance=dict(data.get("provenance") or {}),
@@ -226,7 +231,10 @@ class PreprocessContract:
         mean = ", ".join(f"{v:g}" for v in n.mean)
         std = ", ".join(f"{v:g}" for v in n.std)
         where = " inside the model: it takes raw 0-255 pixels" if self.pixel_in else ""
+        d = self.decision
+        rule = "" if d.identity else (f"; outputs calibrated (temperature {d.temperature:g}) with class log-offsets "
+                                      f"{[round(b, 3) for b in d.class_log_bias]}")
         return (
             f"{self.height}x{self.width} {self.color_order}, {self.resize}, {self.interpolation} resize, "
-            f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}]){where}"
+            f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}]){where}{rule}"
         )

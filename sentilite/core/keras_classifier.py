@@ -43,7 +43,7 @@ class KerasClassifier:
 
     def run_batch(self, x: np.ndarray) -> np.ndarray:
         y = np.asarray(self.model(x, training=False), dtype=np.float32)
-        return softmax(y) if self.contract.output == "logits" else y
+        return self.contract.decision.apply(softmax(y) if self.contract.output == "logits" else y)
 
     def predict(self, image: np.ndarray, order: str = "RGB") -> np.ndarray:
         return self.run(self.encode(image, order))

@@ -1,0 +1,78 @@
+"""Fitting the contract's decision rule (temperature and neutral offset) on validation images.
+
+``sentilite train`` does it at the end of every run that has ``--val``; ``sentilite calibrate``
+does it for a .keras model made before. The rule is written into the model's contract, so
+`sentilite convert` carries it into every .tflite and every consumer applies it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import click
+import numpy as np
+
+from sentilite.core.decision import DecisionRule, fit_decision
+from sentilite.core.errors import InputFileError
+
+PathLike = Union[str, os.PathLike]
+
+
+def raw_probabilities(model_path: PathLike, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validation probabilities of the model *without* any decision rule, and the labels."""
+    from sentilite.core.evaluation import predict_dataset
+    from sentilite.core.keras_classifier import KerasClassifier
+
+    clf = KerasClassifier(model_path)
+    clf.contract = replace(clf.contract, decision=DecisionRule())
+    preds = predict_dataset(clf, dataset, description="fitting the decision rule")
+    if len(preds.y_true) == 0:
+        raise InputFileError(f"None of the images of {dataset.source} could be read.", "check the --val split file")
+    return np.asarray(preds.probs), np.asarray(preds.y_true)
+
+
+def calibrate_model(model_path: PathLike, val: Any, source: str, log: Callable[[str], None] = lambda s: None) -> DecisionRule:
+    """Fit the rule on ``val`` (a Dataset) and write it into ``model_path``'s contract (and contract.json beside it)."""
+    from sentilite.core.fsutil import atomic_write_text
+    from sentilite.core.modelfile import require_contract, write_contract_keras
+
+    probs, y = raw_probabilities(model_path, val)
+    contract = require_contract(model_path)
+    rule = fit_decision(probs, y, contract.labels, source)
+    contract = replace(contract, decision=rule)
+    write_contract_keras(model_path, contract)
+    beside = Path(model_path).with_name("contract.json")
+    if beside.is_file():
+        atomic_write_text(beside, contract.to_json() + "\n")
+    f = rule.facts
+    log(f"decision rule fitted on {f['images']} validation images: temperature {rule.temperature:g}, neutral log-offset "
+        f"{max(rule.class_log_bias, default=0.0):g}; NLL {f['nll'][0]} -> {f['nll'][1]}, ECE {f['ece'][0]} -> {f['ece'][1]}, "
+        f"macro-F1 {f['macro_f1'][0]} -> {f['macro_f1'][1]}")
+    return rule
+
+
+@click.command("calibrate", epilog="""\\b
+Example:
+  sentilite calibrate runs/mnv2/model.keras --val ../shared/data/emotion6/sentiment_val.txt
+  sentilite convert runs/mnv2/model.keras --calib ... --eval ...   # every .tflite carries the rule
+""", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--val", required=True, metavar="SPLIT", help="Validation split the rule is fitted on (never the test split).")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder the split's image paths are relative to.")
+@click.option("--reset", is_flag=True, help="Remove the rule instead (raw probabilities, plain argmax).")
+def calibrate_command(model: str, val: str, root: Optional[str], reset: bool) -> None:
+    """Fit temperature scaling (for NLL) and a neutral offset (for macro-F1) on --val and write
+    them into MODEL's contract (a .keras model; convert it afterwards)."""
+    from sentilite.core.datasets import read_dataset
+    from sentilite.core.modelfile import require_contract, require_format, write_contract_keras
+
+    require_format(model, "keras")
+    if reset:
+        write_contract_keras(model, replace(require_contract(model), decision=DecisionRule()))
+        click.echo(f"{model}: decision rule removed")
+        return
+    rule = calibrate_model(model, read_dataset(val, root, require_contract(model).labels), str(val), click.echo)
+    click.echo(f"{model}: temperature {rule.temperature:g}, class log-offsets {list(rule.class_log_bias)}")
