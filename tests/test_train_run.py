@@ -61,13 +61,12 @@ def test_the_synthetic_task_is_learned(trained_run):
 
 def test_best_weights_are_restored(trained_run):
     """The saved model's validation loss is the best epoch's, not the last one's."""
-    from sentilite.core.datasets import read_split_file
-    from sentilite.core.imageio import load_image
-    from sentilite.core.keras_classifier import KerasClassifier
-
     from dataclasses import replace
 
+    from sentilite.core.datasets import read_split_file
     from sentilite.core.decision import DecisionRule
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
 
     cfg = json.loads((trained_run.run_dir / "config.json").read_text())
     val = read_split_file(cfg["val"])
