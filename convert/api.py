@@ -29,6 +29,7 @@ from sentilite.core.probe import cpu_model
 from . import checks
 from .bias_correction import correct_classifier_bias
 from .calibration import CalibrationSet, build_calibration_set
+from .decision_fold import fold_decision_rule
 from .export import (
     FLEX_WARNING,
     build_converter,
@@ -39,7 +40,7 @@ from .export import (
 )
 from .layer_errors import layer_errors, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
-from .pixel_in import check_pixel_input, fold_decision_rule, input_quantization, wrap_pixel_in
+from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
 from .repair import needs_repair, try_repairs
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
@@ -267,7 +268,7 @@ def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str
     block: dict[str, Any] = {"layers": layers, "worst": worst(layers, 10)}
     int8_row = next(r for r in rows if r["variant"] == "int8")
     if opts.repair == "always" or (opts.repair == "auto" and needs_repair(int8_row, rows[0]["accuracy"], opts.tolerance)):
-        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say)
+        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say, tf, factory)
     else:
         block["repair"] = {"ran": False, "why": "int8 is within the tolerance and agrees with Keras on >= 97 % of images"
                            if opts.repair == "auto" else "--repair never"}

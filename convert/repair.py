@@ -37,8 +37,10 @@ def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts:
     return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor
 
 
-def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]]) -> list[tuple[str, str, Callable[[], bytes]]]:
-    """(name, what it is, how to make it), cheapest first."""
+def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: Any,
+               factory: Callable[[], Any]) -> list[tuple[str, str, Callable[[], bytes]]]:
+    """(name, what it is, how to make it), cheapest first; ``factory`` makes the float-I/O int8
+    converter the per-layer report used, from which the mixed models are made."""
     calib, n, io = inp.calib_set, inp.calib_n, opts.io
     out: list[tuple[str, str, Callable[[], bytes]]] = []
     if len(calib) > n:
@@ -47,11 +49,6 @@ def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]]) -> l
     other = "int8" if io != "int8" else "uint8"
     out.append((f"int8-{other}io", f"full int8 with {other} I/O",
                 lambda: convert_saved_model(sm, "int8", calib.representative(n), other, False, opts.quantizer)))
-    tf = __import__("sentilite.core.tf_import", fromlist=["import_tensorflow"]).import_tensorflow("conversion")
-
-    def factory() -> Any:  # float I/O around the int8 body: what the debugger compares layer by layer
-        return build_converter(sm, "int8", calib.representative(n), "float32", False, opts.quantizer)
-
     for k in (3, 6):
         names = [layer["tensor"] for layer in worst(layers, k)]
         out.append((f"int8-mixed{k}", f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
@@ -63,12 +60,12 @@ def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]]) -> l
 
 
 def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], rows: list[dict[str, Any]], ref: Any,
-                stage: Path, out_dir: Path, say: Log) -> dict[str, Any]:
+                stage: Path, out_dir: Path, say: Log, tf: Any, factory: Callable[[], Any]) -> dict[str, Any]:
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block."""
     by_variant = {r["variant"]: r for r in rows}
     int8_row, f32_row = by_variant["int8"], by_variant.get("float32")
     tried, runners = [], {}
-    for name, what, make in candidates(sm, inp, opts, layers):
+    for name, what, make in candidates(sm, inp, opts, layers, tf, factory):
         say(f"int8 repair: trying {name} ({what})")
         path = stage / f"{inp.model_path.stem}_{name}.tflite"
         try:
