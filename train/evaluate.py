@@ -15,6 +15,7 @@ import numpy as np
 
 from sentilite.core.classifier import load_classifier
 from sentilite.core.datasets import Dataset, read_dataset
+from sentilite.core.decision import ece
 from sentilite.core.errors import InputFileError
 from sentilite.core.modelfile import require_format
 
@@ -38,8 +39,6 @@ def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "e
             "check the paths in the split file (they are relative to its folder, or to --root)",
         )
     out = preds.metrics(tuple(classifier.contract.labels))
-    from sentilite.core.decision import ece
-
     out["ece"], out["reliability"] = ece(np.asarray(preds.probs), np.asarray(preds.y_true))
     out["seconds"] = preds.seconds
     out["images_per_second"] = (out["n"] / preds.seconds) if preds.seconds > 0 else None

@@ -15,6 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .metrics import macro_f1
+
 
 @dataclass(frozen=True)
 class DecisionRule:
@@ -71,38 +73,29 @@ def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[float, list[d
     return float(total), out
 
 
-def _macro_f1(pred: np.ndarray, y: np.ndarray, k: int) -> float:
-    f1s = []
-    for c in range(k):
-        tp = np.sum((pred == c) & (y == c))
-        denom = np.sum(pred == c) + np.sum(y == c)
-        f1s.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(f1s))
-
-
 def fit_decision(probs: np.ndarray, y: np.ndarray, labels: Sequence[str], source: str = "") -> DecisionRule:
     """Temperature for NLL, then a log-offset for the neutral class for macro-F1, on validation images."""
     probs, y = np.asarray(probs, np.float64), np.asarray(y, np.int64)
     temps = np.exp(np.linspace(np.log(0.25), np.log(4.0), 81))
     t = float(min(temps, key=lambda tt: nll(DecisionRule(float(tt)).apply(probs), y)))
+    calibrated = DecisionRule(t).apply(probs)
     k = len(labels)
     neutral = list(labels).index("neutral") if "neutral" in labels else None
     bias = [0.0] * k
     if neutral is not None:
-        calibrated = DecisionRule(t).apply(probs)
-        best, best_f1 = 0.0, _macro_f1(calibrated.argmax(1), y, k)
+        log_p = np.log(np.clip(calibrated, 1e-12, 1.0))
+        best, best_f1 = 0.0, macro_f1(y, calibrated.argmax(1), k)
         for b in np.round(np.arange(0.05, 3.0001, 0.05), 2):  # ties keep the smaller offset
-            shifted = np.log(np.clip(calibrated, 1e-12, 1.0))
+            shifted = log_p.copy()
             shifted[:, neutral] += b
-            f1 = _macro_f1(shifted.argmax(1), y, k)
+            f1 = macro_f1(y, shifted.argmax(1), k)
             if f1 > best_f1 + 1e-9:
                 best, best_f1 = float(b), f1
         bias[neutral] = best
     rule = DecisionRule(round(t, 4), tuple(bias))
-    before, after = probs, rule.apply(probs)
     facts = {"fitted_on": source, "images": int(len(y)),
-             "nll": [round(nll(before, y), 4), round(nll(DecisionRule(t).apply(probs), y), 4)],
-             "ece": [round(ece(before, y)[0], 4), round(ece(DecisionRule(t).apply(probs), y)[0], 4)],
-             "macro_f1": [round(_macro_f1(before.argmax(1), y, k), 4), round(_macro_f1(after.argmax(1), y, k), 4)],
+             "nll": [round(nll(probs, y), 4), round(nll(calibrated, y), 4)],
+             "ece": [round(ece(probs, y)[0], 4), round(ece(calibrated, y)[0], 4)],
+             "macro_f1": [round(macro_f1(y, probs.argmax(1), k), 4), round(macro_f1(y, rule.apply(probs).argmax(1), k), 4)],
              "note": "pairs are [raw, fitted]; nll and ece after temperature only, macro_f1 after the whole rule"}
     return DecisionRule(rule.temperature, rule.class_log_bias, facts)

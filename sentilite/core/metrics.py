@@ -39,6 +39,11 @@ def _scores(cm: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def macro_f1(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
+    """Mean F1 over the classes present in ``y_true`` (the figure every report quotes)."""
+    return _scores(confusion_matrix(y_true, y_pred, n_classes), [str(i) for i in range(n_classes)])["macro_f1"]
+
+
 def classification_metrics(y_true: Sequence[int], probs: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """Accuracy, per-class precision/recall/F1, macro F1 and confusion matrix; plus ``polar``.
 
