@@ -27,15 +27,12 @@ DEFAULT_MAX_IMAGES = 16
 
 def list_images(folder: PathLike, limit: int = DEFAULT_MAX_IMAGES) -> list[Path]:
     """Up to ``limit`` image files from ``folder`` (sorted, recursive), or a clear error."""
-    from sentilite.core.imageio import is_image_file
+    from sentilite.core.datasets import list_images as all_images
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputFileError(f"--images {root} is not a folder.", "pass a folder of .jpg/.png images")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p))
-    if not files:
-        raise InputFileError(f"No images (.jpg, .png, ...) found in {root}.", "pass a folder that holds images")
-    return files[:limit]
+    try:
+        return all_images(folder)[:limit]
+    except InputFileError as exc:
+        raise InputFileError(f"--images: {exc.problem}", "pass a folder of .jpg/.png images") from None
 
 
 def encode_images(entry: ModelEntry, images: list[Path]) -> np.ndarray:
