@@ -12,14 +12,8 @@ from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import Dataset, Sample, read_split_file
 from sentilite.core.imageio import load_image
 from sentilite.core.preprocess import prepare
-from sentilite.train.data import (
-    ImageSource,
-    class_weight_vector,
-    eval_batches,
-    image_batches,
-    make_source,
-    read_training_data,
-)
+from sentilite.train.data import ImageSource, eval_batches, image_batches, make_source
+from sentilite.train.lists import class_weight_vector, read_training_data
 
 CONTRACTS = {
     "imagenet": PreprocessContract.create(32, "imagenet"),

@@ -161,7 +161,8 @@ def test_distillation_loss_matches_a_hand_computed_value():
     loss = 0.25 * 0.407606 + 0.75 * 2^2 * 0.001889       = 0.101902 + 0.005663 = 0.107564
     """
     tf = import_tensorflow()
-    from sentilite.train.distill import distillation_loss, soften
+    from sentilite.train.distill import soften
+    from sentilite.train.losses import distillation_loss
 
     p_t = soften(np.array([[0.7, 0.2, 0.1]]), 2.0)
     np.testing.assert_allclose(p_t[0], [0.522879, 0.279491, 0.197630], atol=1e-6)
@@ -247,3 +248,13 @@ def test_shared_mobilenet_backbone_file_is_torchvision_normalised():
     bb = build_backbone(_cfg(backbone_file=str(MOBILENET_FILE), feature_layer="gap"))
     assert (bb.size, bb.feature_dim, bb.norm.name) == (224, 1280, "imagenet")
     assert bb.norm.mean == (0.485, 0.456, 0.406) and bb.pretrained
+
+
+def test_warm_up_rises_linearly_then_the_cosine_decays_in_keras_and_in_the_log():
+    (spec,) = resolve_phases(_cfg(mode="ft-a", preset="adam-cosine", lr=1e-3, epochs=6, warmup_epochs=2))
+    opt = make_optimizer(spec, 10)
+    for step, want in [(0, 0.0), (10, 5e-4), (20, 1e-3), (40, 5e-4), (60, 0.0)]:
+        assert learning_rate_at(spec, step, 10) == pytest.approx(want, abs=1e-12)
+        assert float(opt._learning_rate(step)) == pytest.approx(want, abs=1e-9)
+    with pytest.raises(TrainConfigError, match="adam-cosine"):
+        _cfg(mode="ft-a", preset="replication", warmup_epochs=2).validate()

@@ -68,7 +68,7 @@ def train_model(config: TrainConfig) -> TrainResult:
     run.create()
     config.out = str(run.path)
     stored = config.to_dict()
-    for key in ("data", "val", "test", "root", "backbone_file", "teacher", "cache_dir", "weights"):
+    for key in ("data", "partial_data", "val", "test", "root", "backbone_file", "teacher", "cache_dir", "weights"):
         stored[key] = absolute_path(stored[key])
     atomic_write_json(run.config, stored)  # absolute paths: --resume works from any folder
     return _run(config, run, resuming=False, lists=lists)
@@ -169,7 +169,7 @@ def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Un
 def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]], log: Log) -> _Setup:
     """Read the lists, build backbone + head + contract, fill the image cache, teacher targets."""
     from .backbones import build_backbone
-    from .data import class_weight_vector
+    from .lists import class_weight_vector
     from .model import assemble
 
     train_ds, val_ds, test_ds = lists or read_lists(config)
@@ -180,7 +180,9 @@ def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]]
         height=backbone.size, width=backbone.size, color_order=backbone.color_order, norm=backbone.norm,
         labels=labels, output="probabilities", interpolation=config.interpolation,
         provenance={**backbone.provenance, "mode": config.mode, "preset": config.preset,
-                    "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data], "trainer": "sentilite train"},
+                    "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data]
+                    + ["/".join(Path(d).parts[-2:]) + " (partial labels)" for d in config.partial_data],
+                    "trainer": "sentilite train"},
     )
     log(f"backbone {backbone.name}: {backbone.feature_dim}-d features, input {contract.describe()}")
     sm = assemble(backbone, len(labels), config.head_dropout, name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}",
@@ -270,7 +272,7 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         f"{spec.batch_size}, up to {spec.epochs} epochs, patience {spec.patience}, weight decay {spec.weight_decay:g} "
         f"on {len(l2)} conv kernels; {counts['trainable']:,} of {counts['total']:,} parameters trainable"
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
-    loss = LossSpec(config.temperature if config.teacher else None, config.alpha)
+    loss = LossSpec(len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing)
     t_phase = time.perf_counter()
     state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract), model=sm.model, checkpointer=checkpointer,
                       state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,

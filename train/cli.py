@@ -39,6 +39,10 @@ Examples:
       --backbone-file mnv2.keras --class-weight balanced --out runs/mixed
   # keras.applications with ImageNet weights (needs internet), FT-A, Adam + cosine
   sentilite train --data train.txt --val val.txt --backbone mobilenet_v2 --weights imagenet --mode ft-a --preset adam-cosine
+  # everything in ../shared: the tweet sets say only negative/positive, so they teach polarity only
+  sentilite train --data e6/sentiment_train.txt --data oasis/sentiment_all.txt \\
+      --partial-data twitter_dev/sentiment_train.txt --partial-data twitter_borth/sentiment_all.txt \\
+      --val e6/sentiment_val.txt --backbone-file mnv2.keras --mode ft-a --out runs/all-sources
   # distil a teacher into the tiny student
   sentilite train --data train.txt --val val.txt --backbone student --mode ft-a --teacher runs/mnv2/model.keras \\
       --temperature 4 --alpha 0.1 --out runs/student
@@ -50,6 +54,9 @@ Examples:
 @click.command("train", epilog=TRAIN_EXAMPLES, context_settings={"max_content_width": 110})
 @click.option("--data", "data", multiple=True, metavar="SPLIT",
               help="Training list: B-T4SA split file, CSV (path,label) or class-per-folder tree. Repeat to mix datasets.")
+@click.option("--partial-data", "partial_data", multiple=True, metavar="SPLIT",
+              help="Training list labelled with only some classes (e.g. negative/positive tweets): its images teach the "
+                   "choice among the classes it uses, never that the others do not occur (marginalised loss). Repeatable.")
 @click.option("--val", metavar="SPLIT", help="Validation list (early stopping, best-weight selection, val metrics).")
 @click.option("--test", metavar="SPLIT", help="Held-out list evaluated once at the end (metrics.json 'test').")
 @click.option("--root", type=click.Path(file_okay=False), help="Folder the split files' image paths are relative to "
@@ -74,6 +81,8 @@ Examples:
               help="replication: SGD 1e-3 m0.9, L2 on conv kernels, lr/10 every 5 epochs, batch 64/48, 15 epochs, "
                    "patience 5. adam-cosine: Adam 1e-3 (ft-a 1e-4) with cosine decay, batch 32.")
 @click.option("--epochs", type=int, help="Maximum epochs per phase [preset: 15].")
+@click.option("--warmup-epochs", type=int, default=0, show_default=True,
+              help="adam-cosine: epochs of linear learning-rate warm-up (from 0) before the cosine decay.")
 @click.option("--fine-tune-epochs", type=int, help="Maximum epochs of the ft-a phase of two-phase [default: --epochs].")
 @click.option("--batch-size", type=int, help="Batch size [preset: 64 ft-f / 48 ft-a for replication, 32 adam-cosine].")
 @click.option("--lr", type=float, help="Learning rate of the first phase (two-phase: ft-a gets lr x 0.1).")
@@ -85,7 +94,11 @@ Examples:
 @click.option("--no-augment", is_flag=True, help="Turn augmentation off (same as --augment none).")
 @click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS), default="none", show_default=True,
               help="balanced: weight each class's loss by n / (classes x count).")
-@click.option("--teacher", type=click.Path(dir_okay=False), help="Distil this .keras/.tflite teacher (same labels) into the model.")
+@click.option("--label-smoothing", type=float, default=0.0, show_default=True,
+              help="Spread this much of each hard label evenly over the classes the sample could have had.")
+@click.option("--teacher", type=click.Path(dir_okay=False), multiple=True,
+              help="Distil this .keras/.tflite teacher (same labels) into the model; repeat it to distil an ensemble "
+                   "(the mean of the teachers' probabilities).")
 @click.option("--temperature", type=float, default=4.0, show_default=True, help="Distillation temperature T.")
 @click.option("--alpha", type=float, default=0.1, show_default=True,
               help="Distillation: weight of the hard-label loss; 1 - alpha weighs the T²-scaled KL to the teacher.")
@@ -128,7 +141,7 @@ def train_command(ctx: click.Context, resume: Optional[str], quiet: bool, no_aug
                        err=True)
         result = resume_training(resume, verbose=not quiet, worker_index=opts["worker_index"])
     else:
-        if not opts["data"]:
+        if not opts["data"] and not opts["partial_data"]:
             raise TrainConfigError("No training data given.", "pass --data SPLIT (or --resume RUN_DIR)")
         opts["augment"] = "none" if no_augment else opts["augment"]
         opts["worker_hosts"] = opts["worker_hosts"] or ()

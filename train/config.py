@@ -59,6 +59,9 @@ class TrainConfig:
 
     #: Training splits (B-T4SA split file, CSV or class-per-folder tree); several are concatenated.
     data: Sequence[str] = ()
+    #: Training lists labelled with only some classes (negative/positive tweets): they teach the
+    #: choice among the classes they use, never that the others do not occur (train/losses.py).
+    partial_data: Sequence[str] = ()
     val: Optional[str] = None
     test: Optional[str] = None
     root: Optional[str] = None
@@ -79,6 +82,8 @@ class TrainConfig:
     mode: str = "ft-f"
     preset: str = "replication"
     epochs: Optional[int] = None
+    #: Epochs of linear learning-rate warm-up before the cosine decay (adam-cosine preset).
+    warmup_epochs: int = 0
     #: Epochs of the FT-A phase of two-phase (default: ``epochs``).
     fine_tune_epochs: Optional[int] = None
     batch_size: Optional[int] = None
@@ -90,7 +95,10 @@ class TrainConfig:
     head_dropout: float = 0.2
     augment: Sequence[str] = DEFAULT_AUGMENT
     class_weight: str = "none"
-    teacher: Optional[str] = None
+    #: Label smoothing epsilon, spread over the classes a sample's annotation could choose from.
+    label_smoothing: float = 0.0
+    #: Distillation teacher(s): one model, or several whose mean probability is the target.
+    teacher: Sequence[str] = ()
     temperature: float = 4.0
     #: Distillation: weight of the hard-label cross-entropy; (1 - alpha) weighs the T²-scaled KL term.
     alpha: float = 0.1
@@ -119,6 +127,8 @@ class TrainConfig:
         if isinstance(self.data, (str, Path)):
             self.data = [str(self.data)]
         self.data = [str(d) for d in self.data]
+        self.partial_data = [str(d) for d in ([self.partial_data] if isinstance(self.partial_data, (str, Path)) else self.partial_data)]
+        self.teacher = [str(t) for t in ([self.teacher] if isinstance(self.teacher, (str, Path)) else (self.teacher or ()))]
         self.augment = parse_augment(self.augment)
         self.labels = tuple(self.labels)
         if isinstance(self.worker_hosts, str):
@@ -127,7 +137,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         problems: list[tuple[str, str]] = []
-        if not self.data:
+        if not self.data and not self.partial_data:
             problems.append(("No training data given.", "pass --data SPLIT (repeat it to mix datasets)"))
         if self.mode not in MODES:
             problems.append((f"Unknown mode {self.mode!r}.", f"use one of {', '.join(MODES)}"))
@@ -153,6 +163,13 @@ class TrainConfig:
             problems.append((f"--patience must be at least 1, got {self.patience}.", "pass a positive number"))
         if not 0.0 <= self.alpha <= 1.0:
             problems.append((f"--alpha must be in [0, 1], got {self.alpha}.", "0 = teacher only, 1 = labels only"))
+        if self.warmup_epochs < 0 or (self.warmup_epochs and self.preset != "adam-cosine"):
+            problems.append((f"--warmup-epochs {self.warmup_epochs} needs the adam-cosine preset and a value >= 0.",
+                             "add --preset adam-cosine, or drop --warmup-epochs"))
+        if self.warmup_epochs and self.warmup_epochs >= (self.epochs or 15):
+            problems.append((f"--warmup-epochs {self.warmup_epochs} leaves no epoch for the decay.", "use fewer warm-up epochs than --epochs"))
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append((f"--label-smoothing must be in [0, 1), got {self.label_smoothing}.", "e.g. 0.1"))
         if self.temperature <= 0:
             problems.append((f"--temperature must be positive, got {self.temperature}.", "the distillation study used 4"))
         if not 0.0 <= self.head_dropout < 1.0:
@@ -184,6 +201,8 @@ class TrainConfig:
         d["worker_hosts"] = list(self.worker_hosts)
         d.pop("worker_index")  # per process: each worker passes its own
         d["data"] = list(self.data)
+        d["partial_data"] = list(self.partial_data)
+        d["teacher"] = list(self.teacher)
         d["augment"] = list(self.augment)
         d["labels"] = list(self.labels)
         return d

@@ -29,8 +29,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from sentilite.core.contract import PreprocessContract
-from sentilite.core.datasets import Dataset, read_dataset
-from sentilite.core.errors import DatasetFormatError, ImageReadError, InputFileError
+from sentilite.core.datasets import Dataset
+from sentilite.core.errors import ImageReadError, InputFileError
 from sentilite.core.fsutil import atomic_write_json
 from sentilite.core.imageio import load_image
 from sentilite.core.preprocess import resize_to_contract
@@ -38,35 +38,6 @@ from sentilite.core.preprocess import resize_to_contract
 CACHE_VERSION = 1
 
 _FLAG_TODO, _FLAG_OK, _FLAG_BAD = 0, 1, 2
-
-
-# -- labelled lists -------------------------------------------------------------------------------
-
-
-def read_split(spec: str, root: Optional[str], labels: Sequence[str]) -> Dataset:
-    """A split file, CSV or folder tree (``sentilite.core.datasets.read_dataset``)."""
-    return read_dataset(spec, root, labels)
-
-
-def read_training_data(specs: Sequence[str], root: Optional[str], labels: Sequence[str]) -> Dataset:
-    """One or more training lists, concatenated in the order given (e.g. Emotion6 + twitter_dev)."""
-    datasets = [read_split(s, root, labels) for s in specs]
-    out = datasets[0]
-    for d in datasets[1:]:
-        out = out.concat(d)
-    out.meta["sources"] = [d.source for d in datasets]
-    return out
-
-
-def class_weight_vector(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
-    """Per-class loss weights. ``balanced``: n / (k * count) over the k classes present (absent: 0)."""
-    if mode == "none":
-        return np.ones(num_classes, np.float32)
-    counts = np.bincount(np.asarray(y, np.int64), minlength=num_classes).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(num_classes, np.float64)
-    w[present] = counts.sum() / (present.sum() * counts[present])
-    return w.astype(np.float32)
 
 
 def decode_for_contract(path: Path, contract: PreprocessContract) -> np.ndarray:
@@ -392,9 +363,3 @@ def eval_batches(source: ImageSource, indices: np.ndarray, batch_size: int) -> A
     k = len(indices)
     dummy = np.zeros((k, 1), np.float32)
     return image_batches(source, indices, np.zeros(k, np.int32), np.ones(k, np.float32), dummy, batch_size)
-
-
-def require_labels_in_range(dataset: Dataset, num_classes: int) -> None:
-    bad = [s for s in dataset.samples if not 0 <= s.label < num_classes]
-    if bad:
-        raise DatasetFormatError(f"{dataset.source}: label {bad[0].label} is outside 0..{num_classes - 1}.")

@@ -1,27 +1,18 @@
-"""Knowledge distillation: a student trained on hard labels and a teacher's softened probabilities.
-
-Per sample (Hinton et al. 2015, as in the distillation study, T = 4 by default)::
-
-    loss = alpha * CE(y, softmax(z_s)) + (1 - alpha) * T**2 * KL(p_T || softmax(z_s / T))
-    p_T  = softmax(z_t / T)
-
-The T² factor keeps the soft term's gradients on the same scale as the hard term's when T
-changes. The teacher may be any model sentilite can run (.keras or .tflite) with the same labels;
-its targets are computed once, on the un-augmented images through the teacher's own contract,
+"""Knowledge distillation: the teacher's softened probabilities ``p_T = softmax(z_t / T)``
+(the loss is in :mod:`train.losses`). The teacher may be any model sentilite can run (.keras or
+.tflite) with the same labels, or an ensemble of them (their mean probability is the target); its targets are computed once, on the un-augmented images through the teacher's own contract,
 and stored in the run folder (``teacher_targets.npy``), so the teacher does not run every epoch.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from sentilite.core.datasets import Dataset
 from sentilite.core.errors import ContractError
-
-_EPS = 1e-12
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -32,28 +23,13 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def distillation_loss(tf: Any, y: Any, logits: Any, soft_targets: Any, temperature: float, alpha: float) -> Any:
-    """Per-sample distillation loss (see the module docstring); ``soft_targets`` = p_T."""
-    t = tf.constant(float(temperature), tf.float32)
-    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(y, tf.int32), logits=logits)
-    log_q = tf.nn.log_softmax(logits / t, axis=-1)
-    p = soft_targets
-    kl = tf.reduce_sum(p * (tf.math.log(tf.maximum(p, _EPS)) - log_q), axis=-1)
-    return float(alpha) * ce + (1.0 - float(alpha)) * t * t * kl
-
-
-def hard_loss(tf: Any, y: Any, logits: Any) -> Any:
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(y, tf.int32), logits=logits)
-
-
-def teacher_targets(
+def teacher_probabilities(
     teacher: str | Path,
     dataset: Dataset,
     labels: Sequence[str],
-    temperature: float,
     log: Optional[Callable[[str], None]] = None,
 ) -> np.ndarray:
-    """Softened teacher probabilities ``(len(dataset), C)`` (rows of unreadable images are uniform)."""
+    """One teacher's probabilities ``(len(dataset), C)`` (rows of unreadable images are uniform)."""
     from sentilite.core.classifier import load_classifier
     from sentilite.core.evaluation import predict_dataset
 
@@ -65,7 +41,7 @@ def teacher_targets(
         )
     if log:
         log(f"teacher {teacher}: {clf.contract.describe()} ({clf.runtime.describe()})")
-    preds = predict_dataset(clf, dataset, description="teacher targets")
+    preds = predict_dataset(clf, dataset, description=f"teacher targets ({Path(teacher).parent.name or teacher})")
     by_path = {str(p): row for p, row in zip(preds.paths, preds.probs)}
     out = np.full((len(dataset), len(labels)), 1.0 / len(labels), np.float32)
     for i, s in enumerate(dataset.samples):
@@ -75,4 +51,21 @@ def teacher_targets(
     if log:
         acc = float((preds.probs.argmax(1) == preds.y_true).mean()) if len(preds.y_true) else float("nan")
         log(f"teacher accuracy on the training images: {acc:.3f}")
-    return soften(out, temperature)
+    return out
+
+
+def teacher_targets(
+    teachers: str | Path | Sequence[str | Path],
+    dataset: Dataset,
+    labels: Sequence[str],
+    temperature: float,
+    log: Optional[Callable[[str], None]] = None,
+) -> np.ndarray:
+    """Softened probabilities of one teacher, or of an ensemble (the mean of its members'
+    probabilities, softened once), ``(len(dataset), C)``."""
+    members = [teachers] if isinstance(teachers, (str, Path)) else list(teachers)
+    probs = np.mean([teacher_probabilities(t, dataset, labels, log) for t in members], axis=0)
+    if log and len(members) > 1:
+        y = np.asarray(dataset.y)
+        log(f"ensemble of {len(members)} teachers: accuracy on the training images {float((probs.argmax(1) == y).mean()):.3f}")
+    return soften(probs, temperature)

@@ -17,9 +17,9 @@ import numpy as np
 
 from .checkpoint import Checkpointer
 from .data import ImageSource, epoch_order, image_batches, normalize_tf
-from .distill import distillation_loss, hard_loss
 from .distribute import Distribution
 from .features import FeatureStore, feature_batches
+from .losses import distillation_loss, hard_loss, pack_targets, unpack_targets
 from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress
@@ -60,15 +60,19 @@ class EarlyStopping:
 
 @dataclass
 class LossSpec:
-    """Hard-label cross-entropy, or distillation when ``temperature`` is set."""
+    """Hard-label cross-entropy over each sample's allowed classes, or distillation when
+    ``temperature`` is set; ``t`` rows are laid out by :func:`train.losses.pack_targets`."""
 
+    num_classes: int
     temperature: Optional[float] = None
     alpha: float = 0.1
+    label_smoothing: float = 0.0
 
     def per_sample(self, tf: Any, y: Any, logits: Any, t: Any) -> Any:
+        teacher, mask = unpack_targets(t, self.num_classes)
         if self.temperature is None:
-            return hard_loss(tf, y, logits)
-        return distillation_loss(tf, y, logits, t, self.temperature, self.alpha)
+            return hard_loss(tf, y, logits, mask, self.label_smoothing)
+        return distillation_loss(tf, y, logits, teacher, self.temperature, self.alpha, mask, self.label_smoothing)
 
 
 @dataclass
@@ -79,7 +83,7 @@ class SplitArrays:
     indices: np.ndarray
     labels: np.ndarray
     weights: Optional[np.ndarray] = None  # per class
-    targets: Optional[np.ndarray] = None  # (len(source), C) teacher targets
+    targets: Optional[np.ndarray] = None  # (len(source), Ct + C): losses.pack_targets rows
     features: list[FeatureStore] = field(default_factory=list)
 
 
@@ -188,7 +192,8 @@ def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augm
         batch, worker = dist.per_replica_batch(spec.batch_size), dist.worker_index
     y = train.labels[order]
     w = train.weights[y] if train.weights is not None else np.ones(len(order), np.float32)
-    t = train.targets[order] if train.targets is not None else np.zeros((len(order), 1), np.float32)
+    targets = train.targets if train.targets is not None else pack_targets(None, train.source.dataset.label_masks())
+    t = targets[order]
     if use_features:
         return feature_batches(train.features, order, y, w, t, batch, choice)
     s0 = (int(seed) * 16 + phase, epoch * 1_000_000 + worker * 10_000)

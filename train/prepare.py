@@ -30,7 +30,7 @@ def counter(description: str, total: int) -> Iterator[Callable[[int], None]]:
 
 def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optional[Dataset]]:
     """The train (concatenated), val and test lists; a malformed line is an error naming it."""
-    from .data import read_split, read_training_data, require_labels_in_range
+    from .lists import read_split, read_training_data, require_labels_in_range
     from .pack import is_pack
 
     packed = [d for d in config.data if is_pack(d)]
@@ -39,14 +39,14 @@ def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optiona
             raise InputFileError(f"{flag} {spec} is a pack; validation and test sets are split files.",
                                  f"pass the split file it was packed from as {flag}")
     if packed:
-        if len(packed) != len(config.data) or config.teacher:
-            raise InputFileError("Packs cannot be mixed with split files, nor used for distillation (--teacher).",
-                                 "pack every training split (sentilite data pack), or train from split files")
+        if len(packed) != len(config.data) or config.teacher or config.partial_data:
+            raise InputFileError("Packs cannot be mixed with split files, nor used for distillation (--teacher) or "
+                                 "with --partial-data.", "pack every training split (sentilite data pack), or train from split files")
         from .stream import PackedSource
 
         train: Any = PackedSource(config.data, config.labels)
     else:
-        train = read_training_data(config.data, config.root, config.labels)
+        train = read_training_data(config.data, config.root, config.labels, config.partial_data)
     val = read_split(config.val, config.root, config.labels) if config.val else None
     test = read_split(config.test, config.root, config.labels) if config.test else None
     for ds in (train, val, test):
@@ -95,10 +95,13 @@ def log_skipped(name: str, source: Any, log: Callable[[str], None]) -> None:
             log(f"  skipped {item['path']}: {item['reason']}")
 
 
-def split_arrays(source: Any, weights: Optional[np.ndarray] = None, targets: Optional[np.ndarray] = None) -> Any:
+def split_arrays(source: Any, weights: Optional[np.ndarray] = None, teacher: Optional[np.ndarray] = None) -> Any:
+    """A split for the loop; its per-sample targets are the teacher's probabilities and the class masks."""
     from .loop import SplitArrays
+    from .losses import pack_targets
 
     labels = np.asarray(source.dataset.y, np.int64)
+    targets = pack_targets(teacher, source.dataset.label_masks())
     return SplitArrays(source, source.valid_indices(), labels, weights, targets)
 
 
@@ -142,7 +145,7 @@ def absolute_path(value: Any) -> Any:
 
 def preflight(config: TrainConfig) -> None:
     """Cheap checks of every input file, before a run folder is created."""
-    for flag, value in (("--backbone-file", config.backbone_file), ("--teacher", config.teacher)):
+    for flag, value in (("--backbone-file", config.backbone_file), *(("--teacher", t) for t in config.teacher)):
         if value and not Path(value).is_file():
             raise InputFileError(f"{flag} {value}: file not found.", "check the path")
     if config.weights and config.weights not in ("imagenet", "none") and not Path(config.weights).is_file():

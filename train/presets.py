@@ -32,6 +32,7 @@ class PhaseSpec:
     batch_size: int
     epochs: int
     patience: int
+    warmup_epochs: int = 0  # cosine only: the rate rises linearly from 0 to lr, then decays
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +70,8 @@ def resolve_phases(config: TrainConfig) -> list[PhaseSpec]:
             over["patience"] = int(config.patience)
         if config.epochs:
             over["epochs"] = int(config.epochs)
+        if config.warmup_epochs:
+            over["warmup_epochs"] = int(config.warmup_epochs)
         if i == 0:
             if config.lr:
                 over["lr"] = float(config.lr)
@@ -85,8 +88,11 @@ def learning_rate_at(spec: PhaseSpec, step: int, steps_per_epoch: int) -> float:
     """The scheduled rate at optimizer step ``step`` (matches :func:`make_optimizer`)."""
     if spec.schedule == "step":
         return spec.lr * spec.step_factor ** (step // max(1, spec.step_epochs * steps_per_epoch))
-    total = max(1, spec.epochs * steps_per_epoch)
-    return spec.lr * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    warm = spec.warmup_epochs * steps_per_epoch
+    if step < warm:
+        return spec.lr * step / warm
+    total = max(1, spec.epochs * steps_per_epoch - warm)
+    return spec.lr * 0.5 * (1 + math.cos(math.pi * min(step - warm, total) / total))
 
 
 def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
@@ -100,7 +106,12 @@ def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
         lr = sched.ExponentialDecay(spec.lr, decay_steps=max(1, spec.step_epochs * steps_per_epoch),
                                     decay_rate=spec.step_factor, staircase=True)
     else:
-        lr = sched.CosineDecay(spec.lr, decay_steps=max(1, spec.epochs * steps_per_epoch), alpha=0.0)
+        warm = spec.warmup_epochs * steps_per_epoch
+        if warm:
+            lr = sched.CosineDecay(0.0, decay_steps=max(1, spec.epochs * steps_per_epoch - warm), alpha=0.0,
+                                   warmup_target=spec.lr, warmup_steps=warm)
+        else:
+            lr = sched.CosineDecay(spec.lr, decay_steps=max(1, spec.epochs * steps_per_epoch), alpha=0.0)
     if spec.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=spec.momentum)
     return keras.optimizers.Adam(learning_rate=lr)

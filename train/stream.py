@@ -72,6 +72,10 @@ class PackedSource:
     def valid_indices(self) -> np.ndarray:
         return np.arange(len(self), dtype=np.int64)
 
+    def label_masks(self) -> np.ndarray:
+        """Every class allowed for every image (packs hold fully labelled lists only)."""
+        return np.ones((len(self), len(self.labels)), np.float32)
+
     def skipped_list(self) -> list[dict[str, str]]:
         return list(self.skipped)
 
@@ -109,8 +113,8 @@ class PackedSource:
     def batches(self, class_weights: Optional[np.ndarray], batch_size: int, augment: Sequence[str], seed: int, phase: int,
                 epoch: int, dist: Any = None, steps: Optional[int] = None, n_cls: int = 1) -> Any:
         """One epoch of ``(x, y, w, t)`` batches; ``x`` is uint8 pixels, normalised by the training step
-        on the accelerator (the CPU pipeline then does little more than JPEG decoding); ``t`` is zeros
-        (distillation needs a split list)."""
+        on the accelerator (the CPU pipeline then does little more than JPEG decoding); ``t`` says "no teacher, every
+        class allowed" (distillation and partial labels need split lists)."""
         from sentilite.core.tf_import import import_tensorflow
 
         from .augment import augment_batch
@@ -137,6 +141,7 @@ class PackedSource:
             if names:  # augmented pixels are rounded back to uint8, like any photo
                 seed_k = s0 + tf.stack([tf.constant(0, tf.int64), k])
                 x = tf.cast(tf.round(augment_batch(tf, x, seed_k, names, order)), tf.uint8)
-            return x, y, tf.gather(cw, y), tf.zeros((tf.shape(y)[0], 1), tf.float32)
+            n = tf.shape(y)[0]  # targets as train.losses.pack_targets lays them out: no teacher, all classes allowed
+            return x, y, tf.gather(cw, y), tf.concat([tf.zeros((n, 1)), tf.ones((n, len(self.labels)))], axis=1)
 
         return ds.enumerate().map(lambda k, b: finish(k, *b), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
+import numpy as np
+
 from .errors import DatasetFormatError, InputFileError
 from .imageio import is_image_file
 from .labels import SENTIMENT_LABELS
@@ -25,8 +27,12 @@ _MAX_REPORTED = 5
 
 @dataclass(frozen=True)
 class Sample:
+    """One labelled image. ``classes``: the label indices its annotators chose from, when that is
+    fewer than all (a negative/positive-only tweet set); ``None`` = every label of the dataset."""
+
     path: Path
     label: int
+    classes: Optional[tuple[int, ...]] = None
 
 
 @dataclass
@@ -79,6 +85,26 @@ class Dataset:
         if other.labels != self.labels:
             raise DatasetFormatError(f"Cannot mix datasets with labels {self.labels} and {other.labels}.")
         return Dataset(self.samples + other.samples, self.labels, f"{self.source} + {other.source}")
+
+    def as_partial(self) -> Dataset:
+        """The same images, marked as labelled by choosing among the classes this list uses only
+        (e.g. a tweet set of negative and positive: its images say nothing about neutral)."""
+        classes = tuple(sorted({s.label for s in self.samples}))
+        if len(classes) < 2:
+            raise DatasetFormatError(
+                f"{self.source}: a partially labelled list must use at least two classes, it uses {len(classes)}.",
+                "pass it with --data (all classes) instead",
+            )
+        return Dataset([Sample(s.path, s.label, classes) for s in self.samples], self.labels, self.source, dict(self.meta))
+
+    def label_masks(self) -> np.ndarray:
+        """(n, C) float32: 1 where a sample's annotation could have chosen the class (all ones unless partial)."""
+        out = np.ones((len(self.samples), len(self.labels)), np.float32)
+        for i, s in enumerate(self.samples):
+            if s.classes is not None:
+                out[i] = 0.0
+                out[i, list(s.classes)] = 1.0
+        return out
 
 
 def _parse_label(token: str, labels: Sequence[str]) -> Optional[int]:
