@@ -82,6 +82,13 @@ class CalibrationSet:
     balanced: bool = True
     skipped: list[tuple[str, str]] = field(default_factory=list)
     available: int = 0  # images listed in the split
+    root: Optional[str] = None  # the folder relative paths in ``source`` were read against
+
+    def extended(self, size: int) -> CalibrationSet:
+        """This set, or the same split re-read for up to ``size`` images (same order, seed, contract)."""
+        if size <= len(self) or len(self) >= self.available - len(self.skipped):
+            return self
+        return build_calibration_set(self.source, self.contract, size, root=self.root, seed=self.seed, balanced=self.balanced)
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -167,6 +174,7 @@ def build_calibration_set(
         balanced=balanced,
         skipped=skipped,
         available=len(dataset),
+        root=str(root) if root is not None else None,
     )
 
 

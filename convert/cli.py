@@ -44,8 +44,15 @@ Examples:
                    "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
 @click.option("--no-layer-report", is_flag=True, help="Skip the per-layer int8 error report (QuantizationDebugger).")
 @click.option("--repair", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Try the int8 repairs (more calibration, other I/O type, worst layers in float, int16x8): "
+              help="Try the int8 repairs (more calibration, other I/O type, worst layers in float, int16x8, then "
+                   "quantisation-aware fine-tuning): "
                    "auto = when int8 misses --tolerance or agrees with Keras on < 97 %.")
+@click.option("--qat-epochs", type=click.IntRange(min=0), default=3, show_default=True,
+              help="The last int8 repair: epochs of quantisation-aware fine-tuning (fake-quant, distilled from the float "
+                   "model), run when the post-training repairs stay below 97 % agreement (0: never).")
+@click.option("--qat-images", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Calibration images the quantisation-aware fine-tuning trains on.")
+@click.option("--qat-lr", type=float, default=1e-5, show_default=True, help="Adam learning rate of the fine-tuning.")
 @click.option("--name", "model_name", default="", help="Model name in the standard TFLite metadata [default: sentilite image sentiment (VARIANT)].")
 @click.option("--model-version", default="", help="Version in the standard metadata [default: the conversion time].")
 @click.option("--author", default="", help="Author in the standard metadata.")
@@ -73,6 +80,9 @@ def convert_command(
     pixel_in: bool,
     no_layer_report: bool,
     repair: str,
+    qat_epochs: int,
+    qat_images: int,
+    qat_lr: float,
     model_name: str,
     model_version: str,
     author: str,
@@ -93,7 +103,7 @@ def convert_command(
     options = ConvertOptions(
         variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
         allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
-        pixel_in=pixel_in, layer_report=not no_layer_report, repair=repair, model_name=model_name, model_version=model_version, author=author, license=license_,
+        pixel_in=pixel_in, layer_report=not no_layer_report, repair=repair, qat_epochs=qat_epochs, qat_images=qat_images, qat_lr=qat_lr, model_name=model_name, model_version=model_version, author=author, license=license_,
         quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
     )
     result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)

@@ -39,6 +39,11 @@ class ConvertOptions:
     pixel_in: bool = True  # normalisation inside the graph: every variant takes raw 0-255 pixels
     layer_report: bool = True  # per-layer int8 error (QuantizationDebugger)
     repair: str = "auto"  # auto: try the int8 repairs when int8 misses the tolerance; always; never
+    #: quantisation-aware fine-tuning, the last repair (tried when post-training ones stay below 97 %
+    #: agreement, or with repair="always"): epochs (0 = never), calibration images, learning rate
+    qat_epochs: int = 3
+    qat_images: int = 500
+    qat_lr: float = 1e-5
     #: standard TFLite metadata: name, version, author, license ("" = sentilite's defaults)
     model_name: str = ""
     model_version: str = ""
@@ -74,6 +79,8 @@ class ConvertOptions:
             raise ConversionError(f"--tolerance must be >= 0, got {self.tolerance}.", "e.g. --tolerance 2.0 (accuracy points)")
         if self.repair not in ("auto", "always", "never"):
             raise ConversionError(f"Unknown --repair {self.repair!r}.", "choose auto, always or never")
+        if self.qat_epochs < 0 or self.qat_images < 1 or self.qat_lr <= 0:
+            raise ConversionError("--qat-epochs must be >= 0, --qat-images >= 1 and --qat-lr > 0.", "e.g. --qat-epochs 3 --qat-images 500")
         if self.threads < 1 or self.latency_runs < 1:
             raise ConversionError("--threads and --latency-runs must be at least 1.")
 
@@ -95,6 +102,6 @@ class ConvertOptions:
             "variants": self.variant_names(), "io": self.io, "calib_size": self.calib_size, "calib_sizes": self.sweep_sizes(),
             "tolerance": self.tolerance, "seed": self.seed, "threads": self.threads, "latency_runs": self.latency_runs,
             "kernel_check_images": self.kernel_check_images, "pixel_in": self.pixel_in, "layer_report": self.layer_report,
-            "repair": self.repair,
+            "repair": self.repair, "qat": {"epochs": self.qat_epochs, "images": self.qat_images, "lr": self.qat_lr},
             "allow_select_tf_ops": self.allow_select_tf_ops, "quantizer": self.quantizer.to_dict(),
         }

@@ -9,8 +9,10 @@
 4. int16x8: 16-bit activations, 8-bit weights; flagged: XNNPACK has no kernels for it, so on a
    CPU it is many times slower than float32.
 
-Quantisation-aware fine-tuning is not among them (see convert/README.md). Each candidate is
-scored like every variant (accuracy, agreement, mean |dp|, latency, size); the best one that
+5. quantisation-aware fine-tuning (:mod:`convert.qat`), the most expensive (minutes), only when
+   none of the above agrees with Keras on at least 97 % of the images (or with ``--repair always``).
+
+Each candidate is scored like every variant (accuracy, agreement, mean |dp|, latency, size); the best one that
 agrees with Keras at least as often as the int8 file, is at least 10 % closer in mean |dp| and
 is not slower than float32 is kept beside it as ``<stem>_<candidate>.tflite``. ``<stem>_int8.tflite`` itself stays full-integer.
 """
@@ -64,8 +66,10 @@ def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], row
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block."""
     by_variant = {r["variant"]: r for r in rows}
     int8_row, f32_row = by_variant["int8"], by_variant.get("float32")
-    tried, runners = [], {}
-    for name, what, make in candidates(sm, inp, opts, layers, tf, factory):
+    tried: list[dict[str, Any]] = []
+    runners: dict[str, Any] = {}
+
+    def attempt(name: str, what: str, make: Callable[[], bytes]) -> None:
         say(f"int8 repair: trying {name} ({what})")
         path = stage / f"{inp.model_path.stem}_{name}.tflite"
         try:
@@ -77,11 +81,21 @@ def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], row
         except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
             tried.append({"variant": name, "repair": what, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
             path.unlink(missing_ok=True)
-            continue
+            return
         row.update(repair=what, path=str(out_dir / path.name))
         tried.append(row)
         if runner is not None:
             runners[name] = runner
+
+    for name, what, make in candidates(sm, inp, opts, layers, tf, factory):
+        attempt(name, what, make)
+    best_ptq = max((r.get("top1_agreement", 0.0) for r in tried if "error" not in r), default=0.0)
+    if opts.qat_epochs > 0 and (opts.repair == "always" or best_ptq < AGREEMENT_FLOOR):
+        facts: dict[str, Any] = {}
+        attempt("int8-qat", f"full int8 after {opts.qat_epochs} epoch(s) of quantisation-aware fine-tuning on up to "
+                f"{opts.qat_images} calibration images (distilled from the float model)", qat_candidate(inp, opts, say, facts))
+        if facts and "error" not in tried[-1]:
+            tried[-1]["qat"] = facts
     runs = max(5, opts.latency_runs // (3 if len(runners) > 2 else 1))
     for name, lat in interleaved_latency(runners, runs=runs).items():
         next(r for r in tried if r["variant"] == name).update(lat)
@@ -92,6 +106,32 @@ def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], row
             (stage / Path(row["path"]).name).unlink(missing_ok=True)
             row.pop("path")
     return {"ran": True, "rows": tried, "kept": winner["variant"] if winner else None}
+
+
+def qat_candidate(inp: Any, opts: Any, say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
+    """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/qat.py), then the
+    ordinary full-int8 conversion of it, calibrated on the same images as the int8 variant."""
+
+    def make() -> bytes:
+        import tempfile
+
+        from sentilite.core.tf_import import import_keras
+
+        from .export import export_saved_model
+        from .qat import qat_finetune
+
+        keras = import_keras("conversion")
+        model = keras.models.clone_model(inp.keras_model, recursive=True)
+        model.set_weights(inp.keras_model.get_weights())
+        images = inp.calib_set.extended(opts.qat_images)
+        result = qat_finetune(model, images.inputs(min(opts.qat_images, len(images))), epochs=opts.qat_epochs,
+                              lr=opts.qat_lr, seed=opts.seed, log=say)
+        facts.update(result.to_dict())
+        with tempfile.TemporaryDirectory(prefix="sentilite-qat-") as tmp:
+            sm = export_saved_model(model, Path(tmp) / "saved_model")
+            return convert_saved_model(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io, False, opts.quantizer)
+
+    return make
 
 
 def _winner(tried: list[dict[str, Any]], int8_row: dict[str, Any], f32_row: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:

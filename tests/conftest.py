@@ -89,3 +89,32 @@ def mobilenet_sentiment(tmp_path_factory):
     paths["keras"] = save_keras(model, out / "mnv2.keras", contract)
     paths["contract"] = contract
     return paths
+
+
+@pytest.fixture(scope="session")
+def hard_model(synthetic_splits, tmp_path_factory):
+    """.keras path of the tiny CNN with a layer made hard to quantise (modelkit.build_hard_model)."""
+    from modelkit import TINY_CONTRACT, build_hard_model, save_keras
+
+    from sentilite.core.datasets import read_split_file
+
+    model = build_hard_model(read_split_file(synthetic_splits["train"]))
+    return save_keras(model, tmp_path_factory.mktemp("hard") / "hard.keras", TINY_CONTRACT)
+
+
+@pytest.fixture(scope="session")
+def hard_keras_model(hard_model):
+    from sentilite.core.tf_import import import_keras
+
+    return import_keras().saving.load_model(hard_model, compile=False)
+
+
+@pytest.fixture(scope="session")
+def hard_images(synthetic_splits):
+    """(calibration inputs = the synthetic train images, evaluation inputs = the test images), prepared."""
+    from modelkit import TINY_CONTRACT, load_prepared
+
+    from sentilite.core.datasets import read_split_file
+
+    return (load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)[0],
+            load_prepared(read_split_file(synthetic_splits["test"]), TINY_CONTRACT)[0])

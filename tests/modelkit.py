@@ -73,3 +73,27 @@ def convert_variants(
         v: write_tflite(out_dir / f"{stem}_{v}.tflite", b, contract, {"variant": v, "io": io_type if v == "int8" else "float32"})
         for v, b in blobs.items()
     }
+
+
+def build_hard_model(train: Dataset, contract: PreprocessContract = TINY_CONTRACT):
+    """The tiny CNN trained on ``train``, then one channel of its middle convolution made a
+    constant 200 that the next layer ignores. In float nothing changes; in int8 that channel
+    takes the tensor's one scale (200 / 255 per step), so the other channels keep a few levels each."""
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(contract.input_shape)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="hard")(x)
+    x = keras.layers.Conv2D(16, 1, activation="relu", name="after")(x)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, out)
+    xs, ys = load_prepared(train, contract)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    model.fit(xs, ys, epochs=25, verbose=0)
+    w, b = model.get_layer("hard").get_weights()
+    w[..., 0], b[0] = 0.0, 200.0
+    model.get_layer("hard").set_weights([w, b])
+    wa, ba = model.get_layer("after").get_weights()
+    wa[:, :, 0, :] = 0.0
+    model.get_layer("after").set_weights([wa, ba])
+    return model

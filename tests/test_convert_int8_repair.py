@@ -19,34 +19,8 @@ from sentilite.core.runtime import make_interpreter
 
 
 @pytest.fixture(scope="module")
-def hard_model(synthetic_splits, tmp_path_factory):
-    from modelkit import TINY_CONTRACT, load_prepared, save_keras
-
-    from sentilite.core.datasets import read_split_file
-    from sentilite.core.tf_import import import_keras
-
-    keras = import_keras()
-    keras.utils.set_random_seed(0)
-    inp = keras.Input(TINY_CONTRACT.input_shape)
-    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
-    x = keras.layers.Conv2D(8, 3, activation="relu", name="hard")(x)
-    x = keras.layers.Conv2D(16, 1, activation="relu", name="after")(x)
-    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
-    model = keras.Model(inp, out)
-    xs, ys = load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(xs, ys, epochs=25, verbose=0)
-    w, b = model.get_layer("hard").get_weights()
-    w[..., 0], b[0] = 0.0, 200.0
-    model.get_layer("hard").set_weights([w, b])
-    wa, ba = model.get_layer("after").get_weights()
-    wa[:, :, 0, :] = 0.0
-    model.get_layer("after").set_weights([wa, ba])
-    return save_keras(model, tmp_path_factory.mktemp("hard") / "hard.keras", TINY_CONTRACT)
-
-
-@pytest.fixture(scope="module")
 def repaired(hard_model, synthetic_splits, tmp_path_factory):
+    # repair="always" also runs the quantisation-aware fine-tuning (tests/test_convert_qat.py checks what it does)
     return convert_model(hard_model, calib=synthetic_splits["train"], eval=synthetic_splits["test"],
                          out=tmp_path_factory.mktemp("conv") / "out", variants="float32,int8", calib_size=30, latency_runs=3,
                          kernel_check_images=0, repair="always")
