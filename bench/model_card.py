@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from sentilite.core.fsutil import atomic_write_text, sha256_file
 from sentilite.core.modelfile import read_contract
@@ -25,10 +25,20 @@ DATASETS = {
         "licence": "academic research use only; image copyright stays with the owners",
         "labels": "3 classes from the valence score (1-9): < 4.5 negative, 4.5-5.5 neutral, > 5.5 positive",
     },
+    "oasis": {
+        "name": "OASIS (Kurdi et al. 2017), photos rated for valence by about 100 people each",
+        "licence": "research use; sources Pixabay, Wikipedia, Flickr",
+        "labels": "3 classes from mean valence (1-7): < 3.5 negative, 3.5-4.5 neutral, > 4.5 positive",
+    },
     "twitter_dev": {
         "name": "Twitter image sentiment (You et al., AAAI 2015), 3-or-4-agree images",
         "licence": "research use only",
         "labels": "2 classes (negative, positive) from five annotators; no neutral images",
+    },
+    "twitter_borth": {
+        "name": "Twitter images of Borth et al. (ACM MM 2013), labelled from the tweet",
+        "licence": "research use only",
+        "labels": "2 classes (negative, positive); no neutral images",
     },
 }
 
@@ -59,20 +69,38 @@ def _keras_metrics(run: Path, split: Path) -> dict[str, Any]:
     return evaluate_model(run / "model.keras", split)
 
 
-def card(run: Path, convert: Path) -> dict[str, Any]:
+def cross_validation(folders: list[Path]) -> list[dict[str, Any]]:
+    """The per-source cross-validation rows of bench/cv_recipe.py runs (tweets: the 2-class reading
+    on held-out folds; Emotion6 val after the decision rule)."""
+    out = []
+    for folder in folders:
+        if not (folder / "cv.json").is_file():
+            continue
+        cv = json.loads((folder / "cv.json").read_text())
+        for r in cv["rows"]:
+            out.append({"mode": cv["mode"], "folds": cv["folds"], "recipe": r["recipe"], "tweets_2class": round(r["tweets"], 4),
+                        "twitter_dev_2class": round(r["twitter_dev"]["accuracy"], 4),
+                        "twitter_borth_2class": round(r["twitter_borth"]["accuracy"], 4),
+                        "emotion6_val_macro_f1": round(r["e6_val_macro_f1"], 4), "source": f"{folder.name}/cv.md"})
+    return out
+
+
+def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> dict[str, Any]:
     """The model card as a JSON-ready dict."""
+    cv = cross_validation(cv_folders or [])
     metrics = json.loads((run / "metrics.json").read_text())
     report = json.loads((convert / "report.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
     int8_row = rows["int8"]
     int8_file = convert / report["files"]["variants"]["int8"]
     cfg = metrics["config"]
-    sources = [Path(p) for p in cfg["data"]]
     data = []
-    for src in sources:
+    for src, partial in [(Path(p), False) for p in cfg["data"]] + [(Path(p), True) for p in cfg.get("partial_data", [])]:
         count = sum(1 for line in src.read_text().splitlines() if line.strip()) if src.is_file() else None
         info = DATASETS.get(src.parent.name, {"name": src.parent.name})
-        data.append({**info, "split_file": f"{src.parent.name}/{src.name}", "images": count})
+        data.append({**info, "split_file": f"{src.parent.name}/{src.name}", "images": count,
+                     "teaches": "negative vs positive only (--partial-data: marginalised loss, says nothing about neutral)"
+                     if partial else "all three classes"})
     return {
         "format": "sentilite-model-card",
         "version": 1,
@@ -95,7 +123,9 @@ def card(run: Path, convert: Path) -> dict[str, Any]:
             "class_weight": cfg["class_weight"], "epochs_run": metrics["training"]["epochs"],
             "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
             "data": data,
-            "selection": "best Emotion6 val accuracy among MobileNetV2 FT-F, FT-A, two-phase, two-phase + Twitter",
+            "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
+                         "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
+            "cross_validation": cv,
             "reproduce": "bash bench/make_default_model.sh",
         },
         "decision_rule": read_contract(run / "model.keras").decision.to_dict(),
@@ -125,7 +155,8 @@ def card(run: Path, convert: Path) -> dict[str, Any]:
 def _size_limit(data: list[dict[str, Any]]) -> str:
     parts = [f"{d['images']:,} {d['split_file'].split('/')[0]}" for d in data if d.get("images")]
     total = sum(d["images"] for d in data if d.get("images"))
-    return f"Trained on {total:,} labelled images ({' + '.join(parts)}): far fewer than the 470k of B-T4SA."
+    return (f"Trained on {total:,} labelled images ({' + '.join(parts)}), the tweet sets with negative/positive labels only: "
+            "far fewer than the 470k of B-T4SA.")
 
 
 def main() -> None:
@@ -133,8 +164,9 @@ def main() -> None:
     ap.add_argument("--run", required=True, type=Path, help="training run folder (metrics.json)")
     ap.add_argument("--convert", required=True, type=Path, help="sentilite convert output folder (report.json)")
     ap.add_argument("--out", required=True, type=Path, help="model card JSON to write")
+    ap.add_argument("--cv", type=Path, action="append", default=[], help="a bench/cv_recipe.py output folder (repeatable)")
     args = ap.parse_args()
-    atomic_write_text(args.out, json.dumps(card(args.run, args.convert), indent=2) + "\n")
+    atomic_write_text(args.out, json.dumps(card(args.run, args.convert, args.cv), indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -1,0 +1,64 @@
+"""How many answers change when an app resizes differently from the model's contract.
+
+    python bench/resize_flips.py                                    # the bundled model, Emotion6 val
+    python bench/resize_flips.py --model old.tflite --model new.tflite --data ../shared/data/emotion6/sentiment_val.txt
+
+For every image: the contract's crop, resized with the contract's method and with each other
+method sentilite knows (warp_linear = MediaPipe's, OpenCV INTER_LINEAR, INTER_AREA); the model
+answers each. Prints, per model and method, the share of top-1 answers that differ from the
+contract's and the mean |dp|. No TensorFlow needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sentilite.core.classifier import TFLiteClassifier  # noqa: E402
+from sentilite.core.contract import INTERPOLATIONS  # noqa: E402
+from sentilite.core.datasets import read_dataset  # noqa: E402
+from sentilite.core.default_model import DEFAULT_MODEL_PATH  # noqa: E402
+from sentilite.core.imageio import load_image  # noqa: E402
+from sentilite.core.preprocess import resize_to_contract  # noqa: E402
+
+SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
+
+
+def flips(model: Path, images: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """method -> (share of answers that differ from the contract's method, mean |dp|)."""
+    clf = TFLiteClassifier(model, num_threads=1)
+    own = clf.contract.interpolation
+    probs = {}
+    for method in INTERPOLATIONS:
+        c = replace(clf.contract, interpolation=method)
+        probs[method] = np.stack([clf.predict(resize_to_contract(im, c)) for im in images])
+    ref = probs[own]
+    return {m: (float((p.argmax(1) != ref.argmax(1)).mean()), float(np.abs(p - ref).mean()))
+            for m, p in probs.items() if m != own}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, action="append", help="a .tflite (repeatable; default: the bundled model)")
+    ap.add_argument("--data", type=Path, default=SHARED / "data/emotion6/sentiment_val.txt")
+    args = ap.parse_args()
+    dataset = read_dataset(args.data)
+    images = [load_image(s.path) for s in dataset.samples]
+    print(f"{len(images)} images of {args.data}")
+    for model in args.model or [DEFAULT_MODEL_PATH]:
+        own = TFLiteClassifier(model).contract.interpolation
+        for method, (rate, dp) in flips(model, images).items():
+            print(f"{model.name}: contract {own}, app resizes with {method}: {100 * rate:.1f} % of answers change, "
+                  f"mean |dp| {dp:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Split a labelled list into a stratified, seeded train/val pair, or print it with absolute paths.
+
+    python bench/split_list.py ../shared/data/oasis/sentiment_all.txt --fraction 0.2 --seed 0 --out runs/lists/oasis
+    python bench/split_list.py ../shared/data/emotion6/sentiment_val.txt --absolute > val_abs.txt
+
+Writes <out>/train.txt and <out>/val.txt (B-T4SA line format, absolute image paths), so they
+can be concatenated with other lists and used from any folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sentilite.core.datasets import read_dataset  # noqa: E402
+from sentilite.core.fsutil import atomic_write_text  # noqa: E402
+
+
+def lines(samples: list) -> str:
+    return "".join(f"{Path(s.path).resolve()} {s.label}\n" for s in samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("split", type=Path)
+    ap.add_argument("--fraction", type=float, default=0.2, help="share of each class that goes to val")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--absolute", action="store_true", help="print the list with absolute paths and stop")
+    args = ap.parse_args()
+    ds = read_dataset(args.split)
+    if args.absolute:
+        sys.stdout.write(lines(ds.samples))
+        return
+    rng = np.random.default_rng(args.seed)
+    val_idx: set[int] = set()
+    for label in sorted(set(ds.y)):
+        members = [i for i, s in enumerate(ds.samples) if s.label == label]
+        val_idx.update(rng.permutation(members)[: round(args.fraction * len(members))].tolist())
+    train = [s for i, s in enumerate(ds.samples) if i not in val_idx]
+    val = [s for i, s in enumerate(ds.samples) if i in val_idx]
+    atomic_write_text(args.out / "train.txt", lines(train))
+    atomic_write_text(args.out / "val.txt", lines(val))
+    print(f"{args.split}: {len(train)} train, {len(val)} val -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
