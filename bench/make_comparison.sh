@@ -2,7 +2,7 @@
 # The replication studies' comparison table (accuracy, training time, per-image inference time,
 # CPU load, peak memory, file size), measured here with sentilite's own commands.
 #
-#   bash bench/make_default_model.sh   # first: trains the MobileNetV2 runs and the student
+#   git show 9824dc0:bench/make_default_model.sh > /tmp/r.sh && bash /tmp/r.sh   # first: the MobileNetV2 runs and the student
 #   bash bench/make_comparison.sh      # ~15 min on 2 CPU cores; prints the Markdown table
 #
 # VGG19 and InceptionResNetV2: their ImageNet weights cannot be downloaded on these machines,
