@@ -15,6 +15,7 @@ from sentilite.core.contract import INTERPOLATIONS
 from .config import (
     AUGMENTATIONS,
     CLASS_WEIGHTS,
+    DEFAULT_AUGMENT,
     MODES,
     PRESETS,
     STRATEGIES,
@@ -89,8 +90,10 @@ Examples:
 @click.option("--weight-decay", type=float, help="L2 weight decay on conv kernels [preset: 5e-4 replication, 0 adam-cosine].")
 @click.option("--patience", type=int, help="Early-stopping patience on validation loss [preset: 5].")
 @click.option("--dropout", "head_dropout", type=float, default=0.2, show_default=True, help="Dropout before the classifier.")
-@click.option("--augment", default=",".join(AUGMENTATIONS), show_default=True,
-              help=f"Training augmentations, a comma list of {', '.join(AUGMENTATIONS)} (or none).")
+@click.option("--augment", default=",".join(DEFAULT_AUGMENT), show_default=True,
+              help=f"Training augmentations, a comma list of {', '.join(AUGMENTATIONS)} (or none). interp: each image "
+                   "resized by a method drawn per epoch (warp_linear, linear, area), so apps that resize their own way "
+                   "change fewer answers.")
 @click.option("--no-augment", is_flag=True, help="Turn augmentation off (same as --augment none).")
 @click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS), default="none", show_default=True,
               help="balanced: weight each class's loss by n / (classes x count).")

@@ -23,8 +23,9 @@ STRATEGIES = ("none", "mirrored", "multi-worker")
 MODES = ("ft-f", "ft-a", "two-phase")
 PRESETS = ("replication", "adam-cosine")
 CLASS_WEIGHTS = ("none", "balanced")
-AUGMENTATIONS = ("flip", "crop", "color")
-DEFAULT_AUGMENT = AUGMENTATIONS
+#: "interp" resizes each training image by a method drawn per epoch (train/resize_mix.py)
+AUGMENTATIONS = ("flip", "crop", "color", "interp")
+DEFAULT_AUGMENT = ("flip", "crop", "color")
 
 
 class TrainConfigError(SentiliteError):

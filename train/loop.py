@@ -181,6 +181,8 @@ def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augm
         steps = dist.steps(len(train.indices), spec.batch_size) if dist else None
         batch = dist.per_replica_batch(spec.batch_size) if dist else spec.batch_size
         return train.source.batches(train.weights, batch, augment, seed, phase, epoch, dist, steps)
+    if hasattr(train.source, "set_epoch"):  # the interp augmentation draws each image's resize method
+        train.source.set_epoch(seed, phase, epoch)
     order = train.indices[epoch_order(len(train.indices), seed, phase, epoch)]
     choice = None
     if use_features and len(train.features) > 1:

@@ -76,15 +76,27 @@ def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, co
         log(f"{name}: {source.describe()}")
         log_skipped(name, source, log)
         return source
+    def fill(src: Any) -> None:
+        with counter(f"decoding {name} images ({src.contract.interpolation} resize)", len(src)) as advance:
+            src.fill(config.workers, advance)
+        log(f"{name}: image cache {src.records.path} ({src.cache_bytes / 1e6:.0f} MB, {src.contract.interpolation} resize; "
+            f"{src.fill_seconds:.1f} s to fill)")
+
     source = make_source(dataset, contract, config.cache_dir)
     if source.cached:
-        with counter(f"decoding {name} images", len(source)) as advance:
-            source.fill(config.workers, advance)
-        log(f"{name}: image cache {source.records.path} ({source.cache_bytes / 1e6:.0f} MB; "
-            f"{source.fill_seconds:.1f} s to fill)")
+        fill(source)
     else:
         log(f"{name}: streaming (no image cache); unreadable images are skipped as they are met")
     log_skipped(name, source, log)
+    if name == "train" and "interp" in config.augment:
+        if not source.cached:
+            log("train: interp augmentation needs the image cache (--cache-dir); not applied")
+            return source
+        from .resize_mix import resize_mix
+
+        source = resize_mix(source, config.cache_dir, fill)
+        log(f"train: interp augmentation: each image resized by one of {', '.join(source.methods)} per epoch "
+            f"(the contract keeps {contract.interpolation})")
     return source
 
 
