@@ -6,7 +6,7 @@
 For every image: the contract's crop, resized with the contract's method and with each other
 method sentilite knows (warp_linear = MediaPipe's, OpenCV INTER_LINEAR, INTER_AREA); the model
 answers each. Prints, per model and method, the share of top-1 answers that differ from the
-contract's and the mean |dp|. No TensorFlow needed.
+contract's and the mean |dp|. A .tflite needs no TensorFlow; a .keras is read through Keras.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sentilite.core.classifier import TFLiteClassifier  # noqa: E402
+from sentilite.core.classifier import load_classifier  # noqa: E402
 from sentilite.core.contract import INTERPOLATIONS  # noqa: E402
 from sentilite.core.datasets import read_dataset  # noqa: E402
 from sentilite.core.default_model import DEFAULT_MODEL_PATH  # noqa: E402
@@ -34,7 +34,7 @@ SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
 def flips(model: Path, images: list[np.ndarray]) -> dict[str, tuple[float, float]]:
     """method -> (share of answers that differ from the contract's method, mean |dp|)."""
-    clf = TFLiteClassifier(model, num_threads=1)
+    clf = load_classifier(model, num_threads=1)
     own = clf.contract.interpolation
     probs = {}
     for method in INTERPOLATIONS:
@@ -47,16 +47,16 @@ def flips(model: Path, images: list[np.ndarray]) -> dict[str, tuple[float, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, action="append", help="a .tflite (repeatable; default: the bundled model)")
+    ap.add_argument("--model", type=Path, action="append", help="a .tflite or .keras (repeatable; default: the bundled model)")
     ap.add_argument("--data", type=Path, default=SHARED / "data/emotion6/sentiment_val.txt")
     args = ap.parse_args()
     dataset = read_dataset(args.data)
     images = [load_image(s.path) for s in dataset.samples]
     print(f"{len(images)} images of {args.data}")
     for model in args.model or [DEFAULT_MODEL_PATH]:
-        own = TFLiteClassifier(model).contract.interpolation
+        own = load_classifier(model).contract.interpolation
         for method, (rate, dp) in flips(model, images).items():
-            print(f"{model.name}: contract {own}, app resizes with {method}: {100 * rate:.1f} % of answers change, "
+            print(f"{model.parent.name}/{model.name}: contract {own}, app resizes with {method}: {100 * rate:.1f} % of answers change, "
                   f"mean |dp| {dp:.4f}")
 
 
