@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sentilite.core.datasets import Dataset, read_split_file  # noqa: E402
+from sentilite.core.datasets import Dataset, read_split_file, split_file_text  # noqa: E402
 from sentilite.core.fsutil import atomic_write_json, atomic_write_text  # noqa: E402
 
 #: recipe -> (3-class lists, how the tweets are used: None | "partial" | "full", extra TrainConfig options)
@@ -47,7 +47,7 @@ TWEETS = {"twitter_dev": "twitter_dev/sentiment_train.txt", "twitter_borth": "tw
 
 def write_list(samples: list[Any], path: Path) -> Path:
     """A split file with absolute image paths (so it can live anywhere)."""
-    atomic_write_text(path, "".join(f"{s.path.resolve()} {s.label}\n" for s in samples))
+    atomic_write_text(path, split_file_text(samples))
     return path
 
 

@@ -18,12 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sentilite.core.datasets import read_dataset  # noqa: E402
+from sentilite.core.datasets import read_dataset, split_file_text  # noqa: E402
 from sentilite.core.fsutil import atomic_write_text  # noqa: E402
-
-
-def lines(samples: list) -> str:
-    return "".join(f"{Path(s.path).resolve()} {s.label}\n" for s in samples)
 
 
 def main() -> None:
@@ -36,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = read_dataset(args.split)
     if args.absolute:
-        sys.stdout.write(lines(ds.samples))
+        sys.stdout.write(split_file_text(ds.samples))
         return
     rng = np.random.default_rng(args.seed)
     val_idx: set[int] = set()
@@ -45,8 +41,8 @@ def main() -> None:
         val_idx.update(rng.permutation(members)[: round(args.fraction * len(members))].tolist())
     train = [s for i, s in enumerate(ds.samples) if i not in val_idx]
     val = [s for i, s in enumerate(ds.samples) if i in val_idx]
-    atomic_write_text(args.out / "train.txt", lines(train))
-    atomic_write_text(args.out / "val.txt", lines(val))
+    atomic_write_text(args.out / "train.txt", split_file_text(train))
+    atomic_write_text(args.out / "val.txt", split_file_text(val))
     print(f"{args.split}: {len(train)} train, {len(val)} val -> {args.out}", file=sys.stderr)
 
 

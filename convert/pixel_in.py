@@ -74,4 +74,3 @@ def input_quantization(data: bytes) -> tuple[np.dtype, float, int]:
     detail = interp.get_input_details()[0]
     scale, zp = detail["quantization"]
     return np.dtype(detail["dtype"]), float(scale), int(zp)
-

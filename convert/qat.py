@@ -64,7 +64,6 @@ def _layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
         "activation": (L.ReLU, L.Activation, L.ELU, L.LeakyReLU, L.PReLU),
         "same_range": (L.ZeroPadding2D, L.Dropout, L.Reshape, L.Flatten, L.Identity, L.MaxPooling2D, L.Cropping2D,
                        L.SpatialDropout2D, L.InputLayer),
-        "fixed_range": (L.Softmax,),
     }
 
 
@@ -88,22 +87,24 @@ def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
     return model._run_through_graph(inputs, operation_fn=op_fn)
 
 
-def consumers(model: Any, keras: Any) -> dict[int, list[Any]]:
-    """id(layer) -> the layers that read its output, in the flattened graph."""
+def consumers(model: Any, keras: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+    """(the layers of the flattened graph in call order, id(layer) -> the layers that read its output)."""
     made: dict[int, Any] = {}
     readers: dict[int, list[Any]] = {}
+    called: list[Any] = []
 
     def record(layer: Any, *args: Any, **kwargs: Any) -> Any:
         for t in keras.tree.flatten((args, kwargs)):
             if id(t) in made:
                 readers.setdefault(id(made[id(t)]), []).append(layer)
         out = layer(*args, **kwargs)
+        called.append(layer)
         for t in keras.tree.flatten(out):
             made[id(t)] = layer
         return out
 
     trace_flat(model, keras.Input(model.inputs[0].shape[1:]), record)
-    return readers
+    return called, readers
 
 
 def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
@@ -111,14 +112,16 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     activations' :class:`FakeQuant` and the weights' :class:`FoldedQuantWeights`)."""
     from sentilite.core.tf_import import import_keras
 
-    from .qat_layers import FakeQuant, FoldedQuantWeights, PassThrough
+    from .qat_layers import FakeQuant, FoldedQuantWeights
 
     keras = import_keras("conversion")
     kinds = _layer_classes(keras)
-    readers = consumers(model, keras)
+    layers, readers = consumers(model, keras)
     sole = {k: v[0] for k, v in readers.items() if len(v) == 1}
-    folded = {id(sole[id(lay)]) for lay in _all_layers(model) if isinstance(lay, kinds["weighted"])
-              and isinstance(sole.get(id(lay)), kinds["bn"])}
+    # a BatchNormalization that alone reads a weighted layer is folded into it, as the converter does
+    bn_of = {id(lay): sole[id(lay)] for lay in layers
+             if isinstance(lay, kinds["weighted"]) and isinstance(sole.get(id(lay)), kinds["bn"])}
+    folded = {id(bn) for bn in bn_of.values()}
     fqs: list[Any] = []
 
     def quantize_output(layer: Any) -> bool:
@@ -133,14 +136,14 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
 
     def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(layer, kinds["weighted"]):
-            bn = sole.get(id(layer)) if id(sole.get(id(layer))) in folded else None
+            bn = bn_of.get(id(layer))
             layer.trainable = layer.name not in FROZEN_LAYERS
             fqs.append(FoldedQuantWeights(layer, bn, name=f"{layer.name}_qat"))
             out = fqs[-1](args[0])
             return fq(out, layer.name) if quantize_output(bn or layer) else out
         if isinstance(layer, kinds["bn"]) and id(layer) in folded:
             layer.trainable = False
-            return PassThrough(name=f"{layer.name}_folded")(args[0])
+            return keras.layers.Identity(name=f"{layer.name}_folded")(args[0])
         kwargs.pop("training", None)
         out = layer(*args, **kwargs)
         return fq(out, layer.name) if quantize_output(layer) else out
@@ -151,27 +154,24 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     return keras.Model(inp, out, name=f"{model.name}_qat"), fqs
 
 
-def _all_layers(model: Any) -> list[Any]:
-    out = []
-    for layer in model.layers:
-        out.extend(_all_layers(layer) if hasattr(layer, "layers") and hasattr(layer, "_run_through_graph") else [layer])
-    return out
-
-
 def observe_ranges(qat: Any, fqs: list[Any], inputs: np.ndarray, batch: int) -> None:
     """Set every fake-quant's range to the min/max of its input over ``inputs``, with the whole
     network in float (weights too), as the converter's calibrator sees it."""
     for f in fqs:
         f.start_observing()
-    for start in range(0, len(inputs), batch):
-        qat(inputs[start : start + batch], training=False)
+    _predict(qat, inputs, batch)
     for f in fqs:
         f.stop_observing()
 
 
-def _agreement(tf: Any, qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) -> tuple[float, float, float]:
+def _predict(model: Any, inputs: np.ndarray, batch: int) -> np.ndarray:
+    """``model``'s outputs on ``inputs``, a batch at a time (a whole MobileNetV2 pass at once does not fit in memory)."""
+    return np.concatenate([np.asarray(model(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)])
+
+
+def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) -> tuple[float, float, float]:
     """(top-1 agreement, mean |dp|, mean KL) of the simulated int8 model with the float targets."""
-    probs = np.concatenate([np.asarray(qat(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)])
+    probs = _predict(qat, inputs, batch)
     p, q = np.clip(targets, 1e-8, None), np.clip(probs, 1e-8, None)
     kl = float((targets * (np.log(p) - np.log(q))).sum(1).mean())
     return float((probs.argmax(1) == targets.argmax(1)).mean()), float(np.abs(probs - targets).mean()), kl
@@ -186,10 +186,10 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
     tf, keras = import_tensorflow("conversion"), import_keras("conversion")
     say = log or (lambda s: None)
     inputs = np.asarray(inputs, np.float32)
-    targets = np.concatenate([np.asarray(model(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)])
+    targets = _predict(model, inputs, batch)
     qat, fqs = build_qat_model(model)
     observe_ranges(qat, fqs, inputs, batch)
-    before = _agreement(tf, qat, inputs, targets, batch)
+    before = after = _agreement(qat, inputs, targets, batch)
     n_act = sum(1 for f in fqs if not hasattr(f, "inner"))
     say(f"qat: {n_act} quantised activations, {len(fqs) - n_act} quantised kernels, {len(qat.trainable_variables)} trainable weights; simulated int8 agrees "
         f"with float on {100 * before[0]:.1f} % of {len(inputs)} calibration images (mean |dp| {before[1]:.4f})")
@@ -210,8 +210,7 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
         order = rng.permutation(len(inputs))
         losses = [float(step(inputs[order[s : s + batch]], targets[order[s : s + batch]])) for s in range(0, len(order), batch)]
         observe_ranges(qat, fqs, inputs, batch)  # the converter will calibrate the fine-tuned float model
-        agree, dp, _ = _agreement(tf, qat, inputs, targets, batch)
-        say(f"qat epoch {epoch + 1}/{epochs}: KL {np.mean(losses):.5f}; simulated int8 agreement {100 * agree:.1f} %, "
-            f"mean |dp| {dp:.4f} ({time.perf_counter() - t0:.0f} s)")
-    after = _agreement(tf, qat, inputs, targets, batch)
+        after = _agreement(qat, inputs, targets, batch)
+        say(f"qat epoch {epoch + 1}/{epochs}: KL {np.mean(losses):.5f}; simulated int8 agreement {100 * after[0]:.1f} %, "
+            f"mean |dp| {after[1]:.4f} ({time.perf_counter() - t0:.0f} s)")
     return QatResult(epochs, len(inputs), time.perf_counter() - t0, before[0], after[0], before[1], after[1], before[2], after[2])

@@ -10,15 +10,29 @@ keras = import_keras("conversion")
 tf = import_tensorflow("conversion")
 
 
-class FakeQuant(keras.layers.Layer):
+class _Observing(keras.layers.Layer):
+    """A quantising layer that can be switched to float, so that ranges are observed on the
+    float network, as the converter's calibrator sees it."""
+
+    def build(self, input_shape: Any) -> None:
+        self.observing = self.add_weight(shape=(), initializer="zeros", trainable=False, name="observing")
+
+    def start_observing(self) -> None:
+        self.observing.assign(1.0)
+
+    def stop_observing(self) -> None:
+        self.observing.assign(0.0)
+
+
+class FakeQuant(_Observing):
     """8-bit asymmetric fake quantisation of a tensor with a per-tensor [lo, hi] range (zero kept
     exactly representable, as TFLite does). While observing, it passes its input through and
     widens the range to the input's min/max instead."""
 
     def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
         self.lo = self.add_weight(shape=(), initializer="zeros", trainable=False, name="lo")
         self.hi = self.add_weight(shape=(), initializer="zeros", trainable=False, name="hi")
-        self.observing = self.add_weight(shape=(), initializer="zeros", trainable=False, name="observing")
 
     def compute_output_spec(self, x: Any) -> Any:
         return keras.KerasTensor(x.shape, x.dtype)
@@ -26,10 +40,7 @@ class FakeQuant(keras.layers.Layer):
     def start_observing(self) -> None:
         self.lo.assign(float("inf"))
         self.hi.assign(float("-inf"))
-        self.observing.assign(1.0)
-
-    def stop_observing(self) -> None:
-        self.observing.assign(0.0)
+        super().start_observing()
 
     def call(self, x: Any) -> Any:
         observing = self.observing > 0.5
@@ -43,14 +54,7 @@ class FakeQuant(keras.layers.Layer):
         return tf.where(observing, x, q)
 
 
-class PassThrough(keras.layers.Layer):
-    """Stands in for a BatchNormalization already folded into the layer before it."""
-
-    def call(self, x: Any) -> Any:
-        return x
-
-
-class FoldedQuantWeights(keras.layers.Layer):
+class FoldedQuantWeights(_Observing):
     """A Conv2D / DepthwiseConv2D / Dense computed as the int8 converter will: BatchNormalization
     (inference statistics) folded into kernel and bias, the kernel fake-quantised per output
     channel (symmetric, narrow range: scale = max |w| / 127). Shares the wrapped layers' weights.
@@ -60,15 +64,6 @@ class FoldedQuantWeights(keras.layers.Layer):
         super().__init__(**kwargs)
         self.inner, self.bn = layer, bn
         self.depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
-
-    def build(self, input_shape: Any) -> None:
-        self.observing = self.add_weight(shape=(), initializer="zeros", trainable=False, name="observing")
-
-    def start_observing(self) -> None:
-        self.observing.assign(1.0)
-
-    def stop_observing(self) -> None:
-        self.observing.assign(0.0)
 
     def compute_output_spec(self, x: Any) -> Any:
         return self.inner.compute_output_spec(x)

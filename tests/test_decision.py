@@ -100,10 +100,8 @@ def test_calibrate_command_fits_writes_and_resets(tiny_model, synthetic_splits, 
 def test_the_bundled_model_says_neutral_on_emotion6_test():
     from conftest import EMOTION6, require_shared
 
-    from sentilite.core.default_model import DEFAULT_MODEL_PATH
+    from sentilite.core.default_model import DEFAULT_MODEL_PATH, default_model_card
     from sentilite.train.evaluate import evaluate_model
-
-    from sentilite.core.default_model import default_model_card
 
     require_shared(EMOTION6)
     m = evaluate_model(DEFAULT_MODEL_PATH, EMOTION6 / "sentiment_test.txt")

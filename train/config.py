@@ -54,6 +54,13 @@ def parse_augment(value: Any) -> tuple[str, ...]:
     return tuple(n for n in AUGMENTATIONS if n in names)
 
 
+def _paths(value: Any) -> list[str]:
+    """One path, several, or none (``None``, as older config.json files store "no teacher") -> a list of str."""
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, (str, Path)) else [str(v) for v in value]
+
+
 @dataclass
 class TrainConfig:
     """Everything ``sentilite train`` can be told. ``None`` means "the preset's / backbone's default"."""
@@ -125,11 +132,7 @@ class TrainConfig:
     verbose: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.data, (str, Path)):
-            self.data = [str(self.data)]
-        self.data = [str(d) for d in self.data]
-        self.partial_data = [str(d) for d in ([self.partial_data] if isinstance(self.partial_data, (str, Path)) else self.partial_data)]
-        self.teacher = [str(t) for t in ([self.teacher] if isinstance(self.teacher, (str, Path)) else (self.teacher or ()))]
+        self.data, self.partial_data, self.teacher = (_paths(self.data), _paths(self.partial_data), _paths(self.teacher))
         self.augment = parse_augment(self.augment)
         self.labels = tuple(self.labels)
         if isinstance(self.worker_hosts, str):

@@ -1,6 +1,7 @@
 """Knowledge distillation: the teacher's softened probabilities ``p_T = softmax(z_t / T)``
 (the loss is in :mod:`train.losses`). The teacher may be any model sentilite can run (.keras or
-.tflite) with the same labels, or an ensemble of them (their mean probability is the target); its targets are computed once, on the un-augmented images through the teacher's own contract,
+.tflite) with the same labels, or an ensemble of them (their mean probability is the target);
+its targets are computed once, on the un-augmented images through the teacher's own contract,
 and stored in the run folder (``teacher_targets.npy``), so the teacher does not run every epoch.
 """
 

@@ -19,7 +19,7 @@ from .checkpoint import Checkpointer
 from .data import ImageSource, epoch_order, image_batches, normalize_tf
 from .distribute import Distribution
 from .features import FeatureStore, feature_batches
-from .losses import distillation_loss, hard_loss, pack_targets, unpack_targets
+from .losses import distillation_loss, hard_loss, unpack_targets
 from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress
@@ -83,7 +83,7 @@ class SplitArrays:
     indices: np.ndarray
     labels: np.ndarray
     weights: Optional[np.ndarray] = None  # per class
-    targets: Optional[np.ndarray] = None  # (len(source), Ct + C): losses.pack_targets rows
+    targets: Optional[np.ndarray] = None  # (len(source), Ct + C): losses.pack_targets rows (prepare.split_arrays)
     features: list[FeatureStore] = field(default_factory=list)
 
 
@@ -194,8 +194,7 @@ def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augm
         batch, worker = dist.per_replica_batch(spec.batch_size), dist.worker_index
     y = train.labels[order]
     w = train.weights[y] if train.weights is not None else np.ones(len(order), np.float32)
-    targets = train.targets if train.targets is not None else pack_targets(None, train.source.dataset.label_masks())
-    t = targets[order]
+    t = train.targets[order]
     if use_features:
         return feature_batches(train.features, order, y, w, t, batch, choice)
     s0 = (int(seed) * 16 + phase, epoch * 1_000_000 + worker * 10_000)

@@ -76,6 +76,7 @@ def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, co
         log(f"{name}: {source.describe()}")
         log_skipped(name, source, log)
         return source
+
     def fill(src: Any) -> None:
         with counter(f"decoding {name} images ({src.contract.interpolation} resize)", len(src)) as advance:
             src.fill(config.workers, advance)

@@ -170,6 +170,12 @@ def iter_split_file(path: PathLike, root: Optional[PathLike] = None, labels: Seq
         yield Sample(base / rel, label)
 
 
+def split_file_text(samples: Iterable[Sample]) -> str:
+    """``samples`` in the B-T4SA line format with absolute image paths, so the file reads the same
+    from any folder (``read_split_file`` reads it back)."""
+    return "".join(f"{Path(s.path).resolve()} {s.label}\n" for s in samples)
+
+
 def read_split_file(path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS) -> Dataset:
     samples = list(iter_split_file(path, root, labels))
     if not samples:
