@@ -27,8 +27,8 @@ from .config import TrainConfig, TrainConfigError, TrainingInterrupted, TrainRes
 from .evaluate import evaluate_model as evaluate_model  # noqa: F401 - part of the API
 from .prepare import (
     absolute_path,
-    ensure_features,
     log_lists,
+    phase_features,
     preflight,
     prepare_source,
     read_lists,
@@ -219,30 +219,12 @@ def _teacher_targets(config: TrainConfig, run: Any, train_ds: Dataset, labels: t
     return targets
 
 
-def _phase_features(config: TrainConfig, run: Any, setup: _Setup, spec: Any, log: Log) -> tuple[bool, float]:
-    """(train the head on cached backbone features?, seconds spent computing them)."""
-    augment = tuple(config.augment)
-    if not (spec.mode == "ft-f" and config.feature_cache):
-        return False, 0.0
-    if hasattr(setup.train.source, "batches"):
-        log("ft-f from a pack: the backbone runs every epoch (features are cached for split files only)")
-        return False, 0.0
-    views = ("plain", "flip") if "flip" in augment else ("plain",)
-    dropped = [a for a in augment if a != "flip"]
-    if dropped:
-        log(f"ft-f on cached features: {', '.join(dropped)} augmentation not applied in this phase "
-            "(use --no-feature-cache to apply it, at the cost of a backbone pass per epoch)")
-    seconds = ensure_features("train", setup.train, setup.backbone, run, spec.batch_size, views, log)
-    if setup.val is not None:
-        seconds += ensure_features("val", setup.val, setup.backbone, run, spec.batch_size, ("plain",), log)
-    return True, seconds
-
-
 def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run: Any, setup: _Setup, checkpointer: Any,
                    state: TrainState, log: Log, dist: Any = None) -> tuple[TrainState, float]:
     from sentilite.core.tf_import import import_keras
 
     from .loop import LossSpec, PhaseRunner, run_phase
+    from .mixing import MixSpec
     from .modes import apply_phase, trainable_summary
     from .precision import wrap_optimizer
     from .presets import conv_kernels, make_optimizer
@@ -254,7 +236,7 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         log("note: ft-f on a randomly initialised backbone trains the head on random features")
     if not pretrained and spec.mode == "ft-a":
         log("note: random initialisation, so BatchNorm trains normally (batch statistics) in ft-a")
-    use_features, feature_seconds = _phase_features(config, run, setup, spec, log)
+    use_features, feature_seconds = phase_features(config, run, setup, spec, log)
     net = sm.head if use_features else sm.logits_model
     n = len(setup.train.indices)
     steps = dist.steps(n, spec.batch_size) if dist else math.ceil(n / spec.batch_size)
@@ -273,8 +255,12 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         f"on {len(l2)} conv kernels; {counts['trainable']:,} of {counts['total']:,} parameters trainable"
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
     loss = LossSpec(len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing)
+    mix = MixSpec(config.mix, config.mix_alpha, int(config.seed))
+    for note in ([f"{mix.kind} (alpha {mix.alpha:g}) of {'cached features' if use_features else 'images'}"] if mix.active else []) + (
+            [f"weights averaged (EMA momentum {spec.ema:g})"] if spec.ema else []):
+        log(note)
     t_phase = time.perf_counter()
-    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract), model=sm.model, checkpointer=checkpointer,
+    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix), model=sm.model, checkpointer=checkpointer,
                       state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,
                       augment=augment, seed=int(config.seed), log=log, on_epoch_end=lambda s: write_history(run, s.history))
     es = state.early_stopping or {}

@@ -16,6 +16,7 @@ from .config import (
     AUGMENTATIONS,
     CLASS_WEIGHTS,
     DEFAULT_AUGMENT,
+    MIXES,
     MODES,
     PRESETS,
     STRATEGIES,
@@ -99,6 +100,14 @@ Examples:
               help="balanced: weight each class's loss by n / (classes x count).")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True,
               help="Spread this much of each hard label evenly over the classes the sample could have had.")
+@click.option("--mix", type=click.Choice(MIXES), default="none", show_default=True,
+              help="mixup: blend pairs of training images; cutmix: paste a box of one into the other. The loss is "
+                   "the same blend of the two images' losses (partial labels and distillation included).")
+@click.option("--mix-alpha", type=float, default=0.2, show_default=True,
+              help="The blend weight is drawn per batch from Beta(alpha, alpha).")
+@click.option("--ema", type=float, default=0.0, show_default=True,
+              help="Keep an exponential moving average of the weights with this momentum (e.g. 0.99); validation, "
+                   "best-weight selection and the saved model use it. 0 = off.")
 @click.option("--teacher", type=click.Path(dir_okay=False), multiple=True,
               help="Distil this .keras/.tflite teacher (same labels) into the model; repeat it to distil an ensemble "
                    "(the mean of the teachers' probabilities).")

@@ -26,6 +26,8 @@ CLASS_WEIGHTS = ("none", "balanced")
 #: "interp" resizes each training image by a method drawn per epoch (train/resize_mix.py)
 AUGMENTATIONS = ("flip", "crop", "color", "interp")
 DEFAULT_AUGMENT = ("flip", "crop", "color")
+#: batch mixing of --mix (train/mixing.py)
+MIXES = ("none", "mixup", "cutmix")
 
 
 class TrainConfigError(SentiliteError):
@@ -105,6 +107,13 @@ class TrainConfig:
     class_weight: str = "none"
     #: Label smoothing epsilon, spread over the classes a sample's annotation could choose from.
     label_smoothing: float = 0.0
+    #: Mix pairs of training images and their losses: none, mixup or cutmix (train/mixing.py).
+    mix: str = "none"
+    #: The mixing weight is drawn from Beta(mix_alpha, mix_alpha).
+    mix_alpha: float = 0.2
+    #: Momentum of an exponential moving average of the weights (0 = off); validation, the best
+    #: weights and the saved model use the average.
+    ema: float = 0.0
     #: Distillation teacher(s): one model, or several whose mean probability is the target.
     teacher: Sequence[str] = ()
     temperature: float = 4.0
@@ -174,6 +183,15 @@ class TrainConfig:
             problems.append((f"--warmup-epochs {self.warmup_epochs} leaves no epoch for the decay.", "use fewer warm-up epochs than --epochs"))
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append((f"--label-smoothing must be in [0, 1), got {self.label_smoothing}.", "e.g. 0.1"))
+        if self.mix not in MIXES:
+            problems.append((f"Unknown --mix {self.mix!r}.", f"use one of {', '.join(MIXES)}"))
+        if self.mix_alpha <= 0:
+            problems.append((f"--mix-alpha must be positive, got {self.mix_alpha}.", "0.2 is usual for mixup, 1.0 for cutmix"))
+        if self.mix == "cutmix" and self.mode == "ft-f" and self.feature_cache:
+            problems.append(("--mix cutmix cuts images, and ft-f trains the head on cached features.",
+                             "add --no-feature-cache, or use --mix mixup (which mixes the cached features)"))
+        if not 0.0 <= self.ema < 1.0:
+            problems.append((f"--ema must be in [0, 1), got {self.ema}.", "e.g. 0.99 (about the last 100 steps); 0 = off"))
         if self.temperature <= 0:
             problems.append((f"--temperature must be positive, got {self.temperature}.", "the distillation study used 4"))
         if not 0.0 <= self.head_dropout < 1.0:

@@ -18,8 +18,10 @@ import numpy as np
 from .checkpoint import Checkpointer
 from .data import ImageSource, epoch_order, image_batches, normalize_tf
 from .distribute import Distribution
+from .ema import averaged_weights
 from .features import FeatureStore, feature_batches
 from .losses import distillation_loss, hard_loss, unpack_targets
+from .mixing import MixSpec, mix_batch
 from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress
@@ -101,9 +103,11 @@ class PhaseRunner:
         steps_per_epoch: int,
         dist: Optional[Distribution] = None,
         contract: Any = None,
+        mix: Optional[MixSpec] = None,
     ) -> None:
         self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
         self.steps_per_epoch, self.dist = steps_per_epoch, dist
+        mix = mix or MixSpec()
         variables = net.trainable_variables
         wd = float(spec.weight_decay)
         replicas = dist.replicas if dist else 1
@@ -113,10 +117,16 @@ class PhaseRunner:
             # (as tf.distribute sums gradients), it is the mean over the global batch.
             if x.dtype == tf.uint8:  # pixels from a pack: normalised here, on the accelerator
                 x = normalize_tf(tf, x, contract)
+            if mix.active:
+                x, perm, lam = mix_batch(tf, x, mix, optimizer.iterations)
             with tf.GradientTape() as tape:
                 logits = net(x, training=True)
-                per = tf.cast(loss.per_sample(tf, y, tf.cast(logits, tf.float32), t), tf.float32)
-                data_loss = tf.reduce_sum(per * w) / global_n
+                z = tf.cast(logits, tf.float32)
+                per = tf.cast(loss.per_sample(tf, y, z, t), tf.float32) * w
+                if mix.active:  # the same blend of the partner's loss (its label, mask, teacher, weight)
+                    partner = loss.per_sample(tf, tf.gather(y, perm), z, tf.gather(t, perm)) * tf.gather(w, perm)
+                    per = lam * per + (1.0 - lam) * tf.cast(partner, tf.float32)
+                data_loss = tf.reduce_sum(per) / global_n
                 total = data_loss
                 if l2_vars and wd > 0:
                     total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars]) / replicas
@@ -248,11 +258,14 @@ def run_phase(
             loss, acc, n_seen = runner.train_epoch(
                 _train_batches(train, spec, use_features, augment, seed, phase, epoch, runner.dist), on_step)
         val_loss = val_acc = None
-        if val is not None and len(val.indices):
-            val_loss, val_acc = runner.evaluate(_val_batches(val, spec, use_features))
+        with averaged_weights(runner.optimizer, runner.net.trainable_variables):  # --ema: judge and keep the average
+            if val is not None and len(val.indices):
+                val_loss, val_acc = runner.evaluate(_val_batches(val, spec, use_features))
+            monitored = val_loss if val_loss is not None else loss
+            improved = es.update(monitored, epoch)
+            if improved:
+                best_weights = checkpointer.save_best(model, phase)
         seconds = time.perf_counter() - t0
-        monitored = val_loss if val_loss is not None else loss
-        improved = es.update(monitored, epoch)
         row = {
             "epoch": len(history) + 1, "phase": phase + 1, "mode": spec.mode, "phase_epoch": epoch + 1,
             "lr": lr, "loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc,
@@ -265,7 +278,7 @@ def run_phase(
         state = state.update(history=history, epoch=epoch + 1, early_stopping=es.to_dict(),
                              train_seconds=state.train_seconds + seconds)
         if improved:
-            state = state.update(best_weights=checkpointer.save_best(model, phase))
+            state = state.update(best_weights=best_weights)
         state = checkpointer.save_epoch(model, runner.optimizer, state, phase, epoch + 1)
         if on_epoch_end is not None:
             on_epoch_end(state)

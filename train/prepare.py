@@ -148,6 +148,26 @@ def ensure_features(split: str, arrays: Any, backbone: Any, run: Any, batch: int
     return time.perf_counter() - t0
 
 
+def phase_features(config: TrainConfig, run: Any, setup: Any, spec: Any, log: Callable[[str], None]) -> tuple[bool, float]:
+    """(train the head on cached backbone features?, seconds spent computing them) for one phase of
+    ``setup`` (the run's train/val arrays and backbone)."""
+    augment = tuple(config.augment)
+    if not (spec.mode == "ft-f" and config.feature_cache):
+        return False, 0.0
+    if hasattr(setup.train.source, "batches"):
+        log("ft-f from a pack: the backbone runs every epoch (features are cached for split files only)")
+        return False, 0.0
+    views = ("plain", "flip") if "flip" in augment else ("plain",)
+    dropped = [a for a in augment if a != "flip"]
+    if dropped:
+        log(f"ft-f on cached features: {', '.join(dropped)} augmentation not applied in this phase "
+            "(use --no-feature-cache to apply it, at the cost of a backbone pass per epoch)")
+    seconds = ensure_features("train", setup.train, setup.backbone, run, spec.batch_size, views, log)
+    if setup.val is not None:
+        seconds += ensure_features("val", setup.val, setup.backbone, run, spec.batch_size, ("plain",), log)
+    return True, seconds
+
+
 def absolute_path(value: Any) -> Any:
     if isinstance(value, list):
         return [absolute_path(v) for v in value]

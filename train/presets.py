@@ -33,6 +33,7 @@ class PhaseSpec:
     epochs: int
     patience: int
     warmup_epochs: int = 0  # cosine only: the rate rises linearly from 0 to lr, then decays
+    ema: float = 0.0  # momentum of the optimizer's moving average of the weights (0 = none)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +73,8 @@ def resolve_phases(config: TrainConfig) -> list[PhaseSpec]:
             over["epochs"] = int(config.epochs)
         if config.warmup_epochs:
             over["warmup_epochs"] = int(config.warmup_epochs)
+        if config.ema:
+            over["ema"] = float(config.ema)
         if i == 0:
             if config.lr:
                 over["lr"] = float(config.lr)
@@ -112,9 +115,11 @@ def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
                                    warmup_target=spec.lr, warmup_steps=warm)
         else:
             lr = sched.CosineDecay(spec.lr, decay_steps=max(1, spec.epochs * steps_per_epoch), alpha=0.0)
+    # Keras keeps the average in the optimizer's variables, so checkpoints and --resume carry it
+    ema = dict(use_ema=True, ema_momentum=float(spec.ema)) if spec.ema else {}
     if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=spec.momentum)
-    return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=spec.momentum, **ema)
+    return keras.optimizers.Adam(learning_rate=lr, **ema)
 
 
 def conv_kernels(model: Any) -> list[Any]:
