@@ -145,3 +145,37 @@ def test_convert_folds_the_rule_into_the_model_so_any_app_gets_it(tiny_model, sy
     np.testing.assert_allclose(bare, ruled, atol=1e-5)
     np.testing.assert_allclose(clf.predict(image), ruled, atol=1e-5)
     assert result.report["rows"][1]["top1_agreement"] == 1.0
+
+
+@pytest.mark.parametrize("folded", [DecisionRule(1.7, (0.0, 0.9, 0.0)), DecisionRule(1.0, (0.0, 0.9, 0.0))], ids=["T1.7", "T1"])
+def test_calibrate_on_the_answers_of_a_converted_file_undoes_its_folded_rule(folded, tiny_model, synthetic_splits, tmp_path):
+    """Fitted on a converted file's answers (the int8 one a user ships), the rule starts from that
+    file's raw probabilities: for a float32 file, which answers as Keras does, it is the rule fitted
+    on Keras, although the file has another rule folded into it."""
+    from modelkit import save_keras
+
+    from sentilite.convert.api import convert_model
+    from sentilite.core.datasets import read_dataset
+    from sentilite.core.modelfile import read_contract
+    from sentilite.core.tf_import import import_keras
+    from sentilite.train.calibrate import calibrate_model, raw_probabilities
+
+    keras = import_keras()
+    inp = keras.Input(tiny_model[1].input_shape)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inp))
+    model = keras.Model(inp, keras.layers.Softmax()(keras.layers.Dense(3, name="logits")(x)))
+    path = save_keras(model, tmp_path / "r.keras", replace(tiny_model[1], decision=folded))
+    f32 = convert_model(path, calib=None, eval=synthetic_splits["val"], out=tmp_path / "o", variants="float32",
+                        latency_runs=2, kernel_check_images=0, layer_report=False).variants["float32"]
+    val = read_dataset(synthetic_splits["val"], None, tiny_model[1].labels)
+    keras_raw, y = raw_probabilities(path, val)
+    file_raw, y2 = raw_probabilities(path, val, answers_of=f32)
+    np.testing.assert_allclose(file_raw, keras_raw, atol=1e-4)
+    np.testing.assert_allclose(file_raw.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(y, y2)
+    rule = calibrate_model(path, val, "val", answers_of=f32)
+    assert rule == fit_decision(keras_raw, y, tiny_model[1].labels, "val (answers of r_float32.tflite)")
+    assert read_contract(path).decision.facts["fitted_on"] == "val (answers of r_float32.tflite)"
+    other = save_keras(model, tmp_path / "other.keras", tiny_model[1])
+    res = CliRunner().invoke(cli, ["calibrate", str(other), "--val", str(synthetic_splits["val"]), "--answers-of", str(f32)])
+    assert res.exit_code != 0 and "converted from r.keras" in res.output
