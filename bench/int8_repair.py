@@ -36,6 +36,10 @@ def sentilite(*args: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=RUN / "model.keras")
+    ap.add_argument("--qat-epochs", type=int, default=3, help="passed to convert (its default: 3)")
+    ap.add_argument("--qat-images", type=int, default=500, help="passed to convert (its default: 500)")
+    ap.add_argument("--qat-lr", type=float, default=1e-5, help="passed to convert (its default: 1e-5)")
+    ap.add_argument("--keep", type=Path, default=REPO / "runs" / "bench-int8-repair", help="where the reports are kept")
     args = ap.parse_args()
     if not (E6 / "sentiment_train.txt").is_file():
         sys.exit(f"needs {E6} (../shared); not found")
@@ -49,9 +53,10 @@ def main() -> None:
         both.write_text((E6 / "sentiment_test.txt").read_text() + (E6 / "sentiment_val.txt").read_text())
         out = Path(tmp) / "convert"
         sentilite("convert", str(args.model), "--calib", str(E6 / "sentiment_train.txt"), "--eval", str(both), "--root", str(E6),
-                  "--variants", "float32,int8", "--repair", "always", "--out", str(out), "--kernel-check-images", "0")
+                  "--variants", "float32,int8", "--repair", "always", "--out", str(out), "--kernel-check-images", "0",
+                  "--qat-epochs", str(args.qat_epochs), "--qat-images", str(args.qat_images), "--qat-lr", str(args.qat_lr))
         report = json.loads((out / "report.json").read_text())
-        keep = REPO / "runs" / "bench-int8-repair"
+        keep = args.keep
         keep.mkdir(parents=True, exist_ok=True)
         for name in ("report.md", "report.json", "int8_layer_error.png"):
             if (out / name).exists():
