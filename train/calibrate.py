@@ -104,8 +104,9 @@ Example:
 @click.option("--val", required=True, metavar="SPLIT", help="Validation split the rule is fitted on (never the test split).")
 @click.option("--root", type=click.Path(file_okay=False), help="Folder the split's image paths are relative to.")
 @click.option("--answers-of", type=click.Path(dir_okay=False), metavar="FILE.tflite",
-              help="Fit on the answers of this file converted from MODEL (e.g. the full-int8 one you ship: quantisation "
-                   "shifts the probabilities near the neutral boundary), then convert again.")
+              help="Fit on the answers of this file converted from MODEL (e.g. the full-int8 one you ship), then convert "
+                   "again. Worth it only when the file answers some class at another rate than MODEL on many images "
+                   "(its probabilities shifted): else it fits the validation set's noise.")
 @click.option("--reset", is_flag=True, help="Remove the rule instead (raw probabilities, plain argmax).")
 def calibrate_command(model: str, val: str, root: Optional[str], answers_of: Optional[str], reset: bool) -> None:
     """Fit temperature scaling (for NLL) and a neutral offset (for macro-F1) on --val and write
