@@ -85,6 +85,11 @@ def main() -> None:
     for k, ok in checks.items():
         print(f"  {k:<13} {best[k]:.4g} (goal {'>=' if k in ('agreement', 'smaller', 'faster') else '<='} {GOALS[k]}) "
               f"{'PASS' if ok else 'FAIL'}")
+    deployable = [(n, d) for n, d in scored if d["smaller"] >= GOALS["smaller"] and d["faster"] >= GOALS["faster"]]
+    if deployable:  # what a phone can use: the best that meets the size and speed goals
+        n, d = max(deployable, key=lambda x: (x[1]["agreement"], -x[1]["mean_abs_dp"]))
+        print(f"best that meets the size and speed goals: {n} ({100 * d['agreement']:.1f} % agreement, "
+              f"mean |dp| {d['mean_abs_dp']:.4f})")
     print(f"reports kept in {keep}")
     sys.exit(0 if all(checks.values()) else 1)
 
