@@ -86,9 +86,10 @@ def history(run: Path) -> list[dict]:
     return json.loads((run / "checkpoint" / "state.json").read_text())["history"]
 
 
-def test_mirrored_over_two_logical_cpus_matches_one_device(data, tmp_path):
-    train(common(data, tmp_path / "one"))
-    train(common(data, tmp_path / "two", 2, "--strategy", "mirrored"), env={"SENTILITE_LOGICAL_CPUS": "2"})
+@pytest.mark.parametrize("extra", [(), ("--ema", "0.9")], ids=["plain", "ema"])
+def test_mirrored_over_two_logical_cpus_matches_one_device(extra, data, tmp_path):
+    train(common(data, tmp_path / "one", 2, *extra))
+    train(common(data, tmp_path / "two", 2, "--strategy", "mirrored", *extra), env={"SENTILITE_LOGICAL_CPUS": "2"})
     log = (tmp_path / "two" / "train.log").read_text()
     assert "mirrored strategy over 2 device(s): global batch 20 = 10 per replica x 2 replicas" in log
     for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two")):
