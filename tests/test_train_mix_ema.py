@@ -56,8 +56,10 @@ def test_cutmix_pastes_one_box_and_lam_is_the_area_kept(tf):
 
 
 def test_cutmix_on_cached_features_is_refused_with_the_fix(synthetic_splits, tmp_path):
-    with pytest.raises(TrainConfigError, match="no-feature-cache"):
-        TrainConfig(data=["a.txt"], mode="ft-f", mix="cutmix").validate()
+    for mode in ("ft-f", "two-phase"):
+        with pytest.raises(TrainConfigError, match="no-feature-cache"):
+            TrainConfig(data=["a.txt"], mode=mode, mix="cutmix").validate()
+    TrainConfig(data=["a.txt"], mode="two-phase", mix="cutmix", feature_cache=False).validate()
     with pytest.raises(TrainConfigError, match="--ema"):
         TrainConfig(data=["a.txt"], ema=1.0).validate()
     TrainConfig(data=["a.txt"], mode="ft-a", mix="cutmix", ema=0.99).validate()

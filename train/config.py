@@ -187,8 +187,8 @@ class TrainConfig:
             problems.append((f"Unknown --mix {self.mix!r}.", f"use one of {', '.join(MIXES)}"))
         if self.mix_alpha <= 0:
             problems.append((f"--mix-alpha must be positive, got {self.mix_alpha}.", "0.2 is usual for mixup, 1.0 for cutmix"))
-        if self.mix == "cutmix" and self.mode == "ft-f" and self.feature_cache:
-            problems.append(("--mix cutmix cuts images, and ft-f trains the head on cached features.",
+        if self.mix == "cutmix" and self.mode in ("ft-f", "two-phase") and self.feature_cache:
+            problems.append((f"--mix cutmix cuts images, and {self.mode} trains the head on cached features.",
                              "add --no-feature-cache, or use --mix mixup (which mixes the cached features)"))
         if not 0.0 <= self.ema < 1.0:
             problems.append((f"--ema must be in [0, 1), got {self.ema}.", "e.g. 0.99 (about the last 100 steps); 0 = off"))
