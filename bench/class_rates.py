@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from sentilite.core.classifier import load_classifier  # noqa: E402
 from sentilite.core.datasets import read_dataset  # noqa: E402
 from sentilite.core.evaluation import predict_dataset  # noqa: E402
+from sentilite.core.metrics import agreement  # noqa: E402
 
 SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
@@ -42,7 +43,7 @@ def main() -> None:
     pb = np.asarray(predict_dataset(b, ds, description=args.other.name).probs)
     n = len(pa)
     ra, rb = (np.bincount(p.argmax(1), minlength=len(labels)) for p in (pa, pb))
-    print(f"{n} images of {args.data}; top-1 agreement {100 * (pa.argmax(1) == pb.argmax(1)).mean():.1f} %")
+    print(f"{n} images of {args.data}; top-1 agreement {100 * agreement(pa, pb)['top1_agreement']:.1f} %")
     print(f"{'class':10} {'answered by ' + args.reference.name:>28} {'by ' + args.other.name:>26} {'mean dp':>9}")
     for k, name in enumerate(labels):
         print(f"{name:10} {100 * ra[k] / n:>27.1f}% {100 * rb[k] / n:>25.1f}% {float((pb[:, k] - pa[:, k]).mean()):>+9.4f}")

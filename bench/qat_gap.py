@@ -31,17 +31,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from sentilite.core.metrics import agreement  # noqa: E402
+
 SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
 E6 = SHARED / "data" / "emotion6"
 
 
 def fidelity(probs: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     """(top-1 agreement, mean |dp|) against the float model's probabilities."""
-    return float((probs.argmax(1) == ref.argmax(1)).mean()), float(np.abs(probs - ref).mean())
-
-
-def predict(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
-    return np.concatenate([np.asarray(model(x[s : s + batch], training=False)) for s in range(0, len(x), batch)])
+    a = agreement(ref, probs)
+    return a["top1_agreement"], a["mean_abs_diff"]
 
 
 def int8_file(model, calib, contract, tmp: Path, name: str):
@@ -72,7 +72,12 @@ def main() -> None:
     from sentilite.convert.decision_fold import fold_decision_rule
     from sentilite.convert.options import ConvertOptions
     from sentilite.convert.pixel_in import wrap_pixel_in
-    from sentilite.convert.qat import build_qat_model, observe_ranges, qat_finetune
+    from sentilite.convert.qat import (
+        build_qat_model,
+        observe_ranges,
+        predict_in_batches,
+        qat_finetune,
+    )
     from sentilite.convert.validation import build_eval_set
     from sentilite.core.preprocess import normalize
     from sentilite.core.tf_import import import_keras
@@ -92,12 +97,12 @@ def main() -> None:
         extra = [build_calibration_set(p, export, 100_000, seed=0).pixels for p in args.also]
         train_px = np.concatenate([calib.pixels, *extra]) if extra else calib.pixels
         sets = {"fine-tuning": (normalize(train_px, export), train_px), "held-out": (normalize(ev.pixels, export), ev.pixels)}
-        ref = {k: predict(model, x) for k, (x, _) in sets.items()}
+        ref = {k: predict_in_batches(model, x, 32) for k, (x, _) in sets.items()}
 
         def simulated(m) -> dict[str, tuple[float, float]]:
             qat, fqs = build_qat_model(m)
             observe_ranges(qat, fqs, calib.inputs(), 32)  # the converter's calibrator sees the calibration images
-            return {k: fidelity(predict(qat, x), ref[k]) for k, (x, _) in sets.items()}
+            return {k: fidelity(predict_in_batches(qat, x, 32), ref[k]) for k, (x, _) in sets.items()}
 
         def file_scores(m, name: str) -> dict[str, tuple[float, float]]:
             clf = int8_file(m, calib, export, Path(tmp), name)

@@ -28,7 +28,7 @@ from sentilite.core.classifier import load_classifier  # noqa: E402
 from sentilite.core.datasets import read_dataset  # noqa: E402
 from sentilite.core.default_model import DEFAULT_MODEL_PATH  # noqa: E402
 from sentilite.core.imageio import load_image  # noqa: E402
-from sentilite.core.metrics import classification_metrics  # noqa: E402
+from sentilite.core.metrics import agreement, classification_metrics  # noqa: E402
 
 SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
@@ -73,9 +73,10 @@ def main() -> None:
         labels = list(clf.contract.labels)
         plain = clf.predict_many(images)
         mirrored = clf.predict_many(np.ascontiguousarray(im[:, ::-1]) for im in images)
-        a, b = scores(y, plain, labels), scores(y, (plain + mirrored) / 2, labels)
+        averaged = (plain + mirrored) / 2
+        a, b = scores(y, plain, labels), scores(y, averaged, labels)
         ms1, ms2 = latency(clf, images, args.rounds)
-        flips = float((plain.argmax(1) != ((plain + mirrored) / 2).argmax(1)).mean())
+        flips = 1.0 - agreement(plain, averaged)["top1_agreement"]
         row = {"model": str(model), "n": len(images), "plain": a, "tta_flip": b, "ms_plain": ms1, "ms_tta": ms2,
                "answers_changed": flips}
         out.append(row)

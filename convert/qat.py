@@ -159,19 +159,19 @@ def observe_ranges(qat: Any, fqs: list[Any], inputs: np.ndarray, batch: int) -> 
     network in float (weights too), as the converter's calibrator sees it."""
     for f in fqs:
         f.start_observing()
-    _predict(qat, inputs, batch)
+    predict_in_batches(qat, inputs, batch)
     for f in fqs:
         f.stop_observing()
 
 
-def _predict(model: Any, inputs: np.ndarray, batch: int) -> np.ndarray:
+def predict_in_batches(model: Any, inputs: np.ndarray, batch: int) -> np.ndarray:
     """``model``'s outputs on ``inputs``, a batch at a time (a whole MobileNetV2 pass at once does not fit in memory)."""
     return np.concatenate([np.asarray(model(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)])
 
 
 def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) -> tuple[float, float, float]:
     """(top-1 agreement, mean |dp|, mean KL) of the simulated int8 model with the float targets."""
-    probs = _predict(qat, inputs, batch)
+    probs = predict_in_batches(qat, inputs, batch)
     p, q = np.clip(targets, 1e-8, None), np.clip(probs, 1e-8, None)
     kl = float((targets * (np.log(p) - np.log(q))).sum(1).mean())
     return float((probs.argmax(1) == targets.argmax(1)).mean()), float(np.abs(probs - targets).mean()), kl
@@ -186,7 +186,7 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
     tf, keras = import_tensorflow("conversion"), import_keras("conversion")
     say = log or (lambda s: None)
     inputs = np.asarray(inputs, np.float32)
-    targets = _predict(model, inputs, batch)
+    targets = predict_in_batches(model, inputs, batch)
     qat, fqs = build_qat_model(model)
     observe_ranges(qat, fqs, inputs, batch)
     before = after = _agreement(qat, inputs, targets, batch)

@@ -8,8 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from test_train_partial_labels import _logits_kernel, _two_class_list
-from trainkit import tiny_config
+from trainkit import logits_kernel, partial_runs, tiny_config
 
 from sentilite.train.config import TrainConfig, TrainConfigError
 from sentilite.train.mixing import MixSpec, mix_batch
@@ -68,15 +67,8 @@ def test_cutmix_on_cached_features_is_refused_with_the_fix(synthetic_splits, tmp
 def test_mixed_partial_labels_still_never_move_the_neutral_output(synthetic_splits, tmp_path):
     """Mixing pairs two negative/positive images; each keeps its class mask, so the neutral
     column of the classifier still gets no gradient (two different lists, same neutral column)."""
-    from sentilite.train.api import train_model
-
-    a = _two_class_list(synthetic_splits, tmp_path / "a.txt", slice(None))
-    b = _two_class_list(synthetic_splits, tmp_path / "b.txt", slice(0, None, 2))
-    common = dict(data=[], preset="adam-cosine", lr=1e-2, decision="none", epochs=2, mode="ft-a", mix="mixup",
-                  mix_alpha=1.0, root=str(synthetic_splits["train"].parent))
-    run_a = train_model(tiny_config(synthetic_splits, tmp_path / "ra", tmp_path / "c", partial_data=[str(a)], **common))
-    run_b = train_model(tiny_config(synthetic_splits, tmp_path / "rb", tmp_path / "c", partial_data=[str(b)], **common))
-    wa, wb = _logits_kernel(run_a.run_dir), _logits_kernel(run_b.run_dir)
+    run_a, run_b, _ = partial_runs(synthetic_splits, tmp_path, mode="ft-a", mix="mixup", mix_alpha=1.0)
+    wa, wb = logits_kernel(run_a.run_dir), logits_kernel(run_b.run_dir)
     np.testing.assert_array_equal(wa[:, 1], wb[:, 1])
     assert not np.allclose(wa[:, 0], wb[:, 0])
     assert "mixup (alpha 1) of images" in (run_a.run_dir / "train.log").read_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainkit import tiny_config
+from trainkit import logits_kernel, partial_runs, tiny_config
 
 from sentilite.core.datasets import Dataset, Sample, read_split_file
 from sentilite.core.errors import DatasetFormatError
@@ -67,33 +67,15 @@ def test_a_partial_list_names_the_classes_it_uses(tmp_path):
         Dataset([Sample(Path("a.jpg"), 0)], source="one").as_partial()
 
 
-def _two_class_list(splits: dict[str, Path], out: Path, keep: slice) -> Path:
-    lines = [ln for ln in splits["train"].read_text().splitlines() if not ln.endswith(" 1")][keep]
-    out.write_text("\n".join(lines) + "\n")
-    return out
-
-
-def _logits_kernel(run_dir: Path) -> np.ndarray:
-    from sentilite.core.tf_import import import_keras
-
-    model = import_keras("tests").models.load_model(run_dir / "model.keras", compile=False)
-    layer = next(lay for lay in model.layers if lay.name == "head").get_layer("logits")
-    return np.concatenate([layer.get_weights()[0], layer.get_weights()[1][None]], axis=0)
-
-
 def test_partial_training_data_never_moves_the_neutral_output(synthetic_splits, tmp_path):
     """Two runs from the same initial weights on different negative/positive lists: as partial
     data, neither moves the neutral column of the classifier; as full labels, the list does
     (it teaches that neutral never occurs)."""
     from sentilite.train.api import train_model
 
-    a = _two_class_list(synthetic_splits, tmp_path / "a.txt", slice(None))
-    b = _two_class_list(synthetic_splits, tmp_path / "b.txt", slice(0, None, 2))
-    common = dict(data=[], preset="adam-cosine", lr=1e-2, decision="none", epochs=2, root=str(synthetic_splits["train"].parent))
-    run_a = train_model(tiny_config(synthetic_splits, tmp_path / "ra", tmp_path / "c", partial_data=[str(a)], **common))
-    run_b = train_model(tiny_config(synthetic_splits, tmp_path / "rb", tmp_path / "c", partial_data=[str(b)], **common))
-    full = train_model(tiny_config(synthetic_splits, tmp_path / "rf", tmp_path / "c", **{**common, "data": [str(a)]}))
-    wa, wb, wf = (_logits_kernel(r.run_dir) for r in (run_a, run_b, full))
+    run_a, run_b, common = partial_runs(synthetic_splits, tmp_path)
+    full = train_model(tiny_config(synthetic_splits, tmp_path / "rf", tmp_path / "c", **{**common, "data": [str(tmp_path / "a.txt")]}))
+    wa, wb, wf = (logits_kernel(r.run_dir) for r in (run_a, run_b, full))
     np.testing.assert_array_equal(wa[:, 1], wb[:, 1])
     assert not np.allclose(wa[:, 0], wb[:, 0]), "the negative/positive columns did learn"
     assert not np.allclose(wa[:, 1], wf[:, 1]), "full labels without neutral do push the neutral output"

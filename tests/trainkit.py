@@ -18,6 +18,36 @@ def tiny_config(splits: dict[str, Path], out: Path, cache: Path, **overrides: An
     return TrainConfig(**kw)
 
 
+def two_class_list(splits: dict[str, Path], out: Path, keep: slice) -> Path:
+    """The negative/positive lines of the synthetic train split (``keep`` of them), written to ``out``."""
+    lines = [ln for ln in splits["train"].read_text().splitlines() if not ln.endswith(" 1")][keep]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def logits_kernel(run_dir: Path) -> Any:
+    """The final Dense layer's kernel with its bias as the last row, (features + 1, classes)."""
+    import numpy as np
+
+    from sentilite.core.tf_import import import_keras
+
+    model = import_keras("tests").models.load_model(run_dir / "model.keras", compile=False)
+    layer = next(lay for lay in model.layers if lay.name == "head").get_layer("logits")
+    return np.concatenate([layer.get_weights()[0], layer.get_weights()[1][None]], axis=0)
+
+
+def partial_runs(splits: dict[str, Path], tmp: Path, **overrides: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Two tiny runs from the same initial weights, on two different negative/positive lists given
+    as partial data; returns them and the options they shared (``overrides`` added)."""
+    from sentilite.train.api import train_model
+
+    a = two_class_list(splits, tmp / "a.txt", slice(None))
+    b = two_class_list(splits, tmp / "b.txt", slice(0, None, 2))
+    common = dict(data=[], preset="adam-cosine", lr=1e-2, decision="none", epochs=2, root=str(splits["train"].parent), **overrides)
+    runs = [train_model(tiny_config(splits, tmp / f"r{k}", tmp / "c", partial_data=[str(p)], **common)) for k, p in (("a", a), ("b", b))]
+    return runs[0], runs[1], common
+
+
 def write_bad_images(folder: Path) -> dict[str, Path]:
     """A truncated JPEG, a text file named .jpg and an empty file; returns name -> path."""
     import cv2

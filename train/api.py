@@ -256,9 +256,10 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
     loss = LossSpec(len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing)
     mix = MixSpec(config.mix, config.mix_alpha, int(config.seed))
-    for note in ([f"{mix.kind} (alpha {mix.alpha:g}) of {'cached features' if use_features else 'images'}"] if mix.active else []) + (
-            [f"weights averaged (EMA momentum {spec.ema:g})"] if spec.ema else []):
-        log(note)
+    if mix.active:
+        log(f"{mix.kind} (alpha {mix.alpha:g}) of {'cached features' if use_features else 'images'}")
+    if spec.ema:
+        log(f"weights averaged (EMA momentum {spec.ema:g})")
     t_phase = time.perf_counter()
     state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix), model=sm.model, checkpointer=checkpointer,
                       state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,

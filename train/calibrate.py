@@ -17,6 +17,7 @@ import numpy as np
 
 from sentilite.core.decision import DecisionRule, fit_decision
 from sentilite.core.errors import InputFileError
+from sentilite.core.model_checks import softmax
 
 PathLike = Union[str, os.PathLike]
 
@@ -64,9 +65,7 @@ def _undo(probs: np.ndarray, rule: DecisionRule) -> np.ndarray:
     z = np.log(np.clip(probs, 1e-12, 1.0))
     if rule.class_log_bias:
         z = z - np.asarray(rule.class_log_bias)
-    z = z * rule.temperature
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return softmax(z * rule.temperature).astype(np.float32)
 
 
 def calibrate_model(model_path: PathLike, val: Any, source: str, log: Callable[[str], None] = lambda s: None,
