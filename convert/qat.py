@@ -1,8 +1,10 @@
 """Quantisation-aware fine-tuning: teach the float weights to survive full-int8 conversion.
 
-Post-training fixes (convert/repair.py) stop near a mean |dp| of 0.03 on MobileNetV2: the error
-builds up along the network. Fine-tuning with the quantisation simulated in the forward pass
-lets the weights move to where int8 rounding hurts less. TF-MOT, the usual tool, does not run on
+Calibration, I/O type and float layers (convert/repair.py) stop near a mean |dp| of 0.03 on
+MobileNetV2: the error builds up along the network. Fine-tuning with the quantisation simulated
+in the forward pass lets the weights move to where int8 rounding hurts less (on MobileNetV2 it
+reaches about 0.033; re-parametrising, convert/equalize.py and convert/rounding.py, does better).
+The simulation also serves to see where the error comes from: switch single layers to float. TF-MOT, the usual tool, does not run on
 Keras 3, so the simulation is built here from TensorFlow's fake-quant ops:
 
 - the model is re-traced as one flat graph over the *same* layer objects (weights shared);
@@ -31,11 +33,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from sentilite.core.errors import ConversionError
+from .graph import FROZEN_LAYERS, consumers, is_softmax, layer_classes, trace_flat
 
 Log = Callable[[str], None]
-#: the pixel-in normalisation layer's weights are exact constants: never fine-tuned
-FROZEN_LAYERS = ("normalize_in_graph",)
 
 
 @dataclass
@@ -56,57 +56,6 @@ class QatResult:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def _layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
-    L = keras.layers
-    return {
-        "weighted": (L.Conv2D, L.DepthwiseConv2D, L.Dense),
-        "bn": (L.BatchNormalization,),
-        "activation": (L.ReLU, L.Activation, L.ELU, L.LeakyReLU, L.PReLU),
-        "same_range": (L.ZeroPadding2D, L.Dropout, L.Reshape, L.Flatten, L.Identity, L.MaxPooling2D, L.Cropping2D,
-                       L.SpatialDropout2D, L.InputLayer),
-    }
-
-
-def _is_softmax(layer: Any, keras: Any) -> bool:
-    return isinstance(layer, keras.layers.Softmax) or getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
-
-
-def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
-    """Run ``model``'s graph on ``inputs`` with nested functional models inlined; every layer is
-    applied through ``call(layer, *args, **kwargs)``."""
-    from keras.src.models.functional import Functional
-
-    def op_fn(op: Any) -> Callable[..., Any]:
-        if isinstance(op, Functional):
-            return lambda *a, **k: trace_flat(op, a[0] if len(a) == 1 else list(a), call)
-        return lambda *a, **k: call(op, *a, **k)
-
-    if not hasattr(model, "_run_through_graph"):
-        raise ConversionError("Quantisation-aware fine-tuning needs a functional Keras model (this one is subclassed).",
-                              "use the post-training repairs (--repair auto), or rebuild the model with the functional API")
-    return model._run_through_graph(inputs, operation_fn=op_fn)
-
-
-def consumers(model: Any, keras: Any) -> tuple[list[Any], dict[int, list[Any]]]:
-    """(the layers of the flattened graph in call order, id(layer) -> the layers that read its output)."""
-    made: dict[int, Any] = {}
-    readers: dict[int, list[Any]] = {}
-    called: list[Any] = []
-
-    def record(layer: Any, *args: Any, **kwargs: Any) -> Any:
-        for t in keras.tree.flatten((args, kwargs)):
-            if id(t) in made:
-                readers.setdefault(id(made[id(t)]), []).append(layer)
-        out = layer(*args, **kwargs)
-        called.append(layer)
-        for t in keras.tree.flatten(out):
-            made[id(t)] = layer
-        return out
-
-    trace_flat(model, keras.Input(model.inputs[0].shape[1:]), record)
-    return called, readers
-
-
 def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     """(the simulated-int8 model sharing ``model``'s weights, its quantising layers: the
     activations' :class:`FakeQuant` and the weights' :class:`FoldedQuantWeights`)."""
@@ -115,7 +64,7 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     from .qat_layers import FakeQuant, FoldedQuantWeights
 
     keras = import_keras("conversion")
-    kinds = _layer_classes(keras)
+    kinds = layer_classes(keras)
     layers, readers = consumers(model, keras)
     sole = {k: v[0] for k, v in readers.items() if len(v) == 1}
     # a BatchNormalization that alone reads a weighted layer is folded into it, as the converter does
@@ -126,9 +75,9 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
 
     def quantize_output(layer: Any) -> bool:
         nxt = sole.get(id(layer))
-        if isinstance(nxt, kinds["activation"]) and not _is_softmax(nxt, keras):
+        if isinstance(nxt, kinds["activation"]) and not is_softmax(nxt, keras):
             return False  # the int8 kernel fuses the activation: only its output is stored
-        return not isinstance(layer, kinds["same_range"]) and not _is_softmax(layer, keras)
+        return not isinstance(layer, kinds["same_range"]) and not is_softmax(layer, keras)
 
     def fq(x: Any, name: str) -> Any:
         fqs.append(FakeQuant(name=f"fq_{name}_{len(fqs)}"))

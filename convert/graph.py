@@ -1,0 +1,96 @@
+"""The Keras model as one flat graph: nested functional models inlined, each layer's readers known.
+
+Quantisation-aware fine-tuning (:mod:`convert.qat`) re-traces the model through it, and
+cross-layer equalisation (:mod:`convert.equalize`) and output-aware rounding
+(:mod:`convert.rounding`) find the layer patterns they rewrite with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sentilite.core.errors import ConversionError
+
+#: the pixel-in normalisation layer's weights are exact constants: no rewrite or fine-tuning touches them
+FROZEN_LAYERS = ("normalize_in_graph",)
+
+
+def layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
+    """The layer kinds the int8 rewrites care about."""
+    L = keras.layers
+    return {
+        "weighted": (L.Conv2D, L.DepthwiseConv2D, L.Dense),
+        "bn": (L.BatchNormalization,),
+        "activation": (L.ReLU, L.Activation, L.ELU, L.LeakyReLU, L.PReLU),
+        "same_range": (L.ZeroPadding2D, L.Dropout, L.Reshape, L.Flatten, L.Identity, L.MaxPooling2D, L.Cropping2D,
+                       L.SpatialDropout2D, L.InputLayer),
+    }
+
+
+def is_softmax(layer: Any, keras: Any) -> bool:
+    """True for a Softmax layer or a layer with a softmax activation."""
+    return isinstance(layer, keras.layers.Softmax) or getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+
+
+def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
+    """Run ``model``'s graph on ``inputs`` with nested functional models inlined; every layer is
+    applied through ``call(layer, *args, **kwargs)``."""
+    from keras.src.models.functional import Functional
+
+    def op_fn(op: Any) -> Callable[..., Any]:
+        if isinstance(op, Functional):
+            return lambda *a, **k: trace_flat(op, a[0] if len(a) == 1 else list(a), call)
+        return lambda *a, **k: call(op, *a, **k)
+
+    if not hasattr(model, "_run_through_graph"):
+        raise ConversionError("This int8 repair (equalisation, rounding or quantisation-aware fine-tuning) needs a functional "
+                              "Keras model; this one is subclassed.",
+                              "rebuild the model with the functional API, or rely on the other repairs (calibration, I/O type, mixed, int16x8)")
+    return model._run_through_graph(inputs, operation_fn=op_fn)
+
+
+def consumers(model: Any, keras: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+    """(the layers of the flattened graph in call order, id(layer) -> the layers that read its output)."""
+    made: dict[int, Any] = {}
+    readers: dict[int, list[Any]] = {}
+    called: list[Any] = []
+
+    def record(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        for t in keras.tree.flatten((args, kwargs)):
+            if id(t) in made:
+                readers.setdefault(id(made[id(t)]), []).append(layer)
+        out = layer(*args, **kwargs)
+        called.append(layer)
+        for t in keras.tree.flatten(out):
+            made[id(t)] = layer
+        return out
+
+    trace_flat(model, keras.Input(model.inputs[0].shape[1:]), record)
+    return called, readers
+
+
+def sources(layers: list[Any], readers: dict[int, list[Any]]) -> dict[int, list[Any]]:
+    """id(layer) -> the layers whose outputs it reads (the inverse of :func:`consumers`' readers)."""
+    out: dict[int, list[Any]] = {}
+    for layer in layers:
+        for reader in readers.get(id(layer), []):
+            out.setdefault(id(reader), []).append(layer)
+    return out
+
+
+def probe(model: Any, keras: Any, layers: list[Any], what: str = "output") -> Any:
+    """A Keras model from ``model``'s input to the outputs (or, with ``what="input"``, the first
+    inputs) of ``layers`` in the flattened graph, always as a list."""
+    wanted = {id(layer) for layer in layers}
+    seen: dict[int, Any] = {}
+
+    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("training", None)
+        out = layer(*args, **kwargs)
+        if id(layer) in wanted:
+            seen[id(layer)] = out if what == "output" else keras.tree.flatten(args)[0]
+        return out
+
+    inp = keras.Input(model.inputs[0].shape[1:])
+    trace_flat(model, inp, call)
+    return keras.Model(inp, [seen[id(layer)] for layer in layers])
