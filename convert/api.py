@@ -268,7 +268,11 @@ def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str
     block: dict[str, Any] = {"layers": layers, "worst": worst(layers, 10)}
     int8_row = next(r for r in rows if r["variant"] == "int8")
     if opts.repair == "always" or (opts.repair == "auto" and needs_repair(int8_row, rows[0]["accuracy"], opts.tolerance)):
-        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say, tf, factory)
+        def finish(data: bytes) -> bytes:  # as the int8 variant was finished
+            return correct_classifier_bias(data, _float32_blob(sm, got, opts), calib.inputs(n))[0]
+
+        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say, tf, factory,
+                                      finish if opts.quantizer.bias_correction else None)
     else:
         block["repair"] = {"ran": False, "why": "int8 is within the tolerance and agrees with Keras on >= 97 % of images"
                            if opts.repair == "auto" else "--repair never"}

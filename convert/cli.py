@@ -44,14 +44,15 @@ Examples:
                    "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
 @click.option("--no-layer-report", is_flag=True, help="Skip the per-layer int8 error report (QuantizationDebugger).")
 @click.option("--repair", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Try the int8 repairs (more calibration, other I/O type, worst layers in float, int16x8, then "
+              help="Try the int8 repairs (more calibration, other I/O type, equalisation + output-aware rounding, "
+                   "worst layers in float, int16x8, then "
                    "quantisation-aware fine-tuning): "
                    "auto = when int8 misses --tolerance or agrees with Keras on < 97 %.")
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=3, show_default=True,
               help="The last int8 repair: epochs of quantisation-aware fine-tuning (fake-quant, distilled from the float "
                    "model), run when the post-training repairs stay below 97 % agreement (0: never).")
 @click.option("--qat-images", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Calibration images the quantisation-aware fine-tuning trains on.")
+              help="Calibration images the quantisation-aware fine-tuning trains on (and equalisation and rounding read).")
 @click.option("--qat-lr", type=float, default=1e-5, show_default=True, help="Adam learning rate of the fine-tuning.")
 @click.option("--name", "model_name", default="", help="Model name in the standard TFLite metadata [default: sentilite image sentiment (VARIANT)].")
 @click.option("--model-version", default="", help="Version in the standard metadata [default: the conversion time].")

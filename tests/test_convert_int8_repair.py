@@ -39,25 +39,48 @@ def test_the_layer_made_hard_to_quantise_is_found(repaired):
     assert on_disk["int8_layers"]["worst"][0]["tensor"] == worst[0]["tensor"]
 
 
-def test_the_repair_keeps_a_mixed_variant_beside_a_full_integer_int8(repaired):
+def _float_layers(path) -> bool:
+    interp, _ = make_interpreter(path)
+    return any(np.dtype(d["dtype"]) == np.float32 for d in interp.get_tensor_details() if len(d["shape"]) == 4)
+
+
+def test_the_repair_keeps_the_best_candidate_beside_a_full_integer_int8(repaired):
     block = repaired.report["int8_layers"]["repair"]
     int8 = next(r for r in repaired.report["rows"] if r["variant"] == "int8")
     tried = {r["variant"]: r for r in block["rows"]}
-    assert {"int8-int8io", "int8-mixed3", "int8-mixed6", "int16x8"} <= set(tried)
+    assert {"int8-int8io", "int8-eq", "int8-mixed3", "int8-mixed6", "int16x8", "int8-qat"} <= set(tried)
     assert tried["int8-mixed3"]["mean_abs_diff"] < 0.5 * int8["mean_abs_diff"]
     kept = block["kept"]
-    assert kept is not None and kept.startswith("int8-mixed")
-    path = repaired.variants[kept]
-    assert path.is_file() and path.name == f"hard_{kept}.tflite"
-    assert TFLiteClassifier(path).contract == TFLiteClassifier(repaired.variants["int8"]).contract
-    interp, _ = make_interpreter(path)
-    assert any(np.dtype(d["dtype"]) == np.float32 for d in interp.get_tensor_details() if len(d["shape"]) == 4)  # float layers
-    full, _ = make_interpreter(repaired.variants["int8"])  # model_int8 stays full-integer
-    activations = [d for d in full.get_tensor_details() if len(d["shape"]) == 4]
-    assert all(np.dtype(d["dtype"]) in (np.int8, np.uint8) for d in activations)
+    f32_ms = next(r for r in repaired.report["rows"] if r["variant"] == "float32")["latency_ms"]
+    closer = [r for r in tried.values() if "error" not in r and r["top1_agreement"] >= int8["top1_agreement"]
+              and r["mean_abs_diff"] <= 0.9 * int8["mean_abs_diff"]]
+    assert {"int8-eq", "int8-mixed3", "int8-mixed6"} <= {r["variant"] for r in closer}
+    fast = [r for r in closer if r["latency_ms"] <= 1.1 * f32_ms]  # on a model this small, latency is noise: the rule, not a name
+    if not fast:
+        assert kept is None
+    else:
+        assert kept == max(fast, key=lambda r: (r["top1_agreement"], -r["mean_abs_diff"]))["variant"]
+        path = repaired.variants[kept]
+        assert path.is_file() and path.name == f"hard_{kept}.tflite"
+        assert TFLiteClassifier(path).contract == TFLiteClassifier(repaired.variants["int8"]).contract
+        assert _float_layers(path) == kept.startswith("int8-mixed")  # a mixed file has float layers, the others none
+    assert not _float_layers(repaired.variants["int8"])  # model_int8 stays full-integer
     assert "| int8-mixed3 | MIXED" in repaired.report_md.read_text()
     for row in block["rows"]:  # losers leave no file behind
         assert (row["variant"] == kept) == (repaired.out_dir / f"hard_{row['variant']}.tflite").exists()
+
+
+def test_equalisation_and_rounding_repair_the_hard_layer_in_full_integer(repaired):
+    """The int8-eq candidate shrinks the constant channel no one reads and rounds for the output:
+    a full-integer file more than twice as close to float (measured: 0.0027 against 0.0121, both
+    with the classifier bias correction int8 gets)."""
+    block = repaired.report["int8_layers"]["repair"]
+    int8 = next(r for r in repaired.report["rows"] if r["variant"] == "int8")
+    eq = next(r for r in block["rows"] if r["variant"] == "int8-eq")
+    assert eq["mean_abs_diff"] < 0.6 * int8["mean_abs_diff"], (eq, int8["mean_abs_diff"])
+    facts = eq["equalize"]
+    assert any(g["producers"] == ["hard"] and g["shrunk"] == 1 for g in facts["groups"]), facts
+    assert facts["rounded_layers"] == 3 and facts["rounding_error_ratio_median"] < 1.0
 
 
 def test_auto_repair_stays_out_of_the_way_of_a_good_int8(converted_tiny):
