@@ -8,8 +8,10 @@ cached features, Emotion6 train (INTER_AREA resize, as when the issue was measur
 converted with `sentilite convert --repair always`, calibrated on Emotion6 train, scored on
 Emotion6 test and val together (397 images). Every integer-weight row (int8 and the repair
 candidates) is printed against the goals; the best one (highest agreement, then lowest mean
-|dp|) decides PASS / FAIL. `--repair always` includes the quantisation-aware fine-tuning (int8-qat,
-about 5 minutes of the run). Takes ~9 minutes on 2 cores after training.
+|dp|) and the best that meets the size and speed goals are each checked against the goals;
+PASS when one meets them all. `--repair always` includes equalisation and output-aware rounding
+(int8-eq, about a minute) and the quantisation-aware fine-tuning (int8-qat, about 3 minutes).
+Takes ~7 minutes on 2 cores after training.
 """
 
 from __future__ import annotations
@@ -77,21 +79,24 @@ def main() -> None:
         scored.append((r["variant"], d))
         print(f"{r['variant']:<14} {100 * d['agreement']:>8.1f} {d['mean_abs_dp']:>9.4f} {d['accuracy_pts']:>+7.1f} "
               f"{d['smaller']:>7.2f}x {d['faster']:>6.2f}x")
+    def verdict(title: str, name: str, d: dict) -> bool:
+        checks = {"agreement": d["agreement"] >= GOALS["agreement"], "mean_abs_dp": d["mean_abs_dp"] <= GOALS["mean_abs_dp"],
+                  "accuracy_pts": abs(d["accuracy_pts"]) <= GOALS["accuracy_pts"] or d["accuracy_pts"] > 0,
+                  "smaller": d["smaller"] >= GOALS["smaller"], "faster": d["faster"] >= GOALS["faster"]}
+        print(f"\n{title}: {name}")
+        for k, ok in checks.items():
+            print(f"  {k:<13} {d[k]:.4g} (goal {'>=' if k in ('agreement', 'smaller', 'faster') else '<='} {GOALS[k]}) "
+                  f"{'PASS' if ok else 'FAIL'}")
+        return all(checks.values())
+
     name, best = max(scored, key=lambda x: (x[1]["agreement"], -x[1]["mean_abs_dp"]))
-    checks = {"agreement": best["agreement"] >= GOALS["agreement"], "mean_abs_dp": best["mean_abs_dp"] <= GOALS["mean_abs_dp"],
-              "accuracy_pts": abs(best["accuracy_pts"]) <= GOALS["accuracy_pts"] or best["accuracy_pts"] > 0,
-              "smaller": best["smaller"] >= GOALS["smaller"], "faster": best["faster"] >= GOALS["faster"]}
-    print(f"\nbest integer-weight variant: {name}")
-    for k, ok in checks.items():
-        print(f"  {k:<13} {best[k]:.4g} (goal {'>=' if k in ('agreement', 'smaller', 'faster') else '<='} {GOALS[k]}) "
-              f"{'PASS' if ok else 'FAIL'}")
+    passed = verdict("best integer-weight variant (agreement, then mean |dp|)", name, best)
     deployable = [(n, d) for n, d in scored if d["smaller"] >= GOALS["smaller"] and d["faster"] >= GOALS["faster"]]
     if deployable:  # what a phone can use: the best that meets the size and speed goals
         n, d = max(deployable, key=lambda x: (x[1]["agreement"], -x[1]["mean_abs_dp"]))
-        print(f"best that meets the size and speed goals: {n} ({100 * d['agreement']:.1f} % agreement, "
-              f"mean |dp| {d['mean_abs_dp']:.4f})")
+        passed = verdict("best that meets the size and speed goals", n, d) or passed
     print(f"reports kept in {keep}")
-    sys.exit(0 if all(checks.values()) else 1)
+    sys.exit(0 if passed else 1)
 
 
 if __name__ == "__main__":
