@@ -28,6 +28,9 @@ from .graph import FROZEN_LAYERS, consumers, probe
 MAX_DIM = 4608
 #: at most this many input rows (positions x images) per batch enter the second moments
 MAX_ROWS = 16384
+#: multiply-adds one layer's coordinate descent may spend (a pass costs dims^2 x channels): MobileNetV2's
+#: widest layer (960 x 960 x 320) gets all 6 passes, a VGG19 3x3x512 convolution one (about 10 s)
+PASS_BUDGET = 2e9
 
 
 @dataclass
@@ -157,7 +160,9 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8) -> list[Rounde
         nxt = readers.get(id(layer), [])
         bn = nxt[0] if len(nxt) == 1 and isinstance(nxt[0], L.BatchNormalization) and _linear(layer) else None
         k, b = fold_batchnorm(layer, bn)
-        chosen, before, after = round_for_output(_columns(layer, k), c)
+        w = _columns(layer, k)
+        passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
+        chosen, before, after = round_for_output(w, c, passes)
         layer.kernel.assign(chosen.reshape(k.shape).astype(np.float32))
         if layer.use_bias:
             layer.bias.assign(b.astype(np.float32))
