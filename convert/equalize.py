@@ -1,8 +1,8 @@
 """Cross-layer equalisation: give every channel of a per-tensor int8 activation a similar range.
 
 An int8 activation has one scale per tensor, set by its widest channel; a channel whose values
-stay small keeps a few levels. On MobileNetV2 the stem's ReLU6 output (channel maxima 0.01 to
-4.4) and the 160-channel residual stream at 7x7 (-27 to 35) are the worst. Scaling channel ``c``
+stay small keeps a few levels. On MobileNetV2 the stem's ReLU6 output (channel maxima from
+under 0.07 to 4.4) and the 160-channel residual stream at 7x7 (-27 to 35) are the worst. Scaling channel ``c``
 of such a tensor by ``s_c`` and dividing the weights that read it by ``s_c`` leaves the float
 function unchanged (Nagel et al. 2019, "Data-free quantization through weight equalization and
 bias correction"), and int8 then spends its levels on every channel. Two patterns are rewritten:
