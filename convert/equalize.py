@@ -30,7 +30,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .graph import FROZEN_LAYERS, consumers, probe, sources
+from .graph import (
+    called_once,
+    consumers,
+    is_depthwise,
+    is_linear,
+    probe_batches,
+    rewritable,
+    sources,
+)
 
 #: limits on one channel's scale: beyond 64x a channel is noise the float model barely uses
 MAX_SCALE = 64.0
@@ -65,17 +73,12 @@ def _relu_bound(layer: Any, keras: Any) -> tuple[bool, Optional[float]]:
     return name in ("relu", "relu6"), 6.0 if name == "relu6" else None
 
 
-def _linear(layer: Any) -> bool:
-    return getattr(getattr(layer, "activation", None), "__name__", "linear") == "linear"
-
-
 def find_groups(model: Any, keras: Any) -> list[Group]:
     """The ReLU pairs and linear streams of ``model`` that can be equalised exactly."""
     L = keras.layers
-    weighted = (L.Conv2D, L.DepthwiseConv2D, L.Dense)
     layers, readers = consumers(model, keras)
-    if len({id(x) for x in layers}) != len(layers):
-        return []  # a layer called twice shares its weights between two places: leave the model alone
+    if not called_once(layers):
+        return []
     src = sources(layers, readers)
 
     def single_source(lay: Any) -> Optional[Any]:
@@ -86,24 +89,19 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
         got = readers.get(id(lay), [])
         return got[0] if len(got) == 1 else None
 
-    def plain_weighted(lay: Any) -> bool:
-        if not isinstance(lay, weighted) or getattr(lay, "groups", 1) != 1 or lay.name in FROZEN_LAYERS:
-            return False
-        return not isinstance(lay, L.DepthwiseConv2D) or lay.depth_multiplier == 1
-
     def scalable(lay: Any) -> bool:
         """A producer whose output channels can be multiplied: a BatchNorm (with gamma) that alone
         reads a linear weighted layer, or a weighted layer itself."""
         if isinstance(lay, L.BatchNormalization):
             prev = single_source(lay)
-            return bool(lay.scale) and plain_weighted(prev) and _linear(prev) and sole_reader(prev) is lay
-        return plain_weighted(lay)
+            return bool(lay.scale) and rewritable(prev, keras) and is_linear(prev) and sole_reader(prev) is lay
+        return rewritable(lay, keras)
 
     def through_pad(reader: Any) -> Optional[Any]:
         """The weighted layer that reads through ``reader`` (itself, or past one zero padding)."""
         if isinstance(reader, L.ZeroPadding2D):
             reader = sole_reader(reader)
-        return reader if reader is not None and plain_weighted(reader) else None
+        return reader if reader is not None and rewritable(reader, keras) else None
 
     groups: list[Group] = []
     paired: set[int] = set()
@@ -130,7 +128,7 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
         for s in src.get(id(add), []):
             parent[root(id(s))] = root(id(add))
     producers = [lay for lay in layers if id(lay) not in paired and scalable(lay)
-                 and (isinstance(lay, L.BatchNormalization) or _linear(lay))]
+                 and (isinstance(lay, L.BatchNormalization) or is_linear(lay))]
     members: dict[int, list[Any]] = {}
     for lay in producers + adds:
         members.setdefault(root(id(lay)), []).append(lay)
@@ -146,17 +144,12 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
     return groups
 
 
-def _as_list(out: Any) -> list[Any]:
-    return list(out) if isinstance(out, (list, tuple)) else [out]
-
-
 def channel_maxima(model: Any, keras: Any, groups: list[Group], inputs: np.ndarray, batch: int = 16) -> list[np.ndarray]:
     """Per group, the per-channel maximum of |x| over ``inputs`` and over the group's taps."""
     taps = [t for g in groups for t in g.taps]
-    net = probe(model, keras, taps)
     maxima: list[Optional[np.ndarray]] = [None] * len(taps)
-    for s in range(0, len(inputs), batch):
-        for i, out in enumerate(_as_list(net(inputs[s : s + batch], training=False))):
+    for outs in probe_batches(model, keras, taps, inputs, batch):
+        for i, out in enumerate(outs):
             m = np.abs(np.asarray(out)).reshape(-1, out.shape[-1]).max(0)
             maxima[i] = m if maxima[i] is None else np.maximum(maxima[i], m)
     result, k = [], 0
@@ -194,10 +187,6 @@ def scales_for(group: Group, maxima: np.ndarray, alpha: float, margin: float) ->
     return s.astype(np.float32)
 
 
-def _is_depthwise(layer: Any) -> bool:
-    return type(layer).__name__ == "DepthwiseConv2D"
-
-
 def apply_scales(group: Group, s: np.ndarray) -> None:
     """Multiply the producers' output channels by ``s`` and divide the readers' input channels."""
     for p in group.producers:
@@ -207,7 +196,7 @@ def apply_scales(group: Group, s: np.ndarray) -> None:
                 p.beta.assign(np.asarray(p.beta) * s)
         else:
             k = np.asarray(p.kernel)
-            p.kernel.assign(k * s.reshape((1,) * (k.ndim - 2) + (-1, 1)) if _is_depthwise(p) else k * s)
+            p.kernel.assign(k * s.reshape((1,) * (k.ndim - 2) + (-1, 1)) if is_depthwise(p) else k * s)
             if p.use_bias:
                 p.bias.assign(np.asarray(p.bias) * s)
     for r in group.readers:
@@ -233,6 +222,6 @@ def equalize(model: Any, inputs: np.ndarray, pair_alpha: float = 0.5, stream_alp
     if not groups:
         return []
     for group, maxima in zip(groups, channel_maxima(model, keras, groups, inputs, batch)):
-        alpha = 1.0 if all(_is_depthwise(r) for r in group.readers) else pair_alpha if group.kind == "relu" else stream_alpha
+        alpha = 1.0 if all(is_depthwise(r) for r in group.readers) else pair_alpha if group.kind == "relu" else stream_alpha
         apply_scales(group, scales_for(group, maxima, alpha, margin))
     return groups

@@ -7,7 +7,7 @@ cross-layer equalisation (:mod:`convert.equalize`) and output-aware rounding
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sentilite.core.errors import ConversionError
 
@@ -78,9 +78,32 @@ def sources(layers: list[Any], readers: dict[int, list[Any]]) -> dict[int, list[
     return out
 
 
-def probe(model: Any, keras: Any, layers: list[Any], what: str = "output") -> Any:
-    """A Keras model from ``model``'s input to the outputs (or, with ``what="input"``, the first
-    inputs) of ``layers`` in the flattened graph, always as a list."""
+def is_linear(layer: Any) -> bool:
+    """True when ``layer`` applies no activation (or has none)."""
+    return getattr(getattr(layer, "activation", None), "__name__", "linear") == "linear"
+
+
+def is_depthwise(layer: Any) -> bool:
+    return type(layer).__name__ == "DepthwiseConv2D"
+
+
+def rewritable(layer: Any, keras: Any) -> bool:
+    """A Conv2D / DepthwiseConv2D / Dense whose kernel the int8 rewrites may change: not grouped,
+    no depth multiplier, not the pixel-in normalisation."""
+    if not isinstance(layer, layer_classes(keras)["weighted"]) or getattr(layer, "groups", 1) != 1 or layer.name in FROZEN_LAYERS:
+        return False
+    return not is_depthwise(layer) or layer.depth_multiplier == 1
+
+
+def called_once(layers: list[Any]) -> bool:
+    """True when no layer of the flattened graph is called twice (sharing its weights between two
+    places, which a rewrite of those weights would change in both)."""
+    return len({id(layer) for layer in layers}) == len(layers)
+
+
+def probe_batches(model: Any, keras: Any, layers: list[Any], inputs: Any, batch: int, what: str = "output") -> Iterator[list[Any]]:
+    """Run ``model`` over ``inputs`` a batch at a time; yield, per batch, the outputs (or, with
+    ``what="input"``, the first inputs) of ``layers`` in the flattened graph, as a list."""
     wanted = {id(layer) for layer in layers}
     seen: dict[int, Any] = {}
 
@@ -93,4 +116,7 @@ def probe(model: Any, keras: Any, layers: list[Any], what: str = "output") -> An
 
     inp = keras.Input(model.inputs[0].shape[1:])
     trace_flat(model, inp, call)
-    return keras.Model(inp, [seen[id(layer)] for layer in layers])
+    net = keras.Model(inp, [seen[id(layer)] for layer in layers])
+    for s in range(0, len(inputs), batch):
+        out = net(inputs[s : s + batch], training=False)
+        yield list(out) if isinstance(out, (list, tuple)) else [out]  # Keras unwraps a one-output list

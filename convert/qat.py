@@ -33,6 +33,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from sentilite.core.metrics import agreement
+
 from .graph import FROZEN_LAYERS, consumers, is_softmax, layer_classes, trace_flat
 
 Log = Callable[[str], None]
@@ -123,7 +125,8 @@ def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) ->
     probs = predict_in_batches(qat, inputs, batch)
     p, q = np.clip(targets, 1e-8, None), np.clip(probs, 1e-8, None)
     kl = float((targets * (np.log(p) - np.log(q))).sum(1).mean())
-    return float((probs.argmax(1) == targets.argmax(1)).mean()), float(np.abs(probs - targets).mean()), kl
+    a = agreement(targets, probs)
+    return a["top1_agreement"], a["mean_abs_diff"], kl
 
 
 def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e-5, batch: int = 32, seed: int = 0,

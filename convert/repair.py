@@ -26,6 +26,7 @@ is not slower than float32 is kept beside it as ``<stem>_<candidate>.tflite``. `
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -48,27 +49,33 @@ def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts:
     return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor
 
 
-def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: Any,
-               factory: Callable[[], Any]) -> list[tuple[str, str, Optional[Callable[[], bytes]]]]:
-    """(name, what it is, how to make it), cheapest first; ``factory`` makes the float-I/O int8
-    converter the per-layer report used, from which the mixed models are made. ``int8-eq`` has no
-    maker here: it needs the Keras model (:func:`equalized_candidate`)."""
+#: a candidate: name, what it is, how to make it, and (report key, facts its maker fills) or None
+Candidate = tuple[str, str, Callable[[], bytes], Optional[tuple[str, dict[str, Any]]]]
+
+
+def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: Any, factory: Callable[[], Any],
+               images: Callable[[], Any], say: Log) -> list[Candidate]:
+    """The post-training candidates, cheapest first; ``factory`` makes the float-I/O int8
+    converter the per-layer report used, from which the mixed models are made; ``images`` gives
+    the calibration inputs the Keras-model rewrites read (read once, shared with the fine-tuning)."""
     calib, n, io = inp.calib_set, inp.calib_n, opts.io
-    out: list[tuple[str, str, Optional[Callable[[], bytes]]]] = []
+    out: list[Candidate] = []
     if len(calib) > n:
         out.append((f"int8-calib{len(calib)}", f"full int8, calibrated on all {len(calib)} calibration images",
-                    lambda: convert_saved_model(sm, "int8", calib.representative(len(calib)), io, False, opts.quantizer)))
+                    lambda: convert_saved_model(sm, "int8", calib.representative(len(calib)), io, False, opts.quantizer), None))
     other = "int8" if io != "int8" else "uint8"
     out.append((f"int8-{other}io", f"full int8 with {other} I/O",
-                lambda: convert_saved_model(sm, "int8", calib.representative(n), other, False, opts.quantizer)))
-    out.append(("int8-eq", "full int8 after cross-layer equalisation and output-aware weight rounding", None))
+                lambda: convert_saved_model(sm, "int8", calib.representative(n), other, False, opts.quantizer), None))
+    eq_facts: dict[str, Any] = {}
+    out.append(("int8-eq", "full int8 after cross-layer equalisation and output-aware weight rounding",
+                equalized_candidate(inp, opts, images, say, eq_facts), ("equalize", eq_facts)))
     for k in (3, 6):
         names = [layer["tensor"] for layer in worst(layers, k)]
         out.append((f"int8-mixed{k}", f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
-                    lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names)))
+                    lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names), None))
     out.append(("int16x8", "16-bit activations, 8-bit weights (no XNNPACK kernels: slow on CPUs)",
                 lambda: bytes(build_converter(sm, "int8", calib.representative(n), io, False, opts.quantizer,
-                                              int16_activations=True).convert())))
+                                              int16_activations=True).convert()), None))
     return out
 
 
@@ -88,7 +95,7 @@ def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], row
     tried: list[dict[str, Any]] = []
     runners: dict[str, Any] = {}
 
-    def attempt(name: str, what: str, make: Callable[[], bytes]) -> None:
+    def attempt(name: str, what: str, make: Callable[[], bytes], facts: Optional[tuple[str, dict[str, Any]]]) -> None:
         say(f"int8 repair: trying {name} ({what})")
         path = stage / f"{inp.model_path.stem}_{name}.tflite"
         try:
@@ -104,22 +111,25 @@ def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], row
             path.unlink(missing_ok=True)
             return
         row.update(repair=what, path=str(out_dir / path.name))
+        if facts is not None and facts[1]:
+            row[facts[0]] = facts[1]
         tried.append(row)
         if runner is not None:
             runners[name] = runner
 
-    equalized: dict[str, Any] = {}
-    for name, what, make in candidates(sm, inp, opts, layers, tf, factory):
-        attempt(name, what, make or equalized_candidate(inp, opts, say, equalized))
-        if make is None and "error" not in tried[-1]:
-            tried[-1]["equalize"] = equalized["facts"]
+    @functools.cache
+    def images() -> Any:  # up to --qat-images calibration inputs, read once for int8-eq and int8-qat
+        more = inp.calib_set.extended(opts.qat_images)
+        return more.inputs(min(opts.qat_images, len(more)))
+
+    for candidate in candidates(sm, inp, opts, layers, tf, factory, images, say):
+        attempt(*candidate)
     best_ptq = max((r.get("top1_agreement", 0.0) for r in tried if "error" not in r), default=0.0)
     if opts.qat_epochs > 0 and (opts.repair == "always" or best_ptq < AGREEMENT_FLOOR):
         facts: dict[str, Any] = {}
         attempt("int8-qat", f"full int8 after {opts.qat_epochs} epoch(s) of quantisation-aware fine-tuning on up to "
-                f"{opts.qat_images} calibration images (distilled from the float model)", qat_candidate(inp, opts, say, facts))
-        if facts and "error" not in tried[-1]:
-            tried[-1]["qat"] = facts
+                f"{opts.qat_images} calibration images (distilled from the float model)",
+                qat_candidate(inp, opts, images, say, facts), ("qat", facts))
     runs = max(5, opts.latency_runs // (3 if len(runners) > 2 else 1))
     for name, lat in interleaved_latency(runners, runs=runs).items():
         next(r for r in tried if r["variant"] == name).update(lat)
@@ -153,11 +163,11 @@ def _convert_like_int8(model: Any, inp: Any, opts: Any) -> bytes:
         return convert_saved_model(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io, False, opts.quantizer)
 
 
-def equalized_candidate(inp: Any, opts: Any, say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
+def equalized_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
     """Makes the ``int8-eq`` file: a copy of the exported Keras model equalised
     (:mod:`convert.equalize`), its convolutions rounded for their outputs (:mod:`convert.rounding`),
-    both on up to ``--qat-images`` calibration images (the ones the fine-tuning reads; the
-    converter still calibrates on the int8 variant's), then converted as int8 is. ``keep``
+    both on ``images()`` (up to ``--qat-images`` calibration images, the ones the fine-tuning reads;
+    the converter still calibrates on the int8 variant's), then converted as int8 is. ``keep``
     receives the facts for the report."""
 
     def make() -> bytes:
@@ -168,34 +178,30 @@ def equalized_candidate(inp: Any, opts: Any, say: Log, keep: dict[str, Any]) -> 
 
         t0 = time.perf_counter()
         model = _copy(inp.keras_model)
-        more = inp.calib_set.extended(opts.qat_images)
-        images = more.inputs(min(opts.qat_images, len(more)))
-        groups = equalize(model, images)
-        rounded = round_weights(model, images)
+        x = images()
+        groups = equalize(model, x)
+        rounded = round_weights(model, x)
         ratios = [r.error_chosen / r.error_nearest for r in rounded if r.error_nearest > 0]
-        keep["facts"] = {
-            "images": len(images), "seconds": round(time.perf_counter() - t0, 1),
-            "groups": [g.to_dict() for g in groups], "rounded_layers": len(rounded),
-            "rounding_error_ratio_median": round(float(np.median(ratios)), 3) if ratios else None,
-        }
+        keep.update(images=len(x), seconds=round(time.perf_counter() - t0, 1), groups=[g.to_dict() for g in groups],
+                    rounded_layers=len(rounded),
+                    rounding_error_ratio_median=round(float(np.median(ratios)), 3) if ratios else None)
         say(f"int8 repair: equalised {len(groups)} layer group(s), rounded {len(rounded)} convolution(s) for their outputs "
-            f"(median output error x{keep['facts']['rounding_error_ratio_median']}) in {keep['facts']['seconds']} s")
+            f"(median output error x{keep['rounding_error_ratio_median']}) in {keep['seconds']} s")
         return _convert_like_int8(model, inp, opts)
 
     return make
 
 
-def qat_candidate(inp: Any, opts: Any, say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
-    """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/qat.py), then the
-    ordinary full-int8 conversion of it, calibrated on the same images as the int8 variant."""
+def qat_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
+    """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/qat.py) on
+    ``images()``, then the ordinary full-int8 conversion of it, calibrated on the same images as
+    the int8 variant."""
 
     def make() -> bytes:
         from .qat import qat_finetune
 
         model = _copy(inp.keras_model)
-        images = inp.calib_set.extended(opts.qat_images)
-        result = qat_finetune(model, images.inputs(min(opts.qat_images, len(images))), epochs=opts.qat_epochs,
-                              lr=opts.qat_lr, seed=opts.seed, log=say)
+        result = qat_finetune(model, images(), epochs=opts.qat_epochs, lr=opts.qat_lr, seed=opts.seed, log=say)
         facts.update(result.to_dict())
         return _convert_like_int8(model, inp, opts)
 

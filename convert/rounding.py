@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .graph import FROZEN_LAYERS, consumers, probe
+from .graph import called_once, consumers, is_depthwise, is_linear, probe_batches, rewritable
 
 #: input dimensions (kernel height x width x input channels) beyond which a layer keeps nearest rounding (memory, time)
 MAX_DIM = 4608
@@ -56,17 +56,13 @@ def fold_batchnorm(layer: Any, bn: Optional[Any]) -> tuple[np.ndarray, Optional[
     if bn.scale:
         scale = scale * np.asarray(bn.gamma, np.float64)
     shift = -np.asarray(bn.moving_mean, np.float64) * scale + (np.asarray(bn.beta, np.float64) if bn.center else 0.0)
-    k = k * scale.reshape(k.shape[2], k.shape[3]) if _depthwise(layer) else k * scale
+    k = k * scale.reshape(k.shape[2], k.shape[3]) if is_depthwise(layer) else k * scale
     return k, shift if b is None else b * scale + shift
-
-
-def _depthwise(layer: Any) -> bool:
-    return type(layer).__name__ == "DepthwiseConv2D"
 
 
 def _columns(layer: Any, k: np.ndarray) -> np.ndarray:
     """The kernel as (input dims, output channels); a depthwise kernel as (kh*kw, channels)."""
-    return k.reshape(-1, k.shape[2] * k.shape[3]) if _depthwise(layer) else k.reshape(-1, k.shape[-1])
+    return k.reshape(-1, k.shape[2] * k.shape[3]) if is_depthwise(layer) else k.reshape(-1, k.shape[-1])
 
 
 def _patches(tf: Any, layer: Any, x: Any) -> Any:
@@ -85,17 +81,15 @@ def second_moments(model: Any, keras: Any, layers: list[Any], inputs: np.ndarray
     from sentilite.core.tf_import import import_tensorflow
 
     tf = import_tensorflow("conversion")
-    net = probe(model, keras, layers, what="input")
     rng = np.random.default_rng(seed)
     sums: list[Optional[np.ndarray]] = [None] * len(layers)
     count = [0] * len(layers)
-    for s in range(0, len(inputs), batch):
-        outs = net(inputs[s : s + batch], training=False)
-        for i, (layer, x) in enumerate(zip(layers, outs if isinstance(outs, (list, tuple)) else [outs])):
+    for outs in probe_batches(model, keras, layers, inputs, batch, what="input"):
+        for i, (layer, x) in enumerate(zip(layers, outs)):
             rows = _patches(tf, layer, tf.convert_to_tensor(x))
             if rows.shape[0] > MAX_ROWS:
                 rows = tf.gather(rows, np.sort(rng.choice(rows.shape[0], MAX_ROWS, replace=False)))
-            if _depthwise(layer):
+            if is_depthwise(layer):
                 r = tf.reshape(rows, (rows.shape[0], -1, x.shape[-1]))
                 m = tf.einsum("nkc,nlc->ckl", r, r)
             else:
@@ -149,16 +143,15 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8) -> list[Rounde
     keras = import_keras("conversion")
     L = keras.layers
     layers, readers = consumers(model, keras)
-    convs = [lay for lay in layers if isinstance(lay, (L.Conv2D, L.DepthwiseConv2D)) and getattr(lay, "groups", 1) == 1
-             and lay.name not in FROZEN_LAYERS and (not _depthwise(lay) or lay.depth_multiplier == 1)
-             and np.prod(lay.kernel.shape[:-1] if not _depthwise(lay) else lay.kernel.shape[:2]) <= MAX_DIM]
-    if len({id(x) for x in layers}) != len(layers) or not convs:
+    convs = [lay for lay in layers if isinstance(lay, (L.Conv2D, L.DepthwiseConv2D)) and rewritable(lay, keras)
+             and np.prod(lay.kernel.shape[:-1] if not is_depthwise(lay) else lay.kernel.shape[:2]) <= MAX_DIM]
+    if not called_once(layers) or not convs:
         return []
     moments = second_moments(model, keras, convs, inputs, batch)
     done: list[Rounded] = []
     for layer, c in zip(convs, moments):
         nxt = readers.get(id(layer), [])
-        bn = nxt[0] if len(nxt) == 1 and isinstance(nxt[0], L.BatchNormalization) and _linear(layer) else None
+        bn = nxt[0] if len(nxt) == 1 and isinstance(nxt[0], L.BatchNormalization) and is_linear(layer) else None
         k, b = fold_batchnorm(layer, bn)
         w = _columns(layer, k)
         passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
@@ -177,6 +170,3 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8) -> list[Rounde
         done.append(Rounded(layer.name, before, after))
     return done
 
-
-def _linear(layer: Any) -> bool:
-    return getattr(getattr(layer, "activation", None), "__name__", "linear") == "linear"

@@ -97,3 +97,18 @@ def build_hard_model(train: Dataset, contract: PreprocessContract = TINY_CONTRAC
     wa[:, :, 0, :] = 0.0
     model.get_layer("after").set_weights([wa, ba])
     return model
+
+
+def tflite_probs(data: bytes, xs: np.ndarray) -> np.ndarray:
+    """A .tflite flatbuffer with float I/O run on ``xs`` one image at a time: its outputs."""
+    from sentilite.core.runtime import make_interpreter
+
+    interp, _ = make_interpreter(data)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
+    out = []
+    for x in xs:
+        interp.set_tensor(i["index"], x[None].astype(np.float32))
+        interp.invoke()
+        out.append(interp.get_tensor(o["index"])[0])
+    return np.array(out)

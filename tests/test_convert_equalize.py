@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from modelkit import tflite_probs
 
 from sentilite.core.tf_import import import_keras
 
@@ -162,17 +163,7 @@ def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_im
     def int8_error(model, name):
         sm = export_saved_model(model, tmp_path / name)
         data = bytes(build_converter(sm, "int8", lambda: ([x[None]] for x in calib), "float32", False).convert())
-        from sentilite.core.runtime import make_interpreter
-
-        interp, _ = make_interpreter(data)
-        interp.allocate_tensors()
-        i, o = interp.get_input_details()[0], interp.get_output_details()[0]
-        probs = []
-        for x in test:
-            interp.set_tensor(i["index"], x[None])
-            interp.invoke()
-            probs.append(interp.get_tensor(o["index"])[0])
-        return np.abs(np.array(probs) - float_).mean()
+        return np.abs(tflite_probs(data, test) - float_).mean()
 
     model = keras.models.clone_model(hard_keras_model)
     model.set_weights(hard_keras_model.get_weights())

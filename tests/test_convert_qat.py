@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from modelkit import tflite_probs
 
 from sentilite.core.tf_import import import_keras
 
@@ -69,20 +70,6 @@ def test_with_quantisation_off_the_folded_graph_is_the_float_model(keras):
     assert not np.allclose(np.asarray(qat(x)), np.asarray(model(x)), atol=1e-6)  # now quantised
 
 
-def _tflite_probs(data: bytes, xs: np.ndarray) -> np.ndarray:
-    from sentilite.core.runtime import make_interpreter
-
-    interp, _ = make_interpreter(data)
-    interp.allocate_tensors()
-    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
-    out = []
-    for x in xs:
-        interp.set_tensor(i["index"], x[None].astype(np.float32))
-        interp.invoke()
-        out.append(interp.get_tensor(o["index"])[0])
-    return np.array(out)
-
-
 def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, hard_images, tmp_path):
     """On the model with a layer made hard to quantise, int8 is far from float; the simulation
     is far from float in the same way, so it is close to the int8 file."""
@@ -93,7 +80,7 @@ def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, ha
     sm = export_saved_model(hard_keras_model, tmp_path / "sm")
     rep = lambda: ([x[None]] for x in calib)  # noqa: E731
     data = bytes(build_converter(sm, "int8", rep, "float32", False).convert())  # float I/O around the int8 body
-    int8, float_ = _tflite_probs(data, test), np.asarray(hard_keras_model(test))
+    int8, float_ = tflite_probs(data, test), np.asarray(hard_keras_model(test))
     qat, fqs = build_qat_model(hard_keras_model)
     observe_ranges(qat, fqs, calib, 16)
     sim = np.asarray(qat(test))
