@@ -1,13 +1,19 @@
-"""Output-aware weight rounding: choose each int8 weight's rounding for the layer's output, not
-for the weight.
+"""Output-aware weight rounding: choose each int8 weight for the layer's output, not for the weight.
 
 The converter rounds every weight to the nearest step of its channel's int8 grid (scale =
 max |w| / 127, per output channel). Nearest is best for the weight, not for what the layer
 computes: the output error of one output channel is ``dw . x``, so its mean square over the
-calibration inputs is ``dw^T C dw`` with ``C`` the inputs' second-moment matrix. AdaRound
-(Nagel et al. 2020) minimises that objective (layer by layer) over "round up or down"; here the
-binary problem is solved by greedy coordinate descent from nearest rounding, each flip taken
-when it lowers the objective, which on MobileNetV2 cuts every layer's output error 5-10x.
+calibration inputs is ``dw^T C dw`` with ``C`` the inputs' second-moment matrix. Two solvers of
+that objective, layer by layer, run one after the other:
+
+- GPTQ (Frantar et al. 2023): the input dimensions are quantised one at a time, each to nearest,
+  and its error pushed onto the dimensions not yet quantised through ``C``'s inverse;
+- greedy coordinate descent from there, one grid step at a time, each step kept when it lowers
+  the objective (AdaRound's objective, Nagel et al. 2020; from nearest rounding, with each weight
+  kept between its two neighbours, it is AdaRound's problem solved greedily).
+
+On MobileNetV2 the median layer's output error falls to 0.34x that of nearest rounding (0.39x with
+the descent alone).
 
 The chosen weights are written back *on* the int8 grid, with the BatchNorm folded in first (the
 BatchNorm left as the identity plus the folded bias), so the converter's own round-to-nearest
@@ -100,44 +106,102 @@ def second_moments(model: Any, keras: Any, layers: list[Any], inputs: np.ndarray
     return [m / max(n, 1) for m, n in zip(sums, count)]
 
 
-def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6) -> tuple[np.ndarray, float, float]:
+def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
+                     start: Optional[np.ndarray] = None) -> tuple[np.ndarray, float, float]:
     """``w`` (dims, channels) rounded to each channel's symmetric int8 grid (max |w| / 127) so
     that ``dw^T c dw`` is small; ``c`` is (dims, dims) shared, or (channels, dims, dims).
-    Returns (the rounded weights, on the grid), the objective with nearest rounding, and after."""
+    Greedy coordinate descent, one grid step at a time:
+    from nearest rounding, each weight only between its two neighbours (AdaRound's choice); from
+    ``start`` (weights already on the grid, e.g. :func:`gptq_round`'s), anywhere on the grid.
+    Returns (the rounded weights, on the grid), the objective with nearest rounding, and after.
+    Each channel's largest weight keeps its value, so the converter derives the same grid."""
     shared = c.ndim == 2
     step = np.maximum(np.abs(w).max(0), 1e-30) / 127.0
     r = w / step
-    q = np.clip(np.round(r), -127, 127)
+    q = np.clip(np.round(r if start is None else start / step), -127, 127)
 
     def objective(qq: np.ndarray) -> float:
         d = (qq - r) * step
         return float(np.sum(d * (c @ d)) if shared else np.einsum("dc,cde,ec->", d, c, d))
 
-    before = objective(q)
+    before = objective(np.clip(np.round(r), -127, 127))
     d = (q - r) * step
     g = c @ d if shared else np.einsum("cde,ec->dc", c, d)  # the objective's half-gradient, C dw
     diag = np.diag(c)[:, None] if shared else np.einsum("cdd->dc", c)
+    movable = ~np.isclose(np.abs(r), 127.0)
     for _ in range(passes):
-        flipped = 0
+        moved = 0
         for k in range(w.shape[0]):
-            alt = np.where(q[k] > r[k], q[k] - 1, q[k] + 1)  # the other neighbour of r
-            ok_range = (np.abs(alt) <= 127) & (np.abs(alt - r[k]) < 1.0)
-            delta = (alt - q[k]) * step
-            take = ok_range & (2 * delta * g[k] + delta * delta * diag[k] < 0)
+            gain = []
+            for sign in (1.0, -1.0):  # the change in the objective for one step up, one down
+                ok = movable[k] & (np.abs(q[k] + sign) <= 127)
+                if start is None:
+                    ok &= np.abs(q[k] + sign - r[k]) < 1.0
+                gain.append(np.where(ok, 2 * sign * step * g[k] + step * step * diag[k], np.inf))
+            sign = np.where(gain[0] <= gain[1], 1.0, -1.0)
+            take = np.minimum(gain[0], gain[1]) < 0
             if not take.any():
                 continue
-            dd = np.where(take, delta, 0.0)
-            q[k] = np.where(take, alt, q[k])
+            dd = np.where(take, sign * step, 0.0)
+            q[k] += np.where(take, sign, 0.0)
             g += c[:, k, None] * dd if shared else c[:, :, k].T * dd
-            flipped += int(take.sum())
-        if not flipped:
+            moved += int(take.sum())
+        if not moved:
             break
     return q * step, before, objective(q)
 
 
-def round_weights(model: Any, inputs: np.ndarray, batch: int = 8) -> list[Rounded]:
+def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.ndarray, float, float]:
+    """``w`` (dims, channels) quantised to each channel's symmetric int8 grid by GPTQ (Frantar et
+    al. 2023, after Optimal Brain Quantization): one input dimension at a time, each rounded to
+    nearest and its output error ``dw^T c dw`` pushed onto the dimensions not yet quantised through
+    the inverse of ``c``. Not limited to the two neighbours of each weight, unlike
+    :func:`round_for_output`. Each channel's largest weight is set to exactly +-127 steps, so the
+    converter derives the same grid. ``c`` is (dims, dims) shared or (channels, dims, dims)."""
+    shared = c.ndim == 2
+    dims, ch = w.shape
+    step = np.maximum(np.abs(w).max(0), 1e-30) / 127.0
+    r = w / step
+    pin = np.abs(r).argmax(0)
+    pin_val = np.sign(r[pin, np.arange(ch)]) * 127.0
+    h = c.copy()
+    dead = np.einsum("...ii->...i", h) <= 0  # inputs that are always zero
+    if shared:
+        h[dead, dead] = 1.0
+        order = np.argsort(-np.diag(h))  # large-variance inputs first (GPTQ's act-order)
+    else:
+        ci, di = np.nonzero(dead)
+        h[ci, di, di] = 1.0
+        order = np.arange(dims)
+    mean_diag = np.einsum("...ii->...i", h).mean(-1, keepdims=True)
+    h = h + damp * mean_diag[..., None] * np.eye(dims)
+    if shared:
+        h = h[np.ix_(order, order)]
+    u = np.swapaxes(np.linalg.cholesky(np.linalg.inv(h)), -1, -2)  # upper U with inv(h) = U^T U
+    work = (w[order] if shared else w).copy()
+    pos = np.argsort(order)[pin]  # where each channel's pinned weight sits in the processing order
+    q = np.zeros_like(work)
+    for i in range(dims):
+        qi = np.clip(np.round(work[i] / step), -127, 127)
+        qi = np.where(pos == i, pin_val, qi)
+        q[i] = qi
+        uii = u[i, i] if shared else u[:, i, i]
+        err = (work[i] - qi * step) / uii
+        if i + 1 < dims:
+            work[i + 1 :] -= (u[i, i + 1 :, None] * err) if shared else (u[:, i, i + 1 :].T * err)
+    q = q[np.argsort(order)] if shared else q
+
+    def objective(qq: np.ndarray) -> float:
+        d = (qq - r) * step
+        return float(np.sum(d * (c @ d)) if shared else np.einsum("dc,cde,ec->", d, c, d))
+
+    return q * step, objective(np.clip(np.round(r), -127, 127)), objective(q)
+
+
+def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True) -> list[Rounded]:
     """Fold every BatchNorm into its convolution and round the convolutions' weights for their
-    outputs on calibration ``inputs`` (in place); returns the per-layer output errors."""
+    outputs on calibration ``inputs`` (in place); returns the per-layer output errors. Without
+    ``gptq``, only the descent from nearest rounding (AdaRound's problem)."""
     from sentilite.core.tf_import import import_keras
 
     keras = import_keras("conversion")
@@ -155,7 +219,8 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8) -> list[Rounde
         k, b = fold_batchnorm(layer, bn)
         w = _columns(layer, k)
         passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
-        chosen, before, after = round_for_output(w, c, passes)
+        start = gptq_round(w, c)[0] if gptq else None
+        chosen, before, after = round_for_output(w, c, passes, start=start)
         layer.kernel.assign(chosen.reshape(k.shape).astype(np.float32))
         if layer.use_bias:
             layer.bias.assign(b.astype(np.float32))
