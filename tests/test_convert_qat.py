@@ -102,3 +102,22 @@ def test_fine_tuning_lowers_the_simulated_int8_error_and_trains_a_copy(hard_kera
     assert not np.allclose(model.get_weights()[0], original[0])  # the copy was trained ...
     for a, b in zip(hard_keras_model.get_weights(), original):  # ... and the model it came from was not
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_two_batchnorm_foldings_agree(keras):
+    """rounding.fold_batchnorm (NumPy, writes the weights the int8 file carries) and the
+    simulation's FoldedQuantWeights (TensorFlow, differentiable) hold the same formula twice:
+    they must fold alike, for a convolution and a depthwise convolution."""
+    from sentilite.convert.qat import build_qat_model
+    from sentilite.convert.rounding import fold_batchnorm
+
+    model = _bn_model(keras)
+    _, layers = build_qat_model(model)
+    wrapped = {f.inner.name: f for f in layers if hasattr(f, "inner")}
+    for name, bn_name in (("stem", "stem_bn"), ("dw", "dw_bn"), ("project", "project_bn")):
+        f = wrapped[name]
+        f.start_observing()  # the folded kernel in float, not fake-quantised
+        k_tf, b_tf = f._folded()
+        k_np, b_np = fold_batchnorm(model.get_layer(name), model.get_layer(bn_name))
+        np.testing.assert_allclose(np.asarray(k_tf), k_np, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(b_tf), b_np, rtol=1e-5, atol=1e-6)
