@@ -37,6 +37,9 @@ MAX_ROWS = 16384
 #: multiply-adds one layer's coordinate descent may spend (a pass costs dims^2 x channels): MobileNetV2's
 #: widest layer (960 x 960 x 320) gets all 6 passes, a VGG19 3x3x512 convolution one (about 10 s)
 PASS_BUDGET = 2e9
+#: bytes of second-moment matrices held at once: MobileNetV2's (41 MB) take one pass over the
+#: images, VGG19's (1.3 GB, 170 MB for each 3x3x512 convolution) three
+MOMENT_MEMORY = 512 * 2**20
 
 
 @dataclass
@@ -198,10 +201,34 @@ def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.nda
     return q * step, objective(np.clip(np.round(r), -127, 127)), objective(q)
 
 
-def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True) -> list[Rounded]:
+def _moment_bytes(layer: Any) -> int:
+    """The size of a layer's second-moment matrix (float64)."""
+    kh, kw, cin, cout = layer.kernel.shape
+    return 8 * (kh * kw) ** 2 * cin if is_depthwise(layer) else 8 * (kh * kw * cin) ** 2
+
+
+def _by_memory(convs: list[Any], budget: int) -> list[list[Any]]:
+    """``convs`` in consecutive groups whose second-moment matrices fit ``budget`` bytes together
+    (a group of one where a single matrix is larger): one pass over the images per group."""
+    groups: list[list[Any]] = [[]]
+    used = 0
+    for layer in convs:
+        size = _moment_bytes(layer)
+        if groups[-1] and used + size > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(layer)
+        used += size
+    return groups
+
+
+def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True,
+                  memory: int = MOMENT_MEMORY) -> list[Rounded]:
     """Fold every BatchNorm into its convolution and round the convolutions' weights for their
     outputs on calibration ``inputs`` (in place); returns the per-layer output errors. Without
-    ``gptq``, only the descent from nearest rounding (AdaRound's problem)."""
+    ``gptq``, only the descent from nearest rounding (AdaRound's problem). The second moments
+    are gathered in as many passes over ``inputs`` as ``memory`` bytes require, all of them on
+    the model as it came (the weights are written once every layer is rounded)."""
     from sentilite.core.tf_import import import_keras
 
     keras = import_keras("conversion")
@@ -211,27 +238,35 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = T
              and np.prod(lay.kernel.shape[:-1] if not is_depthwise(lay) else lay.kernel.shape[:2]) <= MAX_DIM]
     if not called_once(layers) or not convs:
         return []
-    moments = second_moments(model, keras, convs, inputs, batch)
+    chosen: list[tuple[Any, Optional[Any], np.ndarray, Optional[np.ndarray]]] = []
     done: list[Rounded] = []
-    for layer, c in zip(convs, moments):
-        nxt = readers.get(id(layer), [])
-        bn = nxt[0] if len(nxt) == 1 and isinstance(nxt[0], L.BatchNormalization) and is_linear(layer) else None
-        k, b = fold_batchnorm(layer, bn)
-        w = _columns(layer, k)
-        passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
-        start = gptq_round(w, c)[0] if gptq else None
-        chosen, before, after = round_for_output(w, c, passes, start=start)
-        layer.kernel.assign(chosen.reshape(k.shape).astype(np.float32))
-        if layer.use_bias:
-            layer.bias.assign(b.astype(np.float32))
-        if bn is not None:  # the BatchNorm becomes x + bias: (x - (-bias)) / sqrt(1 - eps + eps) * 1 + 0
-            n = b.shape[0]
-            bn.moving_mean.assign((np.zeros(n) if layer.use_bias else -b).astype(np.float32))
-            bn.moving_variance.assign(np.full(n, 1.0 - bn.epsilon, np.float32))
-            if bn.scale:
-                bn.gamma.assign(np.ones(n, np.float32))
-            if bn.center:
-                bn.beta.assign(np.zeros(n, np.float32))
-        done.append(Rounded(layer.name, before, after))
+    for group in _by_memory(convs, memory):
+        for layer, c in zip(group, second_moments(model, keras, group, inputs, batch)):
+            nxt = readers.get(id(layer), [])
+            bn = nxt[0] if len(nxt) == 1 and isinstance(nxt[0], L.BatchNormalization) and is_linear(layer) else None
+            k, b = fold_batchnorm(layer, bn)
+            w = _columns(layer, k)
+            passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
+            start = gptq_round(w, c)[0] if gptq else None
+            q, before, after = round_for_output(w, c, passes, start=start)
+            chosen.append((layer, bn, q.reshape(k.shape), b))
+            done.append(Rounded(layer.name, before, after))
+    for layer, bn, k, b in chosen:
+        _write(layer, bn, k, b)
     return done
 
+
+def _write(layer: Any, bn: Optional[Any], k: np.ndarray, b: Optional[np.ndarray]) -> None:
+    """Give ``layer`` the rounded, BatchNorm-folded kernel ``k`` and bias ``b``; the BatchNorm
+    becomes x + bias: (x - (-bias)) / sqrt(1 - eps + eps) * 1 + 0."""
+    layer.kernel.assign(k.astype(np.float32))
+    if layer.use_bias:
+        layer.bias.assign(b.astype(np.float32))
+    if bn is not None:
+        n = b.shape[0]
+        bn.moving_mean.assign((np.zeros(n) if layer.use_bias else -b).astype(np.float32))
+        bn.moving_variance.assign(np.full(n, 1.0 - bn.epsilon, np.float32))
+        if bn.scale:
+            bn.gamma.assign(np.ones(n, np.float32))
+        if bn.center:
+            bn.beta.assign(np.zeros(n, np.float32))

@@ -195,3 +195,17 @@ def test_gptq_then_descent_lowers_the_output_error_below_descent_alone_on_the_sa
         total["gptq"] += after
         total["descent"] += round_for_output(w, c)[2]
     assert total["gptq"] < total["descent"] < total["nearest"], total
+
+
+def test_rounding_in_passes_that_fit_a_memory_budget_gives_the_same_weights(keras):
+    """A memory budget smaller than any one matrix splits the second moments into one pass per
+    layer; every pass reads the model as it came, so the weights come out exactly the same."""
+    from sentilite.convert.rounding import round_weights
+
+    calib = _inputs(32, 1)
+    one, many = _two_block_model(keras), _two_block_model(keras)
+    assert all(np.array_equal(a, b) for a, b in zip(one.get_weights(), many.get_weights()))
+    round_weights(one, calib)
+    round_weights(many, calib, memory=1)
+    assert all(np.array_equal(a, b) for a, b in zip(one.get_weights(), many.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(one.get_weights(), _two_block_model(keras).get_weights()))
