@@ -109,6 +109,12 @@ def second_moments(model: Any, keras: Any, layers: list[Any], inputs: np.ndarray
     return [m / max(n, 1) for m, n in zip(sums, count)]
 
 
+def _objective(q: np.ndarray, r: np.ndarray, step: np.ndarray, c: np.ndarray) -> float:
+    """The output error ``dw^T c dw`` summed over channels, of grid values ``q`` for weights ``r`` (both in steps)."""
+    d = (q - r) * step
+    return float(np.sum(d * (c @ d)) if c.ndim == 2 else np.einsum("dc,cde,ec->", d, c, d))
+
+
 def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
                      start: Optional[np.ndarray] = None) -> tuple[np.ndarray, float, float]:
     """``w`` (dims, channels) rounded to each channel's symmetric int8 grid (max |w| / 127) so
@@ -123,11 +129,7 @@ def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
     r = w / step
     q = np.clip(np.round(r if start is None else start / step), -127, 127)
 
-    def objective(qq: np.ndarray) -> float:
-        d = (qq - r) * step
-        return float(np.sum(d * (c @ d)) if shared else np.einsum("dc,cde,ec->", d, c, d))
-
-    before = objective(np.clip(np.round(r), -127, 127))
+    before = _objective(np.clip(np.round(r), -127, 127), r, step, c)
     d = (q - r) * step
     g = c @ d if shared else np.einsum("cde,ec->dc", c, d)  # the objective's half-gradient, C dw
     diag = np.diag(c)[:, None] if shared else np.einsum("cdd->dc", c)
@@ -151,7 +153,7 @@ def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
             moved += int(take.sum())
         if not moved:
             break
-    return q * step, before, objective(q)
+    return q * step, before, _objective(q, r, step, c)
 
 
 def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.ndarray, float, float]:
@@ -193,12 +195,7 @@ def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.nda
         if i + 1 < dims:
             work[i + 1 :] -= (u[i, i + 1 :, None] * err) if shared else (u[:, i, i + 1 :].T * err)
     q = q[np.argsort(order)] if shared else q
-
-    def objective(qq: np.ndarray) -> float:
-        d = (qq - r) * step
-        return float(np.sum(d * (c @ d)) if shared else np.einsum("dc,cde,ec->", d, c, d))
-
-    return q * step, objective(np.clip(np.round(r), -127, 127)), objective(q)
+    return q * step, _objective(np.clip(np.round(r), -127, 127), r, step, c), _objective(q, r, step, c)
 
 
 def _moment_bytes(layer: Any) -> int:
