@@ -50,14 +50,11 @@ def convert(model: Path, eval_split: Path, out: Path, qat_epochs: int, qat_image
 
 def heldout_split() -> str:
     """A split file (absolute paths) of every labelled photo of ../shared outside Emotion6."""
-    lines = []
-    for folder in ("oasis", "twitter_dev", "twitter_borth"):
-        for split in sorted((SHARED / "data" / folder).glob("sentiment_*.txt")):
-            for line in split.read_text().splitlines():
-                if line.strip():
-                    rel, label = line.split()[:2]
-                    lines.append(f"{SHARED / 'data' / folder / rel} {label}")
-    return "\n".join(sorted(set(lines))) + "\n"
+    from sentilite.core.datasets import iter_split_file, split_file_text
+
+    splits = [split for folder in ("oasis", "twitter_dev", "twitter_borth")
+              for split in sorted((SHARED / "data" / folder).glob("sentiment_*.txt"))]
+    return split_file_text(sample for split in splits for sample in iter_split_file(split))
 
 
 def main() -> None:

@@ -115,6 +115,12 @@ def _objective(q: np.ndarray, r: np.ndarray, step: np.ndarray, c: np.ndarray) ->
     return float(np.sum(d * (c @ d)) if c.ndim == 2 else np.einsum("dc,cde,ec->", d, c, d))
 
 
+def _grid(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each channel's int8 step, max |w| / 127 as the converter derives it; ``w`` in steps)."""
+    step = np.maximum(np.abs(w).max(0), 1e-30) / 127.0
+    return step, w / step
+
+
 def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
                      start: Optional[np.ndarray] = None) -> tuple[np.ndarray, float, float]:
     """``w`` (dims, channels) rounded to each channel's symmetric int8 grid (max |w| / 127) so
@@ -125,8 +131,7 @@ def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
     Returns (the rounded weights, on the grid), the objective with nearest rounding, and after.
     Each channel's largest weight keeps its value, so the converter derives the same grid."""
     shared = c.ndim == 2
-    step = np.maximum(np.abs(w).max(0), 1e-30) / 127.0
-    r = w / step
+    step, r = _grid(w)
     q = np.clip(np.round(r if start is None else start / step), -127, 127)
 
     before = _objective(np.clip(np.round(r), -127, 127), r, step, c)
@@ -156,17 +161,17 @@ def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
     return q * step, before, _objective(q, r, step, c)
 
 
-def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.ndarray, float, float]:
+def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> np.ndarray:
     """``w`` (dims, channels) quantised to each channel's symmetric int8 grid by GPTQ (Frantar et
     al. 2023, after Optimal Brain Quantization): one input dimension at a time, each rounded to
     nearest and its output error ``dw^T c dw`` pushed onto the dimensions not yet quantised through
     the inverse of ``c``. Not limited to the two neighbours of each weight, unlike
     :func:`round_for_output`. Each channel's largest weight is set to exactly +-127 steps, so the
-    converter derives the same grid. ``c`` is (dims, dims) shared or (channels, dims, dims)."""
+    converter derives the same grid. ``c`` is (dims, dims) shared or (channels, dims, dims).
+    Returns the quantised weights (on the grid); :func:`round_for_output` with ``start`` scores them."""
     shared = c.ndim == 2
     dims, ch = w.shape
-    step = np.maximum(np.abs(w).max(0), 1e-30) / 127.0
-    r = w / step
+    step, r = _grid(w)
     pin = np.abs(r).argmax(0)
     pin_val = np.sign(r[pin, np.arange(ch)]) * 127.0
     h = c.copy()
@@ -194,14 +199,18 @@ def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> tuple[np.nda
         err = (work[i] - qi * step) / uii
         if i + 1 < dims:
             work[i + 1 :] -= (u[i, i + 1 :, None] * err) if shared else (u[:, i, i + 1 :].T * err)
-    q = q[np.argsort(order)] if shared else q
-    return q * step, _objective(np.clip(np.round(r), -127, 127), r, step, c), _objective(q, r, step, c)
+    return (q[np.argsort(order)] if shared else q) * step
+
+
+def _input_dims(layer: Any) -> int:
+    """The inputs one output value reads: kh*kw for a depthwise kernel, kh*kw*cin for a convolution."""
+    shape = layer.kernel.shape
+    return int(np.prod(shape[:2] if is_depthwise(layer) else shape[:-1]))
 
 
 def _moment_bytes(layer: Any) -> int:
-    """The size of a layer's second-moment matrix (float64)."""
-    kh, kw, cin, cout = layer.kernel.shape
-    return 8 * (kh * kw) ** 2 * cin if is_depthwise(layer) else 8 * (kh * kw * cin) ** 2
+    """The size of a layer's second-moment matrix (float64; a depthwise layer's, one per channel)."""
+    return 8 * _input_dims(layer) ** 2 * (layer.kernel.shape[2] if is_depthwise(layer) else 1)
 
 
 def _by_memory(convs: list[Any], budget: int) -> list[list[Any]]:
@@ -232,7 +241,7 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = T
     L = keras.layers
     layers, readers = consumers(model, keras)
     convs = [lay for lay in layers if isinstance(lay, (L.Conv2D, L.DepthwiseConv2D)) and rewritable(lay, keras)
-             and np.prod(lay.kernel.shape[:-1] if not is_depthwise(lay) else lay.kernel.shape[:2]) <= MAX_DIM]
+             and _input_dims(lay) <= MAX_DIM]
     if not called_once(layers) or not convs:
         return []
     chosen: list[tuple[Any, Optional[Any], np.ndarray, Optional[np.ndarray]]] = []
@@ -244,7 +253,7 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = T
             k, b = fold_batchnorm(layer, bn)
             w = _columns(layer, k)
             passes = int(np.clip(PASS_BUDGET // (w.shape[0] ** 2 * w.shape[1]), 1, 6))
-            start = gptq_round(w, c)[0] if gptq else None
+            start = gptq_round(w, c) if gptq else None
             q, before, after = round_for_output(w, c, passes, start=start)
             chosen.append((layer, bn, q.reshape(k.shape), b))
             done.append(Rounded(layer.name, before, after))

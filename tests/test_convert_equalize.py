@@ -185,7 +185,8 @@ def test_gptq_then_descent_lowers_the_output_error_below_descent_alone_on_the_sa
         xs = [rng.normal(size=(400, d)) @ m for m in mix]
         c = xs[0].T @ xs[0] / 400 if shared else np.stack([x.T @ x / 400 for x in xs])
         w = rng.normal(size=(d, ch))
-        start, nearest, after_gptq = gptq_round(w, c)
+        start = gptq_round(w, c)
+        _, nearest, after_gptq = round_for_output(w, c, passes=0, start=start)  # scores the start as it is
         chosen, _, after = round_for_output(w, c, start=start)
         step = np.abs(w).max(0) / 127
         assert np.allclose(chosen / step, np.round(chosen / step)) and np.abs(chosen / step).max() <= 127 + 1e-9
