@@ -217,6 +217,21 @@ def _train_cmd(splits, out, cache, epochs):
             "--epochs", str(epochs), "--batch-size", "8", "--dropout", "0", "--out", str(out), "--cache-dir", str(cache)]
 
 
+def test_a_sigterm_whose_exception_was_swallowed_still_stops_training_at_the_next_checkpoint():
+    from sentilite.train.rundir import raise_if_terminated, sigterm_as_interrupt
+
+    with sigterm_as_interrupt():
+        raise_if_terminated()  # no signal yet: nothing happens
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises in here
+        except KeyboardInterrupt:
+            pass  # what a finaliser or a `finally: return` in library code does with it
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_terminated()  # the loop's check after each epoch's checkpoint
+    raise_if_terminated()  # cleared on the way out: the next run in this process starts clean
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig):

@@ -24,7 +24,7 @@ from .losses import distillation_loss, hard_loss, unpack_targets
 from .mixing import MixSpec, mix_batch
 from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
-from .rundir import live_progress
+from .rundir import live_progress, raise_if_terminated
 from .state import TrainState
 
 
@@ -280,6 +280,7 @@ def run_phase(
         if improved:
             state = state.update(best_weights=best_weights)
         state = checkpointer.save_epoch(model, runner.optimizer, state, phase, epoch + 1)
+        raise_if_terminated()  # a SIGTERM whose exception something swallowed stops here, checkpointed
         if on_epoch_end is not None:
             on_epoch_end(state)
         if es.stopped:

@@ -151,21 +151,40 @@ def summary_line(metrics: Optional[dict[str, Any]], name: str) -> str:
     return f"{name}: 3-class accuracy {metrics['accuracy']:.3f} (n={metrics['n']}), macro F1 {metrics['macro_f1']:.3f}{two}"
 
 
+#: set by the SIGTERM handler; the training loop reads it after every checkpoint
+_TERMINATED = threading.Event()
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point."""
+    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point.
+
+    The handler raises wherever the main thread happens to be, and library code can swallow
+    that exception (a finaliser, a ``finally: return``): seen once in ten runs, a training that
+    got SIGTERM finished with exit code 0. So it also sets a flag, and
+    :func:`raise_if_terminated`, called after each epoch's checkpoint, raises again."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        _TERMINATED.set()
         raise KeyboardInterrupt
 
+    _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _TERMINATED.clear()
+
+
+def raise_if_terminated() -> None:
+    """Raise KeyboardInterrupt when SIGTERM arrived inside :func:`sigterm_as_interrupt` and its
+    exception was lost on the way."""
+    if _TERMINATED.is_set():
+        raise KeyboardInterrupt
 
 
 def remove_partial_files(folder: Path) -> list[str]:
