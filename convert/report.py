@@ -105,6 +105,18 @@ def _bias_text(facts: Any) -> str:
     return f" (classifier bias corrected: logit shift [{shift}] removed, measured on {facts['images']} images)"
 
 
+def _interval_text(rows: list[dict[str, Any]]) -> str:
+    """How far a top-1 agreement on this many images can be trusted, for the int8 row (else the
+    least agreeing one): the Wilson 95 % interval."""
+    scored = [r for r in rows if r.get("top1_agreement_ci95") and r["variant"] != "keras"]
+    if not scored:
+        return ""
+    r = next((r for r in scored if r["variant"] == "int8"), min(scored, key=lambda r: r["top1_agreement"]))
+    lo, hi = r["top1_agreement_ci95"]
+    return (f" On {r['n']} images, {r['variant']}'s top-1 agreement of {r['top1_agreement']:.1%} has a 95 % (Wilson) "
+            f"interval of {lo:.1%}–{hi:.1%}: smaller differences between variants are within what this many images can resolve.")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     labels = report["contract"]["labels"]
     rows = [flat_row(r, labels) for r in report["rows"]]
@@ -136,7 +148,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "variant's top class equals Keras's. mean/max abs Δp: absolute difference of class probabilities vs Keras. "
         f"builtin / reference kernels agree: the same file run by LiteRT's builtin (no XNNPACK) and reference kernels, "
         f"top-1 agreement with its XNNPACK answers on the first {st.get('kernel_check_images', 0)} images "
-        "(what a device without XNNPACK would answer).",
+        "(what a device without XNNPACK would answer)." + _interval_text(report["rows"]),
         "",
     ]
     if report["warnings"]:

@@ -10,6 +10,7 @@ from sentilite.convert import checks
 from sentilite.convert.report import render_markdown, write_reports
 from sentilite.convert.validation import EvalSet, median_latency_ms, score
 from sentilite.core.contract import PreprocessContract
+from sentilite.core.metrics import wilson_interval
 
 LABELS = ("negative", "neutral", "positive")
 CONTRACT = PreprocessContract.create(8, "unit")
@@ -31,7 +32,7 @@ def test_score_by_hand():
     got = onehot([0, 1, 1, 1, 2, 2, 0, 2], 0.6)  # variant: 2 wrong
     row = score(got, ev, ref)
     assert row["n"] == 8 and row["accuracy"] == pytest.approx(6 / 8)
-    assert row["top1_agreement"] == pytest.approx(6 / 8)
+    assert row["top1_agreement"] == pytest.approx(6 / 8) and row["top1_agreement_ci95"] == list(wilson_interval(6, 8))
     # probability differences: right rows 0.2/0.1/0.1, flipped rows 0.6/0.4/0.2 (hi 0.8 -> 0.2 etc.)
     assert row["max_abs_diff"] == pytest.approx(0.6)
     assert row["mean_abs_diff"] == pytest.approx((6 * (0.2 + 0.1 + 0.1) + 2 * (0.6 + 0.5 + 0.1)) / 24)
@@ -54,7 +55,7 @@ def rows_fixture():
         {**base, "variant": "dynamic-int8", "file": "m_dynamic-int8.tflite", "size_bytes": 2_000_000, "accuracy": 0.590,
          "latency_ms": 10.0, "top1_agreement": 0.95, "mean_abs_diff": 0.01, "max_abs_diff": 0.1},
         {**base, "variant": "int8", "file": "m_int8.tflite", "size_bytes": 2_500_000, "accuracy": 0.570, "latency_ms": 3.0,
-         "top1_agreement": 0.9, "mean_abs_diff": 0.05, "max_abs_diff": 0.4,
+         "top1_agreement": 0.9, "top1_agreement_ci95": list(wilson_interval(180, 200)), "mean_abs_diff": 0.05, "max_abs_diff": 0.4,
          "contract_warnings": ["input quantisation covers [0, 9] ..."]},
     ]
 
@@ -137,6 +138,8 @@ def test_report_files_one_row_per_variant_keras_first(tmp_path):
     assert "**Recommended: float32" in md and "## Warnings" in md
     int8 = next(ln for ln in table if ln.startswith("| int8"))
     assert "| 57.0 | -3.0 | 90.0 |" in int8 and "3.20×" in int8 and "| NO |" in int8
+    # how far 200 images let an agreement be trusted, said under the table
+    assert "On 200 images, int8's top-1 agreement of 90.0% has a 95 % (Wilson) interval of 85.1%–93.4%" in md
     assert "## Full-int8 accuracy vs calibration-set size" in md and "| 100 | 59.0 | -1.0 | 90.0 |" in md
     with open(tmp_path / "report.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -147,8 +147,15 @@ def summary_line(metrics: Optional[dict[str, Any]], name: str) -> str:
     if not metrics:
         return f"{name}: not evaluated"
     polar = metrics.get("polar") or {}
-    two = f", 2-class {polar['accuracy']:.3f} (n={polar['n']})" if polar else ""
-    return f"{name}: 3-class accuracy {metrics['accuracy']:.3f} (n={metrics['n']}), macro F1 {metrics['macro_f1']:.3f}{two}"
+    two = f", 2-class {polar['accuracy']:.3f} ({_interval(polar)}n={polar['n']})" if polar else ""
+    return (f"{name}: 3-class accuracy {metrics['accuracy']:.3f} ({_interval(metrics)}n={metrics['n']}), "
+            f"macro F1 {metrics['macro_f1']:.3f}{two}")
+
+
+def _interval(metrics: dict[str, Any]) -> str:
+    """'95 % CI lo-hi, ' for metrics that carry the accuracy's Wilson interval (older files do not)."""
+    ci = metrics.get("accuracy_ci95")
+    return f"95 % CI {ci[0]:.3f}-{ci[1]:.3f}, " if ci else ""
 
 
 #: set by the SIGTERM handler; the training loop reads it after every checkpoint

@@ -9,6 +9,18 @@ import numpy as np
 from .labels import polar_indices, polar_reading
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % with the default ``z``): where the share
+    ``successes / n`` measured on ``n`` samples may truly lie. Unlike the normal approximation it
+    stays inside [0, 1] and is honest near 0 and 1, where agreement figures live."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
     """``cm[i, j]`` = number of samples of true class i predicted as j."""
     t = np.asarray(y_true, dtype=np.int64)
@@ -29,6 +41,7 @@ def _scores(cm: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
     return {
         "n": n,
         "accuracy": float(tp.sum() / n) if n else 0.0,
+        "accuracy_ci95": list(wilson_interval(int(tp.sum()), n)),  # what n samples can resolve
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
@@ -72,17 +85,21 @@ def polar_metrics(y_true: Sequence[int], probs: np.ndarray, labels: Sequence[str
     return _scores(confusion_matrix(t2, p2, 2), [labels[neg], labels[pos]])
 
 
-def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
-    """How closely ``other``'s probabilities follow ``reference``'s (same samples, same order)."""
+def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
+    """How closely ``other``'s probabilities follow ``reference``'s (same samples, same order);
+    ``top1_agreement_ci95`` is the Wilson 95 % interval of the top-1 agreement."""
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
     if a.size == 0:
-        return {"top1_agreement": float("nan"), "mean_abs_diff": float("nan"), "max_abs_diff": float("nan")}
+        return {"top1_agreement": float("nan"), "top1_agreement_ci95": [float("nan")] * 2,
+                "mean_abs_diff": float("nan"), "max_abs_diff": float("nan")}
     diff = np.abs(a - b)
+    same = int((a.argmax(1) == b.argmax(1)).sum())
     return {
-        "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()),
+        "top1_agreement": same / len(a),
+        "top1_agreement_ci95": list(wilson_interval(same, len(a))),
         "mean_abs_diff": float(diff.mean()),
         "max_abs_diff": float(diff.max()),
     }
