@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from sentilite.core.metrics import NEAR_TIE
 from sentilite.core.plotting import PLOTS_MISSING, pyplot
 from sentilite.core.reporting import (
     fmt_float,
@@ -113,8 +114,12 @@ def _interval_text(rows: list[dict[str, Any]]) -> str:
         return ""
     r = next((r for r in scored if r["variant"] == "int8"), min(scored, key=lambda r: r["top1_agreement"]))
     lo, hi = r["top1_agreement_ci95"]
-    return (f" On {r['n']} images, {r['variant']}'s top-1 agreement of {r['top1_agreement']:.1%} has a 95 % (Wilson) "
+    text = (f" On {r['n']} images, {r['variant']}'s top-1 agreement of {r['top1_agreement']:.1%} has a 95 % (Wilson) "
             f"interval of {lo:.1%}–{hi:.1%}: smaller differences between variants are within what this many images can resolve.")
+    if r.get("flips"):
+        text += (f" {r['flips_at_near_ties']} of its {r['flips']} differing answers are near ties, images whose two most likely "
+                 f"classes Keras itself puts within {NEAR_TIE} of each other ({r['near_ties']} such images).")
+    return text
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ def rows_fixture():
          "latency_ms": 10.0, "top1_agreement": 0.95, "mean_abs_diff": 0.01, "max_abs_diff": 0.1},
         {**base, "variant": "int8", "file": "m_int8.tflite", "size_bytes": 2_500_000, "accuracy": 0.570, "latency_ms": 3.0,
          "top1_agreement": 0.9, "top1_agreement_ci95": list(wilson_interval(180, 200)), "mean_abs_diff": 0.05, "max_abs_diff": 0.4,
+         "flips": 20, "near_ties": 14, "flips_at_near_ties": 9,
          "contract_warnings": ["input quantisation covers [0, 9] ..."]},
     ]
 
@@ -140,6 +141,7 @@ def test_report_files_one_row_per_variant_keras_first(tmp_path):
     assert "| 57.0 | -3.0 | 90.0 |" in int8 and "3.20×" in int8 and "| NO |" in int8
     # how far 200 images let an agreement be trusted, said under the table
     assert "On 200 images, int8's top-1 agreement of 90.0% has a 95 % (Wilson) interval of 85.1%–93.4%" in md
+    assert "9 of its 20 differing answers are near ties" in md and "(14 such images)" in md
     assert "## Full-int8 accuracy vs calibration-set size" in md and "| 100 | 59.0 | -1.0 | 90.0 |" in md
     with open(tmp_path / "report.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -58,6 +58,18 @@ def test_agreement():
     r = agreement(a, b)
     assert r["top1_agreement"] == 0.5 and r["max_abs_diff"] == pytest.approx(0.5) and r["mean_abs_diff"] == pytest.approx(0.4)
     assert r["top1_agreement_ci95"] == list(wilson_interval(1, 2))
+    assert (r["flips"], r["near_ties"], r["flips_at_near_ties"]) == (1, 0, 0)
+
+
+def test_agreement_says_which_flips_were_near_ties_of_the_reference():
+    ref = np.array([[0.50, 0.47, 0.03],   # near tie (0.03 apart), flipped
+                    [0.51, 0.48, 0.01],   # near tie, kept
+                    [0.80, 0.15, 0.05],   # clear, flipped
+                    [0.10, 0.20, 0.70]])  # clear, kept
+    other = np.array([[0.47, 0.50, 0.03], [0.52, 0.47, 0.01], [0.30, 0.65, 0.05], [0.10, 0.20, 0.70]])
+    r = agreement(ref, other)
+    assert (r["flips"], r["near_ties"], r["flips_at_near_ties"]) == (2, 2, 1)
+    assert r["top1_agreement"] == 0.5
 
 
 def test_wilson_interval_matches_published_values_and_stays_in_range():

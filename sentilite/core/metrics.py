@@ -85,21 +85,34 @@ def polar_metrics(y_true: Sequence[int], probs: np.ndarray, labels: Sequence[str
     return _scores(confusion_matrix(t2, p2, 2), [labels[neg], labels[pos]])
 
 
+#: a sample whose reference top-two probabilities are closer than this is a near tie: the
+#: reference itself barely decided it, so any small difference can flip its top-1 answer
+NEAR_TIE = 0.05
+
+
 def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
     """How closely ``other``'s probabilities follow ``reference``'s (same samples, same order);
-    ``top1_agreement_ci95`` is the Wilson 95 % interval of the top-1 agreement."""
+    ``top1_agreement_ci95`` is the Wilson 95 % interval of the top-1 agreement; ``flips`` the
+    samples whose top-1 answers differ, ``flips_at_near_ties`` those of them that were near ties
+    (:data:`NEAR_TIE`) in the reference, of ``near_ties`` such samples."""
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
     if a.size == 0:
         return {"top1_agreement": float("nan"), "top1_agreement_ci95": [float("nan")] * 2,
-                "mean_abs_diff": float("nan"), "max_abs_diff": float("nan")}
+                "mean_abs_diff": float("nan"), "max_abs_diff": float("nan"), "flips": 0, "near_ties": 0, "flips_at_near_ties": 0}
     diff = np.abs(a - b)
-    same = int((a.argmax(1) == b.argmax(1)).sum())
+    flipped = a.argmax(1) != b.argmax(1)
+    top2 = np.sort(a, axis=1)[:, -2:] if a.shape[1] > 1 else np.zeros((len(a), 2))
+    tie = (top2[:, 1] - top2[:, 0]) < NEAR_TIE if a.shape[1] > 1 else np.zeros(len(a), bool)
+    same = int(len(a) - flipped.sum())
     return {
         "top1_agreement": same / len(a),
         "top1_agreement_ci95": list(wilson_interval(same, len(a))),
+        "flips": int(flipped.sum()),
+        "near_ties": int(tie.sum()),
+        "flips_at_near_ties": int((flipped & tie).sum()),
         "mean_abs_diff": float(diff.mean()),
         "max_abs_diff": float(diff.max()),
     }
