@@ -167,8 +167,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point.
 
     The handler raises wherever the main thread happens to be, and library code can swallow
-    that exception (a finaliser, a ``finally: return``): seen once in ten runs, a training that
-    got SIGTERM finished with exit code 0. So it also sets a flag, and
+    that exception (a finaliser, a ``finally: return``): in one of six runs of the kill test, a
+    training that got SIGTERM after epoch 2 finished all its epochs with exit code 0. So it also sets a flag, and
     :func:`raise_if_terminated`, called after each epoch's checkpoint, raises again."""
     if threading.current_thread() is not threading.main_thread():
         yield

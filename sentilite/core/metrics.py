@@ -104,8 +104,10 @@ def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
                 "mean_abs_diff": float("nan"), "max_abs_diff": float("nan"), "flips": 0, "near_ties": 0, "flips_at_near_ties": 0}
     diff = np.abs(a - b)
     flipped = a.argmax(1) != b.argmax(1)
-    top2 = np.sort(a, axis=1)[:, -2:] if a.shape[1] > 1 else np.zeros((len(a), 2))
-    tie = (top2[:, 1] - top2[:, 0]) < NEAR_TIE if a.shape[1] > 1 else np.zeros(len(a), bool)
+    tie = np.zeros(len(a), bool)
+    if a.shape[1] > 1:
+        top2 = np.sort(a, axis=1)[:, -2:]
+        tie = (top2[:, 1] - top2[:, 0]) < NEAR_TIE
     same = int(len(a) - flipped.sum())
     return {
         "top1_agreement": same / len(a),
