@@ -91,12 +91,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         both = Path(tmp) / "test_val.txt"
         both.write_text((E6 / "sentiment_test.txt").read_text() + (E6 / "sentiment_val.txt").read_text())
-        report = convert(args.model, both, Path(tmp) / "convert", args.qat_epochs, args.qat_images, args.qat_lr)
+        out = Path(tmp) / "convert"
+        report = convert(args.model, both, out, args.qat_epochs, args.qat_images, args.qat_lr)
         keep = args.keep
         keep.mkdir(parents=True, exist_ok=True)
         for name in ("report.md", "report.json", "int8_layer_error.png"):
-            if (Path(tmp) / "convert" / name).exists():
-                (keep / name).write_bytes((Path(tmp) / "convert" / name).read_bytes())
+            if (out / name).exists():
+                (keep / name).write_bytes((out / name).read_bytes())
         if args.heldout:
             held = Path(tmp) / "heldout.txt"
             held.write_text(heldout_split())

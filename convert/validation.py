@@ -219,9 +219,8 @@ def kernel_agreement(clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarr
         except RuntimeError as exc:
             out[kernels] = {"images": n, "error": str(exc)}
             continue
-        ref = xnnpack_probs[:n]
-        out[kernels] = {"images": n, "top1_agreement": float(np.mean(probs.argmax(1) == ref.argmax(1))),
-                        "max_abs_diff": float(np.abs(probs - ref).max()) if n else 0.0}
+        same = agreement(xnnpack_probs[:n], probs)
+        out[kernels] = {"images": n, "top1_agreement": same["top1_agreement"], "max_abs_diff": same["max_abs_diff"] if n else 0.0}
     return out
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from sentilite.core.classifier import TFLiteClassifier
 from sentilite.core.datasets import read_dataset
 from sentilite.core.errors import DeviceError, InputFileError
-from sentilite.core.metrics import classification_metrics
+from sentilite.core.metrics import agreement, classification_metrics
 
 from .models import describe_models
 from .options import BenchOptions
@@ -62,15 +62,16 @@ def compare_outputs(clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.
     host = np.stack([clf.probabilities(v) for v in host_raw])
     names = tuple(clf.contract.labels)
     metrics = classification_metrics(labels, dev, names)
+    same = agreement(host, dev)
     return {
         "n": int(len(labels)),
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
         "polar_accuracy": (metrics.get("polar") or {}).get("accuracy"),
         "host_accuracy": classification_metrics(labels, host, names)["accuracy"],
-        "top1_agreement_with_host": float(np.mean(dev.argmax(1) == host.argmax(1))),
-        "max_abs_diff_p": float(np.abs(dev - host).max()),
-        "mean_abs_diff_p": float(np.abs(dev - host).mean()),
+        "top1_agreement_with_host": same["top1_agreement"],
+        "max_abs_diff_p": same["max_abs_diff"],
+        "mean_abs_diff_p": same["mean_abs_diff"],
         "identical_outputs": float(np.mean(np.all(np.asarray(device_raw) == np.asarray(host_raw), axis=1))),
         "predictions": [names[i] for i in dev.argmax(1)],
     }
