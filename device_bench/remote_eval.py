@@ -8,7 +8,8 @@ any difference between device and host is the device's arithmetic, not a resize 
 
 For each kernel library asked for (``xnnpack``, ``builtin``, ``reference``) the result gives the
 device's accuracy, and its agreement with the same model run here with the same kernels: top-1
-agreement, max |Δp|, and the share of images whose raw outputs are identical.
+agreement (with its Wilson 95 % interval, and how many differing answers were near ties of this
+machine's), max |Δp|, and the share of images whose raw outputs are identical.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def compare_outputs(clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.
         "polar_accuracy": (metrics.get("polar") or {}).get("accuracy"),
         "host_accuracy": classification_metrics(labels, host, names)["accuracy"],
         "top1_agreement_with_host": same["top1_agreement"],
+        "top1_agreement_ci95": same["top1_agreement_ci95"],
+        "flips": same["flips"],
+        "near_ties": same["near_ties"],
+        "flips_at_near_ties": same["flips_at_near_ties"],
         "max_abs_diff_p": same["max_abs_diff"],
         "mean_abs_diff_p": same["mean_abs_diff"],
         "identical_outputs": float(np.mean(np.all(np.asarray(device_raw) == np.asarray(host_raw), axis=1))),

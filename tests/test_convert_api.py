@@ -156,7 +156,19 @@ def test_evaluate_compares_a_device_with_this_machine_per_kernel_library(tiny_va
     for k, r in res["kernels"].items():
         assert r["identical_outputs"] == 1.0 and r["top1_agreement_with_host"] == 1.0 and r["n"] == len(res["paths"]) > 10, k
         assert r["accuracy"] == r["host_accuracy"] and r["delegate"]["applied"] == (k == "xnnpack")
+        assert r["flips"] == 0 and r["top1_agreement_ci95"][1] == 1.0 and r["top1_agreement_ci95"][0] < 1.0, k
     assert "| xnnpack |" in proc.stdout and "| reference |" in proc.stdout
+    assert "| 100.0% (" in proc.stdout and "| 0 (0) |" in proc.stdout  # the interval, and no differing answers
+
+
+def test_the_device_table_reads_results_written_before_intervals_and_near_ties():
+    from sentilite.app.evaluate_cli import render_device_table
+
+    old = {"device": "pi", "paths": ["a.jpg"] * 4, "preprocessing": "on the host", "skipped": [],
+           "kernels": {"xnnpack": {"accuracy": 0.5, "host_accuracy": 0.5, "top1_agreement_with_host": 0.75,
+                                   "max_abs_diff_p": 0.2, "identical_outputs": 0.5}}}
+    table = render_device_table(old)
+    assert "| xnnpack | 0.500 | 0.500 | 75.0% | - | 0.2000 | 50.0% |" in table
 
 
 def test_standard_metadata_takes_name_version_author_and_licence_from_the_options(tiny_model, synthetic_splits, tmp_path):

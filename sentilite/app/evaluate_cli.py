@@ -82,15 +82,22 @@ def _on_device(model: str, data: str, root: Optional[str], json_out: Optional[st
 
 def render_device_table(res: dict[str, Any]) -> str:
     """One line per kernel library: device accuracy and agreement with this machine."""
+    from ..core.metrics import NEAR_TIE
+
     emu = res.get("emulation") or {}
     lines = [f"{res['device']}: {len(res['paths'])} images, preprocessing {res['preprocessing']}"]
     if emu.get("emulated"):
         lines.append(f"NOTE: {emu.get('note')} ({emu.get('how')})")
-    lines += ["", "| kernels | device accuracy | host accuracy | top-1 agreement | max abs Δp | identical outputs |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| kernels | device accuracy | host accuracy | top-1 agreement (95 % CI) | differing answers (at near ties) "
+              "| max abs Δp | identical outputs |", "|---|---|---|---|---|---|---|"]
     for k, r in res["kernels"].items():
-        lines.append(f"| {k} | {r['accuracy']:.3f} | {r['host_accuracy']:.3f} | {r['top1_agreement_with_host']:.1%} | "
-                     f"{r['max_abs_diff_p']:.4f} | {r['identical_outputs']:.1%} |")
+        ci = r.get("top1_agreement_ci95")  # absent from results written before the interval was added
+        ci_text = f" ({ci[0]:.1%}-{ci[1]:.1%})" if ci else ""
+        flips = f"{r['flips']} ({r['flips_at_near_ties']})" if "flips" in r else "-"
+        lines.append(f"| {k} | {r['accuracy']:.3f} | {r['host_accuracy']:.3f} | {r['top1_agreement_with_host']:.1%}{ci_text} | "
+                     f"{flips} | {r['max_abs_diff_p']:.4f} | {r['identical_outputs']:.1%} |")
+    lines.append(f"A near tie: this machine's two most likely classes within {NEAR_TIE} of each other; "
+                 "there a tiny numeric difference is enough to change the answer.")
     if res["skipped"]:
         lines.append(f"skipped {len(res['skipped'])} unreadable image(s)")
     return "\n".join(lines) + "\n"
