@@ -190,6 +190,8 @@ def _variant_facts(v: str, inp: _Inputs, opts: ConvertOptions, got: _Converted) 
         facts["quantizer"] = opts.quantizer.to_dict()
         if got.bias_facts is not None:
             facts["bias_correction"] = got.bias_facts
+    if VARIANT_SPECS[v].dequantize_depthwise:
+        facts["depthwise_weights"] = "int8 in the file, read through DEQUANTIZE, so XNNPACK runs the whole graph"
     if opts.allow_select_tf_ops:
         facts["select_tf_ops"] = True
         facts["flex_ops"] = got.flex[v]

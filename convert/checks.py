@@ -84,6 +84,8 @@ def find_warnings(
                 f"{v} is SLOWER than float32 on this host ({r['latency_ms']:.2f} ms vs {f32['latency_ms']:.2f} ms, "
                 f"{r['latency_ms'] / f32['latency_ms']:.1f}x): smaller on disk but not faster here; "
                 "ARM devices differ, measure them with `sentilite bench`"
+                + ("; a runtime without XNNPACK's dynamically quantised kernels (TFLite before 2.17, tflite-runtime "
+                   "2.14) runs dynamic-int8 on slower hybrid kernels" if v == "dynamic-int8" else "")
             )
         for w in r.get("contract_warnings") or []:
             out.append(f"{v}: input quantisation does not match the contract: {w}")

@@ -23,6 +23,7 @@ from sentilite.core.errors import ConversionError
 from sentilite.core.probe import CaptureStderr
 from sentilite.core.tf_import import import_tensorflow
 
+from .dynamic_xnnpack import dequantize_depthwise_weights
 from .variants import (  # noqa: F401 - re-exported: the converter's vocabulary
     DEFAULT_QUANTIZER,
     IO_TYPES,
@@ -177,6 +178,8 @@ def convert_saved_model(
             data = bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         raise _conversion_failure(variant, exc, "".join(native), allow_select_tf_ops) from exc
+    if variant_spec(variant).dequantize_depthwise:
+        data = dequantize_depthwise_weights(data)[0]
     return data
 
 

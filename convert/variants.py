@@ -46,6 +46,8 @@ class VariantSpec:
     optimize: bool = False  # tf.lite.Optimize.DEFAULT
     float16_weights: bool = False
     full_integer: bool = False  # calibrated on a representative set, integer ops only, I/O type applies
+    #: after conversion, hybrid depthwise weights go through DEQUANTIZE so XNNPACK runs the whole graph
+    dequantize_depthwise: bool = False
 
     @classmethod
     def for_float32(cls) -> VariantSpec:
@@ -57,7 +59,8 @@ class VariantSpec:
 
     @classmethod
     def for_dynamic(cls) -> VariantSpec:
-        return cls("dynamic-int8", "int8 weights, activations quantised on the fly (dynamic range)", optimize=True)
+        return cls("dynamic-int8", "int8 weights, activations quantised on the fly (dynamic range)", optimize=True,
+                   dequantize_depthwise=True)
 
     @classmethod
     def for_int8(cls) -> VariantSpec:

@@ -179,3 +179,24 @@ def test_interleaved_latency_times_every_model_alike():
     timed = order[3:]
     # five slices of two calls each, the starting model rotating every round
     assert timed[:6] == ["a", "a", "b", "b", "c", "c"] and timed[6:12] == ["b", "b", "c", "c", "a", "a"]
+
+
+def test_the_repair_section_names_a_closer_dynamic_int8_and_whether_fine_tuning_ran():
+    from sentilite.convert.int8_report import int8_section
+
+    rows = rows_fixture()
+    by = {r["variant"]: r for r in rows}
+    block = {"worst": [], "repair": {"ran": True, "kept": None, "rows": [
+        {"variant": "int8-eq", "repair": "equalised", "accuracy": 0.58, "top1_agreement": 0.93, "mean_abs_diff": 0.02,
+         "latency_ms": 3.0, "size_bytes": 2_500_000}]}}
+    # dynamic-int8 slower than float32 (the converter's hybrid kernels): not offered
+    text = "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
+    assert "follows Keras more closely" not in text
+    assert "`int8-qat`) did not run" in text and "--qat-epochs 0" in text
+    # the whole graph on XNNPACK: closer than int8 and faster than float32, so the report says so
+    by["dynamic-int8"].update(latency_ms=3.6, top1_agreement=0.985, mean_abs_diff=0.008)
+    text = "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
+    assert "`dynamic-int8` follows Keras more closely: 98.5 % agreement, mean |Δp| 0.0080, 3.60 ms against float32's 5.00 ms" in text
+    block["repair"]["rows"].append({"variant": "int8-qat", "repair": "qat", "accuracy": 0.59, "top1_agreement": 0.94,
+                                    "mean_abs_diff": 0.03, "latency_ms": 3.0, "size_bytes": 2_500_000})
+    assert "did not run" not in "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
