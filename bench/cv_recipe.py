@@ -5,11 +5,15 @@ split into K stratified folds (by source and label, seeded). For every recipe an
 is trained with `sentilite train` on Emotion6 train (+ OASIS, + the tweets outside the fold, as
 the recipe says), early-stopped on Emotion6 val, and scored on the fold's tweets in the 2-class
 reading (p_pos vs p_neg). Recipes whose training data do not involve the tweets are trained
-once and scored on every fold. Emotion6 val (after the decision rule fitted on it) is reported
+once and scored on every fold. A distillation recipe trains its teachers on the same fold first,
+so no teacher has seen the fold's tweets. Emotion6 val (after the decision rule fitted on it) is reported
 beside; Emotion6 test is never looked at.
 
     python bench/cv_recipe.py --out runs/cv-recipe                  # FT-F recipes, ~25 min on 2 cores
     python bench/cv_recipe.py --out runs/cv-fta --mode ft-a --recipes all-partial --folds 3
+    # the distilled ensemble: per fold, its three teachers, then the student (~55 min a fold)
+    python bench/cv_recipe.py --out runs/cv-ensemble --mode ft-a --folds 3 --epochs 10 --only-folds 0,1 \
+        --recipes all-partial,all-partial-oasisval,all-partial-interp,ensemble-distil
 
 Writes <out>/cv.json and <out>/cv.md (the table), one run folder per recipe and fold.
 """
@@ -32,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 from sentilite.core.datasets import Dataset, read_split_file, split_file_text  # noqa: E402
 from sentilite.core.fsutil import atomic_write_json, atomic_write_text  # noqa: E402
 
-#: recipe -> (3-class lists, how the tweets are used: None | "partial" | "full", extra TrainConfig options)
+#: recipe -> (3-class lists, how the tweets are used: None | "partial" | "full", extra TrainConfig options).
+#: "oasis-4/5" is OASIS less a seeded, stratified fifth, which joins Emotion6 val ("val": "e6+oasis-1/5").
+#: "teachers": recipes trained first on the same fold, whose mean probability the recipe distils.
 RECIPES: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
     "e6": (("emotion6",), None, {}),
     "e6+oasis": (("emotion6", "oasis"), None, {}),
@@ -40,8 +46,15 @@ RECIPES: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
     "all-partial": (("emotion6", "oasis"), "partial", {}),
     "all-partial-ls": (("emotion6", "oasis"), "partial", {"label_smoothing": 0.1}),
     "all-partial-balanced": (("emotion6", "oasis"), "partial", {"class_weight": "balanced"}),
+    "all-partial-interp": (("emotion6", "oasis"), "partial", {"augment": ["flip", "crop", "color", "interp"]}),
+    "all-partial-oasisval": (("emotion6", "oasis-4/5"), "partial", {"val": "e6+oasis-1/5"}),
+    # the distilled-ensemble candidate of README's model card (runs/default-model-v7): its three teachers
+    "ensemble-distil": (("emotion6", "oasis"), "partial",
+                        {"teachers": ("all-partial", "all-partial-oasisval", "all-partial-interp"),
+                         "temperature": 4.0, "alpha": 0.1}),
 }
 LISTS = {"emotion6": "emotion6/sentiment_train.txt", "oasis": "oasis/sentiment_all.txt"}
+OASIS_VAL_FRACTION, OASIS_VAL_SEED = 0.2, 0  # as the OASIS-validated run of the model card
 TWEETS = {"twitter_dev": "twitter_dev/sentiment_train.txt", "twitter_borth": "twitter_borth/sentiment_all.txt"}
 
 
@@ -49,6 +62,24 @@ def write_list(samples: list[Any], path: Path) -> Path:
     """A split file with absolute image paths (so it can live anywhere)."""
     atomic_write_text(path, split_file_text(samples))
     return path
+
+
+def list_path(name: str, args: argparse.Namespace) -> str:
+    """The split file a recipe names: one of ../shared's, or an OASIS train/val split written under --out."""
+    if name in LISTS:
+        return str(args.data / LISTS[name])
+    if name == "e6-val":
+        return str(args.data / "emotion6/sentiment_val.txt")
+    from split_list import stratified_split
+
+    oasis_train, oasis_val = stratified_split(read_split_file(args.data / LISTS["oasis"]).samples,
+                                              OASIS_VAL_FRACTION, OASIS_VAL_SEED)
+    if name == "oasis-4/5":
+        return str(write_list(oasis_train, args.out / "lists" / "oasis-train.txt"))
+    if name == "e6+oasis-1/5":
+        e6_val = read_split_file(args.data / "emotion6/sentiment_val.txt").samples
+        return str(write_list(e6_val + oasis_val, args.out / "lists" / "e6val+oasis-val.txt"))
+    raise KeyError(name)
 
 
 def tweet_folds(data: Path, k: int, seed: int) -> list[dict[str, list[Any]]]:
@@ -69,10 +100,16 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
     from sentilite.train.config import TrainConfig
 
     lists, tweets, extra = RECIPES[recipe]
+    extra = dict(extra)
     run = args.out / name
     if (run / "metrics.json").is_file():
         return run
-    data = [str(args.data / LISTS[s]) for s in lists]
+    if "teachers" in extra:  # train (or find) the teachers of this fold first
+        teachers = [train_one(f"{t}-fold{fold}" if fold is not None else t, t, fold, folds, args)
+                    for t in extra.pop("teachers")]
+        extra["teacher"] = [str(t / "model.keras") for t in teachers]
+    data = [list_path(s, args) for s in lists]
+    val = list_path(extra.pop("val", "e6-val"), args)
     partial: list[str] = []
     if tweets is not None:
         outside = [s for j, f in enumerate(folds) if j != fold for src in f.values() for s in src]
@@ -83,7 +120,7 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
 
         shutil.rmtree(run)
     config = TrainConfig(
-        data=data, partial_data=partial, val=str(args.data / "emotion6/sentiment_val.txt"), out=str(run),
+        data=data, partial_data=partial, val=val, out=str(run),
         backbone_file=str(args.backbone), feature_layer="gap", mode=args.mode, preset=args.preset, epochs=args.epochs,
         cache_dir=str(args.out / ".cache"), verbose=False, plots=False, seed=args.seed, **extra,
     )
@@ -94,7 +131,7 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
     return run
 
 
-def score(run: Path, heldout: dict[str, list[Any]]) -> dict[str, Any]:
+def score(run: Path, heldout: dict[str, list[Any]], args: argparse.Namespace) -> dict[str, Any]:
     """2-class accuracy of the run's model on held-out tweets, per source; Emotion6 val from its metrics."""
     from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.train.evaluate import evaluate_classifier
@@ -104,7 +141,11 @@ def score(run: Path, heldout: dict[str, list[Any]]) -> dict[str, Any]:
     for source, samples in heldout.items():
         m = evaluate_classifier(clf, Dataset(samples, source=source), description=f"{run.name} {source}")
         out[source] = {"n": m["polar"]["n"], "correct": int(round(m["polar"]["accuracy"] * m["polar"]["n"]))}
-    val = json.loads((run / "metrics.json").read_text())["val"]
+    e6_val = args.data / "emotion6/sentiment_val.txt"
+    if Path(json.loads((run / "config.json").read_text())["val"]) == e6_val:
+        val = json.loads((run / "metrics.json").read_text())["val"]
+    else:  # validated on more than Emotion6 val: score Emotion6 val itself, for a comparable column
+        val = evaluate_classifier(clf, read_split_file(e6_val), description=f"{run.name} Emotion6 val")
     out["emotion6_val"] = {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"],
                            "neutral_recall": val["per_class"]["neutral"]["recall"], "two_class": val["polar"]["accuracy"]}
     return out
@@ -125,7 +166,8 @@ def summarise(recipe: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    lines = [f"Cross-validation, {args.folds} folds of the tweet images, mode {args.mode}, preset {args.preset} "
+    which = f"folds {args.only_folds} of {args.folds}" if args.only_folds else f"{args.folds} folds"
+    lines = [f"Cross-validation, {which} of the tweet images, mode {args.mode}, preset {args.preset} "
              f"(python bench/cv_recipe.py {' '.join(sys.argv[1:])}).", "",
              "| recipe | tweets 2-class (all) | twitter_dev | twitter_borth | E6 val acc | E6 val macro-F1 | E6 val neutral recall |",
              "|---|---|---|---|---|---|---|"]
@@ -148,17 +190,19 @@ def main() -> None:
     ap.add_argument("--preset", default="replication")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only-folds", help="score these folds only, e.g. 0 or 0,1 (a partial estimate; the table says so)")
     args = ap.parse_args()
     args.data, args.backbone = args.shared / "data", args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras"
     args.out.mkdir(parents=True, exist_ok=True)
     folds = tweet_folds(args.data, args.folds, args.seed)
+    fold_ids = [int(k) for k in args.only_folds.split(",")] if args.only_folds else list(range(args.folds))
     rows, t0 = [], time.perf_counter()
     for recipe in args.recipes.split(","):
         if RECIPES[recipe][1] is None:  # no tweets in training: one run, scored on every fold
             run = train_one(recipe, recipe, None, folds, args)
-            scores = [score(run, f) for f in folds]
+            scores = [score(run, folds[k], args) for k in fold_ids]
         else:
-            scores = [score(train_one(f"{recipe}-fold{k}", recipe, k, folds, args), folds[k]) for k in range(args.folds)]
+            scores = [score(train_one(f"{recipe}-fold{k}", recipe, k, folds, args), folds[k], args) for k in fold_ids]
         rows.append(summarise(recipe, scores))
         print(f"{recipe}: tweets {rows[-1]['tweets']:.3f}, E6 val macro-F1 {rows[-1]['e6_val_macro_f1']:.3f} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)

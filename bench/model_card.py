@@ -80,11 +80,31 @@ def cross_validation(folders: list[Path]) -> list[dict[str, Any]]:
             continue
         cv = json.loads((folder / "cv.json").read_text())
         for r in cv["rows"]:
-            out.append({"mode": cv["mode"], "folds": cv["folds"], "recipe": r["recipe"], "tweets_2class": round(r["tweets"], 4),
+            # "folds": how many were scored (bench/cv_recipe.py --only-folds scores some of "of_folds")
+            out.append({"mode": cv["mode"], "folds": r["folds"], "of_folds": cv["folds"], "recipe": r["recipe"],
+                        "tweets_2class": round(r["tweets"], 4), "tweets_images": r.get("tweets_n"),
                         "twitter_dev_2class": round(r["twitter_dev"]["accuracy"], 4),
                         "twitter_borth_2class": round(r["twitter_borth"]["accuracy"], 4),
                         "emotion6_val_macro_f1": round(r["e6_val_macro_f1"], 4), "source": f"{folder.name}/cv.md"})
     return out
+
+
+def shipped_int8(report: dict[str, Any]) -> dict[str, Any]:
+    """The full-integer row to ship: the int8 repair `convert` kept when it is full-integer (uint8 or
+    int8 I/O: not a mixed or int16x8 file), else int8 itself. `convert` keeps a repair by its agreement
+    with Keras, labels unused."""
+    rows = {r["variant"]: r for r in report["rows"]}
+    repair = (report.get("int8_layers") or {}).get("repair") or {}
+    kept = next((r for r in repair.get("rows", []) if r["variant"] == repair.get("kept")), None)
+    if kept is not None and str(kept.get("input", "")).split(" ")[0] in ("uint8", "int8"):
+        return kept
+    return rows["int8"]
+
+
+def shipped_int8_file(convert: Path) -> Path:
+    """The .tflite :func:`shipped_int8` names, in the convert folder."""
+    report = json.loads((convert / "report.json").read_text())
+    return convert / shipped_int8(report)["file"]
 
 
 def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> dict[str, Any]:
@@ -93,8 +113,8 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
     metrics = json.loads((run / "metrics.json").read_text())
     report = json.loads((convert / "report.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
-    int8_row = rows["int8"]
-    int8_file = convert / report["files"]["variants"]["int8"]
+    int8_row = shipped_int8(report)
+    int8_file = convert / int8_row["file"]
     cfg = metrics["config"]
     data = []
     for src, partial in [(Path(p), False) for p in cfg["data"]] + [(Path(p), True) for p in cfg.get("partial_data", [])]:
@@ -110,6 +130,9 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
         "sha256": sha256_file(int8_file),
         "size_bytes": int8_file.stat().st_size,
         "variant": "full-integer int8, uint8 input/output, contract and labels embedded"
+                   + (f"; {int8_row['repair']} (`sentilite convert`'s int8 repair `{int8_row['variant']}`, kept for its "
+                      f"agreement with Keras: {100 * int8_row['top1_agreement']:.1f} % against plain int8's "
+                      f"{100 * rows['int8']['top1_agreement']:.1f} %)" if int8_row is not rows["int8"] else "")
                    + (", pixel-in (the uint8 input is the RGB pixel: scale 1, zero point 0)" if report["contract"].get("normalization_in_graph") else ""),
         "labels": metrics["contract"]["labels"],
         "preprocessing": report["contract_text"],
@@ -125,6 +148,9 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
             "class_weight": cfg["class_weight"], "epochs_run": metrics["training"]["epochs"],
             "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
             "data": data,
+            "distillation": {"teachers": [Path(t).parent.name for t in cfg["teacher"]], "temperature": cfg["temperature"],
+                             "alpha": cfg["alpha"], "note": "the teachers' mean probability is the soft target; "
+                             "wall_seconds is the student's training alone"} if cfg.get("teacher") else None,
             "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
                          "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
             "cross_validation": cv,
@@ -133,13 +159,16 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
         "decision_rule": read_contract(run / "model.keras").decision.to_dict(),
         "evaluation": {
             "emotion6_val_keras": _split_summary(_keras_metrics(run, Path(cfg["val"]))),
-            "emotion6_test_keras": _split_summary(_keras_metrics(run, Path(cfg["test"]))),
+            # a run trained without --test is scored on the split the conversion was evaluated on
+            "emotion6_test_keras": _split_summary(_keras_metrics(run, Path(cfg["test"] or report["evaluation"]["source"]))),
             "emotion6_test_int8": {
                 "images": int8_row["n"], "accuracy": round(int8_row["accuracy"], 4),
                 "macro_f1": round(int8_row["macro_f1"], 4), "polar_accuracy": round(int8_row["polar_accuracy"], 4),
                 "neutral_f1": round(int8_row["f1"]["neutral"], 4),
                 "neutral_recall": round(int8_row["confusion_matrix"][1][1] / max(1, sum(int8_row["confusion_matrix"][1])), 4),
                 "top1_agreement_with_keras": round(int8_row["top1_agreement"], 4),
+                "mean_abs_diff_p": round(int8_row["mean_abs_diff"], 4),
+                "convert_variant": int8_row["variant"],
             },
             "note": "Emotion6 test was used only for these figures, never for training or selection.",
         },
@@ -163,11 +192,17 @@ def _size_limit(data: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, type=Path, help="training run folder (metrics.json)")
+    ap.add_argument("--run", type=Path, help="training run folder (metrics.json)")
     ap.add_argument("--convert", required=True, type=Path, help="sentilite convert output folder (report.json)")
-    ap.add_argument("--out", required=True, type=Path, help="model card JSON to write")
+    ap.add_argument("--out", type=Path, help="model card JSON to write")
     ap.add_argument("--cv", type=Path, action="append", default=[], help="a bench/cv_recipe.py output folder (repeatable)")
+    ap.add_argument("--shipped-file", action="store_true", help="print the full-integer .tflite to ship, and stop")
     args = ap.parse_args()
+    if args.shipped_file:
+        print(shipped_int8_file(args.convert))
+        return
+    if args.run is None or args.out is None:
+        ap.error("--run and --out are needed to write the card")
     atomic_write_text(args.out, json.dumps(card(args.run, args.convert, args.cv), indent=2) + "\n")
     print(f"wrote {args.out}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -20,6 +21,16 @@ sys.path.insert(0, str(ROOT))
 
 from sentilite.core.datasets import read_dataset, split_file_text  # noqa: E402
 from sentilite.core.fsutil import atomic_write_text  # noqa: E402
+
+
+def stratified_split(samples: Sequence[Any], fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """(train, val): a seeded ``fraction`` of each class goes to val, the rest to train, order kept."""
+    rng = np.random.default_rng(seed)
+    val_idx: set[int] = set()
+    for label in sorted({s.label for s in samples}):
+        members = [i for i, s in enumerate(samples) if s.label == label]
+        val_idx.update(rng.permutation(members)[: round(fraction * len(members))].tolist())
+    return ([s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx])
 
 
 def main() -> None:
@@ -34,13 +45,7 @@ def main() -> None:
     if args.absolute:
         sys.stdout.write(split_file_text(ds.samples))
         return
-    rng = np.random.default_rng(args.seed)
-    val_idx: set[int] = set()
-    for label in sorted(set(ds.y)):
-        members = [i for i, s in enumerate(ds.samples) if s.label == label]
-        val_idx.update(rng.permutation(members)[: round(args.fraction * len(members))].tolist())
-    train = [s for i, s in enumerate(ds.samples) if i not in val_idx]
-    val = [s for i, s in enumerate(ds.samples) if i in val_idx]
+    train, val = stratified_split(ds.samples, args.fraction, args.seed)
     atomic_write_text(args.out / "train.txt", split_file_text(train))
     atomic_write_text(args.out / "val.txt", split_file_text(val))
     print(f"{args.split}: {len(train)} train, {len(val)} val -> {args.out}", file=sys.stderr)
