@@ -132,7 +132,7 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
 
 
 def score(run: Path, heldout: dict[str, list[Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """2-class accuracy of the run's model on held-out tweets, per source; Emotion6 val from its metrics."""
+    """2-class accuracy of the run's model on held-out tweets, per source; Emotion6 val after its rule."""
     from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.train.evaluate import evaluate_classifier
 
