@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .sustained import MIN_TREND_S
+
 
 def verdict_text(s: Optional[dict[str, Any]]) -> Optional[str]:
     """``sustained 60 s: 4.10 -> 4.12 ms (x1.00), no throttling`` or the reasons it throttled."""
@@ -13,7 +15,9 @@ def verdict_text(s: Optional[dict[str, Any]]) -> Optional[str]:
     a, b = s.get("first_window_median_ms"), s.get("last_window_median_ms")
     trend = f"{a:.2f} -> {b:.2f} ms (x{b / a:.2f})" if a and b else "no samples"
     why = "THROTTLED: " + "; ".join(s["reasons"]) if s.get("throttled") else "no throttling seen"
-    return f"sustained {s['seconds']:.0f} s, first vs last {s['window_s']:.0f} s: {trend}, {why}"
+    # written by runners older than the trend rule: no key, judged as before
+    short = "" if s.get("trend_judged", True) else f" (latency trend not judged: windows under {MIN_TREND_S} s; run >= {4 * MIN_TREND_S} s)"
+    return f"sustained {s['seconds']:.0f} s, first vs last {s['window_s']:.0f} s: {trend}, {why}{short}"
 
 
 def plot_sustained(runs: Sequence[dict[str, Any]], path: Path) -> bool:

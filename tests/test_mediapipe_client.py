@@ -130,7 +130,8 @@ def converted_mobilenet(mobilenet_sentiment, tmp_path_factory):
     out = tmp_path_factory.mktemp("mp_convert")
     result = convert_model(mobilenet_sentiment["keras"], calib=EMOTION6 / "sentiment_train.txt",
                            eval=EMOTION6 / "sentiment_val.txt", out=out / "convert", variants="float32,int8",
-                           calib_size=100, latency_runs=2, kernel_check_images=0)
+                           calib_size=100, latency_runs=2, kernel_check_images=0,
+                           repair="never", layer_report=False)
     return result.variants
 
 
