@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional
 import cv2
 import numpy as np
 
-from sentilite.core.imageio import IMAGE_SUFFIXES
+from sentilite.core.imageio import IMAGE_SUFFIXES, image_size, max_pixels
 
 from .errors import SourceError
 
@@ -234,7 +234,7 @@ class ImageFolderSource(Source):
         while self.pos < len(self.files):
             path = self.files[self.pos]
             self.pos += 1
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame = _read_within_budget(path)
             if frame is not None:
                 if self.frame_size is None:
                     self.frame_size = (frame.shape[1], frame.shape[0])
@@ -244,6 +244,23 @@ class ImageFolderSource(Source):
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "images": len(self.files), "unreadable": self.skipped}
+
+
+#: OpenCV's reduced JPEG decodes (libjpeg DCT scaling: the full image is never held)
+_REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+
+
+def _read_within_budget(path: Path) -> Optional[np.ndarray]:
+    """A BGR frame, within the pixel budget (header checked first); None when unreadable or
+    over budget in a format that cannot be decoded at reduced scale."""
+    size, budget = image_size(path), max_pixels()
+    if size is None or size[0] * size[1] <= budget:
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        for scale, flag in _REDUCED:
+            if (size[0] // scale) * (size[1] // scale) <= budget:
+                return cv2.imread(str(path), flag)
+    return None
 
 
 class PiCameraSource(Source):

@@ -51,7 +51,7 @@ def render_info(info: dict[str, Any]) -> str:
         lines.append(f"          input {inp.get('color_space')} {'x'.join(map(str, inp.get('size') or []))}"
                      + (f", normalisation mean {[round(v, 3) for v in norm['mean']]} std {[round(v, 3) for v in norm['std']]}" if norm
                         else ", no normalisation (integer input)")
-                     + f"; labels file {', '.join(std.get('labels') or []) or 'missing'}")
+                     + f"; labels file {', '.join(std.get('labels') or []) or ('unreadable' if std.get('labels_error') else 'missing')}")
     elif info["format"] == "tflite":
         lines.append("standard  none")
     lines.append(f"runtime   {info['runtime']}")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
+from .errors import ModelFormatError
 from .model_checks import input_quantization_issues
 from .modelfile import read_contract, read_conversion_facts, require_format
 from .runtime import make_interpreter
@@ -62,9 +62,16 @@ def standard_metadata(path: PathLike, contract: Any) -> dict[str, Any]:
         std = parse_model_metadata(raw)
     except (ValueError, struct.error) as exc:
         return {"present": True, "error": str(exc), "disagreements": [f"standard TFLite metadata unreadable ({exc})"]}
-    labels = read_label_file(Path(path).read_bytes())
-    std.update(present=True, labels=labels)
+    labels_error = None
+    try:
+        labels = read_label_file(Path(path).read_bytes(), label=Path(path).name)
+    except ModelFormatError as exc:  # informational: the contract's labels are what sentilite uses
+        labels, labels_error = None, exc.problem
+    std.update(present=True, labels=labels, labels_error=labels_error)
     std["disagreements"] = disagreements(std, contract, labels) if contract is not None else []
+    if labels_error:
+        std["disagreements"].append(f"the labels file is unreadable: {labels_error} (informational; the contract's labels "
+                                    "are used). Fix: re-convert the model with `sentilite convert`")
     return std
 
 
@@ -124,10 +131,12 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
 
 
 def keras_info(path: PathLike) -> dict[str, Any]:
+    from .bounded_read import read_zip_entry
+
     contract = read_contract(path)
-    with zipfile.ZipFile(path) as zf:
-        config = json.loads(zf.read("config.json"))
-        meta = json.loads(zf.read("metadata.json")) if "metadata.json" in zf.namelist() else {}
+    name = Path(path).name
+    config = json.loads(read_zip_entry(path, "config.json", name) or b"{}")
+    meta = json.loads(read_zip_entry(path, "metadata.json", name) or b"{}")
     cfg = config.get("config", {})
     layers = cfg.get("layers", [])
     return {

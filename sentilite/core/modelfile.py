@@ -41,12 +41,12 @@ def detect_format(path: PathLike) -> str:
     if head == _HDF5_MAGIC:
         return "h5"
     if head[:2] == b"PK":
-        import zipfile  # only .keras files need it: a device process running a .tflite never loads it
+        # only .keras files need it: a device process running a .tflite never loads it
+        from .bounded_read import has_zip, zip_names
 
-        if not zipfile.is_zipfile(p):
+        if not has_zip(p):
             return "unknown"
-        with zipfile.ZipFile(p) as zf:
-            names = set(zf.namelist())
+        names = set(zip_names(p, p.name))
         if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
             return "keras"
     return "unknown"
@@ -222,10 +222,9 @@ def read_contract(path: PathLike) -> Optional[PreprocessContract]:
     if fmt == "tflite":
         raw = read_tflite_metadata_file(path).get(CONTRACT_METADATA_NAME)
     else:
-        import zipfile
+        from .bounded_read import read_zip_entry
 
-        with zipfile.ZipFile(path) as zf:
-            raw = zf.read(KERAS_CONTRACT_ENTRY) if KERAS_CONTRACT_ENTRY in zf.namelist() else None
+        raw = read_zip_entry(path, KERAS_CONTRACT_ENTRY, Path(path).name)
     if not raw:
         return None
     try:

@@ -197,15 +197,28 @@ def parse_model_metadata(buf: bytes) -> dict[str, Any]:
     return out
 
 
-def read_label_file(model_bytes: bytes, name: str = LABEL_FILE) -> Optional[list[str]]:
-    """The labels packed in the zip appended to the model, or None."""
-    import zipfile
+#: a labels file of more lines than this is not one (ImageNet's has 1,000)
+MAX_LABELS = 100_000
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(model_bytes)) as zf:
-            return [ln for ln in zf.read(name).decode("utf-8").splitlines() if ln.strip()]
-    except (zipfile.BadZipFile, KeyError):
+
+def read_label_file(model_bytes: bytes, name: str = LABEL_FILE, label: str = "the model") -> Optional[list[str]]:
+    """The labels packed in the zip appended to the model, or None when there is no such file.
+
+    Raises:
+        ModelFormatError: the zip is damaged, or the file is over its budget (see ``bounded_read``).
+    """
+    from .bounded_read import BudgetExceeded, has_zip, read_zip_entry
+
+    if not has_zip(model_bytes):
         return None
+    raw = read_zip_entry(model_bytes, name, f"{label}'s metadata zip", max_bytes=2**20)
+    if raw is None:
+        return None
+    lines = [ln for ln in raw.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if len(lines) > MAX_LABELS:
+        raise BudgetExceeded(f"{label}'s labels file has {len(lines)} lines (at most {MAX_LABELS}).",
+                             "re-convert the model with `sentilite convert`")
+    return lines
 
 
 def disagreements(std: dict[str, Any], contract: PreprocessContract, labels: Optional[list[str]]) -> list[str]:
