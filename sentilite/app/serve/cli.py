@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import socket
 import threading
@@ -28,10 +27,12 @@ def load_card(model: Path, is_default: bool) -> Optional[dict[str, Any]]:
         from ...core.default_model import default_model_card
 
         return default_model_card()
+    from ...core.bounded_read import read_json_file
+
     sidecar = model.with_suffix(".json")
     try:
-        return json.loads(sidecar.read_text()) if sidecar.is_file() else None
-    except (OSError, ValueError):
+        return read_json_file(sidecar) if sidecar.is_file() else None
+    except (OSError, ValueError):  # informational: the server runs without a card
         return None
 
 
@@ -44,7 +45,12 @@ def load_card(model: Path, is_default: bool) -> Optional[dict[str, Any]]:
 @click.option("--queue", type=click.IntRange(min=1), default=64, show_default=True,
               help="Requests queued or running at most; beyond it the server answers 503.")
 @click.option("--max-mb", type=click.FloatRange(min=0.01), default=10.0, show_default=True, help="Largest upload accepted (413 above).")
-def serve_command(model: Optional[str], host: str, port: int, threads: int, queue: int, max_mb: float) -> None:
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="An upload not fully received after this long is cut off (408); no queue slot is held meanwhile.")
+@click.option("--max-mpx", type=click.FloatRange(min=0.1), default=24.0, show_default=True,
+              help="Largest image decoded, in megapixels (checked on the header; a JPEG over it is decoded at 1/2-1/8 scale).")
+def serve_command(model: Optional[str], host: str, port: int, threads: int, queue: int, max_mb: float, body_timeout: float,
+                  max_mpx: float) -> None:
     """Serve MODEL (default: the bundled model): an upload page at /, a live browser camera at
     /camera, and a JSON API (POST /api/predict, GET /api/model, GET /healthz). Runs on uvicorn
     without TensorFlow; stops gracefully on Ctrl-C or SIGTERM, finishing requests in flight."""
@@ -60,9 +66,10 @@ def serve_command(model: Optional[str], host: str, port: int, threads: int, queu
 
         raise RuntimeMissingError(f"`sentilite serve` needs Starlette and uvicorn ({exc}).", "pip install 'sentilite[serve]'") from None
     path, is_default = resolve_model(model, "pass the model to serve: sentilite serve MODEL.tflite")
-    pool = InferencePool(path, threads=threads, queue=queue)
+    pool = InferencePool(path, threads=threads, queue=queue, max_pixels=int(max_mpx * 1e6))
     info = model_description(path, pool, load_card(path, is_default))
-    app = create_app(pool, info, max_bytes=int(max_mb * 2**20))
+    app = create_app(pool, info, max_bytes=int(max_mb * 2**20), body_timeout_s=body_timeout)
+    _log_to_stderr()
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(click.style("warning: ", fg="yellow", bold=True)
                    + f"binding {host}: the server is reachable from other machines (no authentication)", err=True)
@@ -79,6 +86,18 @@ def serve_command(model: Optional[str], host: str, port: int, threads: int, queu
         pool.close()
     why = f" on {signal.Signals(server.stop_signal).name}" if server.stop_signal else ""
     click.echo(f"stopped{why} after {pool.handled} request(s), {pool.refused} refused as busy", err=True)
+
+
+def _log_to_stderr() -> None:
+    """The server's own one-line warnings (rate-limited by the app) on stderr, time-stamped."""
+    import logging
+
+    log = logging.getLogger("sentilite.serve")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s serve: %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.propagate = False
 
 
 def _graceful_server(config: Any) -> Any:

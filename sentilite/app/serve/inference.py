@@ -33,7 +33,7 @@ class NotAnImage(SentiliteError):
 
 
 class CorruptImage(SentiliteError):
-    """The bytes look like an image but cannot be decoded (truncated, damaged)."""
+    """The bytes look like an image but cannot be decoded (truncated, damaged, too many pixels)."""
 
 
 #: leading bytes of the formats Pillow decodes here
@@ -50,12 +50,12 @@ def sniff_image(data: bytes) -> bool:
 class InferencePool:
     """``threads`` workers, each with its own interpreter; at most ``queue`` requests admitted."""
 
-    def __init__(self, model: PathLike, threads: int = 1, queue: int = 64) -> None:
+    def __init__(self, model: PathLike, threads: int = 1, queue: int = 64, max_pixels: int = 24_000_000) -> None:
         if threads < 1 or queue < threads:
             raise SentiliteError(f"--threads {threads} / --queue {queue}: need threads >= 1 and queue >= threads.",
                                  "e.g. --threads 2 --queue 64")
         self.model = Path(model)
-        self.threads, self.capacity = threads, queue
+        self.threads, self.capacity, self.max_pixels = threads, queue, max_pixels
         # Built here once, in the main thread: a broken model fails at start-up, not on the first request.
         probe = TFLiteClassifier(self.model, num_threads=1)
         self.contract, self.runtime = probe.contract, probe.runtime.describe()
@@ -100,11 +100,14 @@ class InferencePool:
         if not sniff_image(data):
             raise NotAnImage("The upload is not an image (JPEG, PNG, GIF, BMP, WebP or TIFF expected).",
                              "send the bytes of a photo, e.g. curl --data-binary @photo.jpg")
-        from ...core.imageio import decode_image_bytes
+        from ...core.imageio import ImageTooLargeError, decode_image_bytes
 
         t0 = time.perf_counter()
         try:
-            image = decode_image_bytes(data, "the upload")
+            image = decode_image_bytes(data, "the upload", self.max_pixels)
+        except ImageTooLargeError as exc:
+            raise CorruptImage(exc.problem[:1].upper() + exc.problem[1:],
+                               "send a smaller image (the model looks at a few hundred pixels), or start the server with --max-mpx") from None
         except ImageReadError as exc:
             raise CorruptImage(exc.problem[:1].upper() + exc.problem[1:], "send the complete image file (was the upload cut short?)") from None
         t1 = time.perf_counter()
