@@ -143,6 +143,11 @@ class _Outputs:
         if config.display:
             self.display = DisplaySink(f"sentilite demo - {os.path.basename(model_path or 'model')}")
 
+    def notes(self, output_error: Optional[str]) -> dict[str, Any]:
+        """What the summary says of the outputs: a disk that filled, a recording left unplayable."""
+        incomplete = self.recorder.incomplete if self.recorder is not None else None
+        return {"output_error": output_error, **({"record_incomplete": str(incomplete)} if incomplete else {})}
+
     def close(self) -> None:
         for closer in (self.recorder, self.log, self.display):
             if closer is not None:
@@ -199,6 +204,7 @@ def run_demo(
     from .capture import FrameReader
     from .loop import StopFlag, run_loop
     from .overlay import Overlay
+    from .sinks import DiskFull
     from .smoothing import SentimentSmoother
     from .sources import SourceError, make_source, redact_url
     from .stats import RunStats, format_summary
@@ -223,7 +229,7 @@ def run_demo(
     pace = (config.fps if config.fps is not None else (source.fps or 30.0)) if not config.sync and not source.live else None
     mode = "sync" if config.sync else "latest"
     stop, stats, outputs, reader = StopFlag(), RunStats(labels), _Outputs(), None
-    stop_reason = "error"
+    stop_reason, output_error = "error", None
     try:
         outputs.open(config, source.fps or config.fps or 30.0, model_path)
         say(_mode_line(config, source, pace, outputs.display))
@@ -241,6 +247,8 @@ def run_demo(
             )
     except KeyboardInterrupt:
         stop_reason = "interrupted"
+    except DiskFull as exc:  # the sink left its file valid; the rest of the run is summarised as usual
+        stop_reason, output_error = "disk_full", str(exc)
     finally:
         if reader is not None:
             reader.stop()
@@ -254,6 +262,7 @@ def run_demo(
         recorded_frames=outputs.recorder.frames if outputs.recorder is not None else 0,
         log=str(config.log) if config.log else None, config={**asdict(config), "source": redact_url(str(config.source))},
     )
+    summary.update(outputs.notes(output_error))
     if stop_reason == "end_of_source" and stats.frames == 0:
         raise SourceError(f"{source.description} yielded no decodable frame, so nothing was classified.",
                           "check that the file is a video (or image folder) OpenCV can decode: "

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
@@ -97,9 +98,10 @@ def demo_command(
     )
     summary = run_demo(config)
     if summary_json:
-        from sentilite.core.fsutil import atomic_write_json
-
-        atomic_write_json(summary_json, summary)
+        _write_summary(summary_json, summary)
+    if summary.get("stop_reason") == "disk_full":
+        click.echo(click.style("error: ", fg="red", bold=True) + summary["output_error"], err=True)
+        sys.exit(2)
     if summary.get("stop_reason") == "source_lost":
         src = summary.get("source", {}).get("description", source)
         files = [p for p in (record, log_path) if p]
@@ -111,3 +113,16 @@ def demo_command(
             err=True,
         )
         sys.exit(3)
+
+
+def _write_summary(path: str, summary: dict[str, Any]) -> None:
+    """The summary JSON; on a full disk it is printed instead, so that nothing measured is lost."""
+    from sentilite.core.fsutil import atomic_write_json, is_no_room
+
+    try:
+        atomic_write_json(path, summary)
+    except OSError as exc:
+        if not is_no_room(exc):
+            raise
+        click.echo(json.dumps(summary, indent=2, default=str))
+        click.echo(click.style("warning: ", fg="yellow", bold=True) + f"disk full at {path}: the summary is printed above", err=True)

@@ -6,6 +6,10 @@ file whose every line parses. The recording is finalised on any orderly stop (en
 Ctrl-C, SIGTERM, a camera that does not come back); an .mp4 needs that final step to be
 playable, so after a SIGKILL only the log is guaranteed (record to .avi or .mkv if you expect
 hard kills: both stay readable when cut short).
+
+A full disk stops both sinks cleanly (:class:`DiskFull`): the log drops a line the disk cut
+short, and the recording stops while there is still room for its index, so it stays playable.
+A recording that is not playable when closed anyway is renamed ``*.incomplete``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from typing import Any, Optional, Union
 import cv2
 import numpy as np
 
+from sentilite.core.fsutil import is_no_room
+
 from .errors import DisplayError, OutputError
+
+
+class DiskFull(OutputError):
+    """A sink's disk filled up; the sink closed itself and left its file valid."""
 
 PathLike = Union[str, os.PathLike]
 
@@ -110,6 +120,7 @@ class VideoRecorder:
         self.writer: Any = None
         self.size: Optional[tuple[int, int]] = None
         self.frames = 0
+        self.incomplete: Optional[Path] = None  # where an unplayable recording was moved
 
     def write(self, img: np.ndarray) -> None:
         if self.writer is None:
@@ -124,13 +135,26 @@ class VideoRecorder:
             self.writer = writer
         if (img.shape[1], img.shape[0]) != self.size:  # folders of differently sized images
             img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
+        if _room_left(self.path.parent) < self._reserve():
+            self.close()
+            raise DiskFull(f"Disk nearly full at {self.path}: the recording stopped after {self.frames} frame(s), "
+                           "finalised and playable.", "free space there, or record to another disk")
         self.writer.write(img)
         self.frames += 1
+
+    def _reserve(self) -> int:
+        """Room kept free: the next frames the encoder may buffer and the index an .mp4 writes on close."""
+        written = self.path.stat().st_size if self.path.exists() else 0
+        per_frame = written / self.frames if self.frames else 256 * 1024
+        return int(2**20 + 4 * per_frame + 64 * self.frames)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
+            if self.frames and not _playable(self.path):
+                self.incomplete = self.path.with_name(self.path.name + ".incomplete")
+                os.replace(self.path, self.incomplete)
 
 
 class JsonlLog:
@@ -144,12 +168,26 @@ class JsonlLog:
         except OSError as exc:
             raise OutputError(f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the path and permissions") from None
         self.lines = 0
+        self.offset = 0
 
     def write(self, record: dict[str, Any]) -> None:
         if self.fd is None:
             return
-        os.write(self.fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
-        self.lines += 1
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        try:
+            n = os.write(self.fd, data)
+        except OSError as exc:
+            if not is_no_room(exc):
+                raise OutputError(f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the disk") from None
+            n = 0
+        if n == len(data):
+            self.offset += n
+            self.lines += 1
+            return
+        os.ftruncate(self.fd, self.offset)  # a short write is a full disk: drop the torn line
+        self.close()
+        raise DiskFull(f"Disk full at {self.path}: the frame log stopped after {self.lines} complete line(s).",
+                       "free space there, or log to another disk")
 
     def close(self) -> None:
         if self.fd is not None:
@@ -159,6 +197,23 @@ class JsonlLog:
                 pass
             os.close(self.fd)
             self.fd = None
+
+
+def _room_left(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 2**62  # cannot tell: let the write itself fail
+    return st.f_bavail * st.f_frsize
+
+
+def _playable(path: Path) -> bool:
+    """Whether OpenCV can open the file and decode its first frame."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return bool(cap.isOpened() and cap.read()[0])
+    finally:
+        cap.release()
 
 
 def _check_writable(path: Path) -> None:

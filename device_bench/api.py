@@ -13,12 +13,15 @@ failure is in ``res.errors`` (or raised after writing, with ``raise_on_error=Tru
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 from sentilite.core.errors import InputFileError, SentiliteError
+from sentilite.core.fsutil import is_no_room, keep_elsewhere
+from sentilite.core.signals import terminated
 
 from .inputs import prepare_inputs
 from .models import ModelEntry, describe_models
@@ -90,7 +93,25 @@ def _measure(transport: Transport, plan: Plan, work: Path, collect: _Collector, 
     except SentiliteError as exc:
         return transport.system or {}, [str(exc)], exc, None
     except KeyboardInterrupt as exc:
-        return transport.system or {}, ["interrupted (Ctrl-C) before the benchmark finished"], None, exc
+        why = "terminated (SIGTERM)" if terminated() else "interrupted (Ctrl-C)"
+        return transport.system or {}, [f"{why} before the benchmark finished"], None, exc
+
+
+def _write_or_keep(res: BenchResults, out: Path, plot: bool) -> None:
+    """Write the results; on a full disk keep them in a temporary folder (or print them) and
+    raise an error naming the disk, so that no measurement is lost."""
+    try:
+        write_results(res, out, plot=plot)
+    except OSError as exc:
+        if not is_no_room(exc):
+            raise
+        text = json.dumps(res.to_dict(), indent=2, default=str) + "\n"
+        kept = keep_elsewhere("results.json", text)
+        if kept is None:
+            print(text, flush=True)  # the last place left: stdout
+        where = f"kept in {kept}" if kept else "printed above as JSON"
+        raise InputFileError(f"Disk full at {out} ({exc.strerror}): the {len(res.runs)} result(s) measured are {where}.",
+                             "free space there, or pass another --out") from None
 
 
 def run_bench(
@@ -137,7 +158,7 @@ def run_bench(
     rows = build_rows(models_info, collect.runs, thread_list, transport.label, opts.cv_threshold)
     res = BenchResults(device=transport.label, system=system, protocol=protocol, models=models_info, runs=collect.runs, rows=rows, errors=errors)
     if out_dir is not None:
-        write_results(res, out_dir, plot=opts.plot and interrupted is None)
+        _write_or_keep(res, Path(out_dir), opts.plot and interrupted is None)
     if interrupted is not None:
         raise interrupted
     if raise_on_error and first_error is not None:

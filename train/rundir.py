@@ -16,16 +16,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from sentilite.core.reporting import write_csv
+from sentilite.core.signals import raise_if_terminated, sigterm_as_interrupt  # noqa: F401 - the loop's names
 
 HISTORY_KEYS = ("epoch", "phase", "mode", "phase_epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy",
                 "seconds", "best")
@@ -156,42 +154,6 @@ def _interval(metrics: dict[str, Any]) -> str:
     """'95 % CI lo-hi, ' for metrics that carry the accuracy's Wilson interval (older files do not)."""
     ci = metrics.get("accuracy_ci95")
     return f"95 % CI {ci[0]:.3f}-{ci[1]:.3f}, " if ci else ""
-
-
-#: set by the SIGTERM handler; the training loop reads it after every checkpoint
-_TERMINATED = threading.Event()
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only) so a kill ends at a clean point.
-
-    The handler raises wherever the main thread happens to be, and library code can swallow
-    that exception (a finaliser, a ``finally: return``): in one of six runs of the kill test, a
-    training that got SIGTERM after epoch 2 finished all its epochs with exit code 0. So it also sets a flag, and
-    :func:`raise_if_terminated`, called after each epoch's checkpoint, raises again."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        _TERMINATED.set()
-        raise KeyboardInterrupt
-
-    _TERMINATED.clear()
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _TERMINATED.clear()
-
-
-def raise_if_terminated() -> None:
-    """Raise KeyboardInterrupt when SIGTERM arrived inside :func:`sigterm_as_interrupt` and its
-    exception was lost on the way."""
-    if _TERMINATED.is_set():
-        raise KeyboardInterrupt
 
 
 def remove_partial_files(folder: Path) -> list[str]:

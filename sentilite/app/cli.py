@@ -16,6 +16,7 @@ import click
 
 from .. import __version__
 from ..core.errors import SentiliteError
+from ..core.signals import sigterm_as_interrupt, terminated
 
 #: name -> (module, attribute, short help). Kept static so ``--help`` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -67,21 +68,25 @@ class LazyGroup(click.Group):
             formatter.write_dl([(n, h) for n, (_, _, h) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except SentiliteError as exc:
-            if debug_enabled(ctx):
+        # SIGTERM ends every command like Ctrl-C: staging folders, runner processes and temporary
+        # files are cleaned up by the code written for KeyboardInterrupt (serve and demo install
+        # their own graceful handlers on top).
+        with sigterm_as_interrupt():
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted.", 130)
-        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
-            if debug_enabled(ctx):
-                raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            fail(f"unexpected {type(exc).__name__}: {first[:300]} (run `sentilite --debug ...` for the traceback)", 1)
+            except SentiliteError as exc:
+                if debug_enabled(ctx):
+                    raise
+                fail(str(exc), exc.exit_code)
+            except KeyboardInterrupt:
+                fail("terminated (SIGTERM).", 143) if terminated() else fail("interrupted.", 130)
+            except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+                if debug_enabled(ctx):
+                    raise
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                fail(f"unexpected {type(exc).__name__}: {first[:300]} (run `sentilite --debug ...` for the traceback)", 1)
 
 
 EXAMPLES = """\b

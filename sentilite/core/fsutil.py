@@ -65,6 +65,27 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+#: errno values that mean "no room to write here": retrying elsewhere may work
+_NO_ROOM = {"ENOSPC", "EDQUOT", "EFBIG", "EROFS"}
+
+
+def is_no_room(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or quota, or a read-only mount) left no room to write."""
+    import errno
+
+    return isinstance(exc, OSError) and errno.errorcode.get(exc.errno or -1, "") in _NO_ROOM
+
+
+def keep_elsewhere(name: str, text: str) -> Path | None:
+    """Write ``text`` to a fresh folder in the system's temporary directory (another disk, often,
+    when the output's is full); None when that fails too."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="sentilite-kept-"))
+        return atomic_write_text(folder / name, text)
+    except OSError:
+        return None
+
+
 def sha256_file(path: PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
     import hashlib  # here, not at the top: it maps OpenSSL (~3 MB RSS) into every device process
