@@ -35,7 +35,7 @@ def main() -> None:
     from sentilite.core.datasets import read_split_file
     from sentilite.core.default_model import DEFAULT_MODEL_PATH
     from sentilite.core.imageio import load_image
-    from sentilite.core.preprocess import crop_box
+    from sentilite.core.preprocess import crop_box, crop_region
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
@@ -53,7 +53,8 @@ def main() -> None:
         for i, s in enumerate(samples):
             rgb = load_image(s.path)
             h, w = rgb.shape[:2]
-            top, left, ch, cw = crop_box(h, w, clf.contract)
+            # the region the contract samples: an app's natural centred ROI, unless the file floors it
+            top, left, ch, cw = (crop_box if clf.contract.floors_crop else crop_region)(h, w, clf.contract)
             roi = [left / w, top / h, (left + cw) / w, (top + ch) / h]
             png = Path(tmp) / f"{i}.png"
             cv2.imwrite(str(png), rgb[..., ::-1])

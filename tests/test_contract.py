@@ -151,14 +151,33 @@ def _classic_opencv_bilinear(img, box, size):
 
 
 def test_warp_linear_samples_exactly_as_mediapipe_does():
-    from sentilite.core.preprocess import crop_box
+    """The region is the natural centred square (odd margins keep their half pixel), as an app
+    passes it to MediaPipe; files written before crop_offsets existed keep floored offsets."""
+    from dataclasses import replace
 
     rng = np.random.default_rng(0)
     c = PreprocessContract.create(24, "unit", interpolation="warp_linear")
-    for shape in ((57, 90, 3), (90, 57, 3), (13, 17, 3)):  # shrink wide, shrink tall, enlarge
+    assert c.crop_offsets == "exact"
+    for shape in ((57, 90, 3), (90, 57, 3), (13, 17, 3), (24, 27, 3)):  # shrink wide, tall, enlarge, odd margin at size
         img = rng.integers(0, 256, shape, dtype=np.uint8)
-        ref = _classic_opencv_bilinear(img, crop_box(shape[0], shape[1], c), 24)
-        np.testing.assert_array_equal(resize_to_contract(img, c), ref)
+        s = min(shape[:2])
+        natural = ((shape[0] - s) / 2, (shape[1] - s) / 2, s, s)
+        np.testing.assert_array_equal(resize_to_contract(img, c), _classic_opencv_bilinear(img, natural, 24))
+        floored = ((shape[0] - s) // 2, (shape[1] - s) // 2, s, s)
+        np.testing.assert_array_equal(resize_to_contract(img, replace(c, crop_offsets="floor")),
+                                      _classic_opencv_bilinear(img, floored, 24))
+    odd = rng.integers(0, 256, (57, 90, 3), dtype=np.uint8)
+    assert not np.array_equal(resize_to_contract(odd, c), resize_to_contract(odd, replace(c, crop_offsets="floor")))
+
+
+def test_files_without_crop_offsets_read_as_floored_and_say_so():
+    new = PreprocessContract.create(64, "imagenet", interpolation="warp_linear")
+    old = new.to_dict()
+    del old["input"]["crop_offsets"]  # written before the field existed
+    back = PreprocessContract.from_dict(old)
+    assert back.crop_offsets == "floor" and back.floors_crop and not back.same_preprocessing(new)
+    assert "offsets floored" in back.describe() and "offsets floored" not in new.describe()
+    assert PreprocessContract.from_json(new.to_json()) == new
 
 
 def test_each_interpolation_is_followed():

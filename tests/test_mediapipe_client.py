@@ -7,8 +7,9 @@ it through a small script. Checked: the labels file gives category names; the No
 are applied (a uniform image, which every resize method leaves unchanged, gets the scores
 sentilite computes); per-channel normalisation, which MediaPipe 1.2.3 refuses, is flagged by
 ``sentilite info``; and on 60 Emotion6 test photos, the pixel-in float32 and int8 files
-`sentilite convert` writes give sentilite's top-1 (the contract's centre crop passed as
-MediaPipe's region of interest, its warp_linear resize being MediaPipe's own).
+`sentilite convert` writes give sentilite's top-1 (the natural centred square, ``left = (w - s) / 2``,
+passed as MediaPipe's region of interest: the contract crops at the exact centre and its
+warp_linear resize is MediaPipe's own).
 """
 
 from __future__ import annotations
@@ -157,8 +158,6 @@ def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, con
 
     from sentilite.core.datasets import read_split_file
     from sentilite.core.imageio import load_image
-    from sentilite.core.preprocess import crop_box
-
     samples = read_split_file(EMOTION6 / "sentiment_test.txt").balanced_sample(60, seed=3).samples
     decoded = {}
     for i, s in enumerate(samples):
@@ -172,8 +171,9 @@ def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, con
         ours, rois_png, rois_jpeg = [], {}, {}
         for png, (jpeg, rgb) in decoded.items():
             h, w = rgb.shape[:2]
-            top, left, ch, cw = crop_box(h, w, clf.contract)
-            rois_png[str(png)] = rois_jpeg[str(jpeg)] = [left / w, top / h, (left + cw) / w, (top + ch) / h]
+            s = min(h, w)  # the square centre crop, centred the way an app writes it: no rounding
+            left, top = (w - s) / 2, (h - s) / 2
+            rois_png[str(png)] = rois_jpeg[str(jpeg)] = [left / w, top / h, (left + s) / w, (top + s) / h]
             ours.append(clf.predict(rgb))
         labels = clf.contract.labels
         same, delta = _agreement(mediapipe_python, converted_mobilenet[variant], list(decoded), rois_png, ours, labels,
@@ -183,3 +183,4 @@ def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, con
         print(f"{variant}: MediaPipe top-1 = sentilite's on {same:.1%} of {len(decoded)} photos (mean max|dp| {delta:.4f}); "
               f"from the JPEG files, decoded by MediaPipe: {same_j:.1%} ({delta_j:.4f})")
         assert same >= floor, (variant, same, delta)
+        assert delta < 1e-4, (variant, delta)  # the same pixels reach the model: the same probabilities, bit for bit

@@ -90,6 +90,11 @@ class PreprocessContract:
     labels: tuple[str, ...] = SENTIMENT_LABELS
     output: str = "probabilities"
     interpolation: str = "area"
+    #: Where a centre crop starts: "exact" (``(w - crop) / 2``, half pixels kept: the region an app
+    #: naturally passes to MediaPipe, sampled as such by warp_linear) or "floor" (whole pixels,
+    #: what every file written before the field existed used). Area and linear resizing cut whole
+    #: pixels, so they floor either way.
+    crop_offsets: str = "exact"
     #: Set on pixel-in models: the normalisation the graph applies itself (``norm`` is then "raw").
     norm_in_graph: Optional[Normalization] = None
     #: Calibration and the neutral decision rule every classifier applies to the outputs.
@@ -109,6 +114,8 @@ class PreprocessContract:
             problems.append(f"labels {list(self.labels)} (need at least 2 distinct names)")
         if self.interpolation not in INTERPOLATIONS:
             problems.append(f"interpolation {self.interpolation!r} (need one of {INTERPOLATIONS})")
+        if self.crop_offsets not in ("exact", "floor"):
+            problems.append(f"crop offsets {self.crop_offsets!r} (need 'exact' or 'floor')")
         if self.norm_in_graph is not None and self.norm.name != "raw":
             problems.append(f"normalisation {self.norm.name!r} outside a graph that normalises itself (need 'raw')")
         if self.output not in ("probabilities", "logits"):
@@ -142,6 +149,11 @@ class PreprocessContract:
         return self.norm_in_graph is not None
 
     @property
+    def floors_crop(self) -> bool:
+        """Whether the centre crop starts at floored offsets (not where an app centres it)."""
+        return self.crop_offsets == "floor" or self.interpolation != "warp_linear"
+
+    @property
     def model_norm(self) -> Normalization:
         """The normalisation the network was trained with, wherever it is applied."""
         return self.norm_in_graph or self.norm
@@ -159,9 +171,10 @@ class PreprocessContract:
     def same_preprocessing(self, other: PreprocessContract, tol: float = 1e-6) -> bool:
         """True when both turn any image into the same input and use the same labels."""
         return (
-            (self.height, self.width, self.color_order, self.resize, self.interpolation, self.labels, self.output, self.pixel_in)
-            == (other.height, other.width, other.color_order, other.resize, other.interpolation, other.labels, other.output,
-                other.pixel_in)
+            (self.height, self.width, self.color_order, self.resize, self.interpolation, self.crop_offsets, self.labels,
+             self.output, self.pixel_in)
+            == (other.height, other.width, other.color_order, other.resize, other.interpolation, other.crop_offsets,
+                other.labels, other.output, other.pixel_in)
             and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
         )
 
@@ -177,6 +190,7 @@ class PreprocessContract:
                 "color_order": self.color_order,
                 "resize": self.resize,
                 "interpolation": self.interpolation,
+                "crop_offsets": self.crop_offsets,
             },
             "normalization": {**asdict(self.norm), "formula": "(pixel / 255 - mean) / std"},
             **({"normalization_in_graph": asdict(self.norm_in_graph)} if self.norm_in_graph else {}),
@@ -207,6 +221,8 @@ class PreprocessContract:
                 resize=str(inp.get("resize", "center_crop")),
                 # files written before the field existed were all resized with INTER_AREA
                 interpolation=str(inp.get("interpolation", "area")),
+                # and cropped at whole-pixel (floored) offsets
+                crop_offsets=str(inp.get("crop_offsets", "floor")),
                 norm=normalization({k: data["normalization"][k] for k in ("name", "mean", "std")}),
                 norm_in_graph=normalization(data["normalization_in_graph"]) if data.get("normalization_in_graph") else None,
                 decision=DecisionRule.from_dict(data.get("decision")),
@@ -234,7 +250,8 @@ class PreprocessContract:
         d = self.decision
         rule = "" if d.identity else (f"; outputs calibrated (temperature {d.temperature:g}) with class log-offsets "
                                       f"{[round(b, 3) for b in d.class_log_bias]}")
+        floored = " (offsets floored to whole pixels)" if self.resize == "center_crop" and self.floors_crop else ""
         return (
-            f"{self.height}x{self.width} {self.color_order}, {self.resize}, {self.interpolation} resize, "
+            f"{self.height}x{self.width} {self.color_order}, {self.resize}{floored}, {self.interpolation} resize, "
             f"{n.name} normalisation ((pixel/255 - [{mean}]) / [{std}]){where}{rule}"
         )

@@ -82,6 +82,11 @@ def app_compatibility(contract: Any, input_dtype: np.dtype) -> list[str]:
         out.append(f"quantised input expecting {contract.norm.name}-normalised values: MediaPipe, ML Kit and Coral feed "
                    "the raw pixel to a quantised image input, so they compute something else (re-convert: "
                    "`sentilite convert` makes pixel-in models by default)")
+    if contract.interpolation == "warp_linear" and contract.resize == "center_crop" and contract.floors_crop:
+        out.append("its centre crop starts at whole-pixel (floored) offsets: an app on MediaPipe must pass the region of "
+                   "interest left = floor((w - crop) / 2) / w, top = floor((h - crop) / 2) / h; the natural centred region "
+                   "(w - crop) / 2 is half a pixel off on odd margins and changes some answers (models trained from "
+                   "now on crop at the exact centre)")
     if contract.interpolation != "warp_linear":
         out.append(f"validated with {contract.interpolation} resizing; MediaPipe resamples with warp_linear (bilinear, region "
                    "corners onto tensor corners), so an app on MediaPipe will answer differently on some images "

@@ -41,8 +41,16 @@ def crop_box(h: int, w: int, contract: PreprocessContract) -> tuple[int, int, in
     return (h - ch) // 2, (w - cw) // 2, ch, cw
 
 
+def crop_region(h: int, w: int, contract: PreprocessContract) -> tuple[float, float, int, int]:
+    """:func:`crop_box` at the exact centre: (top, left, height, width) with offsets that may end
+    in .5. This is the region an app asks MediaPipe for when it centres a crop the natural way,
+    ``left = (w - crop) / 2``; warp_linear samples it without rounding it to whole pixels."""
+    _, _, ch, cw = crop_box(h, w, contract)
+    return (h - ch) / 2, (w - cw) / 2, ch, cw
+
+
 @functools.lru_cache(maxsize=16)
-def _warp_maps(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _warp_maps(box: tuple[float, float, int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-point sampling maps for :func:`_warp_linear` (cached: a camera's frames share them)."""
     top, left, ch, cw = box
     xs = left + np.arange(size[0]) * (cw / size[0])
@@ -58,7 +66,7 @@ def _warp_maps(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[n
     return coords, table
 
 
-def _warp_linear(image: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+def _warp_linear(image: np.ndarray, box: tuple[float, float, int, int], size: tuple[int, int]) -> np.ndarray:
     """Bilinear sampling of ``box`` at ``left + i * crop / size``, read from the whole image.
 
     MediaPipe Tasks' ImageToTensor maps the region's corners onto the tensor's corners and warps
@@ -72,12 +80,13 @@ def _warp_linear(image: np.ndarray, box: tuple[int, int, int, int], size: tuple[
 def resize_to_contract(image: np.ndarray, contract: PreprocessContract, order: str = "RGB") -> np.ndarray:
     """Crop and resize an RGB/BGR uint8 image to the contract's size, interpolation and colour order."""
     image = _as_uint8_image(image)
-    box = top, left, ch, cw = crop_box(image.shape[0], image.shape[1], contract)
+    top, left, ch, cw = crop_box(image.shape[0], image.shape[1], contract)
     size = (contract.width, contract.height)
-    if (cw, ch) == size:
+    exact = (top, left, ch, cw) if contract.floors_crop else crop_region(image.shape[0], image.shape[1], contract)
+    if contract.interpolation == "warp_linear" and (exact[:2] != (top, left) or (cw, ch) != size):
+        region = _warp_linear(image, exact, size)  # the exact centre, half-pixel offsets included
+    elif (cw, ch) == size:
         region = image[top : top + ch, left : left + cw]
-    elif contract.interpolation == "warp_linear":
-        region = _warp_linear(image, box, size)
     else:
         region = image[top : top + ch, left : left + cw]
         # "area" averages when shrinking (no aliasing) and is bilinear when enlarging.
