@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from .validation import clearly_slower
+
 #: A variant counts as slower than float32 only beyond this ratio (timing noise on a shared host).
 SLOWER_MARGIN = 1.10
 #: ... and by more than this many milliseconds (sub-millisecond toy models time as noise).
@@ -79,7 +81,8 @@ def find_warnings(
         delta = r.get("accuracy_delta_pts")
         if v != "keras" and delta is not None and -delta > tolerance:
             out.append(f"{v} loses {-delta:.1f} accuracy points against Keras (tolerance {tolerance:g})")
-        if v in INT8_VARIANTS and f32 is not None and "error" not in f32 and r["latency_ms"] > SLOWER_MARGIN * f32["latency_ms"] + SLOWER_ABS_MS:
+        if (v in INT8_VARIANTS and f32 is not None and "error" not in f32
+                and r["latency_ms"] > SLOWER_MARGIN * f32["latency_ms"] + SLOWER_ABS_MS and clearly_slower(r, f32)):
             out.append(
                 f"{v} is SLOWER than float32 on this host ({r['latency_ms']:.2f} ms vs {f32['latency_ms']:.2f} ms, "
                 f"{r['latency_ms'] / f32['latency_ms']:.1f}x): smaller on disk but not faster here; "
@@ -116,7 +119,11 @@ def find_warnings(
 
 
 def recommend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any]:
-    """The fastest converted variant within ``tolerance`` points of Keras (and not collapsed)."""
+    """The fastest converted variant within ``tolerance`` points of Keras (and not collapsed).
+
+    "Fastest" must hold beyond timing noise: the variants whose median's 95 % interval overlaps
+    the fastest one's are tied with it, and among tied variants the smallest file wins (a
+    criterion the machine's load cannot flip); the text says so."""
     ok = [r for r in rows if r["variant"] != "keras" and "error" not in r and r.get("within_tolerance")]
     if not ok:
         return {
@@ -124,14 +131,18 @@ def recommend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any
             "text": f"No variant stays within {tolerance:g} accuracy points of Keras on this evaluation set; "
             "keep float32 and look at the warnings (calibration set, contract).",
         }
-    best = min(ok, key=lambda r: r["latency_ms"])
+    fastest = min(ok, key=lambda r: r["latency_ms"])
+    tied = [r for r in ok if not clearly_slower(r, fastest)]
+    best = min(tied, key=lambda r: (r["size_bytes"], r["latency_ms"])) if len(tied) > 1 else fastest
     delta = best.get("accuracy_delta_pts")
     d = f", {delta:+.1f} pts vs Keras" if delta is not None else ""
+    why = (f"the smallest of the variants tied for fastest within {tolerance:g} accuracy points of Keras on this host "
+           f"({', '.join(r['variant'] for r in tied)}: their latency intervals overlap, so their order is timing noise)"
+           if len(tied) > 1 else f"the fastest variant within {tolerance:g} accuracy points of Keras on this host")
     text = (
-        f"Recommended: {best['variant']} ({best['file']}): the fastest variant within {tolerance:g} accuracy points "
-        f"of Keras on this host ({best['latency_ms']:.2f} ms median, {best['size_bytes'] / 1e6:.2f} MB, "
-        f"accuracy {100 * best['accuracy']:.1f} %{d})."
+        f"Recommended: {best['variant']} ({best['file']}): {why} ({best['latency_ms']:.2f} ms median, "
+        f"{best['size_bytes'] / 1e6:.2f} MB, accuracy {100 * best['accuracy']:.1f} %{d})."
     )
     smallest = min(ok, key=lambda r: r["size_bytes"])
     return {"variant": best["variant"], "file": best["file"], "path": best.get("path"), "text": text,
-            "smallest_within_tolerance": smallest["variant"]}
+            "smallest_within_tolerance": smallest["variant"], "tied_for_fastest": [r["variant"] for r in tied]}

@@ -97,6 +97,17 @@ SWEEP_COLUMNS = [
 ]
 
 
+def _noise_text(rows: Sequence[dict[str, Any]]) -> str:
+    """How noisy the timings were: the widest 95 % interval of a median, relative to it."""
+    spans = [((r["latency_ci95"][1] - r["latency_ci95"][0]) / 2 / r["latency_ms"], r["variant"])
+             for r in rows if r.get("latency_ci95") and r.get("latency_ms")]
+    if not spans:
+        return ""
+    width, variant = max(spans)
+    return (f"; the widest 95 % interval of a median was ±{100 * width:.0f} % ({variant}), and latencies whose intervals "
+            "overlap are treated as ties")
+
+
 def _bias_text(facts: Any) -> str:
     if not facts:
         return ""
@@ -144,7 +155,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         + _bias_text(report.get("bias_correction")),
         f"- Latency: median of {st['latency_runs']} single-image runs after warm-up, variants timed in alternation, "
         f"{st['threads']} thread(s), "
-        f"on this host ({host['cpu']}, {host['cpu_count']} CPUs; a shared machine times noisily). "
+        f"on this host ({host['cpu']}, {host['cpu_count']} CPUs; a shared machine times noisily){_noise_text(report['rows'])}. "
         "Keras runs TF eagerly and is not comparable; measure target devices with `sentilite bench`.",
         f"- Tolerance: {st['tolerance']:g} accuracy points below Keras. Converter: TensorFlow {host['tensorflow']}.",
         "",

@@ -123,9 +123,38 @@ def interleaved_latency(runners: dict[str, Callable[[], Any]], runs: int = 30, w
                 run()
                 times[name].append((time.perf_counter() - t0) * 1e3)
     return {
-        name: {"latency_ms": float(np.median(t)), "latency_p90_ms": float(np.percentile(t, 90)), "latency_runs": len(t)}
+        name: {"latency_ms": float(np.median(t)), "latency_p90_ms": float(np.percentile(t, 90)), "latency_runs": len(t),
+               "latency_ci95": median_ci95(t)}
         for name, t in times.items() if t
     }
+
+
+def median_ci95(samples: Any) -> list[float]:
+    """A distribution-free 95 % interval of the median: the order statistics the binomial
+    distribution of "samples below the median" puts 2.5 % beyond on each side."""
+    t = np.sort(np.asarray(samples, dtype=float))
+    n = len(t)
+    lo = max(int(np.floor(n / 2 - 1.96 * np.sqrt(n) / 2)), 0)  # 0-based rank of the lower bound
+    return [round(float(t[lo]), 4), round(float(t[n - 1 - lo]), 4)]  # and its mirror above
+
+
+def clearly_slower(a: dict[str, Any], b: dict[str, Any], margin: float = 1.0) -> bool:
+    """Whether row ``a`` is slower than row ``b`` beyond timing noise: their medians' 95 %
+    intervals separate, and ``a``'s median is more than ``margin`` times ``b``'s. Rows without
+    intervals (written by older versions) compare medians with the margin alone."""
+    if a.get("latency_ms") is None or b.get("latency_ms") is None:
+        return False
+    beyond = a["latency_ms"] > margin * b["latency_ms"]
+    if a.get("latency_ci95") and b.get("latency_ci95"):
+        return beyond and a["latency_ci95"][0] > b["latency_ci95"][1]
+    return beyond
+
+
+def tflite_runner(path: PathLike, threads: int, ev: EvalSet) -> Callable[[], Any]:
+    """A one-image runner of a .tflite file (to time it beside others in one interleaved run)."""
+    clf = open_tflite(path, threads)
+    x = clf.encoder.encode_resized(ev.pixels[0])[None]
+    return lambda: clf.run(x)
 
 
 def open_tflite(path: PathLike, threads: int) -> TFLiteClassifier:
