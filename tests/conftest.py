@@ -17,8 +17,26 @@ TWITTER_DEV = SHARED / "data" / "twitter_dev"
 MOBILENET_FILE = SHARED / "weights" / "mobilenet_v2_imagenet_1.0_224.keras"
 
 
+#: the test being set up or run (session fixtures included), so require_shared can check its markers
+_CURRENT: dict[str, object] = {}
+
+
+def pytest_runtest_setup(item):
+    _CURRENT["node"] = item
+
+
+def pytest_runtest_teardown(item):
+    _CURRENT.pop("node", None)
+
+
 def require_shared(*paths: Path) -> None:
-    """Skip the calling test, with the reason, when ../shared (or a file in it) is absent."""
+    """Skip the calling test, with the reason, when ../shared (or a file in it) is absent.
+
+    A test that reads ../shared must carry the ``shared`` marker (``-m "not shared"`` must
+    deselect every such test); one without it fails here, whether ../shared is present or not."""
+    node = _CURRENT.get("node")
+    if node is not None and node.get_closest_marker("shared") is None:
+        pytest.fail(f"{node.nodeid} reads ../shared but lacks @pytest.mark.shared", pytrace=False)
     for p in paths or (SHARED,):
         if not p.exists():
             pytest.skip(f"needs {p} (the read-only ../shared folder beside the checkout, or $SENTILITE_SHARED); not found")

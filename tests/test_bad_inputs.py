@@ -99,13 +99,24 @@ def test_corrupt_conversion_metadata_does_not_stop_demo_or_evaluate(tiny_variant
 
 
 def test_a_stream_password_is_never_printed_or_stored(tiny_variants, tmp_path):
-    url = "rtsp://viewer:hunter2@127.0.0.1:9/stream1"  # nothing listens on port 9
-    proc = sentilite("demo", "--model", tiny_variants["int8"], "--source", url, "--no-display", "--reconnect", "0",
-                     "--summary-json", tmp_path / "s.json", "--log", tmp_path / "l.jsonl")
+    """A real password-protected MJPEG stream that drops, comes back once and then is gone: the
+    demo logs in, classifies, reconnects and gives up, writing its log and summary; the password reaches the server and
+    nowhere else. Planted defect: print the raw URL in the reconnect warning."""
+    from mjpeg_server import MjpegServer
+
+    with MjpegServer("viewer", "hunter2", frames=40, sessions=2) as cam:
+        url = f"http://viewer:hunter2@127.0.0.1:{cam.port}/stream.mjpg"
+        proc = sentilite("demo", "--model", tiny_variants["int8"], "--source", url, "--no-display", "--reconnect", "1",
+                         "--summary-json", tmp_path / "s.json", "--log", tmp_path / "l.jsonl")
+    assert cam.served == 2, proc.stderr[-2000:]  # logged in, and again on reconnecting
     text = proc.stdout + proc.stderr
+    assert proc.returncode == 3 and "did not come back after 1 reconnect" in text, text[-2000:]
     assert "hunter2" not in text and "viewer:***@127.0.0.1" in text
-    for f in tmp_path.iterdir():
-        assert "hunter2" not in f.read_text(errors="replace"), f
+    written = {f.name: f.read_text(errors="replace") for f in tmp_path.iterdir()}
+    assert set(written) == {"s.json", "l.jsonl"} and written["l.jsonl"].count("\n") >= 10
+    assert "viewer:***@127.0.0.1" in written["s.json"]
+    for name, content in written.items():
+        assert "hunter2" not in content, name
 
 
 def test_redaction_keeps_everything_but_the_password():

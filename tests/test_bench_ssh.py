@@ -78,17 +78,29 @@ def test_remote_run_streams_results_and_removes_its_folder(sshd, tiny_variants, 
 
 
 def test_hostile_file_name_cannot_inject_shell(sshd, tiny_variants, tmp_path, monkeypatch):
+    """Each injected command first changes to the home folder (``cd`` with no argument needs no
+    slash, which a file name cannot hold), so wherever the remote shell runs it, its witness
+    lands in a folder that outlives the run (the old check looked in the remote folder, which the
+    runner deletes). Today the name never reaches the device (files go as model_N.tflite); a
+    change that put it into a remote command line unquoted would leave a witness in the home
+    folder."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
     evil_dir = tmp_path / "models"
     evil_dir.mkdir()
-    evil = evil_dir / "a b;touch PWNED;$(touch PWNED2)`touch PWNED3`'\"x.tflite"
+    evil = evil_dir / f"a b;cd;touch PWNED{tag}a;$(cd;touch PWNED{tag}b)`cd;touch PWNED{tag}c`'\"x.tflite"
     shutil.copy(tiny_variants["int8"], evil)
     monkeypatch.chdir(tmp_path)
-    res, logs = bench(sshd, [evil])
-    assert res.errors == [] and res.rows[0]["error"] is None
-    assert res.rows[0]["model"] == evil.stem
-    home = Path.home()
-    for where in (tmp_path, evil_dir, home, Path("/tmp"), *[Path(d) for d in remote_dirs_in(logs)]):
-        assert not list(where.glob("PWNED*")), f"a file name ran a command in {where}"
+    try:
+        res, logs = bench(sshd, [evil])
+        assert res.errors == [] and res.rows[0]["error"] is None
+        assert res.rows[0]["model"] == evil.stem
+        for where in (tmp_path, evil_dir, Path.home(), Path("/tmp")):
+            assert not list(where.glob(f"PWNED{tag}*")), f"a file name ran a command in {where}"
+    finally:
+        for witness in Path.home().glob(f"PWNED{tag}*"):
+            witness.unlink()
 
 
 def test_python_without_litert_names_what_to_install(sshd, tiny_variants, tmp_path):

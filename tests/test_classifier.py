@@ -38,6 +38,7 @@ def test_int8_io_types_are_quantised_by_the_encoder(tiny_variants):
 
 
 @pytest.mark.slow
+@pytest.mark.shared
 def test_float32_and_int8_mobilenet_agree_on_real_images(mobilenet_sentiment):
     """The contract round trip on a real network: same image, same path, same top-1."""
     samples = read_split_file(EMOTION6 / "sentiment_test.txt").samples[:60]

@@ -50,9 +50,17 @@ def test_info_json_infers_variant_without_embedded_facts(tiny_variants, tmp_path
         assert info["variant"] == variant and info["variant_source"].startswith("inferred")
 
 
-def test_info_on_a_keras_model_needs_no_tensorflow_import(tiny_model):
-    out = run("info", str(tiny_model[2])).output
-    assert "format    keras" in out and "labels    negative, neutral, positive" in out
+def test_info_on_a_keras_model_needs_no_tensorflow_import(tiny_model, tmp_path):
+    """In a fresh process under the import guard (this test process has TensorFlow loaded
+    already, so an in-process run could not tell). Planted defect: load the .keras with Keras
+    in keras_info; the guard logs the attempt."""
+    from tfguard import attempts, guarded_env
+
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(tiny_model[2])], capture_output=True, text=True,
+                          env=guarded_env(tmp_path), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "format    keras" in proc.stdout and "labels    negative, neutral, positive" in proc.stdout
+    assert attempts(tmp_path) == []
 
 
 @pytest.mark.parametrize("content, expected", [

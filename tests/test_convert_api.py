@@ -116,14 +116,27 @@ def test_cli_runs_and_prints_the_recommendation(tiny_model, synthetic_splits, tm
     assert sorted(p.name for p in out.glob("*.tflite")) == ["tiny_float32.tflite", "tiny_int8.tflite"]
 
 
-def test_each_variant_is_also_scored_with_builtin_and_reference_kernels(converted):
+def test_each_variant_is_also_scored_with_builtin_and_reference_kernels(converted, synthetic_splits):
     """The first hint of device divergence that needs no device: every variant run by LiteRT's
-    builtin and reference kernels beside XNNPACK, in report.json, report.md and report.csv."""
+    builtin and reference kernels beside XNNPACK, in report.json, report.md and report.csv. Each
+    recorded agreement is recomputed here, in process, from the same images on the named kernels:
+    a check that ran the wrong library, the wrong images or the wrong file would not match."""
+    from sentilite.core.classifier import TFLiteClassifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+
     n = min(50, converted.report["evaluation"]["images"])
+    images = [load_image(s.path) for s in read_split_file(synthetic_splits["test"]).samples[:n]]
     for row in converted.report["rows"][1:]:
         k = row["kernels"]
         assert set(k) == {"builtin", "reference"} and all(v["images"] == n for v in k.values())
-        assert all(0.0 <= v["top1_agreement"] <= 1.0 for v in k.values())
+        path = converted.variants[row["variant"]]
+        xnn = np.stack([TFLiteClassifier(path).predict(im) for im in images])
+        for kernels in ("builtin", "reference"):
+            clf = TFLiteClassifier(path, kernels=kernels)
+            other = np.stack([clf.predict(im) for im in images])
+            assert k[kernels]["top1_agreement"] == pytest.approx(float(np.mean(other.argmax(1) == xnn.argmax(1)))), (row["variant"], kernels)
+            assert k[kernels]["max_abs_diff"] == pytest.approx(float(np.abs(other - xnn).max()), abs=1e-6), (row["variant"], kernels)
         if row["variant"] in ("float32", "float16"):  # float kernels agree to rounding
             assert k["reference"]["top1_agreement"] >= 0.95 and k["reference"]["max_abs_diff"] < 0.05
     md = converted.report_md.read_text()

@@ -77,7 +77,9 @@ def test_training_fits_the_rule_on_val_and_evaluate_reports_ece_with_a_reliabili
     res = CliRunner().invoke(cli, ["evaluate", str(result.model_path), "--data", str(synthetic_splits["test"]), "--json", str(out)])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    assert 0.0 <= data["ece"] <= 1.0 and data["reliability"] and data["contract"]["decision"]["temperature"] == rule.temperature
+    bins = data["reliability"]
+    assert bins and sum(b["n"] for b in bins) == data["n"] and data["contract"]["decision"]["temperature"] == rule.temperature
+    assert data["ece"] == pytest.approx(sum(b["n"] / data["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins))
     assert (tmp_path / "test.reliability.png").is_file()
 
 

@@ -148,6 +148,7 @@ def _agreement(python: Path, model: Path, files: list[Path], rois: dict[str, lis
     return float(same), float(delta)
 
 
+@pytest.mark.shared
 def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, converted_mobilenet, tmp_path):
     """Same pixels in, same answers out: the photos are decoded once (PIL, as sentilite does) and
     handed to MediaPipe losslessly, so what is compared is the model file, the crop and the resize.

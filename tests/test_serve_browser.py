@@ -69,6 +69,7 @@ def bundled_server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.mark.shared
 def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_path):
     require_shared(EMOTION6)
     from selenium.webdriver.common.by import By

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from conftest import EMOTION6, require_shared
 
@@ -72,6 +73,7 @@ def test_bench_over_ssh_names_aarch64_litert_kernels_and_emulation(standin, tmp_
     assert probe.stdout.strip() == "None", probe.stderr
 
 
+@pytest.mark.shared
 def test_evaluate_on_the_standin_with_xnnpack_and_builtin_kernels(standin):
     require_shared(EMOTION6)
     from sentilite.device_bench.remote_eval import evaluate_on_device
@@ -81,9 +83,18 @@ def test_evaluate_on_the_standin_with_xnnpack_and_builtin_kernels(standin):
     res = evaluate_on_device(DEFAULT_MODEL_PATH, EMOTION6 / "sentiment_test.txt", options, kernels=("xnnpack", "builtin"),
                              max_images=20)
     assert res["emulation"]["emulated"] and res["system"]["machine"] == "aarch64"
+    from sentilite.core.classifier import TFLiteClassifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+
+    samples = read_split_file(EMOTION6 / "sentiment_test.txt").samples[:20]
+    clf = TFLiteClassifier(DEFAULT_MODEL_PATH)
+    host_accuracy = float(np.mean([clf.predict(load_image(s.path)).argmax() == s.label for s in samples]))
     for k in ("xnnpack", "builtin"):
         r = res["kernels"][k]
-        assert r["n"] == 20 and 0.0 <= r["accuracy"] <= 1.0 and r["device_runtime"]["name"] == "ai-edge-litert"
+        assert r["n"] == 20 and r["device_runtime"]["name"] == "ai-edge-litert"
+        assert r["host_accuracy"] == pytest.approx(host_accuracy)  # the same 20 photos, scored here independently
+        assert abs(r["accuracy"] - host_accuracy) <= 1 - r["top1_agreement_with_host"] + 1e-9  # only flips move it
         assert r["delegate"]["applied"] == (k == "xnnpack")
     # aarch64 XNNPACK answers as x86 XNNPACK does (the issue measured 199/199 images, max 1 step).
     assert res["kernels"]["xnnpack"]["top1_agreement_with_host"] >= 0.95

@@ -42,7 +42,8 @@ def test_run_folder_has_every_output(trained_run):
     assert contract.provenance["backbone"] == "student" and contract.provenance["mode"] == "two-phase"
     m = trained_run.metrics
     for split in ("val", "test"):
-        assert 0 <= m[split]["accuracy"] <= 1 and m[split]["confusion_matrix"]
+        cm = np.asarray(m[split]["confusion_matrix"])
+        assert cm.sum() == m[split]["n"] and m[split]["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
         assert set(m[split]["per_class"]) == {"negative", "neutral", "positive"}
         assert m[split]["polar"]["labels"] == ["negative", "positive"]
     t = m["training"]
