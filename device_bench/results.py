@@ -275,8 +275,6 @@ def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str 
 
 def load_results(path: PathLike) -> dict[str, Any]:
     """Read a results.json written by ``sentilite bench`` (clear error otherwise)."""
-    import json
-
     from sentilite.core.errors import InputFileError
 
     p = Path(path)
@@ -284,8 +282,10 @@ def load_results(path: PathLike) -> dict[str, Any]:
         p = p / "results.json"
     if not p.is_file():
         raise InputFileError(f"Results file not found: {p}.", "pass the results.json written by `sentilite bench`")
+    from sentilite.core.bounded_read import read_json_file
+
     try:
-        data = json.loads(p.read_text())
+        data = read_json_file(p, max_bytes=256 * 2**20)  # a day of sustained runs is a few MB
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{p} is not valid JSON ({exc}).", "pass the results.json written by `sentilite bench`") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:

@@ -186,3 +186,35 @@ def test_a_zip_of_many_entries_and_an_oversized_entry_are_refused(tmp_path):
     os.mkfifo(tmp_path / "fifo.json")
     with pytest.raises(ValueError, match="not a regular file"):
         read_json_file(tmp_path / "fifo.json")
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # valid JSON, nested past Python's recursion limit
+
+
+def test_json_nested_past_the_recursion_limit_is_a_clear_error_everywhere(tiny_variants, tmp_path):
+    """Found by the hostile pass: a contract, conversion facts, a results file or a model card
+    nested 100,000 deep raised RecursionError (the CLI's `unexpected RecursionError`). Planted
+    defect: catch ValueError alone in PreprocessContract.from_json."""
+    from sentilite.core.modelfile import (
+        CONTRACT_METADATA_NAME,
+        CONVERSION_METADATA_NAME,
+        embed_tflite_metadata,
+    )
+
+    data = tiny_variants["int8"].read_bytes()
+    bad_contract = tmp_path / "contract.tflite"
+    bad_contract.write_bytes(embed_tflite_metadata(data, {CONTRACT_METADATA_NAME: DEEP}))
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(bad_contract)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Fix: re-convert" in proc.stderr, proc.stderr
+    assert "unexpected" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    bad_facts = tmp_path / "facts.tflite"
+    bad_facts.write_bytes(embed_tflite_metadata(data, {CONVERSION_METADATA_NAME: DEEP}))
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(bad_facts)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "not valid JSON" in proc.stdout and "informational only" in proc.stdout, proc.stderr
+    results = tmp_path / "results.json"
+    results.write_bytes(DEEP)
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "bench", "compare", str(results), str(results)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "is not valid JSON" in proc.stderr and "unexpected" not in proc.stderr, proc.stderr

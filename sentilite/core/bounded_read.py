@@ -109,4 +109,7 @@ def read_json_file(path: PathLike, max_bytes: int = MAX_JSON_BYTES) -> Any:
         raise ValueError(f"{p} is over the {max_bytes}-byte budget for a JSON file")
     import json
 
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError(f"{p} nests deeper than Python's JSON reader can follow") from None

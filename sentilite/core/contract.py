@@ -237,8 +237,9 @@ class PreprocessContract:
     def from_json(cls, text: str | bytes) -> PreprocessContract:
         try:
             data = json.loads(text)
-        except ValueError as exc:
-            raise ContractError(f"Preprocessing contract is not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than any contract has
+            raise ContractError(f"Preprocessing contract is not valid JSON ({exc}).",
+                                "re-convert the model with `sentilite convert`") from None
         return cls.from_dict(data)
 
     def describe(self) -> str:

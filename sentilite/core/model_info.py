@@ -140,8 +140,12 @@ def keras_info(path: PathLike) -> dict[str, Any]:
 
     contract = read_contract(path)
     name = Path(path).name
-    config = json.loads(read_zip_entry(path, "config.json", name) or b"{}")
-    meta = json.loads(read_zip_entry(path, "metadata.json", name) or b"{}")
+    try:
+        config = json.loads(read_zip_entry(path, "config.json", name) or b"{}")
+        meta = json.loads(read_zip_entry(path, "metadata.json", name) or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise ModelFormatError(f"{name}: its config.json or metadata.json is not valid JSON ({str(exc)[:120]}).",
+                               "re-save the model with Keras 3 (model.save('model.keras'))") from None
     cfg = config.get("config", {})
     layers = cfg.get("layers", [])
     return {

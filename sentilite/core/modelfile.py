@@ -244,7 +244,7 @@ def read_conversion_facts(path: PathLike) -> dict[str, Any]:
         return {}
     try:
         facts = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not valid JSON ({exc})"}
     return facts if isinstance(facts, dict) else {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not a JSON object"}
 
