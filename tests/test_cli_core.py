@@ -99,3 +99,29 @@ def test_evaluate_json_has_per_image_predictions_two_files_can_be_compared(tiny_
         assert p["predicted"] == ("negative", "neutral", "positive")[max(range(3), key=p["probabilities"].__getitem__)]
     agreement = sum(x["predicted"] == y["predicted"] for x, y in zip(a, b)) / len(a)
     assert agreement >= 0.9
+
+
+def test_info_reads_like_a_card_and_keeps_litert_banners_off_the_console():
+    """Provenance as short labelled lines (the whole record is in --json), and LiteRT's "Created
+    TensorFlow Lite XNNPACK delegate" banner only with --debug. Planted defect: make the
+    interpreter without the capture; the banner is back on stderr."""
+    from sentilite.core.default_model import DEFAULT_MODEL_PATH
+
+    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    lines = proc.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("provenance"))
+    block = []
+    for ln in lines[start + 1:]:
+        if not ln.startswith("  "):
+            break
+        block.append(ln)
+    assert any(ln.split()[0] == "decision_rule_in_model" and "temperature" in ln for ln in block), block
+    assert block and all(len(ln) <= 120 and "{" not in ln for ln in block), block
+    full = json.loads(subprocess.run([sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH), "--json"],
+                                     capture_output=True, text=True, timeout=120).stdout)
+    assert len(full["contract"]["provenance"]) == len(block)
+    debug = subprocess.run([sys.executable, "-m", "sentilite", "--debug", "info", str(DEFAULT_MODEL_PATH)], capture_output=True,
+                           text=True, timeout=120)
+    assert "XNNPACK delegate" in debug.stderr

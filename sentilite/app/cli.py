@@ -105,6 +105,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """sentilite: image-sentiment models from Keras to measured, quantized LiteRT models."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if debug:  # native logs (LiteRT's banners, converter diagnostics) reach the console too
+        os.environ["SENTILITE_DEBUG"] = "1"
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -15,6 +15,22 @@ def _fmt_io(t: dict[str, Any]) -> str:
     return f"{t['dtype']} {t['shape']}{q}"
 
 
+def _short(value: Any, width: int = 90) -> str:
+    """One readable line for a provenance value: lists joined, a fitted rule in words, the rest
+    as ``key=value`` pairs, cut at ``width`` characters."""
+    if isinstance(value, dict) and "temperature" in value:
+        facts = value.get("facts") or {}
+        where = f", fitted on {facts['fitted_on']} ({facts.get('images')} images)" if facts.get("fitted_on") else ""
+        text = f"temperature {value['temperature']:g}, class log-offsets {value.get('class_log_bias')}{where}"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}={_short(v, width)}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def render_info(info: dict[str, Any]) -> str:
     """The human-readable summary printed by ``sentilite info``."""
     from ..core.contract import PreprocessContract
@@ -36,7 +52,8 @@ def render_info(info: dict[str, Any]) -> str:
         lines.append(f"labels    {', '.join(contract.labels)} ({contract.output})")
         lines.append(f"contract  {contract.describe()}")
         if contract.provenance:
-            lines.append("provenance " + ", ".join(f"{k}={v}" for k, v in contract.provenance.items()))
+            lines.append("provenance (the full record: --json)")
+            lines += [f"  {k:<22} {_short(v)}" for k, v in contract.provenance.items()]
     else:
         lines.append("contract  none")
     if info.get("conversion"):

@@ -7,11 +7,14 @@ the last resort. ``SENTILITE_RUNTIME`` (a name or comma-separated list) override
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import ModelFormatError, RuntimeMissingError
 
@@ -107,6 +110,29 @@ def op_resolver(rt: Runtime, kernels: str) -> Any:
     return getattr(resolver, member)
 
 
+_FD2_LOCK = threading.Lock()
+#: what LiteRT prints on every interpreter it makes: news to nobody, so kept off the console
+_BANNERS = ("INFO: Created TensorFlow Lite XNNPACK delegate", "INFO: Initialized TensorFlow Lite runtime")
+
+
+@contextlib.contextmanager
+def _quiet_native_log() -> Iterator[Any]:
+    """Capture what native code prints while an interpreter is made; pass on all but LiteRT's
+    banners when the block ends (``SENTILITE_DEBUG``, which ``--debug`` sets, passes all)."""
+    from .probe import CaptureStderr
+
+    cap = CaptureStderr(passthrough=bool(os.environ.get("SENTILITE_DEBUG")))
+    try:
+        # fd 2 is the process's: two threads redirecting it at once would leave it pointing at a
+        # temporary file (serve's workers each make an interpreter)
+        with _FD2_LOCK, cap:
+            yield cap
+    finally:
+        rest = [ln for ln in cap.text.splitlines() if ln.strip() and not ln.startswith(_BANNERS)]
+        if rest:
+            sys.stderr.write("\n".join(rest) + "\n")
+
+
 def make_interpreter(
     model: Union[str, os.PathLike, bytes],
     num_threads: Optional[int] = 1,
@@ -130,13 +156,21 @@ def make_interpreter(
         label = os.fspath(model)
         if not Path(label).is_file():
             raise ModelFormatError(f"Model file not found: {label}.", "check the path")
-    try:
-        interp = rt.interpreter_class(**kwargs)
-        if allocate:
-            interp.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
+    with _quiet_native_log() as cap:
+        try:
+            interp = rt.interpreter_class(**kwargs)
+            if allocate:
+                interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            load_error: Optional[BaseException] = exc
+        else:
+            load_error = None
+    if load_error is not None:
+        exc = load_error
+        native = [ln.strip() for ln in cap.text.splitlines() if "error" in ln.lower()][:2]
         raise ModelFormatError(
-            f"{rt.name} {rt.version} cannot load {label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}.",
+            f"{rt.name} {rt.version} cannot load {label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+            + (f" [{'; '.join(native)}]" if native else "") + ".",
             "make sure the file is a complete .tflite model built for this runtime "
             "(re-run `sentilite convert`; a model using Flex/SELECT_TF_OPS needs the TensorFlow runtime)",
         ) from None
