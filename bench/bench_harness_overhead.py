@@ -14,7 +14,7 @@ footprint (peak RSS, time from process start to the first result; target ~80 MB 
 to a bare Python process holding LiteRT and the same model, and the Keras baseline vs int8
 speed-up (the replication studies measured Keras on CPU, MobileNetV2: 1.78 s for 15 images).
 
-    python bench/bench_harness_overhead.py [--threads 1,2] [--runs 150] [--rounds 15] [--no-keras]
+    python -m bench.bench_harness_overhead [--threads 1,2] [--runs 150] [--rounds 15] [--no-keras]
 """
 
 from __future__ import annotations
@@ -28,16 +28,12 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench.reference_models import reference_models
+from sentilite.core import probe
+from sentilite.device_bench import measure as M
+from sentilite.device_bench.api import run_bench
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO))
-
-from reference_models import reference_models  # noqa: E402
-
-from sentilite.core import probe  # noqa: E402
-from sentilite.device_bench import measure as M  # noqa: E402
-from sentilite.device_bench.api import run_bench  # noqa: E402
-
 REPLICATION_KERAS_S_PER_15 = 1.78
 
 

@@ -1,7 +1,7 @@
 """Camera-demo throughput against the model's own speed, measured in the same run.
 
-    python bench/camera_throughput.py                     # pixel-in full-int8 MobileNetV2, 1 thread
-    python bench/camera_throughput.py --frames 900 --model other.tflite
+    python -m bench.camera_throughput                     # pixel-in full-int8 MobileNetV2, 1 thread
+    python -m bench.camera_throughput --frames 900 --model other.tflite
 
 What it does, on a generated 640x480 clip (MPEG-4 .mp4, 30 fps), headless:
 
@@ -106,8 +106,7 @@ def main() -> None:
 
     baseline = None
     if args.model is None:
-        sys.path.insert(0, str(REPO / "bench"))
-        from reference_models import pixel_in_int8, reference_models
+        from bench.reference_models import pixel_in_int8, reference_models
 
         args.model, baseline = pixel_in_int8(), reference_models()["int8"]
     from sentilite.core.synthetic import make_synthetic_video

@@ -1,7 +1,7 @@
 """Does a converted file answer each class as often as the model it came from?
 
-    python bench/class_rates.py runs/dm/mnv2-fta-all/model.keras runs/dm/convert/model_int8.tflite
-    python bench/class_rates.py A.keras B.tflite --data ../shared/data/emotion6/sentiment_train.txt
+    python -m bench.class_rates runs/dm/mnv2-fta-all/model.keras runs/dm/convert/model_int8.tflite
+    python -m bench.class_rates A.keras B.tflite --data ../shared/data/emotion6/sentiment_train.txt
 
 On many images (labels are not used, so a training split serves), prints how often each model
 answers each class after its own decision rule, and the mean shift of each class probability.
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from sentilite.core.classifier import load_classifier
+from sentilite.core.datasets import read_dataset
+from sentilite.core.evaluation import predict_dataset
+from sentilite.core.metrics import agreement
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sentilite.core.classifier import load_classifier  # noqa: E402
-from sentilite.core.datasets import read_dataset  # noqa: E402
-from sentilite.core.evaluation import predict_dataset  # noqa: E402
-from sentilite.core.metrics import agreement  # noqa: E402
-
 SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
 

@@ -6,8 +6,8 @@ thread count, and prints median / p90 and the ratio to the baseline: float32 whe
 else the first file given. The invoke alone is timed (input already encoded), as the convert
 report does. Files with the same variant name are told apart by their folder.
 
-    python bench/convert_latency.py runs/convert-reference --runs 200 --threads 1,2
-    python bench/convert_latency.py new/model_int8.tflite sentilite/models/sentiment_mobilenetv2_int8.tflite --threads 1
+    python -m bench.convert_latency runs/convert-reference --runs 200 --threads 1,2
+    python -m bench.convert_latency new/model_int8.tflite sentilite/models/sentiment_mobilenetv2_int8.tflite --threads 1
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

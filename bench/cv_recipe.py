@@ -9,10 +9,10 @@ once and scored on every fold. A distillation recipe trains its teachers on the 
 so no teacher has seen the fold's tweets. Emotion6 val (after the decision rule fitted on it) is reported
 beside; Emotion6 test is never looked at.
 
-    python bench/cv_recipe.py --out runs/cv-recipe                  # FT-F recipes, ~25 min on 2 cores
-    python bench/cv_recipe.py --out runs/cv-fta --mode ft-a --recipes all-partial --folds 3
+    python -m bench.cv_recipe --out runs/cv-recipe                  # FT-F recipes, ~25 min on 2 cores
+    python -m bench.cv_recipe --out runs/cv-fta --mode ft-a --recipes all-partial --folds 3
     # the distilled ensemble: per fold, its three teachers, then the student (~55 min a fold)
-    python bench/cv_recipe.py --out runs/cv-ensemble --mode ft-a --folds 3 --epochs 10 --only-folds 0,1 \
+    python -m bench.cv_recipe --out runs/cv-ensemble --mode ft-a --folds 3 --epochs 10 --only-folds 0,1 \
         --recipes all-partial,all-partial-oasisval,all-partial-interp,ensemble-distil
 
 Writes <out>/cv.json and <out>/cv.md (the table), one run folder per recipe and fold.
@@ -30,12 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from sentilite.core.datasets import Dataset, read_split_file, split_file_text
+from sentilite.core.fsutil import atomic_write_json, atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sentilite.core.datasets import Dataset, read_split_file, split_file_text  # noqa: E402
-from sentilite.core.fsutil import atomic_write_json, atomic_write_text  # noqa: E402
-
 #: recipe -> (3-class lists, how the tweets are used: None | "partial" | "full", extra TrainConfig options).
 #: "oasis-4/5" is OASIS less a seeded, stratified fifth, which joins Emotion6 val ("val": "e6+oasis-1/5").
 #: "teachers": recipes trained first on the same fold, whose mean probability the recipe distils.
@@ -70,7 +68,7 @@ def list_path(name: str, args: argparse.Namespace) -> str:
         return str(args.data / LISTS[name])
     if name == "e6-val":
         return str(args.data / "emotion6/sentiment_val.txt")
-    from split_list import stratified_split
+    from sentilite.core.datasets import stratified_split
 
     oasis_train, oasis_val = stratified_split(read_split_file(args.data / LISTS["oasis"]).samples,
                                               OASIS_VAL_FRACTION, OASIS_VAL_SEED)
@@ -168,7 +166,7 @@ def summarise(recipe: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     which = f"folds {args.only_folds} of {args.folds}" if args.only_folds else f"{args.folds} folds"
     lines = [f"Cross-validation, {which} of the tweet images, mode {args.mode}, preset {args.preset} "
-             f"(python bench/cv_recipe.py {' '.join(sys.argv[1:])}).", "",
+             f"(python -m bench.cv_recipe {' '.join(sys.argv[1:])}).", "",
              "| recipe | tweets 2-class (all) | twitter_dev | twitter_borth | E6 val acc | E6 val macro-F1 | E6 val neutral recall |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:

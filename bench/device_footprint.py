@@ -4,7 +4,7 @@ benchmark runner, next to a bare Python process doing the same work with LiteRT 
 Target (issue 2): the demo and the runner stay within 80 MB peak RSS and give their first
 result within 0.6 s of process start, with the full-int8 MobileNetV2.
 
-    python bench/device_footprint.py
+    python -m bench.device_footprint
 
 Peak RSS is the kernel's high-water mark of each child process (wait4), so it includes
 everything the process touched. Time to first result: measured by the parent from spawn to the
@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 BARE = r"""
 import sys, time, glob
@@ -63,8 +62,8 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
 def reference_int8() -> str:
     """The reference int8 model's path, found (or built) in a child process: building imports
     TensorFlow, and a parent that has mapped ~1.8 GB makes every child's ru_maxrss start there."""
-    code = "from reference_models import reference_models; print(reference_models()['int8'])"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "bench", check=True)
+    code = "from bench.reference_models import reference_models; print(reference_models()['int8'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     return proc.stdout.strip().splitlines()[-1]
 
 
@@ -111,4 +110,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     main()

@@ -5,7 +5,7 @@ converts the full-int8 variant under each setting below and prints, over the Emo
 images (397), top-1 agreement with Keras, mean/max absolute probability difference, accuracy
 and the predicted-class counts. Prints a table; takes ~10 minutes on 2 cores.
 
-    python bench/int8_fidelity.py [--model runs/.../model.keras] [--quick]
+    python -m bench.int8_fidelity [--model runs/.../model.keras] [--quick]
 
 Settings: calibration size (25..1583, class-balanced prefixes of one draw), three draws of 200,
 unbalanced draw, val split instead of train, uint8 / int8 / float32 I/O, per-tensor weights,
@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("SENTILITE_NO_PROGRESS", "1")
 SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
@@ -35,7 +34,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only the default, per-tensor and no-bias-correction rows")
     args = ap.parse_args()
     if not args.model.exists():
-        sys.exit(f"{args.model} not found (python bench/reference_models.py builds the default one)")
+        sys.exit(f"{args.model} not found (python -m bench.reference_models builds the default one)")
 
     import numpy as np
 

@@ -1,7 +1,7 @@
 """Issue 16's goal in one run: the best integer-weight variant of the FT-F MobileNetV2 against Keras.
 
-    python bench/int8_repair.py                   # trains the model once (about 1 min), then converts
-    python bench/int8_repair.py --model runs/x/model.keras
+    python -m bench.int8_repair                   # trains the model once (about 1 min), then converts
+    python -m bench.int8_repair --model runs/x/model.keras
 
 The model is the issue's: `sentilite train` MobileNetV2 FT-F, adam-cosine, 15 epochs, on
 cached features, Emotion6 train (INTER_AREA resize, as when the issue was measured). It is

@@ -19,7 +19,7 @@ DM=${DM:-runs/default-model}
 OUT=${OUT:-runs/compare}
 E6=$SHARED/data/emotion6
 for run in mnv2-ftf mnv2-fta mnv2-two-phase mnv2-two-phase-tw student-distilled; do
-    [ -f "$DM/$run/metrics.json" ] || { echo "missing $DM/$run: run bench/make_default_model.sh first" >&2; exit 2; }
+    [ -f "$DM/$run/metrics.json" ] || { echo "missing $DM/$run: run release/make_default_model.sh first" >&2; exit 2; }
 done
 mkdir -p "$OUT"
 CACHE=(--cache-dir "${SENTILITE_CACHE_DIR:-runs/cache}")
@@ -57,7 +57,7 @@ if [ ! -f "$OUT/bench/results.json" ]; then
 fi
 
 NOTE="no ImageNet weights offline"
-python bench/replication_table.py --bench "$OUT/bench/results.json" \
+python -m bench.replication_table --bench "$OUT/bench/results.json" \
     "MobileNetV2|FT-F|$DM/mnv2-ftf|$OUT/convert-mnv2-ftf" \
     "MobileNetV2|FT-A|$DM/mnv2-fta|$OUT/convert-mnv2-fta" \
     "MobileNetV2|two-phase|$DM/mnv2-two-phase|$OUT/convert-mnv2-two-phase" \

@@ -1,7 +1,7 @@
 """How often the real MediaPipe ImageClassifier gives sentilite's answer, on a model file and real photos.
 
-    python bench/mediapipe_agreement.py                          # the bundled model, Emotion6 test (199)
-    python bench/mediapipe_agreement.py --model m.tflite --split other.txt
+    python -m bench.mediapipe_agreement                          # the bundled model, Emotion6 test (199)
+    python -m bench.mediapipe_agreement --model m.tflite --split other.txt
 
 MediaPipe (1.2.3) runs in a virtualenv of its own (made once under ~/.cache/sentilite, as the
 tests do: its opencv-contrib-python collides with opencv-python-headless). Each photo is
@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.mediapipe_client import CLIENT, mediapipe_venv_python
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def main() -> None:
     import cv2
-    from test_mediapipe_client import CLIENT, MEDIAPIPE
 
     from sentilite.core.classifier import TFLiteClassifier
     from sentilite.core.datasets import read_split_file
@@ -41,11 +41,9 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     ap.add_argument("--split", type=Path, default=SHARED / "data" / "emotion6" / "sentiment_test.txt")
     args = ap.parse_args()
-    venv = Path(os.environ.get("SENTILITE_CACHE", Path.home() / ".cache" / "sentilite")) / f"venv-{MEDIAPIPE.replace('==', '-')}"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", MEDIAPIPE], check=True)
+    python, why = mediapipe_venv_python()
+    if why:
+        sys.exit(why)
     clf = TFLiteClassifier(args.model)
     samples = read_split_file(args.split).samples
     ours, rois, pngs = [], {}, []

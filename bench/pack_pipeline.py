@@ -1,7 +1,7 @@
 """Packs and the streaming input pipeline against bare JPEG decoding, per core, in one run.
 
-    python bench/pack_pipeline.py                 # Emotion6 train (1,583 photos), 224 px
-    python bench/pack_pipeline.py --split other.txt --root DIR --processes 8
+    python -m bench.pack_pipeline                 # Emotion6 train (1,583 photos), 224 px
+    python -m bench.pack_pipeline --split other.txt --root DIR --processes 8
 
 1. Packs the split twice (JPEG q95 4:4:4, and raw pixels) with ``sentilite data pack``'s code:
    images/s, seconds, bytes per image, and what B-T4SA's 470,586 images would take on disk.

@@ -1,8 +1,8 @@
 """Where quantisation-aware fine-tuning's gain is lost: on new images, or between simulation and file?
 
-    python bench/qat_gap.py                       # the issue-16 FT-F model (bench/int8_repair.py trains it)
-    python bench/qat_gap.py --images 1583 --epochs 6
-    python bench/qat_gap.py --images 1583 --epochs 3 --also ../shared/data/oasis/sentiment_all.txt ...
+    python -m bench.qat_gap                       # the issue-16 FT-F model (bench/int8_repair.py trains it)
+    python -m bench.qat_gap --images 1583 --epochs 6
+    python -m bench.qat_gap --images 1583 --epochs 3 --also ../shared/data/oasis/sentiment_all.txt ...
 
 Fine-tunes a copy of the model as `sentilite convert`'s int8-qat repair does (convert/qat.py), and
 scores four int8 renderings against the original float model, on the images the fine-tuning
@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from sentilite.core.metrics import agreement  # noqa: E402
+from sentilite.core.metrics import agreement
+
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = Path(os.environ.get("SENTILITE_SHARED", REPO.parent / "shared"))
 E6 = SHARED / "data" / "emotion6"
@@ -65,7 +65,7 @@ def main() -> None:
                     help="more images to fine-tune on (labels unused; never Emotion6 test or val), repeatable")
     args = ap.parse_args()
     if not args.model.is_file():
-        sys.exit(f"{args.model} not found: `python bench/int8_repair.py` trains it (about 1 min)")
+        sys.exit(f"{args.model} not found: `python -m bench.int8_repair` trains it (about 1 min)")
 
     from sentilite.convert.api import load_keras_model, resolve_model_contract
     from sentilite.convert.calibration import build_calibration_set

@@ -6,7 +6,7 @@ float32, float16, dynamic-int8 and full-int8 (uint8 and int8 I/O). Latency does 
 how well the head is trained; the figures the README quotes for accuracy come from the real
 training runs, not from these files.
 
-    python bench/reference_models.py            # prints the paths
+    python -m bench.reference_models            # prints the paths
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
         sys.exit(f"needs {BACKBONE} and {EMOTION6} (../shared); not found")
     import numpy as np
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from modelkit import convert_variants, load_prepared, save_keras
-
+    from sentilite.convert.export import convert_keras_model
     from sentilite.core.contract import PreprocessContract
     from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.modelfile import write_contract_keras, write_tflite
+    from sentilite.core.preprocess import prepare
     from sentilite.core.tf_import import import_keras
 
     keras = import_keras()
@@ -50,7 +51,8 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
     full = keras.saving.load_model(BACKBONE, compile=False)
     backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
     train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(200, seed=1)
-    x, y = load_prepared(train, contract)
+    x = np.stack([prepare(load_image(smp.path), contract) for smp in train.samples])
+    y = np.array([smp.label for smp in train.samples])
     feats = backbone.predict(x, batch_size=32, verbose=0)
     head = keras.Sequential([keras.Input((1280,)), keras.layers.Dense(3, activation="softmax")], name="head")
     head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
@@ -59,12 +61,18 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
     model = keras.Model(inp, head(backbone(inp)), name="mobilenet_v2_sentiment")
     CACHE.mkdir(parents=True, exist_ok=True)
     calib = x[np.random.default_rng(0).permutation(len(x))[:100]]
-    paths = convert_variants(model, contract, CACHE, calib, VARIANTS, io_type="uint8", stem="mnv2_sentiment")
-    int8io = convert_variants(model, contract, CACHE / "tmp", calib, ("int8",), io_type="int8", stem="x")["int8"]
-    int8io.replace(names["int8-int8io"])
-    (CACHE / "tmp").rmdir()
-    save_keras(model, names["keras"], contract)
-    assert all(p.exists() for p in names.values()), paths
+
+    def rep():
+        for xi in calib:
+            yield [xi[None].astype(np.float32)]
+
+    for v, blob in convert_keras_model(model, VARIANTS, rep, io_type="uint8").items():
+        write_tflite(names[v], blob, contract, {"variant": v, "io": "uint8" if v == "int8" else "float32"})
+    blob = convert_keras_model(model, ("int8",), rep, io_type="int8")["int8"]
+    write_tflite(names["int8-int8io"], blob, contract, {"variant": "int8", "io": "int8"})
+    model.save(names["keras"])
+    write_contract_keras(names["keras"], contract)
+    assert all(p.exists() for p in names.values()), names
     return names
 
 
@@ -101,6 +109,9 @@ def pixel_in_int8() -> Path:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     print(f"{'int8-pixel-in':12s} {pixel_in_int8()}")
     for name, path in reference_models().items():
         print(f"{name:12s} {path}  {path.stat().st_size / 1e6:.2f} MB")

@@ -8,7 +8,7 @@ peak memory while training, per-image inference time (Keras on CPU and full-int8
 thread), peak memory of the inference process, and file sizes. `bench/make_comparison.sh`
 produces the inputs and calls this script.
 
-    python bench/replication_table.py --bench runs/compare/bench/results.json \
+    python -m bench.replication_table --bench runs/compare/bench/results.json \
         "MobileNetV2|FT-F|runs/compare/mnv2-ftf|runs/compare/convert-mnv2-ftf" ...
 
 Each positional argument is ``name|mode|run_dir|convert_dir[|note]``; a run whose accuracy is

@@ -1,7 +1,7 @@
 """How many answers change when an app resizes differently from the model's contract.
 
-    python bench/resize_flips.py                                    # the bundled model, Emotion6 val
-    python bench/resize_flips.py --model old.tflite --model new.tflite --data ../shared/data/emotion6/sentiment_val.txt
+    python -m bench.resize_flips                                    # the bundled model, Emotion6 val
+    python -m bench.resize_flips --model old.tflite --model new.tflite --data ../shared/data/emotion6/sentiment_val.txt
 
 For every image: the contract's crop, resized with the contract's method and with each other
 method sentilite knows (warp_linear = MediaPipe's, OpenCV INTER_LINEAR, INTER_AREA); the model
@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from sentilite.core.classifier import load_classifier
+from sentilite.core.contract import INTERPOLATIONS
+from sentilite.core.datasets import read_dataset
+from sentilite.core.default_model import DEFAULT_MODEL_PATH
+from sentilite.core.imageio import load_image
+from sentilite.core.preprocess import resize_to_contract
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sentilite.core.classifier import load_classifier  # noqa: E402
-from sentilite.core.contract import INTERPOLATIONS  # noqa: E402
-from sentilite.core.datasets import read_dataset  # noqa: E402
-from sentilite.core.default_model import DEFAULT_MODEL_PATH  # noqa: E402
-from sentilite.core.imageio import load_image  # noqa: E402
-from sentilite.core.preprocess import resize_to_contract  # noqa: E402
-
 SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
 

@@ -1,7 +1,7 @@
 """Load test of `sentilite serve` on loopback, beside the bare model's throughput, in one run.
 
-    python bench/serve_load.py                      # 16 clients, 60 s, 2 worker threads, bundled int8 model
-    python bench/serve_load.py --clients 16 --seconds 60 --threads 2 --image photo.jpg
+    python -m bench.serve_load                      # 16 clients, 60 s, 2 worker threads, bundled int8 model
+    python -m bench.serve_load --clients 16 --seconds 60 --threads 2 --image photo.jpg
 
 Starts a real server process (``sentilite serve --port 0``), then N client threads each POST
 the same JPEG over a keep-alive connection for T seconds. Prints requests/s, p50/p99 latency,

@@ -7,7 +7,7 @@ frozen backbone over every image every epoch; the cached path computes the featu
 (reported separately) and trains the head on them. Prints both epoch times and the ratio from
 the second epoch on (target: >= 10x).
 
-    python bench/train_cached_features.py [--epochs 3] [--out runs/bench-train-cached]
+    python -m bench.train_cached_features [--epochs 3] [--out runs/bench-train-cached]
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ def main() -> None:
     if not BACKBONE.exists() or not EMOTION6.exists():
         sys.exit(f"needs {BACKBONE} and {EMOTION6} (../shared); not found")
     os.environ.setdefault("SENTILITE_NO_PROGRESS", "1")
-    sys.path.insert(0, str(REPO))
     from sentilite.train.api import train_model
     from sentilite.train.config import TrainConfig
 

@@ -1,7 +1,7 @@
 """Test-time augmentation (horizontal flip): what it buys on validation images, and what it costs.
 
-    python bench/tta.py                                  # the bundled model, Emotion6 val
-    python bench/tta.py --model runs/x/model_int8.tflite --data ../shared/data/emotion6/sentiment_val.txt
+    python -m bench.tta                                  # the bundled model, Emotion6 val
+    python -m bench.tta --model runs/x/model_int8.tflite --data ../shared/data/emotion6/sentiment_val.txt
 
 Each image is answered twice, as the contract prepares it and mirrored, and the two probability
 vectors (after the model's own decision rule, as an app gets them) are averaged. Prints accuracy,
@@ -15,21 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from sentilite.core.classifier import load_classifier
+from sentilite.core.datasets import read_dataset
+from sentilite.core.default_model import DEFAULT_MODEL_PATH
+from sentilite.core.imageio import load_image
+from sentilite.core.metrics import agreement, classification_metrics
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sentilite.core.classifier import load_classifier  # noqa: E402
-from sentilite.core.datasets import read_dataset  # noqa: E402
-from sentilite.core.default_model import DEFAULT_MODEL_PATH  # noqa: E402
-from sentilite.core.imageio import load_image  # noqa: E402
-from sentilite.core.metrics import agreement, classification_metrics  # noqa: E402
-
 SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
 

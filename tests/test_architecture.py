@@ -80,7 +80,7 @@ def test_size_rules_no_function_over_80_lines_no_module_over_400():
     import ast
 
     too_long = []
-    for folder in ("sentilite", "train", "convert", "device_bench", "camera_demo"):
+    for folder in ("sentilite", "train", "convert", "device_bench", "camera_demo", "bench", "release"):
         for path in sorted((REPO / folder).rglob("*.py")):
             src = path.read_text(encoding="utf-8")
             rel = path.relative_to(REPO)

@@ -15,57 +15,23 @@ warp_linear resize is MediaPipe's own).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.mediapipe_client import CLIENT, mediapipe_venv_python
 from sentilite.core.classifier import TFLiteClassifier
 
 pytestmark = pytest.mark.mediapipe
-MEDIAPIPE = "mediapipe==1.2.3"
-
-CLIENT = textwrap.dedent("""
-    import json, sys
-    import mediapipe as mp
-    from mediapipe.tasks import python as mpt
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.components.containers.rect import RectF
-    from mediapipe.tasks.python.vision.core.image_processing_options import ImageProcessingOptions
-    model, images = sys.argv[1], sys.argv[2:]
-    rois = {}
-    if images and images[0].startswith("--rois="):  # JSON file: {path: [left, top, right, bottom]} (normalised)
-        rois = json.load(open(images.pop(0)[len("--rois="):]))
-    opts = vision.ImageClassifierOptions(base_options=mpt.BaseOptions(model_asset_path=model), max_results=10)
-    try:
-        clf = vision.ImageClassifier.create_from_options(opts)
-    except Exception as exc:
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(0)
-    out = []
-    for path in images:
-        roi = rois.get(path)
-        # keywords: RectF's fields are (left, top, bottom, right), in that order
-        options = ImageProcessingOptions(region_of_interest=RectF(**dict(zip(("left", "top", "right", "bottom"), roi)))) if roi else None
-        res = clf.classify(mp.Image.create_from_file(path), options)
-        out.append({c.category_name: c.score for c in res.classifications[0].categories})
-    print(json.dumps(out))
-""")
 
 
 @pytest.fixture(scope="module")
 def mediapipe_python():
-    venv = Path(os.environ.get("SENTILITE_CACHE", Path.home() / ".cache" / "sentilite")) / f"venv-{MEDIAPIPE.replace('==', '-')}"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", MEDIAPIPE], capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            pytest.skip(f"cannot install {MEDIAPIPE} into {venv}: {proc.stderr.strip().splitlines()[-1:]}")
+    python, why = mediapipe_venv_python()
+    if why:
+        pytest.skip(why)
     return python
 
 

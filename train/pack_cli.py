@@ -1,4 +1,4 @@
-"""``sentilite data pack``: the click front of :mod:`train.pack`."""
+"""``sentilite data pack`` (the click front of :mod:`train.pack`) and ``sentilite data split``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ Examples:
   sentilite data pack ../shared/data/emotion6/sentiment_train.txt --out packs/emotion6-train
   sentilite data pack b-t4sa/b-t4sa_train.txt --out packs/bt4sa --processes 16 --shard-size 4096
   sentilite train --data packs/bt4sa --val b-t4sa/b-t4sa_val.txt --mode ft-a --strategy mirrored --precision mixed_float16
+  sentilite data split ../shared/data/oasis/sentiment_all.txt --fraction 0.2 --seed 0 --out runs/lists/oasis
+  sentilite data split ../shared/data/emotion6/sentiment_val.txt --absolute > val_abs.txt
 """
 
 
@@ -59,3 +61,30 @@ def pack_command(split: str, out: str, root: Optional[str], size: int, resize: s
                f"{m['pack_seconds']:.1f} s with {m['processes']} process(es) -> {out}")
     for item in m["skipped"][:10]:
         click.echo(f"  skipped {item['path']}: {item['reason']}", err=True)
+
+
+@data_group.command("split", epilog=EXAMPLES)
+@click.argument("split")
+@click.option("--fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="Share of each class that goes to val.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for train.txt and val.txt.")
+@click.option("--absolute", is_flag=True, help="Print SPLIT with absolute image paths and stop.")
+def split_command(split: str, fraction: float, seed: int, out: Optional[str], absolute: bool) -> None:
+    """Split a labelled list into a stratified, seeded train/val pair (B-T4SA line format,
+    absolute image paths, so they can be concatenated with other lists and used from anywhere)."""
+    from pathlib import Path
+
+    from sentilite.core.datasets import read_dataset, split_file_text, stratified_split
+    from sentilite.core.errors import InputFileError
+    from sentilite.core.fsutil import atomic_write_text
+
+    ds = read_dataset(split)
+    if absolute:
+        click.echo(split_file_text(ds.samples), nl=False)
+        return
+    if not out:
+        raise InputFileError("`sentilite data split` needs --out (or --absolute).", "e.g. --out runs/lists/oasis")
+    train, val = stratified_split(ds.samples, fraction, seed)
+    atomic_write_text(Path(out) / "train.txt", split_file_text(train))
+    atomic_write_text(Path(out) / "val.txt", split_file_text(val))
+    click.echo(f"{split}: {len(train)} train, {len(val)} val -> {out}", err=True)

@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
     "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
     "info": ("sentilite.app.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
-    "data": ("sentilite.train.pack_cli", "data_group", "Pack a labelled split into TFRecord shards for training at scale."),
+    "data": ("sentilite.train.pack_cli", "data_group", "Split a labelled list (stratified, seeded); pack it into TFRecord shards."),
     "standin": ("sentilite.device_bench.standin_cli", "standin_command", "Start/stop a Raspberry Pi stand-in (aarch64 under qemu) on 127.0.0.1."),
     "serve": ("sentilite.app.serve.cli", "serve_command", "Serve a model: upload page, browser camera and JSON API."),
 }

@@ -176,6 +176,16 @@ def split_file_text(samples: Iterable[Sample]) -> str:
     return "".join(f"{Path(s.path).resolve()} {s.label}\n" for s in samples)
 
 
+def stratified_split(samples: Sequence[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """(train, val): a seeded ``fraction`` of each class goes to val, the rest to train, order kept."""
+    rng = np.random.default_rng(seed)
+    val_idx: set[int] = set()
+    for label in sorted({s.label for s in samples}):
+        members = [i for i, s in enumerate(samples) if s.label == label]
+        val_idx.update(rng.permutation(members)[: round(fraction * len(members))].tolist())
+    return ([s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx])
+
+
 def read_split_file(path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS) -> Dataset:
     samples = list(iter_split_file(path, root, labels))
     if not samples:

@@ -3,9 +3,9 @@
 Collects, from a training run folder and its `sentilite convert` report, what a user needs to
 judge the model: data, recipe, held-out accuracy (3-class and the 2-class reading) of the Keras
 model and of the shipped full-int8 file, size, latency on the build host, and known limits.
-Called by `bench/make_default_model.sh`:
+Called by `release/make_default_model.sh`:
 
-    python bench/model_card.py --run runs/default-model/mnv2-two-phase-tw \
+    python -m release.model_card --run runs/default-model/mnv2-two-phase-tw \
         --convert runs/default-model/convert --out sentilite/models/sentiment_mobilenetv2_int8.json
 """
 
@@ -154,7 +154,7 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
             "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
                          "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
             "cross_validation": cv,
-            "reproduce": "bash bench/make_default_model.sh",
+            "reproduce": "bash release/make_default_model.sh",
         },
         "decision_rule": read_contract(run / "model.keras").decision.to_dict(),
         "evaluation": {

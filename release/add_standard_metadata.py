@@ -1,6 +1,6 @@
 """Give an existing sentilite .tflite the standard TFLite Model Metadata, keeping its graph and weights.
 
-    python bench/add_standard_metadata.py sentilite/models/sentiment_mobilenetv2_int8.tflite
+    python -m release.add_standard_metadata sentilite/models/sentiment_mobilenetv2_int8.tflite
 
 Rewrites the file (atomically) through ``write_tflite`` with its own contract and conversion
 facts, checks that its outputs on generated images are unchanged, and updates the sha256 and
@@ -10,7 +10,6 @@ size in a model card beside it (``MODEL.json``), if there is one.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,4 +37,8 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", help="the .tflite to rewrite in place with the standard metadata")
+    main(ap.parse_args().model)

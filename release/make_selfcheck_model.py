@@ -2,7 +2,7 @@
 with a contract, used by the Raspberry Pi stand-in's self-check (float32 XNNPACK must match the
 reference kernels). It classifies nothing: it only has to exercise float32 convolutions.
 
-    python bench/make_selfcheck_model.py
+    python -m release.make_selfcheck_model
 """
 
 from __future__ import annotations
@@ -35,4 +35,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     main()

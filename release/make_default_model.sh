@@ -2,8 +2,8 @@
 # Reproduce the sentiment model bundled in the package
 # (sentilite/models/sentiment_mobilenetv2_int8.tflite) with sentilite's own commands.
 #
-#   bash bench/make_default_model.sh            # ~1 h 40 min on 2 CPU cores, no GPU
-#   SHARED=/path/to/shared OUT=runs/dm bash bench/make_default_model.sh
+#   bash release/make_default_model.sh            # ~1 h 40 min on 2 CPU cores, no GPU
+#   SHARED=/path/to/shared OUT=runs/dm bash release/make_default_model.sh
 #
 # 1. The recipe was chosen by cross-validation on the tweet images (bench/cv_recipe.py; README,
 #    "The bundled model"): every labelled image of ../shared. Emotion6 train and OASIS teach all
@@ -11,7 +11,7 @@
 #    --partial-data, so they teach polarity and never that neutral does not occur.
 # 2. Train three FT-A teachers (all layers, the replication preset) from the offline ImageNet
 #    MobileNetV2, each with one thing different: the recipe itself; validated on Emotion6 val plus a
-#    seeded fifth of OASIS (bench/split_list.py), trained on the other four fifths; and with the
+#    seeded fifth of OASIS (sentilite data split), trained on the other four fifths; and with the
 #    resize method drawn at random per image (--augment ...,interp). Then distil their mean
 #    probability into one MobileNetV2 trained with the same recipe (T = 4, alpha = 0.1): the
 #    shipped model. Emotion6 val drives early stopping and fits the decision rule; Emotion6 test
@@ -60,8 +60,8 @@ TWEETS=(--partial-data "$TW_DEV" --partial-data "$TW_BORTH")
 train mnv2-fta-all --data "$E6/sentiment_train.txt" --data "$OASIS" "${TWEETS[@]}" "${VAL[@]}" "${MNV2[@]}" --mode ft-a
 
 mkdir -p "$OUT/lists"
-python bench/split_list.py "$OASIS" --fraction 0.2 --seed 0 --out "$OUT/lists/oasis"
-{ cat "$OUT/lists/oasis/val.txt"; python bench/split_list.py "$E6/sentiment_val.txt" --absolute; } > "$OUT/lists/val.txt"
+sentilite data split "$OASIS" --fraction 0.2 --seed 0 --out "$OUT/lists/oasis"
+{ cat "$OUT/lists/oasis/val.txt"; sentilite data split "$E6/sentiment_val.txt" --absolute; } > "$OUT/lists/val.txt"
 train mnv2-fta-oasisval --data "$E6/sentiment_train.txt" --data "$OUT/lists/oasis/train.txt" "${TWEETS[@]}" \
                         --val "$OUT/lists/val.txt" "${MNV2[@]}" --mode ft-a
 
@@ -91,13 +91,13 @@ fi
 
 # The full-integer file to ship: the int8 repair convert kept (by agreement with Keras, labels unused;
 # e.g. int8-eq, equalised and rounded for its outputs) when it is full-integer, else the int8 file.
-INT8=$(python bench/model_card.py --convert "$OUT/convert" --shipped-file)
+INT8=$(python -m release.model_card --convert "$OUT/convert" --shipped-file)
 mkdir -p sentilite/models
 cp "$INT8" sentilite/models/sentiment_mobilenetv2_int8.tflite.tmp
 mv sentilite/models/sentiment_mobilenetv2_int8.tflite.tmp sentilite/models/sentiment_mobilenetv2_int8.tflite
 # the cross-validation behind the recipe (bench/cv_recipe.py), when its runs are there
 CV=()
 for d in runs/cv-recipe runs/cv-fta runs/cv-ensemble; do [ -f "$d/cv.json" ] && CV+=(--cv "$d"); done
-python bench/model_card.py --run "$BEST" --convert "$OUT/convert" "${CV[@]}" \
+python -m release.model_card --run "$BEST" --convert "$OUT/convert" "${CV[@]}" \
     --out sentilite/models/sentiment_mobilenetv2_int8.json
 sentilite info
