@@ -1,7 +1,7 @@
 """The real MediaPipe Tasks ImageClassifier as a client of sentilite's files: the pinned version,
 the virtualenv it lives in (MediaPipe pulls in opencv-contrib-python, which collides with
 opencv-python-headless) and the small script that classifies images with it. Shared by
-``tests/test_mediapipe_client.py`` and ``python -m bench.mediapipe_agreement``.
+``tests/app/test_mediapipe_client.py`` and ``python -m bench.mediapipe_agreement``.
 """
 
 from __future__ import annotations

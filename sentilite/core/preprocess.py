@@ -71,7 +71,7 @@ def _warp_linear(image: np.ndarray, box: tuple[float, float, int, int], size: tu
 
     MediaPipe Tasks' ImageToTensor maps the region's corners onto the tensor's corners and warps
     with INTER_LINEAR (its bundled OpenCV, fixed-point). This gives the same pixels, bit for bit
-    (``tests/test_mediapipe_client.py``), which is what makes an app on MediaPipe agree with sentilite.
+    (``tests/app/test_mediapipe_client.py``), which is what makes an app on MediaPipe agree with sentilite.
     """
     coords, table = _warp_maps(box, size)
     return cv2.remap(image, coords, table, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -11,8 +11,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from payloads import bomb_png
 from servekit import multipart, request, start_server
-from test_hostile_files import bomb_png
 
 
 @pytest.fixture(scope="module")

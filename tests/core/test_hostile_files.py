@@ -14,31 +14,16 @@ import struct
 import subprocess
 import sys
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from payloads import bomb_png
 from PIL import Image
 
 from sentilite.core.default_model import DEFAULT_MODEL_PATH
 from sentilite.core.errors import ImageReadError, ModelFormatError
 from sentilite.core.imageio import ImageTooLargeError, decode_image_bytes, load_image
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A complete, valid black PNG of width x height, compressed row by row (never held whole)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    comp, row, parts = zlib.compressobj(9), b"\x00" * (1 + 3 * width), []
-    for _ in range(height):
-        parts.append(comp.compress(row))
-    parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
-
 
 #: runs argv (from sys.argv[1:]) with stdin passed through, then prints its peak RSS in MB
 _MEASURE = ("import resource, subprocess, sys\n"

@@ -20,7 +20,7 @@ from sentilite.core.runtime import make_interpreter
 
 @pytest.fixture(scope="module")
 def repaired(hard_model, synthetic_splits, tmp_path_factory):
-    # repair="always" also runs the quantisation-aware fine-tuning (tests/test_convert_qat.py checks what it does)
+    # repair="always" also runs the quantisation-aware fine-tuning (tests/convert/test_convert_qat.py checks what it does)
     return convert_model(hard_model, calib=synthetic_splits["train"], eval=synthetic_splits["test"],
                          out=tmp_path_factory.mktemp("conv") / "out", variants="float32,int8", calib_size=30, latency_runs=3,
                          kernel_check_images=0, repair="always")
