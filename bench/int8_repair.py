@@ -108,7 +108,7 @@ def main() -> None:
     block = report["int8_layers"]
     candidates = [rows["dynamic-int8"], rows["int8"]] + [r for r in block["repair"]["rows"] if "error" not in r]
     print(f"model {args.model}; {rows['int8']['n']} images (Emotion6 test + val); Keras accuracy {100 * keras['accuracy']:.1f} %")
-    from sentilite.convert.layer_errors import short_name
+    from sentilite.convert.int8.layer_errors import short_name
 
     print("worst int8 layers (RMSE / std): " + ", ".join(f"{short_name(w['tensor'])} {w['rmse_over_std']:.3f}" for w in block["worst"][:6]))
     print(f"Keras near ties (top two classes within {NEAR_TIE}): {rows['int8'].get('near_ties', '?')} of {rows['int8']['n']} images")

@@ -4,7 +4,7 @@
     python -m bench.qat_gap --images 1583 --epochs 6
     python -m bench.qat_gap --images 1583 --epochs 3 --also ../shared/data/oasis/sentiment_all.txt ...
 
-Fine-tunes a copy of the model as `sentilite convert`'s int8-qat repair does (convert/qat.py), and
+Fine-tunes a copy of the model as `sentilite convert`'s int8-qat repair does (convert/int8/qat.py), and
 scores four int8 renderings against the original float model, on the images the fine-tuning
 trains on (the calibration images, plus any given with --also) and on Emotion6 test + val (397
 images it never sees):
@@ -70,14 +70,14 @@ def main() -> None:
     from sentilite.convert.api import load_keras_model, resolve_model_contract
     from sentilite.convert.calibration import build_calibration_set
     from sentilite.convert.decision_fold import fold_decision_rule
-    from sentilite.convert.options import ConvertOptions
-    from sentilite.convert.pixel_in import wrap_pixel_in
-    from sentilite.convert.qat import (
+    from sentilite.convert.int8.qat import (
         build_qat_model,
         observe_ranges,
         predict_in_batches,
         qat_finetune,
     )
+    from sentilite.convert.options import ConvertOptions
+    from sentilite.convert.pixel_in import wrap_pixel_in
     from sentilite.convert.validation import build_eval_set
     from sentilite.core.preprocess import normalize
     from sentilite.core.tf_import import import_keras

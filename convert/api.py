@@ -38,10 +38,9 @@ from .export import (
     flex_ops,
     tensorflow_version,
 )
-from .layer_errors import layer_errors, worst
+from .int8 import layer_errors, needs_repair, try_repairs, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
 from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
-from .repair import needs_repair, try_repairs
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
 from .staging import check_out_dir, staged

@@ -142,7 +142,7 @@ def build_converter(
     int16_activations: bool = False,
 ) -> Any:
     """A TFLiteConverter set up for one variant (not yet run): what :func:`convert_saved_model`
-    runs, and what the int8 debugger (:mod:`convert.layer_errors`) is given."""
+    runs, and what the int8 debugger (:mod:`convert.int8.layer_errors`) is given."""
     tf = import_tensorflow("conversion")
     spec = variant_spec(variant)
     if io_type not in IO_TYPES:

@@ -17,7 +17,7 @@ from sentilite.core.reporting import (
     write_markdown,
 )
 
-from .int8_report import LAYER_PLOT_FILE, int8_section, plot_layer_errors
+from .int8 import LAYER_PLOT_FILE, int8_section, plot_layer_errors
 
 PathLike = Union[str, os.PathLike]
 

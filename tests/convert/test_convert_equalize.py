@@ -1,4 +1,4 @@
-"""convert/equalize.py and convert/rounding.py: the int8-eq repair's two rewrites.
+"""convert/int8/equalize.py and convert/int8/rounding.py: the int8-eq repair's two rewrites.
 
 What a user relies on: equalisation leaves the float model's answers as they were and evens out
 the channels of the int8 activations it touches (a channel nobody reads is shrunk out of the
@@ -62,7 +62,7 @@ def _inputs(n: int, seed: int) -> np.ndarray:
 
 
 def test_the_groups_are_the_relu_pairs_and_the_residual_stream(keras):
-    from sentilite.convert.equalize import find_groups
+    from sentilite.convert.int8.equalize import find_groups
 
     groups = find_groups(_two_block_model(keras), keras)
     pairs = {(g.producers[0].name, g.readers[0].name) for g in groups if g.kind == "relu"}
@@ -74,7 +74,7 @@ def test_the_groups_are_the_relu_pairs_and_the_residual_stream(keras):
 
 
 def test_equalisation_keeps_the_answers_and_evens_the_channels(keras):
-    from sentilite.convert.equalize import channel_maxima, equalize, find_groups
+    from sentilite.convert.int8.equalize import channel_maxima, equalize, find_groups
 
     model = _two_block_model(keras)
     calib, other = _inputs(64, 1), _inputs(32, 2)
@@ -95,7 +95,7 @@ def test_equalisation_keeps_the_answers_and_evens_the_channels(keras):
 def test_a_channel_nobody_reads_is_shrunk_not_kept(hard_keras_model, hard_images, keras):
     """The hard layer's constant-200 channel, which the next layer ignores, is scaled down to
     the live channels' range; the answers stay the same."""
-    from sentilite.convert.equalize import equalize
+    from sentilite.convert.int8.equalize import equalize
 
     model = keras.models.clone_model(hard_keras_model)
     model.set_weights(hard_keras_model.get_weights())
@@ -125,7 +125,7 @@ def _int8_kernels(data: bytes) -> dict[tuple[int, ...], tuple[np.ndarray, np.nda
 
 def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
     from sentilite.convert.export import build_converter, export_saved_model
-    from sentilite.convert.rounding import round_weights
+    from sentilite.convert.int8.rounding import round_weights
 
     model = _two_block_model(keras)
     calib, other = _inputs(64, 1), _inputs(32, 2)
@@ -153,9 +153,9 @@ def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
 def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_images, keras, tmp_path):
     """On the model with a layer made hard to quantise, the rewritten model's int8 file is much
     closer to the float model than the plain int8 file."""
-    from sentilite.convert.equalize import equalize
     from sentilite.convert.export import build_converter, export_saved_model
-    from sentilite.convert.rounding import round_weights
+    from sentilite.convert.int8.equalize import equalize
+    from sentilite.convert.int8.rounding import round_weights
 
     calib, test = hard_images
     float_ = np.asarray(hard_keras_model(test))
@@ -175,7 +175,7 @@ def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_im
 
 @pytest.mark.parametrize("shared", [True, False], ids=["conv", "depthwise"])
 def test_gptq_then_descent_lowers_the_output_error_below_descent_alone_on_the_same_grid(shared):
-    from sentilite.convert.rounding import gptq_round, round_for_output
+    from sentilite.convert.int8.rounding import gptq_round, round_for_output
 
     rng = np.random.default_rng(0)
     total = {"nearest": 0.0, "descent": 0.0, "gptq": 0.0}
@@ -201,7 +201,7 @@ def test_gptq_then_descent_lowers_the_output_error_below_descent_alone_on_the_sa
 def test_rounding_in_passes_that_fit_a_memory_budget_gives_the_same_weights(keras):
     """A memory budget smaller than any one matrix splits the second moments into one pass per
     layer; every pass reads the model as it came, so the weights come out exactly the same."""
-    from sentilite.convert.rounding import round_weights
+    from sentilite.convert.int8.rounding import round_weights
 
     calib = _inputs(32, 1)
     one, many = _two_block_model(keras), _two_block_model(keras)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sentilite.convert.api import convert_model
-from sentilite.convert.layer_errors import rmse_over_std, short_name
+from sentilite.convert.int8.layer_errors import rmse_over_std, short_name
 from sentilite.core.classifier import TFLiteClassifier
 from sentilite.core.runtime import make_interpreter
 
@@ -105,7 +105,7 @@ def test_channel_wise_error_sees_a_crushed_channel_that_the_tensor_spread_hides(
 def test_winner_rule_on_planted_rows():
     """Planted rows, each meant to lose for one reason. Planted defects: compare medians alone (the
     noisy-but-tied int8-eq is dropped), or skip the |dp| condition (int8-int8io wins)."""
-    from sentilite.convert.repair import _winner
+    from sentilite.convert.int8.repair import _winner
 
     int8 = {"variant": "int8", "top1_agreement": 0.90, "mean_abs_diff": 0.040}
     f32 = {"latency_ms": 10.5, "latency_ci95": [9.0, 14.0]}

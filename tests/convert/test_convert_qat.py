@@ -1,4 +1,4 @@
-"""convert/qat.py: the int8 simulation that quantisation-aware fine-tuning trains through.
+"""convert/int8/qat.py: the int8 simulation that quantisation-aware fine-tuning trains through.
 
 What a user relies on: with quantisation off it *is* the float model (BatchNorm folding is exact);
 with it on, it reproduces what the TFLite converter's int8 file computes, including a layer made
@@ -46,7 +46,7 @@ def _bn_model(keras):
 
 
 def test_fake_quant_sits_where_the_int8_graph_stores_a_tensor(keras):
-    from sentilite.convert.qat import build_qat_model
+    from sentilite.convert.int8.qat import build_qat_model
 
     _, layers = build_qat_model(_bn_model(keras))
     acts = sorted(f.name.split("_")[1] for f in layers if f.name.startswith("fq_"))
@@ -57,7 +57,7 @@ def test_fake_quant_sits_where_the_int8_graph_stores_a_tensor(keras):
 
 
 def test_with_quantisation_off_the_folded_graph_is_the_float_model(keras):
-    from sentilite.convert.qat import build_qat_model, observe_ranges
+    from sentilite.convert.int8.qat import build_qat_model, observe_ranges
 
     model = _bn_model(keras)
     x = np.random.default_rng(2).normal(size=(16, 12, 12, 3)).astype(np.float32)
@@ -74,7 +74,7 @@ def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, ha
     """On the model with a layer made hard to quantise, int8 is far from float; the simulation
     is far from float in the same way, so it is close to the int8 file."""
     from sentilite.convert.export import build_converter, export_saved_model
-    from sentilite.convert.qat import build_qat_model, observe_ranges
+    from sentilite.convert.int8.qat import build_qat_model, observe_ranges
 
     calib, test = hard_images
     sm = export_saved_model(hard_keras_model, tmp_path / "sm")
@@ -90,7 +90,7 @@ def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, ha
 
 
 def test_fine_tuning_lowers_the_simulated_int8_error_and_trains_a_copy(hard_keras_model, hard_images, keras):
-    from sentilite.convert.qat import qat_finetune
+    from sentilite.convert.int8.qat import qat_finetune
 
     calib, _ = hard_images
     model = keras.models.clone_model(hard_keras_model)
@@ -108,8 +108,8 @@ def test_the_two_batchnorm_foldings_agree(keras):
     """rounding.fold_batchnorm (NumPy, writes the weights the int8 file carries) and the
     simulation's FoldedQuantWeights (TensorFlow, differentiable) hold the same formula twice:
     they must fold alike, for a convolution and a depthwise convolution."""
-    from sentilite.convert.qat import build_qat_model
-    from sentilite.convert.rounding import fold_batchnorm
+    from sentilite.convert.int8.qat import build_qat_model
+    from sentilite.convert.int8.rounding import fold_batchnorm
 
     model = _bn_model(keras)
     _, layers = build_qat_model(model)

@@ -182,7 +182,7 @@ def test_interleaved_latency_times_every_model_alike():
 
 
 def test_the_repair_section_names_a_closer_dynamic_int8_and_whether_fine_tuning_ran():
-    from sentilite.convert.int8_report import int8_section
+    from sentilite.convert.int8.report import int8_section
 
     rows = rows_fixture()
     by = {r["variant"]: r for r in rows}

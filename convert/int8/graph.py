@@ -1,8 +1,8 @@
 """The Keras model as one flat graph: nested functional models inlined, each layer's readers known.
 
-Quantisation-aware fine-tuning (:mod:`convert.qat`) re-traces the model through it, and
-cross-layer equalisation (:mod:`convert.equalize`) and output-aware rounding
-(:mod:`convert.rounding`) find the layer patterns they rewrite with it.
+Quantisation-aware fine-tuning (:mod:`convert.int8.qat`) re-traces the model through it, and
+cross-layer equalisation (:mod:`convert.int8.equalize`) and output-aware rounding
+(:mod:`convert.int8.rounding`) find the layer patterns they rewrite with it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Keras layers of the int8 simulation used by quantisation-aware fine-tuning (convert/qat.py)."""
+"""The Keras layers of the int8 simulation used by quantisation-aware fine-tuning (convert/int8/qat.py)."""
 
 from __future__ import annotations
 

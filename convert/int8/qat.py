@@ -1,9 +1,9 @@
 """Quantisation-aware fine-tuning: teach the float weights to survive full-int8 conversion.
 
-Calibration, I/O type and float layers (convert/repair.py) stop near a mean |dp| of 0.03 on
+Calibration, I/O type and float layers (convert/int8/repair.py) stop near a mean |dp| of 0.03 on
 MobileNetV2: the error builds up along the network. Fine-tuning with the quantisation simulated
 in the forward pass lets the weights move to where int8 rounding hurts less (on MobileNetV2 it
-reaches about 0.033; re-parametrising, convert/equalize.py and convert/rounding.py, does better).
+reaches about 0.033; re-parametrising, convert/int8/equalize.py and convert/int8/rounding.py, does better).
 The simulation also serves to see where the error comes from: switch single layers to float. TF-MOT, the usual tool, does not run on
 Keras 3, so the simulation is built here from TensorFlow's fake-quant ops:
 

@@ -4,17 +4,17 @@
    preprocessed exactly as at inference, like the default set);
 2. I/O type: the other integer I/O type;
 3. equalisation and rounding (``int8-eq``, about a minute on MobileNetV2): the same network
-   re-parametrised so that int8 loses less (:mod:`convert.equalize`: every channel of an int8
+   re-parametrised so that int8 loses less (:mod:`convert.int8.equalize`: every channel of an int8
    activation given a similar range), its weights then rounded for each layer's output instead
-   of to the nearest step (:mod:`convert.rounding`), converted by the ordinary full-int8 path. A
+   of to the nearest step (:mod:`convert.int8.rounding`), converted by the ordinary full-int8 path. A
    full-integer file, like ``int8``;
 4. selective quantisation: the 3, then 6 layers with the largest error
-   (:mod:`convert.layer_errors`) kept in float. A *mixed* variant, named so: integer-only NPUs
+   (:mod:`convert.int8.layer_errors`) kept in float. A *mixed* variant, named so: integer-only NPUs
    and Edge TPUs cannot run it;
 5. int16x8: 16-bit activations, 8-bit weights; flagged: XNNPACK has no kernels for it, so on a
    CPU it is many times slower than float32.
 
-6. quantisation-aware fine-tuning (:mod:`convert.qat`), the most expensive (minutes), only when
+6. quantisation-aware fine-tuning (:mod:`convert.int8.qat`), the most expensive (minutes), only when
    none of the above agrees with Keras on at least 97 % of the images (or with ``--repair always``).
    It starts from the model as exported: started from the equalised one, its first epoch undid
    what equalisation gained (Adam's steps are large for the weights equalisation made small).
@@ -35,9 +35,9 @@ import numpy as np
 
 from sentilite.core.modelfile import write_tflite
 
-from .export import build_converter, convert_saved_model
+from ..export import build_converter, convert_saved_model
+from ..validation import clearly_slower, interleaved_latency, tflite_runner, validate_tflite
 from .layer_errors import mixed_model, worst
-from .validation import clearly_slower, interleaved_latency, tflite_runner, validate_tflite
 
 Log = Callable[[str], None]
 AGREEMENT_FLOOR = 0.97
@@ -157,7 +157,7 @@ def _convert_like_int8(model: Any, inp: Any, opts: Any) -> bytes:
     calibration images and I/O type."""
     import tempfile
 
-    from .export import export_saved_model
+    from ..export import export_saved_model
 
     with tempfile.TemporaryDirectory(prefix="sentilite-repair-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
@@ -166,7 +166,7 @@ def _convert_like_int8(model: Any, inp: Any, opts: Any) -> bytes:
 
 def equalized_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
     """Makes the ``int8-eq`` file: a copy of the exported Keras model equalised
-    (:mod:`convert.equalize`), its convolutions rounded for their outputs (:mod:`convert.rounding`),
+    (:mod:`convert.int8.equalize`), its convolutions rounded for their outputs (:mod:`convert.int8.rounding`),
     both on ``images()`` (up to ``--qat-images`` calibration images, the ones the fine-tuning reads;
     the converter still calibrates on the int8 variant's), then converted as int8 is. ``keep``
     receives the facts for the report."""
@@ -194,7 +194,7 @@ def equalized_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log
 
 
 def qat_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
-    """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/qat.py) on
+    """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/int8/qat.py) on
     ``images()``, then the ordinary full-int8 conversion of it, calibrated on the same images as
     the int8 variant."""
 
