@@ -40,7 +40,12 @@ def main() -> None:
 
     from sentilite.convert.bias_correction import correct_classifier_bias
     from sentilite.convert.calibration import build_calibration_set
-    from sentilite.convert.export import QuantizerOptions, convert_saved_model, export_saved_model
+    from sentilite.convert.export import (
+        ConversionRequest,
+        QuantizerOptions,
+        convert_saved_model,
+        export_saved_model,
+    )
     from sentilite.convert.validation import build_eval_set, keras_probs, open_tflite, tflite_probs
     from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.core.metrics import agreement
@@ -54,7 +59,7 @@ def main() -> None:
     ref = np.concatenate([keras_probs(keras_clf, ev) for ev in evs])
     tmp = Path(tempfile.mkdtemp(prefix="int8-fidelity-"))
     sm = export_saved_model(import_keras().saving.load_model(args.model, compile=False), tmp / "sm")
-    f32 = convert_saved_model(sm, "float32")
+    f32 = convert_saved_model(ConversionRequest(sm, "float32"))
     train = E6 / "sentiment_train.txt"
     big = build_calibration_set(train, contract, 25 if args.quick else 1583, seed=0)
     big200 = build_calibration_set(train, contract, 200, seed=0) if args.quick else big
@@ -64,7 +69,7 @@ def main() -> None:
 
     def row(name, calib, n, io="uint8", per_channel=True, bias=True):
         t0 = time.perf_counter()
-        data = convert_saved_model(sm, "int8", calib.representative(n), io, quantizer=QuantizerOptions(per_channel=per_channel))
+        data = convert_saved_model(ConversionRequest(sm, "int8", calib.representative(n), io, quantizer=QuantizerOptions(per_channel=per_channel)))
         if bias:
             data, _ = correct_classifier_bias(data, f32, calib.inputs(n))
         seconds = time.perf_counter() - t0

@@ -46,12 +46,12 @@ def fidelity(probs: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 
 def int8_file(model, calib, contract, tmp: Path, name: str):
     """The full-int8 file of ``model`` (uint8 I/O, pixel-in), converted and written as `convert` does."""
-    from sentilite.convert.export import convert_saved_model, export_saved_model
+    from sentilite.convert.export import ConversionRequest, convert_saved_model, export_saved_model
     from sentilite.core.classifier import TFLiteClassifier
     from sentilite.core.modelfile import write_tflite
 
     sm = export_saved_model(model, tmp / f"{name}_sm")
-    data = convert_saved_model(sm, "int8", calib.representative(200), "uint8")
+    data = convert_saved_model(ConversionRequest(sm, "int8", calib.representative(200), "uint8"))
     return TFLiteClassifier(write_tflite(tmp / f"{name}.tflite", data, contract), num_threads=2)
 
 

@@ -32,12 +32,14 @@ from .calibration import CalibrationSet, build_calibration_set
 from .decision_fold import fold_decision_rule
 from .export import (
     FLEX_WARNING,
+    ConversionRequest,
     build_converter,
     convert_saved_model,
     export_saved_model,
     flex_ops,
     tensorflow_version,
 )
+from .inputs import ConvertInputs
 from .int8 import layer_errors, needs_repair, try_repairs, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
 from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
@@ -46,7 +48,6 @@ from .result import ConversionResult
 from .staging import check_out_dir, staged
 from .sweep import calibration_sweep
 from .validation import (
-    EvalSet,
     build_eval_set,
     interleaved_latency,
     validate_keras,
@@ -110,23 +111,8 @@ def host_facts(tf_version: str) -> dict[str, Any]:
             "python": platform.python_version(), "tensorflow": tf_version}
 
 
-@dataclass
-class _Inputs:
-    """Everything read and checked before the first conversion."""
-
-    model_path: Path
-    contract: PreprocessContract  # the Keras model's
-    export: PreprocessContract  # the one the .tflite files carry (pixel-in unless told otherwise)
-    calib_set: Optional[CalibrationSet]
-    calib_n: int
-    ev: EvalSet
-    keras_model: Any
-    tf_version: str
-    model_sha: str
-
-
 def _read_inputs(model: PathLike, calib: Optional[PathLike], eval_split: PathLike, root: Optional[PathLike],
-                 out_dir: Path, opts: ConvertOptions, say: Log) -> _Inputs:
+                 out_dir: Path, opts: ConvertOptions, say: Log) -> ConvertInputs:
     model_path = Path(model)
     require_format(model_path, "keras")
     contract = resolve_model_contract(model_path, opts.contract)
@@ -152,7 +138,7 @@ def _read_inputs(model: PathLike, calib: Optional[PathLike], eval_split: PathLik
     if calib_set is not None:
         calib_set.contract = export  # what the calibration sweep's files carry
     calib_n = min(opts.calib_size, len(calib_set)) if calib_set is not None else 0
-    return _Inputs(model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
+    return ConvertInputs(model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -169,11 +155,11 @@ class _Converted:
 
 def _float32_blob(sm: Path, got: _Converted, opts: ConvertOptions) -> bytes:
     if got.float32 is None:
-        got.float32 = convert_saved_model(sm, "float32", None, opts.io, opts.allow_select_tf_ops)
+        got.float32 = convert_saved_model(ConversionRequest(sm, "float32", None, opts.io, opts.allow_select_tf_ops))
     return got.float32
 
 
-def _variant_facts(v: str, inp: _Inputs, opts: ConvertOptions, got: _Converted) -> dict[str, Any]:
+def _variant_facts(v: str, inp: ConvertInputs, opts: ConvertOptions, got: _Converted) -> dict[str, Any]:
     """The conversion facts stored in the .tflite beside the contract."""
     full_integer = VARIANT_SPECS[v].full_integer
     facts: dict[str, Any] = {
@@ -197,7 +183,7 @@ def _variant_facts(v: str, inp: _Inputs, opts: ConvertOptions, got: _Converted) 
     return facts
 
 
-def _convert_all(sm: Path, inp: _Inputs, opts: ConvertOptions, stage: Path, say: Log) -> _Converted:
+def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path, say: Log) -> _Converted:
     """Each variant into ``stage``, with its contract and conversion facts inside."""
     got = _Converted()
     for v in opts.variant_names():
@@ -205,7 +191,7 @@ def _convert_all(sm: Path, inp: _Inputs, opts: ConvertOptions, stage: Path, say:
         say(f"converting {v}" + (f" (calibrating on {inp.calib_n} images, {opts.io} I/O)" if full_integer else ""))
         t0 = time.perf_counter()
         rep = inp.calib_set.representative(inp.calib_n) if (full_integer and inp.calib_set is not None) else None
-        data = convert_saved_model(sm, v, rep, opts.io, opts.allow_select_tf_ops, opts.quantizer)
+        data = convert_saved_model(ConversionRequest(sm, v, rep, opts.io, opts.allow_select_tf_ops, opts.quantizer))
         if v == "float32":
             got.float32 = data
         if full_integer and inp.calib_set is not None and opts.quantizer.bias_correction:
@@ -220,7 +206,7 @@ def _convert_all(sm: Path, inp: _Inputs, opts: ConvertOptions, stage: Path, say:
     return got
 
 
-def _validate_all(inp: _Inputs, got: _Converted, opts: ConvertOptions, out_dir: Path, say: Log) -> tuple[list[dict[str, Any]], Any]:
+def _validate_all(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out_dir: Path, say: Log) -> tuple[list[dict[str, Any]], Any]:
     """Score Keras and every variant on the evaluation images; time the variants interleaved."""
     say(f"validating the Keras model on {len(inp.ev)} images")
     keras_row, ref = validate_keras(inp.model_path, inp.ev, inp.contract)
@@ -243,7 +229,7 @@ def _validate_all(inp: _Inputs, got: _Converted, opts: ConvertOptions, out_dir: 
     return rows, ref
 
 
-def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str, Any]], ref: Any, opts: ConvertOptions,
+def _int8_diagnosis(sm: Path, inp: ConvertInputs, got: _Converted, rows: list[dict[str, Any]], ref: Any, opts: ConvertOptions,
                     stage: Path, out_dir: Path, say: Log) -> Optional[dict[str, Any]]:
     """The per-layer int8 error report, and the repairs when int8 misses the tolerance."""
     if "int8" not in got.paths or inp.calib_set is None or not opts.layer_report or opts.allow_select_tf_ops:
@@ -257,7 +243,7 @@ def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str
     calib, n = inp.calib_set, inp.calib_n
 
     def factory() -> Any:  # float I/O around the int8 body, so model outputs compare as floats too
-        return build_converter(sm, "int8", calib.representative(n), "float32", False, opts.quantizer)
+        return build_converter(ConversionRequest(sm, "int8", calib.representative(n), "float32", quantizer=opts.quantizer))
 
     def evaluation() -> Any:
         return ([normalize(inp.ev.pixels[i : i + 1], inp.export)] for i in range(min(len(inp.ev), 100)))
@@ -280,7 +266,7 @@ def _int8_diagnosis(sm: Path, inp: _Inputs, got: _Converted, rows: list[dict[str
     return block
 
 
-def _sweep(sm: Path, inp: _Inputs, got: _Converted, ref: Any, keras_accuracy: float, opts: ConvertOptions,
+def _sweep(sm: Path, inp: ConvertInputs, got: _Converted, ref: Any, keras_accuracy: float, opts: ConvertOptions,
            say: Log, notes: list[str]) -> Optional[list[dict[str, Any]]]:
     sizes = opts.sweep_sizes()
     if not sizes or inp.calib_set is None:
@@ -292,7 +278,7 @@ def _sweep(sm: Path, inp: _Inputs, got: _Converted, ref: Any, keras_accuracy: fl
     return rows
 
 
-def _build_report(inp: _Inputs, got: _Converted, opts: ConvertOptions, rows: list[dict[str, Any]],
+def _build_report(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, rows: list[dict[str, Any]],
                   sweep_rows: Optional[list[dict[str, Any]]], notes: list[str], timings: dict[str, Any]) -> dict[str, Any]:
     checks.add_comparisons(rows, opts.tolerance)
     calib_facts = inp.calib_set.facts(inp.calib_n) if inp.calib_set is not None else None

@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
@@ -132,53 +133,62 @@ def _conversion_failure(variant: str, exc: BaseException, native: str, allow_sel
     )
 
 
-def build_converter(
-    saved_model_dir: PathLike,
-    variant: str,
-    representative: Optional[Representative] = None,
-    io_type: str = "uint8",
-    allow_select_tf_ops: bool = False,
-    quantizer: QuantizerOptions = DEFAULT_QUANTIZER,
-    int16_activations: bool = False,
-) -> Any:
+@dataclass(frozen=True)
+class ConversionRequest:
+    """What the TFLite converter is asked for one variant, in one typed record.
+
+    Attributes:
+        saved_model: the SavedModel folder (:func:`export_saved_model`).
+        variant: a name of :data:`~convert.variants.VARIANT_SPECS` (float32, float16, dynamic-int8, int8).
+        representative: calibration inputs, needed by the full-integer variant.
+        io_type: input/output type of the full-integer variant (uint8, int8, or float32 around an
+            int8 body); the other variants keep float32 I/O.
+        allow_select_tf_ops: let TensorFlow ops through as Flex ops.
+        quantizer: per-channel weights, bias correction.
+        int16_activations: 16-bit activations and 8-bit weights (the int16x8 repair).
+    """
+
+    saved_model: Path
+    variant: str
+    representative: Optional[Representative] = None
+    io_type: str = "uint8"
+    allow_select_tf_ops: bool = False
+    quantizer: QuantizerOptions = DEFAULT_QUANTIZER
+    int16_activations: bool = False
+
+
+def build_converter(req: ConversionRequest) -> Any:
     """A TFLiteConverter set up for one variant (not yet run): what :func:`convert_saved_model`
     runs, and what the int8 debugger (:mod:`convert.int8.layer_errors`) is given."""
     tf = import_tensorflow("conversion")
-    spec = variant_spec(variant)
-    if io_type not in IO_TYPES:
-        raise ConversionError(f"Unknown I/O type {io_type!r}.", f"choose from {', '.join(IO_TYPES)}")
-    conv = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
-    ops = spec.configure(conv, tf, representative, io_type, quantizer)
-    if int16_activations:  # 16-bit activations, 8-bit weights: no XNNPACK kernels, much slower on CPUs
+    spec = variant_spec(req.variant)
+    if req.io_type not in IO_TYPES:
+        raise ConversionError(f"Unknown I/O type {req.io_type!r}.", f"choose from {', '.join(IO_TYPES)}")
+    conv = tf.lite.TFLiteConverter.from_saved_model(os.fspath(req.saved_model))
+    ops = spec.configure(conv, tf, req.representative, req.io_type, req.quantizer)
+    if req.int16_activations:  # 16-bit activations, 8-bit weights: no XNNPACK kernels, much slower on CPUs
         ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
         conv.inference_input_type = conv.inference_output_type = tf.float32
-    if allow_select_tf_ops:
+    if req.allow_select_tf_ops:
         ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
     conv.target_spec.supported_ops = ops
     return conv
 
 
-def convert_saved_model(
-    saved_model_dir: PathLike,
-    variant: str,
-    representative: Optional[Representative] = None,
-    io_type: str = "uint8",
-    allow_select_tf_ops: bool = False,
-    quantizer: QuantizerOptions = DEFAULT_QUANTIZER,
-) -> bytes:
+def convert_saved_model(req: ConversionRequest) -> bytes:
     """Convert a SavedModel into one TFLite variant; returns the flatbuffer bytes.
 
-    ``io_type`` applies to the full-integer ``int8`` variant only (uint8 or int8 input/output,
-    or float32 I/O around an int8 body); the other variants keep float32 I/O.
+    Raises:
+        ConversionError: one line naming the variant, the converter's reason and the fix.
     """
-    conv = build_converter(saved_model_dir, variant, representative, io_type, allow_select_tf_ops, quantizer)
+    conv = build_converter(req)
     native: list[str] = []
     try:
         with captured_native_stderr() as native:
             data = bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
-        raise _conversion_failure(variant, exc, "".join(native), allow_select_tf_ops) from exc
-    if variant_spec(variant).dequantize_depthwise:
+        raise _conversion_failure(req.variant, exc, "".join(native), req.allow_select_tf_ops) from exc
+    if variant_spec(req.variant).dequantize_depthwise:
         data = dequantize_depthwise_weights(data)[0]
     return data
 
@@ -194,6 +204,5 @@ def convert_keras_model(
     """Convert a loaded Keras model into each variant (one SavedModel export shared by all)."""
     with tempfile.TemporaryDirectory(prefix="sentilite-export-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
-        return {
-            v: convert_saved_model(sm, v, representative, io_type, allow_select_tf_ops, quantizer) for v in variants
-        }
+        return {v: convert_saved_model(ConversionRequest(sm, v, representative, io_type, allow_select_tf_ops, quantizer))
+                for v in variants}

@@ -13,7 +13,7 @@ from sentilite.core.modelfile import write_tflite
 
 from .bias_correction import correct_classifier_bias
 from .calibration import CalibrationSet
-from .export import DEFAULT_QUANTIZER, QuantizerOptions, convert_saved_model
+from .export import DEFAULT_QUANTIZER, ConversionRequest, QuantizerOptions, convert_saved_model
 from .validation import EvalSet, open_tflite, score, tflite_probs
 
 
@@ -57,7 +57,8 @@ def calibration_sweep(
         for n in usable:
             log(f"calibration sweep: int8 with {n} image(s)")
             t0 = time.perf_counter()
-            data = convert_saved_model(saved_model_dir, "int8", calib.representative(n), io_type, quantizer=quantizer)
+            data = convert_saved_model(ConversionRequest(Path(saved_model_dir), "int8", calib.representative(n), io_type,
+                                                         quantizer=quantizer))
             if float_data is not None:
                 data, _ = correct_classifier_bias(data, float_data, calib.inputs(n))
             seconds = time.perf_counter() - t0

@@ -35,7 +35,9 @@ import numpy as np
 
 from sentilite.core.modelfile import write_tflite
 
-from ..export import build_converter, convert_saved_model
+from ..export import ConversionRequest, build_converter, convert_saved_model
+from ..inputs import ConvertInputs
+from ..options import ConvertOptions
 from ..validation import clearly_slower, interleaved_latency, tflite_runner, validate_tflite
 from .layer_errors import mixed_model, worst
 
@@ -53,7 +55,7 @@ def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts:
 Candidate = tuple[str, str, Callable[[], bytes], Optional[tuple[str, dict[str, Any]]]]
 
 
-def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: Any, factory: Callable[[], Any],
+def candidates(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list[dict[str, Any]], tf: Any, factory: Callable[[], Any],
                images: Callable[[], Any], say: Log) -> list[Candidate]:
     """The post-training candidates, cheapest first; ``factory`` makes the float-I/O int8
     converter the per-layer report used, from which the mixed models are made; ``images`` gives
@@ -62,10 +64,12 @@ def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: 
     out: list[Candidate] = []
     if len(calib) > n:
         out.append((f"int8-calib{len(calib)}", f"full int8, calibrated on all {len(calib)} calibration images",
-                    lambda: convert_saved_model(sm, "int8", calib.representative(len(calib)), io, False, opts.quantizer), None))
+                    lambda: convert_saved_model(ConversionRequest(sm, "int8", calib.representative(len(calib)), io,
+                                                                  quantizer=opts.quantizer)), None))
     other = "int8" if io != "int8" else "uint8"
     out.append((f"int8-{other}io", f"full int8 with {other} I/O",
-                lambda: convert_saved_model(sm, "int8", calib.representative(n), other, False, opts.quantizer), None))
+                lambda: convert_saved_model(ConversionRequest(sm, "int8", calib.representative(n), other, quantizer=opts.quantizer)),
+                None))
     eq_facts: dict[str, Any] = {}
     out.append(("int8-eq", "full int8 after cross-layer equalisation and output-aware weight rounding",
                 equalized_candidate(inp, opts, images, say, eq_facts), ("equalize", eq_facts)))
@@ -74,8 +78,8 @@ def candidates(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], tf: 
         out.append((f"int8-mixed{k}", f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
                     lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names), None))
     out.append(("int16x8", "16-bit activations, 8-bit weights (no XNNPACK kernels: slow on CPUs)",
-                lambda: bytes(build_converter(sm, "int8", calib.representative(n), io, False, opts.quantizer,
-                                              int16_activations=True).convert()), None))
+                lambda: bytes(build_converter(ConversionRequest(sm, "int8", calib.representative(n), io, quantizer=opts.quantizer,
+                                                                int16_activations=True)).convert()), None))
     return out
 
 
@@ -84,7 +88,7 @@ def full_integer(name: str) -> bool:
     return name.startswith("int8") and not name.startswith("int8-mixed")
 
 
-def try_repairs(sm: Path, inp: Any, opts: Any, layers: list[dict[str, Any]], rows: list[dict[str, Any]], ref: Any,
+def try_repairs(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list[dict[str, Any]], rows: list[dict[str, Any]], ref: Any,
                 stage: Path, out_dir: Path, say: Log, tf: Any, factory: Callable[[], Any],
                 finish: Optional[Callable[[bytes], bytes]] = None) -> dict[str, Any]:
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block.
@@ -152,7 +156,7 @@ def _copy(model: Any) -> Any:
     return copy
 
 
-def _convert_like_int8(model: Any, inp: Any, opts: Any) -> bytes:
+def _convert_like_int8(model: Any, inp: ConvertInputs, opts: ConvertOptions) -> bytes:
     """The ordinary full-int8 conversion of a rewritten Keras model, with the int8 variant's
     calibration images and I/O type."""
     import tempfile
@@ -161,10 +165,11 @@ def _convert_like_int8(model: Any, inp: Any, opts: Any) -> bytes:
 
     with tempfile.TemporaryDirectory(prefix="sentilite-repair-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
-        return convert_saved_model(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io, False, opts.quantizer)
+        return convert_saved_model(ConversionRequest(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io,
+                                                     quantizer=opts.quantizer))
 
 
-def equalized_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
+def equalized_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
     """Makes the ``int8-eq`` file: a copy of the exported Keras model equalised
     (:mod:`convert.int8.equalize`), its convolutions rounded for their outputs (:mod:`convert.int8.rounding`),
     both on ``images()`` (up to ``--qat-images`` calibration images, the ones the fine-tuning reads;
@@ -193,7 +198,7 @@ def equalized_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log
     return make
 
 
-def qat_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
+def qat_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
     """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/int8/qat.py) on
     ``images()``, then the ordinary full-int8 conversion of it, calibrated on the same images as
     the int8 variant."""
@@ -209,7 +214,7 @@ def qat_candidate(inp: Any, opts: Any, images: Callable[[], Any], say: Log, fact
     return make
 
 
-def _time_with_float32(runners: dict[str, Any], f32_row: Optional[dict[str, Any]], stage: Path, inp: Any, opts: Any
+def _time_with_float32(runners: dict[str, Any], f32_row: Optional[dict[str, Any]], stage: Path, inp: ConvertInputs, opts: ConvertOptions
                        ) -> dict[str, dict[str, Any]]:
     """The candidates' latencies, timed in one interleaved run beside the float32 file (key
     "float32"), so that a load that comes and goes hits both alike."""

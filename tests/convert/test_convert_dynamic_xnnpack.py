@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from sentilite.convert.dynamic_xnnpack import dequantize_depthwise_weights
-from sentilite.convert.export import build_converter, convert_keras_model, export_saved_model
+from sentilite.convert.export import (
+    ConversionRequest,
+    build_converter,
+    convert_keras_model,
+    export_saved_model,
+)
 from sentilite.core.errors import ConversionError
 
 
@@ -55,7 +60,7 @@ def _ops(data: bytes) -> list[tuple[str, list[str]]]:
 def test_dynamic_int8_runs_as_one_xnnpack_graph_with_int8_weights(depthwise_model, tmp_path):
     x = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype(np.float32)
     # What the converter alone writes: hybrid depthwise ops that XNNPACK leaves to TFLite, splitting the graph.
-    raw = bytes(build_converter(export_saved_model(depthwise_model, tmp_path / "sm"), "dynamic-int8").convert())
+    raw = bytes(build_converter(ConversionRequest(export_saved_model(depthwise_model, tmp_path / "sm"), "dynamic-int8")).convert())
     assert ("DEPTHWISE_CONV_2D", ["FLOAT32", "INT8", "FLOAT32"]) in _ops(raw)
     assert _run(raw, x, delegate=True)[1] > 1
 

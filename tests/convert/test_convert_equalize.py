@@ -124,7 +124,7 @@ def _int8_kernels(data: bytes) -> dict[tuple[int, ...], tuple[np.ndarray, np.nda
 
 
 def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
-    from sentilite.convert.export import build_converter, export_saved_model
+    from sentilite.convert.export import ConversionRequest, build_converter, export_saved_model
     from sentilite.convert.int8.rounding import round_weights
 
     model = _two_block_model(keras)
@@ -135,7 +135,7 @@ def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
     assert all(r.error_chosen < r.error_nearest for r in done), done
     assert np.abs(np.asarray(model(other)) - float_).max() < 0.05  # rounding moves the float model only a little
     sm = export_saved_model(model, tmp_path / "sm")
-    data = bytes(build_converter(sm, "int8", lambda: ([x[None]] for x in calib), "float32", False).convert())
+    data = bytes(build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert())
     kernels = _int8_kernels(data)
     checked = 0
     for name in ("stem", "proj1", "expand2", "head"):  # TFLite stores a conv kernel as (out, kh, kw, in)
@@ -153,7 +153,7 @@ def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
 def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_images, keras, tmp_path):
     """On the model with a layer made hard to quantise, the rewritten model's int8 file is much
     closer to the float model than the plain int8 file."""
-    from sentilite.convert.export import build_converter, export_saved_model
+    from sentilite.convert.export import ConversionRequest, build_converter, export_saved_model
     from sentilite.convert.int8.equalize import equalize
     from sentilite.convert.int8.rounding import round_weights
 
@@ -162,7 +162,7 @@ def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_im
 
     def int8_error(model, name):
         sm = export_saved_model(model, tmp_path / name)
-        data = bytes(build_converter(sm, "int8", lambda: ([x[None]] for x in calib), "float32", False).convert())
+        data = bytes(build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert())
         return np.abs(tflite_probs(data, test) - float_).mean()
 
     model = keras.models.clone_model(hard_keras_model)

@@ -67,10 +67,10 @@ def test_failure_midway_leaves_nothing(tiny_model, synthetic_splits, tmp_path, m
     """float32 is written, then int8 fails: no output folder, no staging folder, no temp file."""
     real = api.convert_saved_model
 
-    def flaky(sm, variant, *a, **k):
-        if variant == "int8":
+    def flaky(req):
+        if req.variant == "int8":
             raise ConversionError("simulated converter crash")
-        return real(sm, variant, *a, **k)
+        return real(req)
 
     monkeypatch.setattr(api, "convert_saved_model", flaky)
     with pytest.raises(ConversionError, match="simulated"):

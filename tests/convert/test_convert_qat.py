@@ -73,13 +73,13 @@ def test_with_quantisation_off_the_folded_graph_is_the_float_model(keras):
 def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, hard_images, tmp_path):
     """On the model with a layer made hard to quantise, int8 is far from float; the simulation
     is far from float in the same way, so it is close to the int8 file."""
-    from sentilite.convert.export import build_converter, export_saved_model
+    from sentilite.convert.export import ConversionRequest, build_converter, export_saved_model
     from sentilite.convert.int8.qat import build_qat_model, observe_ranges
 
     calib, test = hard_images
     sm = export_saved_model(hard_keras_model, tmp_path / "sm")
     rep = lambda: ([x[None]] for x in calib)  # noqa: E731
-    data = bytes(build_converter(sm, "int8", rep, "float32", False).convert())  # float I/O around the int8 body
+    data = bytes(build_converter(ConversionRequest(sm, "int8", rep, "float32")).convert())  # float I/O around the int8 body
     int8, float_ = tflite_probs(data, test), np.asarray(hard_keras_model(test))
     qat, fqs = build_qat_model(hard_keras_model)
     observe_ranges(qat, fqs, calib, 16)
