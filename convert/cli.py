@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import fields
+from typing import Any, Callable, Optional
 
 import click
 
-from .calibration import DEFAULT_CALIB_SIZE
-from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS
-from .variants import IO_TYPES
+from .options import QUANTIZER_FLAGS, ConvertOptions, Flag
+from .variants import QuantizerOptions
 
 EXAMPLES = """\b
 Examples:
@@ -20,94 +20,63 @@ Examples:
 """
 
 
+def _click_option(dest: str, flag: Flag, default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of one declared :class:`~convert.options.Flag` (its default from the dataclass)."""
+    if flag.kind == "flag":
+        return click.option(flag.name, dest, is_flag=True, help=flag.help)
+    if flag.kind == "off":  # the flag turns the field off; the command turns it back into the field's value
+        return click.option(flag.name, dest, is_flag=True, help=flag.help)
+    if flag.kind == "toggle":
+        base = flag.name[2:]
+        return click.option(f"--{base}/--no-{base}", dest, default=default, show_default=True, help=flag.help)
+    if flag.choices:
+        kind: Any = click.Choice(flag.choices)
+    elif isinstance(default, bool) or default is None or isinstance(default, str):
+        kind = None
+    elif isinstance(default, int):
+        kind = click.IntRange(min=flag.minimum) if flag.minimum is not None else int
+    elif isinstance(default, float):
+        kind = click.FloatRange(min=flag.minimum) if flag.minimum is not None else float
+    else:
+        kind = None
+    shown = ",".join(default) if isinstance(default, tuple) else default
+    return click.option(flag.name, dest, type=kind, default=shown, metavar=flag.metavar,
+                        show_default=default not in (None, ""), help=flag.help)
+
+
+def _declared_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Every ConvertOptions field that declares a Flag, and the quantiser's flags, as click options."""
+    specs = [(f.name, f.metadata["cli"], f.default) for f in fields(ConvertOptions) if "cli" in f.metadata]
+    specs += [(name, flag, getattr(QuantizerOptions(), name)) for name, flag in QUANTIZER_FLAGS.items()]
+    for dest, flag, default in reversed(specs):
+        command = _click_option(dest, flag, default)(command)
+    return command
+
+
+def options_from_cli(values: dict[str, Any]) -> ConvertOptions:
+    """ConvertOptions from the declared options' values ("off" flags given mean False)."""
+    declared = {f.name: f.metadata["cli"] for f in fields(ConvertOptions) if "cli" in f.metadata} | QUANTIZER_FLAGS
+    kw = {name: (not value if declared[name].kind == "off" else value) for name, value in values.items()}
+    return ConvertOptions.from_keywords(**kw)
+
+
 @click.command("convert", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--calib", "calib", metavar="SPLIT", help="Labelled images for full-int8 calibration: split file, CSV or class folders (use the training split).")
 @click.option("--eval", "eval_", metavar="SPLIT", required=True, help="Labelled images every variant and the Keras model are scored on.")
 @click.option("--root", metavar="DIR", type=click.Path(file_okay=False), help="Folder the split files' image paths are relative to (default: the split file's folder).")
 @click.option("--out", "out", metavar="DIR", required=True, type=click.Path(file_okay=False), help="Output folder (must not exist unless --overwrite).")
-@click.option("--variants", default=",".join(DEFAULT_VARIANTS), show_default=True, help="Comma-separated: float32, float16, dynamic-int8, int8.")
-@click.option("--io", "io", type=click.Choice(IO_TYPES), default=DEFAULT_IO, show_default=True, help="Input/output type of the full-int8 variant (float32: float I/O around an int8 body).")
-@click.option("--calib-size", type=click.IntRange(min=1), default=DEFAULT_CALIB_SIZE, show_default=True, help="Calibration images, drawn class-balanced from --calib.")
-@click.option("--calib-sizes", metavar="N,N,...", help="Also chart full-int8 accuracy against these calibration-set sizes (e.g. 10,50,200,500).")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True, help="Accuracy points a variant may lose against Keras.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder from a previous conversion.")
-@click.option("--allow-select-tf-ops", is_flag=True, help="Let TensorFlow ops TFLite lacks through as Flex ops (the device then needs the Flex delegate).")
-@click.option("--contract", metavar="JSON", type=click.Path(dir_okay=False), help="Preprocessing contract for a .keras model that carries none (contract.json from training).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration-image draw.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads for the latency measurement.")
-@click.option("--latency-runs", type=click.IntRange(min=1), default=30, show_default=True, help="Timed runs per variant (median reported).")
-@click.option("--kernel-check-images", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Also score each variant with LiteRT's builtin and reference kernels on this many images; warn when they disagree with XNNPACK (0: skip).")
-@click.option("--pixel-in/--no-pixel-in", default=True, show_default=True,
-              help="Move the normalisation inside the model, so every variant takes raw 0-255 RGB pixels (the full-int8 "
-                   "uint8 input is the pixel itself, as MediaPipe, ML Kit and Coral feed it).")
-@click.option("--no-layer-report", is_flag=True, help="Skip the per-layer int8 error report (QuantizationDebugger).")
-@click.option("--repair", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Try the int8 repairs (more calibration, other I/O type, equalisation + output-aware rounding, "
-                   "worst layers in float, int16x8, then "
-                   "quantisation-aware fine-tuning): "
-                   "auto = when int8 misses --tolerance or agrees with Keras on < 97 %.")
-@click.option("--qat-epochs", type=click.IntRange(min=0), default=3, show_default=True,
-              help="The last int8 repair: epochs of quantisation-aware fine-tuning (fake-quant, distilled from the float "
-                   "model), run when the post-training repairs stay below 97 % agreement (0: never).")
-@click.option("--qat-images", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Calibration images the quantisation-aware fine-tuning trains on (and equalisation and rounding read).")
-@click.option("--qat-lr", type=float, default=1e-5, show_default=True, help="Adam learning rate of the fine-tuning.")
-@click.option("--name", "model_name", default="", help="Model name in the standard TFLite metadata [default: sentilite image sentiment (VARIANT)].")
-@click.option("--model-version", default="", help="Version in the standard metadata [default: the conversion time].")
-@click.option("--author", default="", help="Author in the standard metadata.")
-@click.option("--license", "license_", default="", help="Licence in the standard metadata (e.g. Apache-2.0, or the data's terms).")
-@click.option("--per-tensor", is_flag=True, help="Full-int8 with one weight scale per tensor instead of per channel (for old accelerators; less accurate).")
-@click.option("--no-bias-correction", is_flag=True, help="Keep the converter's int8 classifier bias (default: remove the mean logit shift int8 adds, measured on the calibration images).")
-def convert_command(
-    model: str,
-    calib: Optional[str],
-    eval_: str,
-    root: Optional[str],
-    out: str,
-    variants: str,
-    io: str,
-    calib_size: int,
-    calib_sizes: Optional[str],
-    tolerance: float,
-    overwrite: bool,
-    allow_select_tf_ops: bool,
-    contract: Optional[str],
-    seed: int,
-    threads: int,
-    latency_runs: int,
-    kernel_check_images: int,
-    pixel_in: bool,
-    no_layer_report: bool,
-    repair: str,
-    qat_epochs: int,
-    qat_images: int,
-    qat_lr: float,
-    model_name: str,
-    model_version: str,
-    author: str,
-    license_: str,
-    per_tensor: bool,
-    no_bias_correction: bool,
-) -> None:
+@_declared_options
+def convert_command(model: str, calib: Optional[str], eval_: str, root: Optional[str], out: str, **declared: Any) -> None:
     """Convert MODEL (.keras) to TFLite variants (float32, float16, dynamic-range int8, full
     int8), validate each against the Keras model on --eval through the model's preprocessing
     contract, and write report.md / report.json / report.csv and plots into --out."""
     from .api import convert_model
-    from .options import ConvertOptions
-    from .variants import QuantizerOptions
 
     def log(msg: str) -> None:
         click.echo(click.style("[convert] ", fg="cyan") + msg, err=True)
 
-    options = ConvertOptions(
-        variants=variants, io=io, calib_size=calib_size, calib_sizes=calib_sizes, tolerance=tolerance, overwrite=overwrite,
-        allow_select_tf_ops=allow_select_tf_ops, contract=contract, seed=seed, threads=threads, latency_runs=latency_runs, kernel_check_images=kernel_check_images,
-        pixel_in=pixel_in, layer_report=not no_layer_report, repair=repair, qat_epochs=qat_epochs, qat_images=qat_images, qat_lr=qat_lr, model_name=model_name, model_version=model_version, author=author, license=license_,
-        quantizer=QuantizerOptions(per_channel=not per_tensor, bias_correction=not no_bias_correction),
-    )
-    result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options, log=log)
+    result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options_from_cli(declared), log=log)
     click.echo(result.table(), nl=False)
     for w in result.warnings:
         click.echo(click.style("warning: ", fg="yellow", bold=True) + w, err=True)
