@@ -283,3 +283,53 @@ def test_cli_over_ssh(sshd, tiny_variants, tmp_path):
     assert bad.exit_code == 2
     last = bad.output.strip().splitlines()[-1]
     assert last.startswith("error: SSH to ssh://pi@127.0.0.1:") and "Connection refused" in last
+
+
+def test_sigterm_to_the_cli_ends_the_remote_runner_and_removes_its_folder(sshd, tiny_variants, tmp_path):
+    """A real SIGTERM to `sentilite bench --device ssh://...` while the device measures: the
+    runner on the device ends (the SSH session goes, and with it the runner's stdin) and the
+    remote folder is removed; what was measured is kept. Planted defect: drop sigterm_as_interrupt
+    from the CLI; the runner then measures on and the folder stays."""
+    import subprocess
+
+    import psutil
+
+    env = {**os.environ, "SENTILITE_NO_PROGRESS": "1"}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "sentilite", "bench", str(tiny_variants["int8"]), str(tiny_variants["float32"]),
+                             "--device", sshd.device, "--ssh-config", str(sshd.ssh_config), "--remote-python", sys.executable,
+                             "--runs", "3", "--min-seconds", "4", "--no-plot", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def remote_jobs() -> list[psutil.Process]:
+        found = []
+        for p in psutil.process_iter(["cmdline", "create_time"]):
+            cmd = p.info["cmdline"] or []
+            if "--job" in cmd and p.info["create_time"] >= t0 - 1 and any("sentilite-bench." in c for c in cmd):
+                found.append(p)
+        return found
+
+    import threading
+
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
+    deadline = time.monotonic() + 120
+    jobs: list[psutil.Process] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any("thread(s): median" in ln for ln in lines):  # the first result is in
+            jobs = [p for p in remote_jobs() if "1" == p.info["cmdline"][p.info["cmdline"].index("--index") + 1]]
+            if jobs:
+                break
+        time.sleep(0.05)
+    assert jobs, "the second measurement never started on the device"
+    remote = next(c for c in jobs[0].info["cmdline"] if "sentilite-bench." in c).split("/spec")[0]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    time.sleep(0.2)
+    err = "".join(lines)
+    assert proc.returncode == 143 and "terminated (SIGTERM)" in err, err[-2000:]
+    _, alive = psutil.wait_procs(jobs, timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == [], "the device's runner outlived the CLI"
+    assert wait_gone(remote), f"{remote} was not removed"
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["complete"] is False and len(saved["runs"]) == 1
