@@ -80,8 +80,51 @@ def bare_process(model: Path) -> dict:
     import json
 
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", BARE_PROCESS, str(model), repr(t0)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", BARE_PROCESS, str(model), repr(t0)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
+
+
+def footprint(int8: Path) -> None:
+    """Peak RSS and time to the first result of the runner, against a bare Python with LiteRT."""
+    res = run_bench([int8], threads=(1,), runs=20, warmup=2, repeat=5)
+    firsts = [r["time_to_first_result_s"] for r in res.runs]
+    peaks = [r["rss_peak_mb"] for r in res.runs]
+    bares = [bare_process(int8) for _ in range(5)]
+    print("runner footprint (int8 MobileNetV2, 1 thread, 5 fresh processes; median [min-max]):")
+    print(
+        f"  benchmark runner: peak RSS {statistics.median(peaks):.1f} MB [{min(peaks):.1f}-{max(peaks):.1f}], "
+        f"first result {statistics.median(firsts):.3f} s [{min(firsts):.3f}-{max(firsts):.3f}] after process start "
+        f"(target <= 80 MB, <= 0.6 s)"
+    )
+    bp = [b["peak_mb"] for b in bares]
+    bf = [b["first_s"] for b in bares]
+    print(
+        f"  bare python + LiteRT + model: peak RSS {statistics.median(bp):.1f} MB, first result "
+        f"{statistics.median(bf):.3f} s"
+    )
+
+
+def keras_baseline(keras: Path, int8: Path, t: int, runs: int) -> None:
+    """The Keras model against the int8 file, and against the replication studies' Keras figure."""
+    res = run_bench([keras, int8], threads=(t,), runs=runs, warmup=2)
+    k, q = res.rows
+    ref_ms = REPLICATION_KERAS_S_PER_15 / 15 * 1000
+    print(f"Keras baseline vs int8 ({t} thread(s), {runs} timed runs each, batch 1):")
+    print(
+        f"  Keras (model(x), TensorFlow CPU): median {k['median_ms']:.2f} ms/image, load {k['load_ms']:.0f} ms, peak "
+        f"RSS {k['rss_peak_mb']:.0f} MB"
+    )
+    print(
+        f"  LiteRT full int8:                 median {q['median_ms']:.2f} ms/image, load {q['load_ms']:.0f} ms, peak "
+        f"RSS {q['rss_peak_mb']:.0f} MB"
+    )
+    print(f"  speed-up on this machine: {k['median_ms'] / q['median_ms']:.1f}x")
+    print(
+        f"  vs the replication studies' Keras figure (1.78 s / 15 images = {ref_ms:.0f} ms/image, other hardware): "
+        f"{ref_ms / q['median_ms']:.0f}x"
+    )
 
 
 def main() -> None:
@@ -97,8 +140,10 @@ def main() -> None:
     int8 = models["int8"]
     threads = [int(t) for t in args.threads.split(",")]
     print(f"model: {int8} ({int8.stat().st_size / 1e6:.2f} MB, full int8, uint8 I/O)")
-    print(f"machine: {probe.cpu_model()['cpu']}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
-          f"{args.runs} timed runs after {args.warmup} warm-up, {args.rounds} interleaved rounds")
+    print(
+        f"machine: {probe.cpu_model()['cpu']}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
+        f"{args.runs} timed runs after {args.warmup} warm-up, {args.rounds} interleaved rounds"
+    )
     print()
     print("threads  round  protocol median ms  bare invoke() median ms  ratio")
     summary = []
@@ -121,38 +166,25 @@ def main() -> None:
     print()
     for t, mp, mb, lp, lb, noise in summary:
         verdict = "OK (within 5 %)" if abs(mp / mb - 1) <= 0.05 else "OUTSIDE 5 %"
-        print(f"threads {t}: protocol median {mp:.3f} ms, bare invoke() median {mb:.3f} ms, ratio {mp / mb:.3f}  {verdict}"
-              f"  (fastest rounds: {lp:.3f} vs {lb:.3f} ms, ratio {lp / lb:.3f})")
+        print(
+            f"threads {t}: protocol median {mp:.3f} ms, bare invoke() median {mb:.3f} ms, ratio {mp / mb:.3f}  "
+            f"{verdict}"
+            f"  (fastest rounds: {lp:.3f} vs {lb:.3f} ms, ratio {lp / lb:.3f})"
+        )
         if noise > 0.05:
-            print(f"  note: the bare loop's own medians spread by {noise:.0%} (interquartile) across rounds; the machine is "
-                  "too busy for a 5 % comparison at this thread count (rerun when it is idle, or with more --rounds)")
+            print(
+                f"  note: the bare loop's own medians spread by {noise:.0%} (interquartile) across rounds; the "
+                f"machine is "
+                "too busy for a 5 % comparison at this thread count (rerun when it is idle, or with more --rounds)"
+            )
 
     print()
-    res = run_bench([int8], threads=(1,), runs=20, warmup=2, repeat=5)
-    firsts = [r["time_to_first_result_s"] for r in res.runs]
-    peaks = [r["rss_peak_mb"] for r in res.runs]
-    bares = [bare_process(int8) for _ in range(5)]
-    print("runner footprint (int8 MobileNetV2, 1 thread, 5 fresh processes; median [min-max]):")
-    print(f"  benchmark runner: peak RSS {statistics.median(peaks):.1f} MB [{min(peaks):.1f}-{max(peaks):.1f}], "
-          f"first result {statistics.median(firsts):.3f} s [{min(firsts):.3f}-{max(firsts):.3f}] after process start "
-          f"(target <= 80 MB, <= 0.6 s)")
-    bp = [b["peak_mb"] for b in bares]
-    bf = [b["first_s"] for b in bares]
-    print(f"  bare python + LiteRT + model: peak RSS {statistics.median(bp):.1f} MB, first result {statistics.median(bf):.3f} s")
+    footprint(int8)
 
     if args.no_keras:
         return
     print()
-    t = threads[0]
-    res = run_bench([models["keras"], int8], threads=(t,), runs=args.keras_runs, warmup=2)
-    k, q = res.rows
-    ref_ms = REPLICATION_KERAS_S_PER_15 / 15 * 1000
-    print(f"Keras baseline vs int8 ({t} thread(s), {args.keras_runs} timed runs each, batch 1):")
-    print(f"  Keras (model(x), TensorFlow CPU): median {k['median_ms']:.2f} ms/image, load {k['load_ms']:.0f} ms, peak RSS {k['rss_peak_mb']:.0f} MB")
-    print(f"  LiteRT full int8:                 median {q['median_ms']:.2f} ms/image, load {q['load_ms']:.0f} ms, peak RSS {q['rss_peak_mb']:.0f} MB")
-    print(f"  speed-up on this machine: {k['median_ms'] / q['median_ms']:.1f}x")
-    print(f"  vs the replication studies' Keras figure (1.78 s / 15 images = {ref_ms:.0f} ms/image, other hardware): "
-          f"{ref_ms / q['median_ms']:.0f}x")
+    keras_baseline(models["keras"], int8, threads[0], args.keras_runs)
 
 
 if __name__ == "__main__":

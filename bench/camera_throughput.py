@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "runs" / "bench-camera"
@@ -63,8 +64,23 @@ def process_figures(model: Path, clip: Path) -> dict:
     """Peak RSS and first-result time of a real `sentilite demo` process."""
     with tempfile.TemporaryDirectory() as tmp:
         summary = Path(tmp) / "summary.json"
-        cmd = [sys.executable, "-m", "sentilite", "demo", "--model", str(model), "--source", str(clip),
-               "--no-display", "--sync", "--max-frames", "60", "--quiet", "--summary-json", str(summary)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "demo",
+            "--model",
+            str(model),
+            "--source",
+            str(clip),
+            "--no-display",
+            "--sync",
+            "--max-frames",
+            "60",
+            "--quiet",
+            "--summary-json",
+            str(summary),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise SystemExit(f"`{' '.join(cmd)}` failed:\n{proc.stderr}")
@@ -82,17 +98,79 @@ def paired_rounds(model: Path, clip: Path, frame, n: int, label: str) -> dict:
         model_fps = max(before, after)
         ratio = sync["fps"]["end_to_end"] / model_fps
         rounds.append({"before": before, "after": after, "model_fps": model_fps, "sync": sync, "ratio": ratio})
-        print(f"{label} round {i + 1}: model alone {before:.1f} / {after:.1f} fps (before / after), --sync end-to-end "
-              f"{sync['fps']['end_to_end']:.1f} fps -> ratio {ratio:.3f}, preprocess {sync['timings_ms']['preprocess']:.2f} ms/frame",
-              flush=True)
+        print(
+            f"{label} round {i + 1}: model alone {before:.1f} / {after:.1f} fps (before / after), --sync end-to-end "
+            f"{sync['fps']['end_to_end']:.1f} fps -> ratio {ratio:.3f}, preprocess "
+            f"{sync['timings_ms']['preprocess']:.2f} ms/frame",
+            flush=True,
+        )
     best = max(rounds, key=lambda r: r["ratio"])
-    return {"model": str(model), "rounds": rounds, "best": best, "median": sorted(r["ratio"] for r in rounds)[len(rounds) // 2]}
+    return {
+        "model": str(model),
+        "rounds": rounds,
+        "best": best,
+        "median": sorted(r["ratio"] for r in rounds)[len(rounds) // 2],
+    }
 
 
 def row(name: str, s: dict) -> str:
     f, t, lat = s["fps"], s["timings_ms"], s["latency_ms"]
-    return (f"{name:<22} {s['frames']:>6} {s['dropped']:>7} {f['capture']:>8.1f} {f['inference']:>8.1f} {f['end_to_end']:>8.1f} "
-            f"{lat['p50']:>7.1f} {lat['p90']:>7.1f}   {t['preprocess']:.2f} / {t['inference']:.2f} / {t['draw']:.2f}")
+    return (
+        f"{name:<22} {s['frames']:>6} {s['dropped']:>7} {f['capture']:>8.1f} {f['inference']:>8.1f} "
+        f"{f['end_to_end']:>8.1f} "
+        f"{lat['p50']:>7.1f} {lat['p90']:>7.1f}   {t['preprocess']:.2f} / {t['inference']:.2f} / {t['draw']:.2f}"
+    )
+
+
+def make_clip(frames: int) -> tuple[Path, Any]:
+    """A 640x480 synthetic clip (made once, cached) and its first frame."""
+    import cv2
+
+    from sentilite.core.synthetic import make_synthetic_video
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    clip = OUT / f"clip_640x480_{frames}.mp4"
+    if not clip.exists():
+        make_synthetic_video(clip, frames=frames, size=(480, 640), fps=30.0)
+    cap = cv2.VideoCapture(str(clip))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok, clip
+    return clip, frame
+
+
+def _rounds(run: dict) -> list:
+    return [{k: v for k, v in r.items() if k != "sync"} | {"sync_fps": r["sync"]["fps"]} for r in run["rounds"]]
+
+
+def result_record(args: Any, clip: Path, main_run: dict, old: Any, live: dict, unpaced: dict, proc: dict) -> dict:
+    """result.json: every figure the run printed."""
+    sync, model_fps, ratio = main_run["best"]["sync"], main_run["best"]["model_fps"], main_run["best"]["ratio"]
+    result = {
+        "model": str(args.model),
+        "clip": str(clip),
+        "frames": args.frames,
+        "cpu_cores": os.cpu_count(),
+        "rounds": _rounds(main_run),
+        "model_alone_fps": model_fps,
+        "sync": sync,
+        "median_ratio": main_run["median"],
+        "threaded_30fps": live,
+        "threaded_unpaced": unpaced,
+        "ratio": ratio,
+        "pass": ratio >= TARGET_RATIO,
+        "process": proc,
+        "old_export": {
+            "model": old["model"],
+            "rounds": _rounds(old),
+            "ratio": old["best"]["ratio"],
+            "median_ratio": old["median"],
+            "sync": old["best"]["sync"],
+        }
+        if old
+        else None,
+    }
+    return result
 
 
 def main() -> None:
@@ -101,24 +179,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--rounds", type=int, default=3, help="paired model-alone / --sync rounds")
     args = ap.parse_args()
-
-    import cv2
-
     baseline = None
     if args.model is None:
         from bench.reference_models import pixel_in_int8, reference_models
 
         args.model, baseline = pixel_in_int8(), reference_models()["int8"]
-    from sentilite.core.synthetic import make_synthetic_video
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    clip = OUT / f"clip_640x480_{args.frames}.mp4"
-    if not clip.exists():
-        make_synthetic_video(clip, frames=args.frames, size=(480, 640), fps=30.0)
-    cap = cv2.VideoCapture(str(clip))
-    ok, frame = cap.read()
-    cap.release()
-    assert ok, clip
+    clip, frame = make_clip(args.frames)
 
     print(f"model {args.model}, 1 thread; clip {clip} ({args.frames} frames 640x480); {os.cpu_count()} CPU cores")
     # Paired rounds: another process on this 2-core machine slows the 2-thread pipeline more
@@ -132,27 +198,34 @@ def main() -> None:
     proc = process_figures(args.model, clip)
 
     print(f"\nbest round: model alone (TFLiteClassifier.run, 1 thread) {model_fps:.1f} fps")
-    print(f"\n{'mode':<22} {'frames':>6} {'dropped':>7} {'capture':>8} {'infer':>8} {'e2e':>8} {'p50 ms':>7} {'p90 ms':>7}   pre / infer / draw ms")
+    print(
+        f"\n{'mode':<22} {'frames':>6} {'dropped':>7} {'capture':>8} {'infer':>8} {'e2e':>8} {'p50 ms':>7} "
+        f"{'p90 ms':>7}   pre / infer / draw ms"
+    )
     print(row("--sync", sync))
     if old:
         print(row("--sync, old export", old["best"]["sync"]))
     print(row("threaded, 30 fps clip", live))
     print(row("threaded, unpaced", unpaced))
     verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
-    print(f"\n--sync end-to-end / model alone = {sync['fps']['end_to_end']:.1f} / {model_fps:.1f} = {ratio:.3f} in the best round, "
-          f"median of {len(main_run['rounds'])} rounds {main_run['median']:.3f}  (target >= {TARGET_RATIO}) {verdict}")
+    print(
+        f"\n--sync end-to-end / model alone = {sync['fps']['end_to_end']:.1f} / {model_fps:.1f} = {ratio:.3f} in the "
+        f"best round, "
+        f"median of {len(main_run['rounds'])} rounds {main_run['median']:.3f}  (target >= {TARGET_RATIO}) {verdict}"
+    )
     if old:
-        print(f"same network exported the old way (normalised input, INTER_AREA): {old['best']['ratio']:.3f} best, "
-              f"{old['median']:.3f} median; preprocess {old['best']['sync']['timings_ms']['preprocess']:.2f} -> "
-              f"{sync['timings_ms']['preprocess']:.2f} ms/frame")
-    print(f"`sentilite demo` process: peak RSS {proc['peak_rss_mb']:.1f} MB, first result {proc['first_result_s']:.2f} s after start "
-          f"(targets ~80 MB, 0.6 s)")
-    strip = lambda run: [{k: v for k, v in r.items() if k != "sync"} | {"sync_fps": r["sync"]["fps"]} for r in run["rounds"]]  # noqa: E731
-    result = {"model": str(args.model), "clip": str(clip), "frames": args.frames, "cpu_cores": os.cpu_count(),
-              "rounds": strip(main_run), "model_alone_fps": model_fps, "sync": sync, "median_ratio": main_run["median"],
-              "threaded_30fps": live, "threaded_unpaced": unpaced, "ratio": ratio, "pass": ratio >= TARGET_RATIO, "process": proc,
-              "old_export": {"model": old["model"], "rounds": strip(old), "ratio": old["best"]["ratio"], "median_ratio": old["median"],
-                             "sync": old["best"]["sync"]} if old else None}
+        print(
+            f"same network exported the old way (normalised input, INTER_AREA): {old['best']['ratio']:.3f} best, "
+            f"{old['median']:.3f} median; preprocess {old['best']['sync']['timings_ms']['preprocess']:.2f} -> "
+            f"{sync['timings_ms']['preprocess']:.2f} ms/frame"
+        )
+    print(
+        f"`sentilite demo` process: peak RSS {proc['peak_rss_mb']:.1f} MB, first result {proc['first_result_s']:.2f} "
+        f"s after start "
+        f"(targets ~80 MB, 0.6 s)"
+    )
+
+    result = result_record(args, clip, main_run, old, live, unpaced, proc)
     (OUT / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     sys.exit(0 if ratio >= TARGET_RATIO else 1)
 

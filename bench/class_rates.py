@@ -43,7 +43,10 @@ def main() -> None:
     print(f"{n} images of {args.data}; top-1 agreement {100 * agreement(pa, pb)['top1_agreement']:.1f} %")
     print(f"{'class':10} {'answered by ' + args.reference.name:>28} {'by ' + args.other.name:>26} {'mean dp':>9}")
     for k, name in enumerate(labels):
-        print(f"{name:10} {100 * ra[k] / n:>27.1f}% {100 * rb[k] / n:>25.1f}% {float((pb[:, k] - pa[:, k]).mean()):>+9.4f}")
+        print(
+            f"{name:10} {100 * ra[k] / n:>27.1f}% {100 * rb[k] / n:>25.1f}% "
+            f"{float((pb[:, k] - pa[:, k]).mean()):>+9.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ def main() -> None:
         sys.exit(f"no .tflite files in {', '.join(map(str, args.paths))}")
     names = [read_conversion_facts(f).get("variant", f.stem) for f in files]
     names = [n if names.count(n) == 1 else f"{f.parent.name}/{n}" for f, n in zip(files, names)]
-    print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.runs} runs per variant, interleaved")
+    print(
+        f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.runs} runs per variant, interleaved"
+    )
     for threads in [int(t) for t in args.threads.split(",")]:
         runners = {}
         for f, name in zip(files, names):
@@ -55,7 +57,9 @@ def main() -> None:
         print(f"{'file':{width}s} {'median ms':>10s} {'p90 ms':>8s} {'vs ' + base:>{max(10, len(base) + 3)}s}")
         for name, r in sorted(lat.items(), key=lambda kv: kv[1]["latency_ms"]):
             ratio = f"{r['latency_ms'] / ref:.2f}x"
-            print(f"{name:{width}s} {r['latency_ms']:10.2f} {r['latency_p90_ms']:8.2f} {ratio:>{max(10, len(base) + 3)}s}")
+            print(
+                f"{name:{width}s} {r['latency_ms']:10.2f} {r['latency_p90_ms']:8.2f} {ratio:>{max(10, len(base) + 3)}s}"
+            )
 
 
 if __name__ == "__main__":

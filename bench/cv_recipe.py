@@ -47,9 +47,11 @@ RECIPES: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
     "all-partial-interp": (("emotion6", "oasis"), "partial", {"augment": ["flip", "crop", "color", "interp"]}),
     "all-partial-oasisval": (("emotion6", "oasis-4/5"), "partial", {"val": "e6+oasis-1/5"}),
     # the distilled-ensemble candidate of README's model card (runs/default-model-v7): its three teachers
-    "ensemble-distil": (("emotion6", "oasis"), "partial",
-                        {"teachers": ("all-partial", "all-partial-oasisval", "all-partial-interp"),
-                         "temperature": 4.0, "alpha": 0.1}),
+    "ensemble-distil": (
+        ("emotion6", "oasis"),
+        "partial",
+        {"teachers": ("all-partial", "all-partial-oasisval", "all-partial-interp"), "temperature": 4.0, "alpha": 0.1},
+    ),
 }
 LISTS = {"emotion6": "emotion6/sentiment_train.txt", "oasis": "oasis/sentiment_all.txt"}
 OASIS_VAL_FRACTION, OASIS_VAL_SEED = 0.2, 0  # as the OASIS-validated run of the model card
@@ -70,8 +72,9 @@ def list_path(name: str, args: argparse.Namespace) -> str:
         return str(args.data / "emotion6/sentiment_val.txt")
     from sentilite.core.datasets import stratified_split
 
-    oasis_train, oasis_val = stratified_split(read_split_file(args.data / LISTS["oasis"]).samples,
-                                              OASIS_VAL_FRACTION, OASIS_VAL_SEED)
+    oasis_train, oasis_val = stratified_split(
+        read_split_file(args.data / LISTS["oasis"]).samples, OASIS_VAL_FRACTION, OASIS_VAL_SEED
+    )
     if name == "oasis-4/5":
         return str(write_list(oasis_train, args.out / "lists" / "oasis-train.txt"))
     if name == "e6+oasis-1/5":
@@ -93,7 +96,9 @@ def tweet_folds(data: Path, k: int, seed: int) -> list[dict[str, list[Any]]]:
     return folds
 
 
-def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, list[Any]]], args: argparse.Namespace) -> Path:
+def train_one(
+    name: str, recipe: str, fold: int | None, folds: list[dict[str, list[Any]]], args: argparse.Namespace
+) -> Path:
     from sentilite.train.api import train_model
     from sentilite.train.config import TrainConfig
 
@@ -103,8 +108,9 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
     if (run / "metrics.json").is_file():
         return run
     if "teachers" in extra:  # train (or find) the teachers of this fold first
-        teachers = [train_one(f"{t}-fold{fold}" if fold is not None else t, t, fold, folds, args)
-                    for t in extra.pop("teachers")]
+        teachers = [
+            train_one(f"{t}-fold{fold}" if fold is not None else t, t, fold, folds, args) for t in extra.pop("teachers")
+        ]
         extra["teacher"] = [str(t / "model.keras") for t in teachers]
     data = [list_path(s, args) for s in lists]
     val = list_path(extra.pop("val", "e6-val"), args)
@@ -118,9 +124,20 @@ def train_one(name: str, recipe: str, fold: int | None, folds: list[dict[str, li
 
         shutil.rmtree(run)
     config = TrainConfig(
-        data=data, partial_data=partial, val=val, out=str(run),
-        backbone_file=str(args.backbone), feature_layer="gap", mode=args.mode, preset=args.preset, epochs=args.epochs,
-        cache_dir=str(args.out / ".cache"), verbose=False, plots=False, seed=args.seed, **extra,
+        data=data,
+        partial_data=partial,
+        val=val,
+        out=str(run),
+        backbone_file=str(args.backbone),
+        feature_layer="gap",
+        mode=args.mode,
+        preset=args.preset,
+        epochs=args.epochs,
+        cache_dir=str(args.out / ".cache"),
+        verbose=False,
+        plots=False,
+        seed=args.seed,
+        **extra,
     )
     train_model(config)
     from sentilite.core.tf_import import import_keras
@@ -144,8 +161,12 @@ def score(run: Path, heldout: dict[str, list[Any]], args: argparse.Namespace) ->
         val = json.loads((run / "metrics.json").read_text())["val"]
     else:  # validated on more than Emotion6 val: score Emotion6 val itself, for a comparable column
         val = evaluate_classifier(clf, read_split_file(e6_val), description=f"{run.name} Emotion6 val")
-    out["emotion6_val"] = {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"],
-                           "neutral_recall": val["per_class"]["neutral"]["recall"], "two_class": val["polar"]["accuracy"]}
+    out["emotion6_val"] = {
+        "accuracy": val["accuracy"],
+        "macro_f1": val["macro_f1"],
+        "neutral_recall": val["per_class"]["neutral"]["recall"],
+        "two_class": val["polar"]["accuracy"],
+    }
     return out
 
 
@@ -153,8 +174,10 @@ def summarise(recipe: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {"recipe": recipe, "folds": len(scores)}
     for source in TWEETS:
         per_fold = [s[source]["correct"] / s[source]["n"] for s in scores]
-        row[source] = {"accuracy": sum(s[source]["correct"] for s in scores) / sum(s[source]["n"] for s in scores),
-                       "fold_sd": float(np.std(per_fold))}
+        row[source] = {
+            "accuracy": sum(s[source]["correct"] for s in scores) / sum(s[source]["n"] for s in scores),
+            "fold_sd": float(np.std(per_fold)),
+        }
     n = sum(s[src]["n"] for s in scores for src in TWEETS)
     row["tweets"] = sum(s[src]["correct"] for s in scores for src in TWEETS) / n
     row["tweets_n"] = n
@@ -165,16 +188,26 @@ def summarise(recipe: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     which = f"folds {args.only_folds} of {args.folds}" if args.only_folds else f"{args.folds} folds"
-    lines = [f"Cross-validation, {which} of the tweet images, mode {args.mode}, preset {args.preset} "
-             f"(python -m bench.cv_recipe {' '.join(sys.argv[1:])}).", "",
-             "| recipe | tweets 2-class (all) | twitter_dev | twitter_borth | E6 val acc | E6 val macro-F1 | E6 val neutral recall |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Cross-validation, {which} of the tweet images, mode {args.mode}, preset {args.preset} "
+        f"(python -m bench.cv_recipe {' '.join(sys.argv[1:])}).",
+        "",
+        "| recipe | tweets 2-class (all) | twitter_dev | twitter_borth | E6 val acc | E6 val macro-F1 | E6 val "
+        "neutral recall |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['recipe']} | **{r['tweets']:.3f}** (n={r['tweets_n']}) | {r['twitter_dev']['accuracy']:.3f} "
-                     f"± {r['twitter_dev']['fold_sd']:.3f} | {r['twitter_borth']['accuracy']:.3f} ± {r['twitter_borth']['fold_sd']:.3f} "
-                     f"| {r['e6_val_accuracy']:.3f} | {r['e6_val_macro_f1']:.3f} | {r['e6_val_neutral_recall']:.3f} |")
-    lines += ["", "± = standard deviation over the folds. E6 val figures are after the decision rule fitted on E6 val "
-              "(the same for every recipe, so comparable, but optimistic)."]
+        lines.append(
+            f"| {r['recipe']} | **{r['tweets']:.3f}** (n={r['tweets_n']}) | {r['twitter_dev']['accuracy']:.3f} "
+            f"± {r['twitter_dev']['fold_sd']:.3f} | {r['twitter_borth']['accuracy']:.3f} ± "
+            f"{r['twitter_borth']['fold_sd']:.3f} "
+            f"| {r['e6_val_accuracy']:.3f} | {r['e6_val_macro_f1']:.3f} | {r['e6_val_neutral_recall']:.3f} |"
+        )
+    lines += [
+        "",
+        "± = standard deviation over the folds. E6 val figures are after the decision rule fitted on E6 val "
+        "(the same for every recipe, so comparable, but optimistic).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -188,7 +221,9 @@ def main() -> None:
     ap.add_argument("--preset", default="replication")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only-folds", help="score these folds only, e.g. 0 or 0,1 (a partial estimate; the table says so)")
+    ap.add_argument(
+        "--only-folds", help="score these folds only, e.g. 0 or 0,1 (a partial estimate; the table says so)"
+    )
     args = ap.parse_args()
     args.data, args.backbone = args.shared / "data", args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -202,10 +237,21 @@ def main() -> None:
         else:
             scores = [score(train_one(f"{recipe}-fold{k}", recipe, k, folds, args), folds[k], args) for k in fold_ids]
         rows.append(summarise(recipe, scores))
-        print(f"{recipe}: tweets {rows[-1]['tweets']:.3f}, E6 val macro-F1 {rows[-1]['e6_val_macro_f1']:.3f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        atomic_write_json(args.out / "cv.json", {"folds": args.folds, "mode": args.mode, "preset": args.preset,
-                                                  "seconds": time.perf_counter() - t0, "rows": rows})
+        print(
+            f"{recipe}: tweets {rows[-1]['tweets']:.3f}, E6 val macro-F1 {rows[-1]['e6_val_macro_f1']:.3f} "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+        atomic_write_json(
+            args.out / "cv.json",
+            {
+                "folds": args.folds,
+                "mode": args.mode,
+                "preset": args.preset,
+                "seconds": time.perf_counter() - t0,
+                "rows": rows,
+            },
+        )
         atomic_write_text(args.out / "cv.md", markdown(rows, args))
     print(markdown(rows, args))
 

@@ -86,18 +86,31 @@ def main() -> None:
     for label, source in (("JPEG folder", str(folder)), ("MP4 clip", str(clip))):
         t, rss, _ = run([sys.executable, "-c", BARE, model, source, "100"])
         rows.append((f"bare LiteRT + OpenCV loop, {label}", t, rss, "measured by the parent"))
-        t_total, rss, out = run(["sentilite", "demo", "--model", model, "--source", source, "--no-display",
-                                 "--sync", "--max-frames", "100"])
+        t_total, rss, out = run(
+            ["sentilite", "demo", "--model", model, "--source", source, "--no-display", "--sync", "--max-frames", "100"]
+        )
         m = re.search(r"first result ([\d.]+) s after start", out)
-        rows.append((f"sentilite demo --sync, {label}", float(m.group(1)) if m else t_total, rss,
-                     "from the demo's summary" if m else "whole run (no summary line)"))
+        rows.append(
+            (
+                f"sentilite demo --sync, {label}",
+                float(m.group(1)) if m else t_total,
+                rss,
+                "from the demo's summary" if m else "whole run (no summary line)",
+            )
+        )
 
     out_dir = tmp / "bench"
     _, rss, out = run(["sentilite", "bench", model, "--runs", "20", "--warmup", "2", "--out", str(out_dir)])
     res = json.loads((out_dir / "results.json").read_text())
     row = res["rows"][0]
-    rows.append(("benchmark runner (one process per model)", row.get("time_to_first_result_s"),
-                 row.get("rss_peak_mb"), "from the runner's JSON; RSS of the runner process"))
+    rows.append(
+        (
+            "benchmark runner (one process per model)",
+            row.get("time_to_first_result_s"),
+            row.get("rss_peak_mb"),
+            "from the runner's JSON; RSS of the runner process",
+        )
+    )
     rows.append(("`sentilite bench` parent process", None, rss, "host side: CLI, reports, plot"))
 
     print(f"model: {model} (full int8, 1 thread)\n")

@@ -40,12 +40,7 @@ def main() -> None:
 
     from sentilite.convert.bias_correction import correct_classifier_bias
     from sentilite.convert.calibration import build_calibration_set
-    from sentilite.convert.export import (
-        ConversionRequest,
-        QuantizerOptions,
-        convert_saved_model,
-        export_saved_model,
-    )
+    from sentilite.convert.export import ConversionRequest, QuantizerOptions, convert_saved_model, export_saved_model
     from sentilite.convert.validation import build_eval_set, keras_probs, open_tflite, tflite_probs
     from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.core.metrics import agreement
@@ -65,11 +60,18 @@ def main() -> None:
     big200 = build_calibration_set(train, contract, 200, seed=0) if args.quick else big
 
     print(f"model {args.model}; {len(y)} test+val images; Keras accuracy {100 * (ref.argmax(1) == y).mean():.1f} %")
-    print(f"{'setting':34s} {'agree %':>7s} {'mean|dp|':>8s} {'max|dp|':>7s} {'acc %':>6s}  predicted counts (Keras {np.bincount(ref.argmax(1), minlength=3).tolist()})  s")
+    print(
+        f"{'setting':34s} {'agree %':>7s} {'mean|dp|':>8s} {'max|dp|':>7s} {'acc %':>6s}  predicted counts (Keras "
+        f"{np.bincount(ref.argmax(1), minlength=3).tolist()})  s"
+    )
 
     def row(name, calib, n, io="uint8", per_channel=True, bias=True):
         t0 = time.perf_counter()
-        data = convert_saved_model(ConversionRequest(sm, "int8", calib.representative(n), io, quantizer=QuantizerOptions(per_channel=per_channel)))
+        data = convert_saved_model(
+            ConversionRequest(
+                sm, "int8", calib.representative(n), io, quantizer=QuantizerOptions(per_channel=per_channel)
+            )
+        )
         if bias:
             data, _ = correct_classifier_bias(data, f32, calib.inputs(n))
         seconds = time.perf_counter() - t0
@@ -77,8 +79,11 @@ def main() -> None:
         clf = open_tflite(path, 2)
         p = np.concatenate([tflite_probs(clf, ev) for ev in evs])
         a = agreement(ref, p)
-        print(f"{name:34s} {100 * a['top1_agreement']:7.1f} {a['mean_abs_diff']:8.4f} {a['max_abs_diff']:7.3f} "
-              f"{100 * (p.argmax(1) == y).mean():6.1f}  {np.bincount(p.argmax(1), minlength=3).tolist()}  {seconds:.0f}", flush=True)
+        print(
+            f"{name:34s} {100 * a['top1_agreement']:7.1f} {a['mean_abs_diff']:8.4f} {a['max_abs_diff']:7.3f} "
+            f"{100 * (p.argmax(1) == y).mean():6.1f}  {np.bincount(p.argmax(1), minlength=3).tolist()}  {seconds:.0f}",
+            flush=True,
+        )
 
     row("default (200 balanced train, uint8)", big200, 200)
     row("  without bias correction", big200, 200, bias=False)
@@ -92,7 +97,9 @@ def main() -> None:
         row(f"  another draw of 200 (seed {seed})", cs, 200)
         row("    without bias correction", cs, 200, bias=False)
     row("  200 drawn without class balance", build_calibration_set(train, contract, 200, seed=0, balanced=False), 200)
-    row("  198 val images instead of train", build_calibration_set(E6 / "sentiment_val.txt", contract, 198, seed=0), 198)
+    row(
+        "  198 val images instead of train", build_calibration_set(E6 / "sentiment_val.txt", contract, 198, seed=0), 198
+    )
     row("  float32 I/O", big, 200, io="float32")
     row("  int8 I/O", big, 200, io="int8")
 

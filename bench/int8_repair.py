@@ -11,7 +11,8 @@ and the repair candidates) is printed against the goals; the best one (highest a
 |dp|) and the best that meets the size and speed goals are each checked against the goals;
 PASS when one meets them all. Each agreement is printed with its Wilson 95 % interval (on 397
 photos, about ±2 points), its number of differing answers, and how many of those were near ties
-(photos whose top two classes Keras puts within 0.05 of each other). `--repair always` includes equalisation and output-aware rounding
+(photos whose top two classes Keras puts within 0.05 of each other). `--repair always` includes equalisation and
+output-aware rounding
 (int8-eq, about a minute) and the quantisation-aware fine-tuning (int8-qat, about 3 minutes).
 Takes ~7 minutes on 2 cores after training.
 
@@ -45,10 +46,32 @@ def sentilite(*args: str) -> None:
 
 
 def convert(model: Path, eval_split: Path, out: Path, qat_epochs: int, qat_images: int, qat_lr: float) -> dict:
-    """`sentilite convert --repair always` of ``model``, calibrated on Emotion6 train, scored on ``eval_split``; its report."""
-    sentilite("convert", str(model), "--calib", str(E6 / "sentiment_train.txt"), "--eval", str(eval_split), "--root", str(E6),
-              "--variants", "float32,dynamic-int8,int8", "--repair", "always", "--out", str(out), "--kernel-check-images", "0",
-              "--qat-epochs", str(qat_epochs), "--qat-images", str(qat_images), "--qat-lr", str(qat_lr))
+    """`sentilite convert --repair always` of ``model``, calibrated on Emotion6 train, scored on ``eval_split``;
+    returns its report."""
+    sentilite(
+        "convert",
+        str(model),
+        "--calib",
+        str(E6 / "sentiment_train.txt"),
+        "--eval",
+        str(eval_split),
+        "--root",
+        str(E6),
+        "--variants",
+        "float32,dynamic-int8,int8",
+        "--repair",
+        "always",
+        "--out",
+        str(out),
+        "--kernel-check-images",
+        "0",
+        "--qat-epochs",
+        str(qat_epochs),
+        "--qat-images",
+        str(qat_images),
+        "--qat-lr",
+        str(qat_lr),
+    )
     return json.loads((out / "report.json").read_text())
 
 
@@ -56,8 +79,11 @@ def heldout_split() -> str:
     """A split file (absolute paths) of every labelled photo of ../shared outside Emotion6."""
     from sentilite.core.datasets import iter_split_file, split_file_text
 
-    splits = [split for folder in ("oasis", "twitter_dev", "twitter_borth")
-              for split in sorted((SHARED / "data" / folder).glob("sentiment_*.txt"))]
+    splits = [
+        split
+        for folder in ("oasis", "twitter_dev", "twitter_borth")
+        for split in sorted((SHARED / "data" / folder).glob("sentiment_*.txt"))
+    ]
     return split_file_text(sample for split in splits for sample in iter_split_file(split))
 
 
@@ -72,22 +98,98 @@ def flips(row: dict) -> str:
     return f"{row.get('flips', '?'):>6} {row.get('flips_at_near_ties', '?'):>8}"
 
 
+def train_the_model(folder: Path) -> None:
+    """The FT-F MobileNetV2 of issue 16 (about 1 min on 2 cores)."""
+    backbone = SHARED / "weights" / "mobilenet_v2_imagenet_1.0_224.keras"
+    flags = {
+        "--data": E6 / "sentiment_train.txt",
+        "--val": E6 / "sentiment_val.txt",
+        "--backbone-file": backbone,
+        "--feature-layer": "gap",
+        "--mode": "ft-f",
+        "--preset": "adam-cosine",
+        "--epochs": 15,
+        "--interpolation": "area",
+        "--out": folder,
+    }
+    sentilite("train", "--quiet", *[str(x) for pair in flags.items() for x in pair])
+
+
+def score_table(candidates: list, keras: dict, f32: dict) -> list:
+    """Print each candidate's figures against Keras and float32; returns (name, figures) pairs."""
+    print(
+        f"\n{'variant':<14} {'agree %':>8} {'95 % CI':>12} {'flips':>6} {'at ties':>8} {'mean|dp|':>9} {'Δ pts':>7} "
+        f"{'smaller':>8} {'faster':>7}"
+    )
+    scored = []
+    for r in candidates:
+        d = {
+            "agreement": r["top1_agreement"],
+            "mean_abs_dp": r["mean_abs_diff"],
+            "accuracy_pts": 100 * (r["accuracy"] - keras["accuracy"]),
+            "smaller": f32["size_bytes"] / r["size_bytes"],
+            "faster": f32["latency_ms"] / r["latency_ms"],
+        }
+        scored.append((r["variant"], d))
+        print(
+            f"{r['variant']:<14} {100 * d['agreement']:>8.1f} {interval(r):>12} {flips(r)} {d['mean_abs_dp']:>9.4f} "
+            f"{d['accuracy_pts']:>+7.1f} "
+            f"{d['smaller']:>7.2f}x {d['faster']:>6.2f}x"
+        )
+    return scored
+
+
+def verdict(title: str, name: str, d: dict) -> bool:
+    checks = {
+        "agreement": d["agreement"] >= GOALS["agreement"],
+        "mean_abs_dp": d["mean_abs_dp"] <= GOALS["mean_abs_dp"],
+        "accuracy_pts": abs(d["accuracy_pts"]) <= GOALS["accuracy_pts"] or d["accuracy_pts"] > 0,
+        "smaller": d["smaller"] >= GOALS["smaller"],
+        "faster": d["faster"] >= GOALS["faster"],
+    }
+    print(f"\n{title}: {name}")
+    for k, ok in checks.items():
+        print(
+            f"  {k:<13} {d[k]:.4g} (goal {'>=' if k in ('agreement', 'smaller', 'faster') else '<='} {GOALS[k]}) "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
+    return all(checks.values())
+
+
+def print_heldout(heldout: dict) -> None:
+    """The candidates' agreement on the held-out photos."""
+    rows_h = {r["variant"]: r for r in heldout["rows"]}
+    block_h = heldout["int8_layers"]
+    print(
+        f"\non {rows_h['int8']['n']} held-out photos (OASIS, twitter_dev, twitter_borth; labels unused; no "
+        f"fine-tuning run):"
+    )
+    print(f"Keras near ties: {rows_h['int8'].get('near_ties', '?')} of {rows_h['int8']['n']} images")
+    print(f"{'variant':<14} {'agree %':>8} {'95 % CI':>12} {'flips':>6} {'at ties':>8} {'mean|dp|':>9}")
+    for r in [rows_h["dynamic-int8"], rows_h["int8"]] + [r for r in block_h["repair"]["rows"] if "error" not in r]:
+        print(
+            f"{r['variant']:<14} {100 * r['top1_agreement']:>8.1f} {interval(r):>12} {flips(r)} "
+            f"{r['mean_abs_diff']:>9.4f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=RUN / "model.keras")
     ap.add_argument("--qat-epochs", type=int, default=3, help="passed to convert (its default: 3)")
     ap.add_argument("--qat-images", type=int, default=500, help="passed to convert (its default: 500)")
     ap.add_argument("--qat-lr", type=float, default=1e-5, help="passed to convert (its default: 1e-5)")
-    ap.add_argument("--heldout", action="store_true", help="also score on the 1,813 photos of ../shared outside Emotion6 (~8 min more)")
+    ap.add_argument(
+        "--heldout",
+        action="store_true",
+        help="also score on the 1,813 photos of ../shared outside Emotion6 (~8 min more)",
+    )
     ap.add_argument("--keep", type=Path, default=REPO / "runs" / "bench-int8-repair", help="where the reports are kept")
     args = ap.parse_args()
     if not (E6 / "sentiment_train.txt").is_file():
         sys.exit(f"needs {E6} (../shared); not found")
     if not args.model.is_file():
-        sentilite("train", "--data", str(E6 / "sentiment_train.txt"), "--val", str(E6 / "sentiment_val.txt"),
-                  "--backbone-file", str(SHARED / "weights" / "mobilenet_v2_imagenet_1.0_224.keras"), "--feature-layer", "gap",
-                  "--mode", "ft-f", "--preset", "adam-cosine", "--epochs", "15", "--interpolation", "area", "--quiet",
-                  "--out", str(args.model.parent))
+        train_the_model(args.model.parent)
     with tempfile.TemporaryDirectory() as tmp:
         both = Path(tmp) / "test_val.txt"
         both.write_text((E6 / "sentiment_test.txt").read_text() + (E6 / "sentiment_val.txt").read_text())
@@ -107,28 +209,21 @@ def main() -> None:
     keras, f32 = rows["keras"], rows["float32"]
     block = report["int8_layers"]
     candidates = [rows["dynamic-int8"], rows["int8"]] + [r for r in block["repair"]["rows"] if "error" not in r]
-    print(f"model {args.model}; {rows['int8']['n']} images (Emotion6 test + val); Keras accuracy {100 * keras['accuracy']:.1f} %")
+    print(
+        f"model {args.model}; {rows['int8']['n']} images (Emotion6 test + val); Keras accuracy "
+        f"{100 * keras['accuracy']:.1f} %"
+    )
     from sentilite.convert.int8.layer_errors import short_name
 
-    print("worst int8 layers (RMSE / std): " + ", ".join(f"{short_name(w['tensor'])} {w['rmse_over_std']:.3f}" for w in block["worst"][:6]))
-    print(f"Keras near ties (top two classes within {NEAR_TIE}): {rows['int8'].get('near_ties', '?')} of {rows['int8']['n']} images")
-    print(f"\n{'variant':<14} {'agree %':>8} {'95 % CI':>12} {'flips':>6} {'at ties':>8} {'mean|dp|':>9} {'Δ pts':>7} {'smaller':>8} {'faster':>7}")
-    scored = []
-    for r in candidates:
-        d = {"agreement": r["top1_agreement"], "mean_abs_dp": r["mean_abs_diff"], "accuracy_pts": 100 * (r["accuracy"] - keras["accuracy"]),
-             "smaller": f32["size_bytes"] / r["size_bytes"], "faster": f32["latency_ms"] / r["latency_ms"]}
-        scored.append((r["variant"], d))
-        print(f"{r['variant']:<14} {100 * d['agreement']:>8.1f} {interval(r):>12} {flips(r)} {d['mean_abs_dp']:>9.4f} {d['accuracy_pts']:>+7.1f} "
-              f"{d['smaller']:>7.2f}x {d['faster']:>6.2f}x")
-    def verdict(title: str, name: str, d: dict) -> bool:
-        checks = {"agreement": d["agreement"] >= GOALS["agreement"], "mean_abs_dp": d["mean_abs_dp"] <= GOALS["mean_abs_dp"],
-                  "accuracy_pts": abs(d["accuracy_pts"]) <= GOALS["accuracy_pts"] or d["accuracy_pts"] > 0,
-                  "smaller": d["smaller"] >= GOALS["smaller"], "faster": d["faster"] >= GOALS["faster"]}
-        print(f"\n{title}: {name}")
-        for k, ok in checks.items():
-            print(f"  {k:<13} {d[k]:.4g} (goal {'>=' if k in ('agreement', 'smaller', 'faster') else '<='} {GOALS[k]}) "
-                  f"{'PASS' if ok else 'FAIL'}")
-        return all(checks.values())
+    print(
+        "worst int8 layers (RMSE / std): "
+        + ", ".join(f"{short_name(w['tensor'])} {w['rmse_over_std']:.3f}" for w in block["worst"][:6])
+    )
+    print(
+        f"Keras near ties (top two classes within {NEAR_TIE}): {rows['int8'].get('near_ties', '?')} of "
+        f"{rows['int8']['n']} images"
+    )
+    scored = score_table(candidates, keras, f32)
 
     name, best = max(scored, key=lambda x: (x[1]["agreement"], -x[1]["mean_abs_dp"]))
     passed = verdict("best integer-weight variant (agreement, then mean |dp|)", name, best)
@@ -137,13 +232,7 @@ def main() -> None:
         n, d = max(deployable, key=lambda x: (x[1]["agreement"], -x[1]["mean_abs_dp"]))
         passed = verdict("best that meets the size and speed goals", n, d) or passed
     if args.heldout:
-        rows_h = {r["variant"]: r for r in heldout["rows"]}
-        block_h = heldout["int8_layers"]
-        print(f"\non {rows_h['int8']['n']} held-out photos (OASIS, twitter_dev, twitter_borth; labels unused; no fine-tuning run):")
-        print(f"Keras near ties: {rows_h['int8'].get('near_ties', '?')} of {rows_h['int8']['n']} images")
-        print(f"{'variant':<14} {'agree %':>8} {'95 % CI':>12} {'flips':>6} {'at ties':>8} {'mean|dp|':>9}")
-        for r in [rows_h["dynamic-int8"], rows_h["int8"]] + [r for r in block_h["repair"]["rows"] if "error" not in r]:
-            print(f"{r['variant']:<14} {100 * r['top1_agreement']:>8.1f} {interval(r):>12} {flips(r)} {r['mean_abs_diff']:>9.4f}")
+        print_heldout(heldout)
     print(f"reports kept in {keep}")
     sys.exit(0 if passed else 1)
 

@@ -62,8 +62,11 @@ def main() -> None:
         (Path(tmp) / "rois.json").write_text(json.dumps(rois))
         print(f"model {args.model.name} ({clf.contract.describe()}); {len(samples)} photos from {args.split}")
         for name, files in (("sentilite's decoded pixels", pngs), ("the JPEG files", [s.path for s in samples])):
-            proc = subprocess.run([str(python), "-c", CLIENT, str(args.model), f"--rois={Path(tmp) / 'rois.json'}",
-                                   *map(str, files)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(python), "-c", CLIENT, str(args.model), f"--rois={Path(tmp) / 'rois.json'}", *map(str, files)],
+                capture_output=True,
+                text=True,
+            )
             theirs = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))][-1])
             if isinstance(theirs, dict):
                 sys.exit(f"MediaPipe refused the model: {theirs['error']}")

@@ -35,7 +35,8 @@ CLIENT = textwrap.dedent("""
     for path in images:
         roi = rois.get(path)
         # keywords: RectF's fields are (left, top, bottom, right), in that order
-        options = ImageProcessingOptions(region_of_interest=RectF(**dict(zip(("left", "top", "right", "bottom"), roi)))) if roi else None
+        box = dict(zip(("left", "top", "right", "bottom"), roi)) if roi else None
+        options = ImageProcessingOptions(region_of_interest=RectF(**box)) if box else None
         res = clf.classify(mp.Image.create_from_file(path), options)
         out.append({c.category_name: c.score for c in res.classifications[0].categories})
     print(json.dumps(out))
@@ -45,12 +46,16 @@ CLIENT = textwrap.dedent("""
 def mediapipe_venv_python(timeout: float = 900) -> tuple[Path, str]:
     """(the venv's python, "" or why it could not be made): made once, cached under
     ``$SENTILITE_CACHE`` (default ``~/.cache/sentilite``)."""
-    venv = Path(os.environ.get("SENTILITE_CACHE", Path.home() / ".cache" / "sentilite")) / f"venv-{MEDIAPIPE.replace('==', '-')}"
+    venv = (
+        Path(os.environ.get("SENTILITE_CACHE", Path.home() / ".cache" / "sentilite"))
+        / f"venv-{MEDIAPIPE.replace('==', '-')}"
+    )
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", MEDIAPIPE], capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", MEDIAPIPE], capture_output=True, text=True, timeout=timeout
+        )
         if proc.returncode != 0:
             return python, f"cannot install {MEDIAPIPE} into {venv}: {proc.stderr.strip().splitlines()[-1:]}"
     return python, ""

@@ -58,24 +58,26 @@ def int8_file(model, calib, contract, tmp: Path, name: str):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=REPO / "runs" / "int8-trust-ftf" / "model.keras")
-    ap.add_argument("--images", type=int, default=500, help="calibration images the fine-tuning trains on (convert's default)")
+    ap.add_argument(
+        "--images", type=int, default=500, help="calibration images the fine-tuning trains on (convert's default)"
+    )
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=1e-5)
-    ap.add_argument("--also", type=Path, action="append", default=[],
-                    help="more images to fine-tune on (labels unused; never Emotion6 test or val), repeatable")
+    ap.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="more images to fine-tune on (labels unused; never Emotion6 test or val), repeatable",
+    )
     args = ap.parse_args()
     if not args.model.is_file():
         sys.exit(f"{args.model} not found: `python -m bench.int8_repair` trains it (about 1 min)")
 
-    from sentilite.convert.api import load_keras_model, resolve_model_contract
     from sentilite.convert.calibration import build_calibration_set
     from sentilite.convert.decision_fold import fold_decision_rule
-    from sentilite.convert.int8.qat import (
-        build_qat_model,
-        observe_ranges,
-        predict_in_batches,
-        qat_finetune,
-    )
+    from sentilite.convert.inputs import load_keras_model, resolve_model_contract
+    from sentilite.convert.int8.qat import build_qat_model, observe_ranges, predict_in_batches, qat_finetune
     from sentilite.convert.options import ConvertOptions
     from sentilite.convert.pixel_in import wrap_pixel_in
     from sentilite.convert.validation import build_eval_set
@@ -96,7 +98,10 @@ def main() -> None:
         ev = build_eval_set(both, export, root=E6)
         extra = [build_calibration_set(p, export, 100_000, seed=0).pixels for p in args.also]
         train_px = np.concatenate([calib.pixels, *extra]) if extra else calib.pixels
-        sets = {"fine-tuning": (normalize(train_px, export), train_px), "held-out": (normalize(ev.pixels, export), ev.pixels)}
+        sets = {
+            "fine-tuning": (normalize(train_px, export), train_px),
+            "held-out": (normalize(ev.pixels, export), ev.pixels),
+        }
         ref = {k: predict_in_batches(model, x, 32) for k, (x, _) in sets.items()}
 
         def simulated(m) -> dict[str, tuple[float, float]]:
@@ -117,8 +122,11 @@ def main() -> None:
         rows["simulation, after"] = simulated(tuned)
         rows["int8 file, after"] = file_scores(tuned, "after")
     n_cal, n_ev = len(train_px), len(ev)
-    print(f"\n{args.model}; QAT {args.epochs} epoch(s) on {n_cal} images ({len(calib)} calibration"
-          + "".join(f" + {len(e)} {p.parent.name}" for e, p in zip(extra, args.also)) + f"), lr {args.lr:g}, {minutes:.1f} min")
+    print(
+        f"\n{args.model}; QAT {args.epochs} epoch(s) on {n_cal} images ({len(calib)} calibration"
+        + "".join(f" + {len(e)} {p.parent.name}" for e, p in zip(extra, args.also))
+        + f"), lr {args.lr:g}, {minutes:.1f} min"
+    )
     print(f"{'against the float model':<22} {f'fine-tuning ({n_cal})':>24} {f'held-out test+val ({n_ev})':>28}")
     print(f"{'':<22} {'agree %':>11} {'mean|dp|':>12} {'agree %':>13} {'mean|dp|':>14}")
     for name, r in rows.items():

@@ -46,7 +46,9 @@ def reference_models(io_types=("uint8", "int8")) -> dict[str, Path]:
     keras = import_keras()
     keras.utils.set_random_seed(0)
     contract = PreprocessContract.create(
-        224, "imagenet", provenance={"backbone": "mobilenet_v2 1.0 (ImageNet, ../shared)", "purpose": "benchmark reference"}
+        224,
+        "imagenet",
+        provenance={"backbone": "mobilenet_v2 1.0 (ImageNet, ../shared)", "purpose": "benchmark reference"},
     )
     full = keras.saving.load_model(BACKBONE, compile=False)
     backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")

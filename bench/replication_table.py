@@ -46,8 +46,11 @@ def row(name: str, mode: str, run_dir: Path, convert_dir: Path, note: str, bench
     tr = m.get("training", {})
     test = m.get("test") or {}
     report = convert_dir / "report.json"
-    int8_row = next((r for r in json.loads(report.read_text())["rows"] if r["variant"] == "int8"), {}) \
-        if report.is_file() else {}
+    int8_row = (
+        next((r for r in json.loads(report.read_text())["rows"] if r["variant"] == "int8"), {})
+        if report.is_file()
+        else {}
+    )
     if note:
         acc3 = f"not run ({note})"
         acc2 = acc_int8 = train_s = "not run"
@@ -61,17 +64,28 @@ def row(name: str, mode: str, run_dir: Path, convert_dir: Path, note: str, bench
         rss = f"{tr.get('rss_peak_mb', 0):,.0f}"
     params = m.get("model_size", {}).get("parameters")
     cells = [
-        name, mode, acc3, acc2, acc_int8, train_s, cpu, rss,
+        name,
+        mode,
+        acc3,
+        acc2,
+        acc_int8,
+        train_s,
+        cpu,
+        rss,
         f"{params / 1e6:.2f} M" if params else "–",
-        _fmt(kb.get("median_ms"), ".1f"), _fmt(ib.get("median_ms"), ".2f"),
-        _fmt(kb.get("rss_peak_mb"), ",.0f"), _fmt(ib.get("rss_peak_mb"), ".0f"),
-        f"{keras_path.stat().st_size / 1e6:.2f}", f"{int8[0].stat().st_size / 1e6:.2f}" if int8 else "–",
+        _fmt(kb.get("median_ms"), ".1f"),
+        _fmt(ib.get("median_ms"), ".2f"),
+        _fmt(kb.get("rss_peak_mb"), ",.0f"),
+        _fmt(ib.get("rss_peak_mb"), ".0f"),
+        f"{keras_path.stat().st_size / 1e6:.2f}",
+        f"{int8[0].stat().st_size / 1e6:.2f}" if int8 else "–",
     ]
     return "| " + " | ".join(cells) + " |"
 
 
 HEADER = (
-    "| model | mode | Emotion6 test acc., Keras (3-class) | Keras 2-class reading | int8 .tflite acc. (3-class / 2-class) "
+    "| model | mode | Emotion6 test acc., Keras (3-class) | Keras 2-class reading | int8 .tflite acc. (3-class / "
+    "2-class) "
     "| training time | training CPU mean / peak "
     "| training peak RSS MB | parameters | Keras ms/image | int8 LiteRT ms/image | Keras process RSS MB "
     "| int8 process RSS MB | .keras MB | int8 .tflite MB |\n"

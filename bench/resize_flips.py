@@ -38,13 +38,18 @@ def flips(model: Path, images: list[np.ndarray]) -> dict[str, tuple[float, float
         c = replace(clf.contract, interpolation=method)
         probs[method] = np.stack([clf.predict(resize_to_contract(im, c)) for im in images])
     ref = probs[own]
-    return {m: (float((p.argmax(1) != ref.argmax(1)).mean()), float(np.abs(p - ref).mean()))
-            for m, p in probs.items() if m != own}
+    return {
+        m: (float((p.argmax(1) != ref.argmax(1)).mean()), float(np.abs(p - ref).mean()))
+        for m, p in probs.items()
+        if m != own
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, action="append", help="a .tflite or .keras (repeatable; default: the bundled model)")
+    ap.add_argument(
+        "--model", type=Path, action="append", help="a .tflite or .keras (repeatable; default: the bundled model)"
+    )
     ap.add_argument("--data", type=Path, default=SHARED / "data/emotion6/sentiment_val.txt")
     args = ap.parse_args()
     dataset = read_dataset(args.data)
@@ -53,8 +58,11 @@ def main() -> None:
     for model in args.model or [DEFAULT_MODEL_PATH]:
         own = load_classifier(model).contract.interpolation
         for method, (rate, dp) in flips(model, images).items():
-            print(f"{model.parent.name}/{model.name}: contract {own}, app resizes with {method}: {100 * rate:.1f} % of answers change, "
-                  f"mean |dp| {dp:.4f}")
+            print(
+                f"{model.parent.name}/{model.name}: contract {own}, app resizes with {method}: {100 * rate:.1f} % of "
+                f"answers change, "
+                f"mean |dp| {dp:.4f}"
+            )
 
 
 if __name__ == "__main__":

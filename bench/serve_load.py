@@ -44,7 +44,19 @@ def default_image() -> bytes:
 
 
 def start_server(model: str, threads: int, queue: int) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "sentilite", "serve", model, "--port", "0", "--threads", str(threads), "--queue", str(queue)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sentilite",
+        "serve",
+        model,
+        "--port",
+        "0",
+        "--threads",
+        str(threads),
+        "--queue",
+        str(queue),
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     for line in proc.stderr:  # type: ignore[union-attr]
         m = re.search(r"on (http://[^/]+)/", line)
@@ -61,7 +73,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def client(url: str, body: bytes, stop_at: float, out: list[float], errors: dict[str, int], lock: threading.Lock) -> None:
+def client(
+    url: str, body: bytes, stop_at: float, out: list[float], errors: dict[str, int], lock: threading.Lock
+) -> None:
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
     mine: list[float] = []
@@ -144,8 +158,11 @@ def main() -> None:
 
     rps = len(lat) / wall
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    print(f"model {Path(args.model).name}, {args.clients} clients x {args.seconds:.0f} s, server --threads {args.threads}, "
-          f"image {len(body) / 1e3:.0f} kB, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"model {Path(args.model).name}, {args.clients} clients x {args.seconds:.0f} s, server --threads "
+        f"{args.threads}, "
+        f"image {len(body) / 1e3:.0f} kB, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n"
+    )
     print("| what | figure | goal |")
     print("|---|---|---|")
     print(f"| requests answered 200 | {len(lat)} ({rps:.1f}/s) | – |")

@@ -45,27 +45,41 @@ def main() -> None:
     results = {}
     for name, cached in (("plain tf.data", False), ("cached features", True)):
         cfg = TrainConfig(
-            data=[str(EMOTION6 / "sentiment_train.txt")], val=str(EMOTION6 / "sentiment_val.txt"),
-            backbone_file=str(BACKBONE), feature_layer="gap", mode="ft-f", preset="replication",
-            epochs=args.epochs, patience=args.epochs, batch_size=args.batch_size, augment="none",
-            feature_cache=cached, cache_dir=str(cache), out=str(out / name.replace(" ", "-")),
-            verbose=False, plots=False,
+            data=[str(EMOTION6 / "sentiment_train.txt")],
+            val=str(EMOTION6 / "sentiment_val.txt"),
+            backbone_file=str(BACKBONE),
+            feature_layer="gap",
+            mode="ft-f",
+            preset="replication",
+            epochs=args.epochs,
+            patience=args.epochs,
+            batch_size=args.batch_size,
+            augment="none",
+            feature_cache=cached,
+            cache_dir=str(cache),
+            out=str(out / name.replace(" ", "-")),
+            verbose=False,
+            plots=False,
         )
         t0 = time.perf_counter()
         res = train_model(cfg)
         secs = [row["seconds"] for row in res.history]
         results[name] = (secs, res.metrics["training"], time.perf_counter() - t0, res.metrics["val"]["accuracy"])
-        print(f"{name:16s} epochs (s): {', '.join(f'{s:.2f}' for s in secs)}   "
-              f"image decode {res.metrics['training']['cache_fill_seconds']:.1f} s, "
-              f"feature pass {res.metrics['training']['feature_seconds']:.1f} s, val acc {results[name][3]:.3f}",
-              flush=True)
+        print(
+            f"{name:16s} epochs (s): {', '.join(f'{s:.2f}' for s in secs)}   "
+            f"image decode {res.metrics['training']['cache_fill_seconds']:.1f} s, "
+            f"feature pass {res.metrics['training']['feature_seconds']:.1f} s, val acc {results[name][3]:.3f}",
+            flush=True,
+        )
     plain = statistics.mean(results["plain tf.data"][0][1:])
     fast = statistics.mean(results["cached features"][0][1:])
     feat = results["cached features"][1]["feature_seconds"]
     n = len(results["plain tf.data"][0])
     print()
-    print(f"Emotion6 train (1583 images) + val (198), MobileNetV2 224 px FT-F, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPU cores")
+    print(
+        f"Emotion6 train (1583 images) + val (198), MobileNetV2 224 px FT-F, batch {args.batch_size}, "
+        f"{os.cpu_count()} CPU cores"
+    )
     print(f"plain tf.data path  : {plain:8.2f} s per epoch (epochs 2..{n})")
     print(f"cached features     : {fast:8.3f} s per epoch (epochs 2..{n}); one-off feature pass {feat:.1f} s")
     print(f"speed-up from the second epoch: {plain / fast:.0f}x")

@@ -32,9 +32,12 @@ SHARED = Path(os.environ.get("SENTILITE_SHARED", ROOT.parent / "shared"))
 
 def scores(y: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict[str, float]:
     m = classification_metrics(y, probs, labels)
-    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "neutral_recall": m["per_class"]["neutral"]["recall"] if "neutral" in labels else float("nan"),
-            "polar_accuracy": (m["polar"] or {}).get("accuracy", float("nan"))}
+    return {
+        "accuracy": m["accuracy"],
+        "macro_f1": m["macro_f1"],
+        "neutral_recall": m["per_class"]["neutral"]["recall"] if "neutral" in labels else float("nan"),
+        "polar_accuracy": (m["polar"] or {}).get("accuracy", float("nan")),
+    }
 
 
 def latency(clf, images: list[np.ndarray], rounds: int) -> tuple[float, float]:
@@ -55,7 +58,9 @@ def latency(clf, images: list[np.ndarray], rounds: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, action="append", help="a .tflite or .keras (repeatable; default: the bundled model)")
+    ap.add_argument(
+        "--model", type=Path, action="append", help="a .tflite or .keras (repeatable; default: the bundled model)"
+    )
     ap.add_argument("--data", type=Path, default=SHARED / "data/emotion6/sentiment_val.txt")
     ap.add_argument("--rounds", type=int, default=300, help="timed images per model")
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -74,14 +79,23 @@ def main() -> None:
         a, b = scores(y, plain, labels), scores(y, averaged, labels)
         ms1, ms2 = latency(clf, images, args.rounds)
         flips = 1.0 - agreement(plain, averaged)["top1_agreement"]
-        row = {"model": str(model), "n": len(images), "plain": a, "tta_flip": b, "ms_plain": ms1, "ms_tta": ms2,
-               "answers_changed": flips}
+        row = {
+            "model": str(model),
+            "n": len(images),
+            "plain": a,
+            "tta_flip": b,
+            "ms_plain": ms1,
+            "ms_tta": ms2,
+            "answers_changed": flips,
+        }
         out.append(row)
         print(f"\n{model}")
         print(f"{'':10} {'acc':>6} {'macroF1':>8} {'neutral':>8} {'2-class':>8} {'ms/image':>9}")
         for name, s, ms in (("plain", a, ms1), ("TTA flip", b, ms2)):
-            print(f"{name:10} {s['accuracy']:6.3f} {s['macro_f1']:8.3f} {s['neutral_recall']:8.3f} "
-                  f"{s['polar_accuracy']:8.3f} {ms:9.2f}")
+            print(
+                f"{name:10} {s['accuracy']:6.3f} {s['macro_f1']:8.3f} {s['neutral_recall']:8.3f} "
+                f"{s['polar_accuracy']:8.3f} {ms:9.2f}"
+            )
         print(f"TTA changes {100 * flips:.1f} % of the answers and costs {ms2 / ms1:.2f}x the latency")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

@@ -120,8 +120,10 @@ def _load_model(config: DemoConfig, classifier: Any, say: Callable[[str], None])
         say(f"model   {path}: {describe_default()}; pass --model to use your own")
     else:
         say(f"model   {path}")
-    say(f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
-        f"runtime {classifier.runtime.describe()}, {config.threads} thread(s)")
+    say(
+        f"        {classifier.contract.describe()}; labels {', '.join(classifier.contract.labels)}; "
+        f"runtime {classifier.runtime.describe()}, {config.threads} thread(s)"
+    )
     return classifier, str(path)
 
 
@@ -159,6 +161,7 @@ def _stop_on_signals(enabled: bool, stop: Any) -> Iterator[None]:
     """While the loop runs, Ctrl-C / SIGTERM ask it to stop after the current frame (twice: at once)."""
     restore: list[tuple[int, Any]] = []
     if enabled and threading.current_thread() is threading.main_thread():
+
         def on_signal(signum: int, _frame: Any) -> None:
             if stop.reason is not None:  # second Ctrl-C: stop waiting
                 raise KeyboardInterrupt
@@ -175,45 +178,87 @@ def _stop_on_signals(enabled: bool, stop: Any) -> Iterator[None]:
 
 def _status_line(say: Callable[[str], None]) -> Callable[[Any, Any, str], None]:
     def status(st: Any, rd: Any, label: str) -> None:
-        say(f"[demo] {st.frames} frames | capture {rd.capture_fps_ema:.1f} fps | inference "
+        say(
+            f"[demo] {st.frames} frames | capture {rd.capture_fps_ema:.1f} fps | inference "
             f"{1000 / st.infer.value if st.infer.value else 0:.1f} fps | shown {st.shown_fps.value:.1f} fps | "
-            f"latency {st.latency.value:.1f} ms | dropped {rd.dropped} | {label}")
+            f"latency {st.latency.value:.1f} ms | dropped {rd.dropped} | {label}"
+        )
 
     return status
 
 
 def _mode_line(config: DemoConfig, source: Any, pace: Optional[float], display: Any) -> str:
-    return (f"mode    {'sync' if config.sync else 'latest'}: "
-            + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
-            + (f"; playing at {pace:g} fps" if pace else ("; as fast as it decodes" if not source.live and not config.sync else ""))
-            + ("; q / Esc / Ctrl-C to stop" if display else "; Ctrl-C to stop"))
+    return (
+        f"mode    {'sync' if config.sync else 'latest'}: "
+        + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
+        + (
+            f"; playing at {pace:g} fps"
+            if pace
+            else ("; as fast as it decodes" if not source.live and not config.sync else "")
+        )
+        + ("; q / Esc / Ctrl-C to stop" if display else "; Ctrl-C to stop")
+    )
 
 
-def run_demo(
-    config: DemoConfig,
-    *,
-    classifier: Any = None,
-    source: Any = None,
-) -> dict[str, Any]:
+def _frame_reader(config: DemoConfig, source: Any, classifier: Any, mode: str, pace: Optional[float]) -> Any:
+    """The capture thread: frames read, encoded through the model's contract, queued per ``mode``."""
+    from .capture import FrameReader
+
+    return FrameReader(
+        source,
+        lambda img: classifier.encode(img, "BGR"),
+        mode=mode,
+        queue_size=config.queue_size,
+        pace_fps=pace,
+        limit=config.max_frames if config.sync else None,
+        reconnect_attempts=config.reconnect_attempts,
+        reconnect_backoff=config.reconnect_backoff,
+        on_event=_warn,
+    )
+
+
+def _run_facts(config: DemoConfig, classifier: Any, source: Any, outputs: Any) -> dict[str, Any]:
+    """What the summary says of the run besides its figures: runtime, source, outputs, the config."""
+    from .sources import redact_url
+
+    return {
+        "runtime": classifier.runtime.describe(),
+        "threads": config.threads,
+        "source": source.info(),
+        "record": str(config.record) if config.record else None,
+        "recorded_frames": outputs.recorder.frames if outputs.recorder is not None else 0,
+        "log": str(config.log) if config.log else None,
+        "config": {**asdict(config), "source": redact_url(str(config.source))},
+    }
+
+
+def _open_and_announce(source: Any, say: Callable[[str], None]) -> None:
+    """Open the source and say what it is (size and frame rate where known), with its notes."""
+    source.open()
+    size = f", {source.frame_size[0]}x{source.frame_size[1]}" if source.frame_size else ""
+    say(f"source  {source.description}{size}" + (f" @ {source.fps:g} fps" if source.fps else ""))
+    for note in source.notes:
+        _warn(note)
+
+
+def run_demo(config: DemoConfig, *, classifier: Any = None, source: Any = None) -> dict[str, Any]:
     """Run the demo per ``config``; returns the summary (see :meth:`RunStats.summary`).
 
     ``classifier`` (a :class:`~sentilite.core.classifier.Classifier`) and ``source`` (a
     :class:`~sentilite.camera_demo.sources.Source`, not yet opened) replace the ones the config
     names; tests use them to inject a slow model or a camera that fails.
     """
-    from .capture import FrameReader
     from .loop import StopFlag, run_loop
     from .overlay import Overlay
-    from .sinks import DiskFull
+    from .sinks import DiskFull, check_display_possible
     from .smoothing import SentimentSmoother
-    from .sources import SourceError, make_source, redact_url
+    from .source_factory import make_source
+    from .sources import SourceError
     from .stats import RunStats, format_summary
 
     config.validate()
     say = _say(config.quiet)
     if config.display:  # cheapest checks first: a window that cannot open fails before a model is loaded
-        from .sinks import check_display_possible
-
         check_display_possible()
     if source is None:  # parse --source (cheap) before loading the model; opened below
         source = make_source(config.source, config.width, config.height, config.fps)
@@ -221,29 +266,33 @@ def run_demo(
     for w in getattr(classifier, "warnings", []) or []:
         _warn(f"model {model_path}: {w}")
     labels = list(classifier.contract.labels)
-    source.open()
-    say(f"source  {source.description}" + (f", {source.frame_size[0]}x{source.frame_size[1]}" if source.frame_size else "")
-        + (f" @ {source.fps:g} fps" if source.fps else ""))
-    for note in source.notes:
-        _warn(note)
-    pace = (config.fps if config.fps is not None else (source.fps or 30.0)) if not config.sync and not source.live else None
+    _open_and_announce(source, say)
+    # a file plays at its own frame rate (or --fps) unless every frame is wanted in order
+    pace = None if config.sync or source.live else (config.fps if config.fps is not None else (source.fps or 30.0))
     mode = "sync" if config.sync else "latest"
     stop, stats, outputs, reader = StopFlag(), RunStats(labels), _Outputs(), None
     stop_reason, output_error = "error", None
     try:
         outputs.open(config, source.fps or config.fps or 30.0, model_path)
         say(_mode_line(config, source, pace, outputs.display))
-        reader = FrameReader(source, lambda img: classifier.encode(img, "BGR"), mode=mode, queue_size=config.queue_size,
-                             pace_fps=pace, limit=config.max_frames if config.sync else None,
-                             reconnect_attempts=config.reconnect_attempts, reconnect_backoff=config.reconnect_backoff,
-                             on_event=_warn)
+        reader = _frame_reader(config, source, classifier, mode, pace)
         with _stop_on_signals(config.handle_signals, stop):
             reader.start()
             stop_reason = run_loop(
-                classifier, reader, SentimentSmoother(len(labels), config.smoothing, config.hysteresis), Overlay(labels),
-                stats, labels, recorder=outputs.recorder, display=outputs.display, log=outputs.log,
-                max_frames=config.max_frames, duration=config.duration, stop=stop,
-                status=None if (outputs.display or config.quiet) else _status_line(say), status_every=config.status_every,
+                classifier,
+                reader,
+                SentimentSmoother(len(labels), config.smoothing, config.hysteresis),
+                Overlay(labels),
+                stats,
+                labels,
+                recorder=outputs.recorder,
+                display=outputs.display,
+                log=outputs.log,
+                max_frames=config.max_frames,
+                duration=config.duration,
+                stop=stop,
+                status=None if (outputs.display or config.quiet) else _status_line(say),
+                status_every=config.status_every,
             )
     except KeyboardInterrupt:
         stop_reason = "interrupted"
@@ -256,16 +305,19 @@ def run_demo(
             source.release()
         outputs.close()
     summary = stats.summary(
-        reader, mode=mode, stop_reason=stop_reason, model=model_path, runtime=classifier.runtime.describe(),
-        threads=config.threads, source=source.info(), labels=labels,
-        record=str(config.record) if config.record else None,
-        recorded_frames=outputs.recorder.frames if outputs.recorder is not None else 0,
-        log=str(config.log) if config.log else None, config={**asdict(config), "source": redact_url(str(config.source))},
+        reader,
+        mode=mode,
+        stop_reason=stop_reason,
+        model=model_path,
+        labels=labels,
+        **_run_facts(config, classifier, source, outputs),
     )
     summary.update(outputs.notes(output_error))
     if stop_reason == "end_of_source" and stats.frames == 0:
-        raise SourceError(f"{source.description} yielded no decodable frame, so nothing was classified.",
-                          "check that the file is a video (or image folder) OpenCV can decode: "
-                          "`python -c \"import cv2; print(cv2.VideoCapture('FILE').read()[0])\"`")
+        raise SourceError(
+            f"{source.description} yielded no decodable frame, so nothing was classified.",
+            "check that the file is a video (or image folder) OpenCV can decode: "
+            "`python -c \"import cv2; print(cv2.VideoCapture('FILE').read()[0])\"`",
+        )
     say(format_summary(summary))
     return summary

@@ -64,7 +64,11 @@ class FrameReader:
         self.source, self.encode, self.mode = source, encode, mode
         self.pace_fps = pace_fps if pace_fps and pace_fps > 0 else None
         self.limit = limit
-        self.reconnect_attempts, self.reconnect_backoff, self.max_backoff = reconnect_attempts, reconnect_backoff, max_backoff
+        self.reconnect_attempts, self.reconnect_backoff, self.max_backoff = (
+            reconnect_attempts,
+            reconnect_backoff,
+            max_backoff,
+        )
         self.on_event = on_event or (lambda msg: None)
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
@@ -215,7 +219,10 @@ class FrameReader:
         delay = self.reconnect_backoff
         for attempt in range(1, self.reconnect_attempts + 1):
             self.reconnect_attempts_made += 1
-            self.on_event(f"{what} stopped delivering frames; reconnect attempt {attempt}/{self.reconnect_attempts} in {delay:.1f} s")
+            self.on_event(
+                f"{what} stopped delivering frames; reconnect attempt {attempt}/{self.reconnect_attempts} in "
+                f"{delay:.1f} s"
+            )
             if self._stop.wait(delay):
                 return None
             try:

@@ -22,32 +22,69 @@ Examples:
 
 
 @click.command("demo", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", "-m", type=click.Path(dir_okay=False), default=None,
-              help="A .tflite image classifier with an embedded contract (default: the bundled model).")
-@click.option("--source", "-s", default="0", show_default=True,
-              help="Camera index, video file, stream URL (rtsp://, http://), image folder, or 'picamera'.")
+@click.option(
+    "--model",
+    "-m",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A .tflite image classifier with an embedded contract (default: the bundled model).",
+)
+@click.option(
+    "--source",
+    "-s",
+    default="0",
+    show_default=True,
+    help="Camera index, video file, stream URL (rtsp://, http://), image folder, or 'picamera'.",
+)
 @click.option("--width", type=int, default=None, help="Requested camera width (pixels).")
 @click.option("--height", type=int, default=None, help="Requested camera height (pixels).")
-@click.option("--fps", type=float, default=None,
-              help="Requested camera frame rate; for files and folders the playback rate (0 = as fast as they decode).")
+@click.option(
+    "--fps",
+    type=float,
+    default=None,
+    help="Requested camera frame rate; for files and folders the playback rate (0 = as fast as they decode).",
+)
 @click.option("--threads", type=int, default=1, show_default=True, help="Interpreter threads.")
-@click.option("--sync", is_flag=True,
-              help="Process every frame in order (files, benchmarks) instead of always the newest one.")
-@click.option("--smoothing", type=float, default=0.3, show_default=True,
-              help="Weight of each new frame in the moving average of class probabilities (1 = no smoothing).")
-@click.option("--hysteresis", type=float, default=0.1, show_default=True,
-              help="Lead another class needs over the shown one before the label switches.")
+@click.option(
+    "--sync", is_flag=True, help="Process every frame in order (files, benchmarks) instead of always the newest one."
+)
+@click.option(
+    "--smoothing",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="Weight of each new frame in the moving average of class probabilities (1 = no smoothing).",
+)
+@click.option(
+    "--hysteresis",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Lead another class needs over the shown one before the label switches.",
+)
 @click.option("--no-display", is_flag=True, help="No window (SSH, CI); combine with --record / --log.")
-@click.option("--record", type=click.Path(dir_okay=False), default=None,
-              help="Write the annotated video here (.mp4, .avi, .mkv).")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
-              help="Write one JSON line per processed frame here (stays valid if the process is killed).")
+@click.option(
+    "--record", type=click.Path(dir_okay=False), default=None, help="Write the annotated video here (.mp4, .avi, .mkv)."
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write one JSON line per processed frame here (stays valid if the process is killed).",
+)
 @click.option("--max-frames", type=int, default=None, help="Stop after N processed frames.")
 @click.option("--duration", type=float, default=None, help="Stop after S seconds.")
-@click.option("--reconnect", type=int, default=5, show_default=True,
-              help="Reconnect attempts (back-off 0.5 s, doubling) when a camera or stream stops.")
-@click.option("--summary-json", type=click.Path(dir_okay=False), default=None,
-              help="Also write the exit summary as JSON here.")
+@click.option(
+    "--reconnect",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Reconnect attempts (back-off 0.5 s, doubling) when a camera or stream stops.",
+)
+@click.option(
+    "--summary-json", type=click.Path(dir_okay=False), default=None, help="Also write the exit summary as JSON here."
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings and errors.")
 def demo_command(
     model: Optional[str],
@@ -125,4 +162,7 @@ def _write_summary(path: str, summary: dict[str, Any]) -> None:
         if not is_no_room(exc):
             raise
         click.echo(json.dumps(summary, indent=2, default=str))
-        click.echo(click.style("warning: ", fg="yellow", bold=True) + f"disk full at {path}: the summary is printed above", err=True)
+        click.echo(
+            click.style("warning: ", fg="yellow", bold=True) + f"disk full at {path}: the summary is printed above",
+            err=True,
+        )

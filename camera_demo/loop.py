@@ -43,8 +43,18 @@ def _running_figures(fig: Figures, reader: FrameReader, stats: RunStats, pre_ms:
     fig.draw_ms = stats.draw.value
 
 
-def _frame_record(frame: Any, labels: list[str], label: int, probs: Any, smoothed: Any, reader: FrameReader,
-                  latency_ms: float, infer_ms: float, draw_ms: float, t: float) -> dict[str, Any]:
+def _frame_record(
+    frame: Any,
+    labels: list[str],
+    label: int,
+    probs: Any,
+    smoothed: Any,
+    reader: FrameReader,
+    latency_ms: float,
+    infer_ms: float,
+    draw_ms: float,
+    t: float,
+) -> dict[str, Any]:
     """One line of the per-frame JSONL log."""
     return {
         "frame": frame.index,
@@ -108,7 +118,9 @@ def run_loop(
         label, smoothed = update(probs)
         _running_figures(fig, reader, stats, frame.pre_ms, (t1 - t0) * 1e3)
         # Headless with no video output nobody sees the overlay: drawing it would only cost time.
-        image = draw(frame.image, label, smoothed, fig) if (recorder is not None or display is not None) else frame.image
+        image = (
+            draw(frame.image, label, smoothed, fig) if (recorder is not None or display is not None) else frame.image
+        )
         t2 = perf()
         keep_going = True
         if recorder is not None:
@@ -119,7 +131,11 @@ def run_loop(
         infer_ms = (t1 - t0) * 1e3
         latency_ms = (t_shown - frame.t_capture) * 1e3
         if log is not None:
-            log.write(_frame_record(frame, labels, label, probs, smoothed, reader, latency_ms, infer_ms, (t2 - t1) * 1e3, wall()))
+            log.write(
+                _frame_record(
+                    frame, labels, label, probs, smoothed, reader, latency_ms, infer_ms, (t2 - t1) * 1e3, wall()
+                )
+            )
         t_out = perf()
         stats.add(frame.pre_ms, infer_ms, (t2 - t1) * 1e3, (t_out - t2) * 1e3, latency_ms, t_shown, label)
         if not keep_going:

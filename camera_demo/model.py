@@ -32,7 +32,9 @@ def load_demo_classifier(path: Union[str, os.PathLike], threads: Optional[int] =
 
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"Model file not found: {path}.", "check the path, or leave --model out to use the bundled model")
+        raise InputFileError(
+            f"Model file not found: {path}.", "check the path, or leave --model out to use the bundled model"
+        )
     if path.is_dir():
         raise ModelFormatError(f"{path} is a folder, not a .tflite model file.", FIX_CONVERT)
     try:

@@ -65,7 +65,9 @@ class Overlay:
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
-        self.colours = [LABEL_COLOURS.get(name.lower(), PALETTE[i % len(PALETTE)]) for i, name in enumerate(self.labels)]
+        self.colours = [
+            LABEL_COLOURS.get(name.lower(), PALETTE[i % len(PALETTE)]) for i, name in enumerate(self.labels)
+        ]
         self._layouts: dict[tuple[int, int], dict] = {}
 
     def _layout(self, h: int, w: int) -> dict:
@@ -82,7 +84,12 @@ class Overlay:
             bar_x0 = pad + px(6) + name_w + px(6)
             bar_w, bar_h = px(100), small.height
             title_h = title.height + px(6)
-            panel = (pad, pad, bar_x0 + bar_w + px(6) + small.text_size("100%")[0] + px(6), pad + px(6) + title_h + n * row)
+            panel = (
+                pad,
+                pad,
+                bar_x0 + bar_w + px(6) + small.text_size("100%")[0] + px(6),
+                pad + px(6) + title_h + n * row,
+            )
             line = small.height + px(4)
             strip_y0 = h - 3 * line - px(6)
             lay = {
@@ -108,7 +115,9 @@ class Overlay:
         small: BitmapFont = lay["small"]
         x0, y0, x1, y1 = lay["panel"]
         _darken(img, x0, y0, x1, y1)
-        lay["title_font"].put(img, f"{self.labels[label].upper()} {probs[label]:.0%}", lay["title"], self.colours[label])
+        lay["title_font"].put(
+            img, f"{self.labels[label].upper()} {probs[label]:.0%}", lay["title"], self.colours[label]
+        )
         bx, bw, bh = lay["bar"]
         for i, y in enumerate(lay["rows"]):
             p = float(probs[i])
@@ -121,8 +130,15 @@ class Overlay:
         _darken(img, 0, lay["strip"], w, h)
         l1, l2, l3 = lay["lines"]
         tx = lay["text_x"]
-        small.put(img, f"capture {fig.capture_fps:.1f} fps  inference {fig.inference_fps:.1f} fps  shown {fig.shown_fps:.1f} fps", (tx, l1), TEXT)
-        small.put(img, f"latency {fig.latency_ms:.1f} ms  dropped {fig.dropped}  duplicate {fig.duplicates}", (tx, l2), TEXT)
+        small.put(
+            img,
+            f"capture {fig.capture_fps:.1f} fps  inference {fig.inference_fps:.1f} fps  shown {fig.shown_fps:.1f} fps",
+            (tx, l1),
+            TEXT,
+        )
+        small.put(
+            img, f"latency {fig.latency_ms:.1f} ms  dropped {fig.dropped}  duplicate {fig.duplicates}", (tx, l2), TEXT
+        )
         small.put(
             img,
             f"mean ms: preprocess {fig.preprocess_ms:.2f}  inference {fig.inference_ms:.2f}  draw {fig.draw_ms:.2f}",

@@ -31,6 +31,7 @@ from .errors import DisplayError, OutputError
 class DiskFull(OutputError):
     """A sink's disk filled up; the sink closed itself and left its file valid."""
 
+
 PathLike = Union[str, os.PathLike]
 
 #: Recording container by suffix -> FourCC OpenCV's FFMPEG backend writes without extras.
@@ -50,7 +51,10 @@ def check_display_possible() -> None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         problems.append("no display is available ($DISPLAY is not set: an SSH session, a container or CI?)")
     if not _opencv_has_gui():
-        problems.append(f"this OpenCV ({cv2.__version__}) is built without GUI support (opencv-python-headless), so cv2.imshow is not implemented")
+        problems.append(
+            f"this OpenCV ({cv2.__version__}) is built without GUI support (opencv-python-headless), so cv2.imshow "
+            f"is not implemented"
+        )
     if problems:
         raise DisplayError(
             "Cannot open a window: " + "; and ".join(problems) + ".",
@@ -137,8 +141,11 @@ class VideoRecorder:
             img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
         if _room_left(self.path.parent) < self._reserve():
             self.close()
-            raise DiskFull(f"Disk nearly full at {self.path}: the recording stopped after {self.frames} frame(s), "
-                           "finalised and playable.", "free space there, or record to another disk")
+            raise DiskFull(
+                f"Disk nearly full at {self.path}: the recording stopped after {self.frames} frame(s), "
+                "finalised and playable.",
+                "free space there, or record to another disk",
+            )
         self.writer.write(img)
         self.frames += 1
 
@@ -166,7 +173,9 @@ class JsonlLog:
         try:
             self.fd: Optional[int] = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         except OSError as exc:
-            raise OutputError(f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the path and permissions") from None
+            raise OutputError(
+                f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the path and permissions"
+            ) from None
         self.lines = 0
         self.offset = 0
 
@@ -178,7 +187,9 @@ class JsonlLog:
             n = os.write(self.fd, data)
         except OSError as exc:
             if not is_no_room(exc):
-                raise OutputError(f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the disk") from None
+                raise OutputError(
+                    f"Cannot write the frame log {self.path} ({exc.strerror}).", "check the disk"
+                ) from None
             n = 0
         if n == len(data):
             self.offset += n
@@ -186,8 +197,10 @@ class JsonlLog:
             return
         os.ftruncate(self.fd, self.offset)  # a short write is a full disk: drop the torn line
         self.close()
-        raise DiskFull(f"Disk full at {self.path}: the frame log stopped after {self.lines} complete line(s).",
-                       "free space there, or log to another disk")
+        raise DiskFull(
+            f"Disk full at {self.path}: the frame log stopped after {self.lines} complete line(s).",
+            "free space there, or log to another disk",
+        )
 
     def close(self) -> None:
         if self.fd is not None:
@@ -223,6 +236,8 @@ def _check_writable(path: Path) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"Cannot create the folder {parent} for {path.name} ({exc.strerror}).", "check the path and permissions") from None
+        raise OutputError(
+            f"Cannot create the folder {parent} for {path.name} ({exc.strerror}).", "check the path and permissions"
+        ) from None
     if not os.access(parent, os.W_OK):
         raise OutputError(f"Cannot write into {parent} (permission denied).", "choose a writable location")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -119,11 +118,20 @@ class OpenCVSource(Source):
 
     @property
     def description(self) -> str:
-        return {"camera": f"camera {self.target}", "file": f"video file {self.target}", "stream": f"stream {self.shown}"}[self.kind]
+        return {
+            "camera": f"camera {self.target}",
+            "file": f"video file {self.target}",
+            "stream": f"stream {self.shown}",
+        }[self.kind]
 
     def _capture(self) -> Any:
         if self.kind == "stream":
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+            ]
             return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG, params)
         return cv2.VideoCapture(self.target)
 
@@ -168,7 +176,8 @@ class OpenCVSource(Source):
             if not sys.platform.startswith("linux"):
                 found = "OpenCV found no camera there"
             return (
-                f"Cannot open camera {self.target}: tried cv2.VideoCapture({self.target!r}) ({_opencv_video_backends()}); {found}.",
+                f"Cannot open camera {self.target}: tried cv2.VideoCapture({self.target!r}) "
+                f"({_opencv_video_backends()}); {found}.",
                 "check the camera is connected and not used by another program, try another index (--source 1), "
                 "'--source picamera' for a Raspberry Pi camera module, or a video file / folder instead",
             )
@@ -269,7 +278,9 @@ class PiCameraSource(Source):
     kind = "picamera"
     live = True
 
-    def __init__(self, index: int = 0, width: Optional[int] = None, height: Optional[int] = None, fps: Optional[float] = None) -> None:
+    def __init__(
+        self, index: int = 0, width: Optional[int] = None, height: Optional[int] = None, fps: Optional[float] = None
+    ) -> None:
         super().__init__()
         self.index = index
         self.requested = (width or 640, height or 480, fps)
@@ -293,12 +304,15 @@ class PiCameraSource(Source):
             cam = Picamera2(self.index)
             controls = {"FrameRate": float(fps)} if fps else {}
             # libcamera's "RGB888" is stored B, G, R in memory: exactly OpenCV's BGR order.
-            config = cam.create_video_configuration(main={"size": (int(width), int(height)), "format": "RGB888"}, controls=controls)
+            config = cam.create_video_configuration(
+                main={"size": (int(width), int(height)), "format": "RGB888"}, controls=controls
+            )
             cam.configure(config)
             cam.start()
         except Exception as exc:  # noqa: BLE001 - libcamera raises many kinds
             raise SourceError(
-                f"Cannot open Pi camera {self.index}: tried picamera2.Picamera2({self.index}) at {width}x{height} ({exc}).",
+                f"Cannot open Pi camera {self.index}: tried picamera2.Picamera2({self.index}) at {width}x{height} "
+                f"({exc}).",
                 "check the ribbon cable and that `rpicam-hello --list-cameras` lists the camera, "
                 "and that no other program holds it",
             ) from None
@@ -341,50 +355,3 @@ def redact_url(text: str) -> str:
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user = userinfo.split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
-
-
-def make_source(
-    spec: str | int,
-    width: Optional[int] = None,
-    height: Optional[int] = None,
-    fps: Optional[float] = None,
-) -> Source:
-    """The (unopened) source a ``--source`` value names; raises SourceError for nonsense."""
-    text = str(spec).strip()
-    if text.isdigit():
-        return OpenCVSource(int(text), "camera", width, height, fps)
-    low = text.lower()
-    if low == "picamera" or low.startswith("picamera:"):
-        index = low.partition(":")[2] or "0"
-        if not index.isdigit():
-            raise SourceError(f"Bad Pi camera source {text!r}.", "use --source picamera or --source picamera:1")
-        return PiCameraSource(int(index), width, height, fps)
-    if low.startswith(URL_SCHEMES):
-        return OpenCVSource(text, "stream")
-    path = Path(os.path.expanduser(text))
-    if text.startswith("/dev/video"):
-        if not path.exists():
-            devices = _video_devices()
-            raise SourceError(
-                f"Cannot open camera {text}: the device does not exist ({'present: ' + ', '.join(devices) if devices else 'no /dev/video* device exists'}).",
-                "check the camera is connected, or pass a camera index (--source 0)",
-            )
-        return OpenCVSource(text, "camera", width, height, fps)
-    if path.is_dir():
-        return ImageFolderSource(path)
-    if path.is_file():
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            return ImageFolderSource(path)
-        return OpenCVSource(str(path), "file")
-    raise SourceError(
-        f"Source {text!r} is not a camera index (0, 1 ...), 'picamera', a stream URL (rtsp://, http:// ...), "
-        f"or an existing video file, image or folder (no such path).",
-        "check the spelling, or use --source 0 for the first camera",
-    )
-
-
-def open_source(spec: str | int, width: Optional[int] = None, height: Optional[int] = None, fps: Optional[float] = None) -> Source:
-    """:func:`make_source` and open it (raises SourceError with what was tried)."""
-    source = make_source(spec, width, height, fps)
-    source.open()
-    return source

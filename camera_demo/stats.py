@@ -74,7 +74,16 @@ class RunStats:
     def start(self) -> None:
         self.t_loop_start = time.perf_counter()
 
-    def add(self, pre_ms: float, infer_ms: float, draw_ms: float, out_ms: float, latency_ms: float, t_shown: float, label: int) -> None:
+    def add(
+        self,
+        pre_ms: float,
+        infer_ms: float,
+        draw_ms: float,
+        out_ms: float,
+        latency_ms: float,
+        t_shown: float,
+        label: int,
+    ) -> None:
         self.frames += 1
         self.sum_pre += pre_ms
         self.sum_infer += infer_ms
@@ -143,10 +152,16 @@ def format_summary(s: dict[str, Any]) -> str:
 
     lines = [
         f"demo summary ({s.get('mode', '?')} mode, stopped: {s.get('stop_reason', '?')})",
-        f"  frames      {s['frames']} processed, {f(s['captured'], 'd') if s['captured'] is not None else 'n/a'} captured, "
+        f"  frames      {s['frames']} processed, {f(s['captured'], 'd') if s['captured'] is not None else 'n/a'} "
+        f"captured, "
         f"{s['dropped']} dropped, {s['duplicates']} duplicate"
-        + (f", {s['reconnects']} reconnect(s) in {s['reconnect_attempts']} attempt(s)" if s.get("reconnect_attempts") else ""),
-        f"  fps         capture {f(fps['capture'])} | inference {f(fps['inference'])} (model throughput) | end-to-end {f(fps['end_to_end'])}",
+        + (
+            f", {s['reconnects']} reconnect(s) in {s['reconnect_attempts']} attempt(s)"
+            if s.get("reconnect_attempts")
+            else ""
+        ),
+        f"  fps         capture {f(fps['capture'])} | inference {f(fps['inference'])} (model throughput) | "
+        f"end-to-end {f(fps['end_to_end'])}",
         f"  latency     captured -> shown p50 {f(lat['p50'])} ms, p90 {f(lat['p90'])} ms",
         f"  mean ms     preprocess {f(t['preprocess'], '.2f')} | inference {f(t['inference'], '.2f')} | "
         f"draw {f(t['draw'], '.2f')} | output {f(t['output'], '.2f')}",

@@ -12,136 +12,30 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from sentilite.core.contract import PreprocessContract
-from sentilite.core.errors import ContractError, InputFileError, ModelFormatError
-from sentilite.core.fsutil import sha256_file
-from sentilite.core.model_checks import check_model_io, resolve_contract
-from sentilite.core.modelfile import require_format, write_tflite
-from sentilite.core.probe import cpu_model
+from sentilite.core.modelfile import write_tflite
 
 from . import checks
 from .bias_correction import correct_classifier_bias
-from .calibration import CalibrationSet, build_calibration_set
-from .decision_fold import fold_decision_rule
-from .export import (
-    FLEX_WARNING,
-    ConversionRequest,
-    build_converter,
-    convert_saved_model,
-    export_saved_model,
-    flex_ops,
-    tensorflow_version,
-)
-from .inputs import ConvertInputs
+from .export import FLEX_WARNING, ConversionRequest, build_converter, convert_saved_model, export_saved_model, flex_ops
+from .inputs import ConvertInputs, host_facts, read_inputs
 from .int8 import layer_errors, needs_repair, try_repairs, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
-from .pixel_in import check_pixel_input, input_quantization, wrap_pixel_in
+from .pixel_in import check_pixel_input, input_quantization
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
-from .staging import check_out_dir, staged
+from .staging import staged
 from .sweep import calibration_sweep
-from .validation import (
-    build_eval_set,
-    interleaved_latency,
-    validate_keras,
-    validate_tflite,
-)
+from .validation import interleaved_latency, validate_keras, validate_tflite
 from .variants import VARIANT_SPECS
 
 PathLike = Union[str, os.PathLike]
 Log = Callable[[str], None]
-
-
-# -- checks done before any conversion -------------------------------------------------------
-
-
-def resolve_model_contract(model_path: PathLike, contract: Union[None, PathLike, PreprocessContract]) -> PreprocessContract:
-    """The contract inside the .keras file, else the one given (a contract.json path or object)."""
-    given: Optional[PreprocessContract] = None
-    if isinstance(contract, PreprocessContract):
-        given = contract
-    elif contract is not None:
-        p = Path(contract)
-        if not p.is_file():
-            raise InputFileError(f"Contract file not found: {p}.", "pass the contract.json written by `sentilite train`")
-        try:
-            given = PreprocessContract.from_json(p.read_text(encoding="utf-8"))
-        except ContractError as exc:
-            raise ContractError(f"{p}: {exc.problem}", exc.fix or "pass the contract.json written by `sentilite train`") from None
-    return resolve_contract(
-        model_path, given,
-        drop_hint="drop --contract: the model's own contract is used automatically",
-        missing_hint="pass --contract contract.json (the one it was trained with), or train it with `sentilite train`",
-    )
-
-
-def load_keras_model(path: Path, contract: PreprocessContract) -> Any:
-    """Load the Keras model and check it is one image in, one score per label out."""
-    from sentilite.core.tf_import import import_keras
-
-    keras = import_keras("conversion")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types for unloadable files
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise ModelFormatError(
-            f"Keras cannot load {path}: {first}",
-            "pass a .keras file saved by Keras 3 (custom layers must be importable and registered)",
-        ) from None
-    shape = tuple(model.inputs[0].shape[1:])
-    if len(model.inputs) == 1 and None in shape and len(shape) == 3 and shape[-1] in (3, None):
-        # Dynamic spatial size: pin it to the contract's so the .tflite has a fixed input.
-        inp = keras.Input(contract.input_shape, name="image")
-        model = keras.Model(inp, model(inp), name=model.name)
-        shape = contract.input_shape
-    check_model_io(path, len(model.inputs), len(model.outputs), shape, model.outputs[0].shape[-1], contract,
-                   "pass the contract the model was trained with (--contract)")
-    return model
-
-
-def host_facts(tf_version: str) -> dict[str, Any]:
-    return {"cpu": cpu_model()["cpu"], "machine": platform.machine(), "cpu_count": os.cpu_count(), "system": platform.system(),
-            "python": platform.python_version(), "tensorflow": tf_version}
-
-
-def _read_inputs(model: PathLike, calib: Optional[PathLike], eval_split: PathLike, root: Optional[PathLike],
-                 out_dir: Path, opts: ConvertOptions, say: Log) -> ConvertInputs:
-    model_path = Path(model)
-    require_format(model_path, "keras")
-    contract = resolve_model_contract(model_path, opts.contract)
-    export = opts.export_contract(contract)
-    check_out_dir(out_dir, opts.overwrite)
-    calib_set: Optional[CalibrationSet] = None
-    if opts.needs_calibration():
-        if calib is None:
-            raise InputFileError("Full-integer int8 needs a calibration set.", "pass --calib SPLIT (e.g. your training split)")
-        say(f"reading calibration images from {calib}")
-        calib_set = build_calibration_set(calib, export, max([opts.calib_size, *opts.sweep_sizes()]), root=root, seed=opts.seed)
-        if len(calib_set) < opts.calib_size:
-            say(f"calibration: only {len(calib_set)} readable image(s) available (asked for {opts.calib_size})")
-    say(f"reading evaluation images from {eval_split}")
-    ev = build_eval_set(eval_split, contract, root=root)
-    keras_model = load_keras_model(model_path, contract)
-    keras_model, export, folded = fold_decision_rule(keras_model, export)
-    if folded:
-        say(f"decision rule (temperature {contract.decision.temperature:g}, class log-offsets "
-            f"{list(contract.decision.class_log_bias)}) folded into the final layer: every file answers with it")
-    if export.pixel_in and not contract.pixel_in:
-        keras_model = wrap_pixel_in(keras_model, contract)
-    if calib_set is not None:
-        calib_set.contract = export  # what the calibration sweep's files carry
-    calib_n = min(opts.calib_size, len(calib_set)) if calib_set is not None else 0
-    return ConvertInputs(model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path))
-
-
-# -- the steps ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -196,17 +90,26 @@ def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path
             got.float32 = data
         if full_integer and inp.calib_set is not None and opts.quantizer.bias_correction:
             say("int8: correcting the classifier bias for the mean shift quantisation adds")
-            data, got.bias_facts = correct_classifier_bias(data, _float32_blob(sm, got, opts), inp.calib_set.inputs(inp.calib_n))
+            data, got.bias_facts = correct_classifier_bias(
+                data, _float32_blob(sm, got, opts), inp.calib_set.inputs(inp.calib_n)
+            )
         got.convert_s[v] = time.perf_counter() - t0
         got.flex[v] = flex_ops(data) if opts.allow_select_tf_ops else []
         if inp.export.pixel_in and full_integer:
             check_pixel_input(*input_quantization(data), v)
-        got.paths[v] = write_tflite(stage / f"{inp.model_path.stem}_{v}.tflite", data, inp.export, _variant_facts(v, inp, opts, got),
-                                    standard=opts.standard_metadata())
+        got.paths[v] = write_tflite(
+            stage / f"{inp.model_path.stem}_{v}.tflite",
+            data,
+            inp.export,
+            _variant_facts(v, inp, opts, got),
+            standard=opts.standard_metadata(),
+        )
     return got
 
 
-def _validate_all(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out_dir: Path, say: Log) -> tuple[list[dict[str, Any]], Any]:
+def _validate_all(
+    inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out_dir: Path, say: Log
+) -> tuple[list[dict[str, Any]], Any]:
     """Score Keras and every variant on the evaluation images; time the variants interleaved."""
     say(f"validating the Keras model on {len(inp.ev)} images")
     keras_row, ref = validate_keras(inp.model_path, inp.ev, inp.contract)
@@ -215,7 +118,9 @@ def _validate_all(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out
     runners = {}
     for v, path in got.paths.items():
         say(f"validating {v}")
-        row, _, runner = validate_tflite(v, path, inp.ev, ref, threads=opts.threads, kernel_check_images=opts.kernel_check_images)
+        row, _, runner = validate_tflite(
+            v, path, inp.ev, ref, threads=opts.threads, kernel_check_images=opts.kernel_check_images
+        )
         row["convert_s"] = got.convert_s[v]
         row["path"] = str(out_dir / path.name)  # where it lives once committed
         rows.append(row)
@@ -229,8 +134,17 @@ def _validate_all(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out
     return rows, ref
 
 
-def _int8_diagnosis(sm: Path, inp: ConvertInputs, got: _Converted, rows: list[dict[str, Any]], ref: Any, opts: ConvertOptions,
-                    stage: Path, out_dir: Path, say: Log) -> Optional[dict[str, Any]]:
+def _int8_diagnosis(
+    sm: Path,
+    inp: ConvertInputs,
+    got: _Converted,
+    rows: list[dict[str, Any]],
+    ref: Any,
+    opts: ConvertOptions,
+    stage: Path,
+    out_dir: Path,
+    say: Log,
+) -> Optional[dict[str, Any]]:
     """The per-layer int8 error report, and the repairs when int8 misses the tolerance."""
     if "int8" not in got.paths or inp.calib_set is None or not opts.layer_report or opts.allow_select_tf_ops:
         return None
@@ -243,7 +157,9 @@ def _int8_diagnosis(sm: Path, inp: ConvertInputs, got: _Converted, rows: list[di
     calib, n = inp.calib_set, inp.calib_n
 
     def factory() -> Any:  # float I/O around the int8 body, so model outputs compare as floats too
-        return build_converter(ConversionRequest(sm, "int8", calib.representative(n), "float32", quantizer=opts.quantizer))
+        return build_converter(
+            ConversionRequest(sm, "int8", calib.representative(n), "float32", quantizer=opts.quantizer)
+        )
 
     def evaluation() -> Any:
         return ([normalize(inp.ev.pixels[i : i + 1], inp.export)] for i in range(min(len(inp.ev), 100)))
@@ -254,32 +170,80 @@ def _int8_diagnosis(sm: Path, inp: ConvertInputs, got: _Converted, rows: list[di
         layers = layer_errors(tf, factory, calib.representative(min(n, 100)), evaluation)
     block: dict[str, Any] = {"layers": layers, "worst": worst(layers, 10)}
     int8_row = next(r for r in rows if r["variant"] == "int8")
-    if opts.repair == "always" or (opts.repair == "auto" and needs_repair(int8_row, rows[0]["accuracy"], opts.tolerance)):
+    if opts.repair == "always" or (
+        opts.repair == "auto" and needs_repair(int8_row, rows[0]["accuracy"], opts.tolerance)
+    ):
+
         def finish(data: bytes) -> bytes:  # as the int8 variant was finished
             return correct_classifier_bias(data, _float32_blob(sm, got, opts), calib.inputs(n))[0]
 
-        block["repair"] = try_repairs(sm, inp, opts, layers, rows, ref, stage, out_dir, say, tf, factory,
-                                      finish if opts.quantizer.bias_correction else None)
+        block["repair"] = try_repairs(
+            sm,
+            inp,
+            opts,
+            layers,
+            rows,
+            ref,
+            stage,
+            out_dir,
+            say,
+            tf,
+            factory,
+            finish if opts.quantizer.bias_correction else None,
+        )
     else:
-        block["repair"] = {"ran": False, "why": "int8 is within the tolerance and agrees with Keras on >= 97 % of images"
-                           if opts.repair == "auto" else "--repair never"}
+        block["repair"] = {
+            "ran": False,
+            "why": "int8 is within the tolerance and agrees with Keras on >= 97 % of images"
+            if opts.repair == "auto"
+            else "--repair never",
+        }
     return block
 
 
-def _sweep(sm: Path, inp: ConvertInputs, got: _Converted, ref: Any, keras_accuracy: float, opts: ConvertOptions,
-           say: Log, notes: list[str]) -> Optional[list[dict[str, Any]]]:
+def _sweep(
+    sm: Path,
+    inp: ConvertInputs,
+    got: _Converted,
+    ref: Any,
+    keras_accuracy: float,
+    opts: ConvertOptions,
+    say: Log,
+    notes: list[str],
+) -> Optional[list[dict[str, Any]]]:
     sizes = opts.sweep_sizes()
     if not sizes or inp.calib_set is None:
         return None
-    rows = calibration_sweep(sm, inp.calib_set, sizes, inp.ev, ref, keras_accuracy, opts.io, opts.quantizer, opts.threads, say,
-                             _float32_blob(sm, got, opts) if opts.quantizer.bias_correction else None)
+    rows = calibration_sweep(
+        sm,
+        inp.calib_set,
+        sizes,
+        inp.ev,
+        ref,
+        keras_accuracy,
+        opts.io,
+        opts.quantizer,
+        opts.threads,
+        say,
+        _float32_blob(sm, got, opts) if opts.quantizer.bias_correction else None,
+    )
     if max(sizes) > len(inp.calib_set):
-        notes.append(f"calibration sweep: sizes above {len(inp.calib_set)} are capped (the calibration split has no more readable images)")
+        notes.append(
+            f"calibration sweep: sizes above {len(inp.calib_set)} are capped (the calibration split has no more "
+            f"readable images)"
+        )
     return rows
 
 
-def _build_report(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, rows: list[dict[str, Any]],
-                  sweep_rows: Optional[list[dict[str, Any]]], notes: list[str], timings: dict[str, Any]) -> dict[str, Any]:
+def _build_report(
+    inp: ConvertInputs,
+    got: _Converted,
+    opts: ConvertOptions,
+    rows: list[dict[str, Any]],
+    sweep_rows: Optional[list[dict[str, Any]]],
+    notes: list[str],
+    timings: dict[str, Any],
+) -> dict[str, Any]:
     checks.add_comparisons(rows, opts.tolerance)
     calib_facts = inp.calib_set.facts(inp.calib_n) if inp.calib_set is not None else None
     warnings = checks.find_warnings(rows, opts.tolerance, calib_facts, inp.ev.facts(), got.flex)
@@ -290,14 +254,19 @@ def _build_report(inp: ConvertInputs, got: _Converted, opts: ConvertOptions, row
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": {"path": str(inp.model_path), "name": inp.model_path.name, "sha256": inp.model_sha,
-                  "size_bytes": inp.model_path.stat().st_size},
+        "model": {
+            "path": str(inp.model_path),
+            "name": inp.model_path.name,
+            "sha256": inp.model_sha,
+            "size_bytes": inp.model_path.stat().st_size,
+        },
         "contract": inp.export.to_dict(),
         "contract_text": inp.export.describe(),
         "keras_contract": inp.contract.to_dict(),
         "host": host_facts(inp.tf_version),
         "settings": opts.to_dict(),
-        "calibration": calib_facts or {"source": None, "images": 0, "per_class": {}, "seed": opts.seed, "balanced": True},
+        "calibration": calib_facts
+        or {"source": None, "images": 0, "per_class": {}, "seed": opts.seed, "balanced": True},
         "bias_correction": got.bias_facts,
         "evaluation": inp.ev.facts(),
         "rows": rows,
@@ -334,7 +303,7 @@ def convert_model(
     opts = ConvertOptions.from_keywords(options, **overrides)
     opts.validate()
     out_dir = Path(out)
-    inp = _read_inputs(model, calib, eval, root, out_dir, opts, say)
+    inp = read_inputs(model, calib, eval, root, out_dir, opts, say)
     notes: list[str] = []
     timings: dict[str, Any] = {}
     with staged(out_dir) as stage:

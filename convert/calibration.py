@@ -88,7 +88,9 @@ class CalibrationSet:
         """This set, or the same split re-read for up to ``size`` images (same order, seed, contract)."""
         if size <= len(self) or len(self) >= self.available - len(self.skipped):
             return self
-        return build_calibration_set(self.source, self.contract, size, root=self.root, seed=self.seed, balanced=self.balanced)
+        return build_calibration_set(
+            self.source, self.contract, size, root=self.root, seed=self.seed, balanced=self.balanced
+        )
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -141,7 +143,9 @@ def build_calibration_set(
     order; a set where none can be read, or that lists none, is a :class:`CalibrationError`.
     """
     if size < 1:
-        raise CalibrationError(f"Calibration size must be at least 1, got {size}.", "pass --calib-size 200 (the default)")
+        raise CalibrationError(
+            f"Calibration size must be at least 1, got {size}.", "pass --calib-size 200 (the default)"
+        )
     dataset = load_dataset(spec, root, contract, "calibration")
     order = balanced_order(dataset, seed, balanced)
     pixels, labels, paths, skipped = [], [], [], []

@@ -35,7 +35,10 @@ def add_comparisons(rows: Sequence[dict[str, Any]], tolerance: float) -> None:
                 r["speed_vs_float32"] = f32["latency_ms"] / r["latency_ms"]
         r["size_mb"] = r["size_bytes"] / 1e6
         r["collapsed"] = bool(
-            r["variant"] != "keras" and r.get("predicted_classes") == 1 and ref is not None and ref.get("predicted_classes", 0) > 1
+            r["variant"] != "keras"
+            and r.get("predicted_classes") == 1
+            and ref is not None
+            and ref.get("predicted_classes", 0) > 1
         )
         r["within_tolerance"] = bool(
             r["variant"] == "keras" or (-r.get("accuracy_delta_pts", 0.0) <= tolerance and not r["collapsed"])
@@ -68,27 +71,27 @@ def find_warnings(
                 f"{v} COLLAPSED: it predicts '{name}' for every evaluation image (the Keras model does not); "
                 "the calibration set probably does not look like real input (check --calib and the contract)"
             )
-        for kernels, k in (r.get("kernels") or {}).items():
-            if k.get("error"):
-                out.append(f"{v}: {k['error']}; a device that runs these kernels may fail on it too")
-            elif k["images"] and k["top1_agreement"] < KERNEL_AGREEMENT_MIN:
-                out.append(
-                    f"{v}: its answers depend on the kernel library: LiteRT's {kernels} kernels disagree with XNNPACK on "
-                    f"{1 - k['top1_agreement']:.1%} of {k['images']} images (max |Δp| {k['max_abs_diff']:.3f}); a device "
-                    "without XNNPACK (tflite-runtime 2.14, NNAPI/GPU delegates, integer-only NPUs) will answer differently: "
-                    "check it with `sentilite evaluate --device ... --kernels xnnpack,builtin`"
-                )
+        out += _kernel_warnings(v, r.get("kernels") or {})
         delta = r.get("accuracy_delta_pts")
         if v != "keras" and delta is not None and -delta > tolerance:
             out.append(f"{v} loses {-delta:.1f} accuracy points against Keras (tolerance {tolerance:g})")
-        if (v in INT8_VARIANTS and f32 is not None and "error" not in f32
-                and r["latency_ms"] > SLOWER_MARGIN * f32["latency_ms"] + SLOWER_ABS_MS and clearly_slower(r, f32)):
+        if (
+            v in INT8_VARIANTS
+            and f32 is not None
+            and "error" not in f32
+            and r["latency_ms"] > SLOWER_MARGIN * f32["latency_ms"] + SLOWER_ABS_MS
+            and clearly_slower(r, f32)
+        ):
             out.append(
                 f"{v} is SLOWER than float32 on this host ({r['latency_ms']:.2f} ms vs {f32['latency_ms']:.2f} ms, "
                 f"{r['latency_ms'] / f32['latency_ms']:.1f}x): smaller on disk but not faster here; "
                 "ARM devices differ, measure them with `sentilite bench`"
-                + ("; a runtime without XNNPACK's dynamically quantised kernels (TFLite before 2.17, tflite-runtime "
-                   "2.14) runs dynamic-int8 on slower hybrid kernels" if v == "dynamic-int8" else "")
+                + (
+                    "; a runtime without XNNPACK's dynamically quantised kernels (TFLite before 2.17, tflite-runtime "
+                    "2.14) runs dynamic-int8 on slower hybrid kernels"
+                    if v == "dynamic-int8"
+                    else ""
+                )
             )
         for w in r.get("contract_warnings") or []:
             out.append(f"{v}: input quantisation does not match the contract: {w}")
@@ -98,14 +101,35 @@ def find_warnings(
                 f"{v} uses TensorFlow (Flex) ops {', '.join(ops)}: a device needs the Flex delegate to run it "
                 "(not in ai-edge-litert / tflite-runtime wheels)"
             )
+    return out + _image_set_warnings(calibration, evaluation)
+
+
+def _kernel_warnings(v: str, kernels: dict[str, Any]) -> list[str]:
+    """A variant whose answers change with the kernel library (or that a library cannot run)."""
+    out = []
+    for name, k in kernels.items():
+        if k.get("error"):
+            out.append(f"{v}: {k['error']}; a device that runs these kernels may fail on it too")
+        elif k["images"] and k["top1_agreement"] < KERNEL_AGREEMENT_MIN:
+            out.append(
+                f"{v}: its answers depend on the kernel library: LiteRT's {name} kernels disagree with XNNPACK on "
+                f"{1 - k['top1_agreement']:.1%} of {k['images']} images (max |Δp| {k['max_abs_diff']:.3f}); a device "
+                "without XNNPACK (tflite-runtime 2.14, NNAPI/GPU delegates, integer-only NPUs) will answer "
+                "differently: check it with `sentilite evaluate --device ... --kernels xnnpack,builtin`"
+            )
+    return out
+
+
+def _image_set_warnings(calibration: Optional[dict[str, Any]], evaluation: Optional[dict[str, Any]]) -> list[str]:
+    """Calibration and evaluation sets too small, lopsided or partly unreadable."""
+    out = []
     if calibration:
         if calibration.get("unreadable"):
             out.append(f"calibration: {calibration['unreadable']} unreadable image(s) skipped")
         n = calibration.get("images", 0)
         if n and n < 50:
             out.append(f"calibration used only {n} image(s): int8 activation ranges may not cover real inputs")
-        per_class = calibration.get("per_class") or {}
-        missing = [k for k, c in per_class.items() if c == 0]
+        missing = [k for k, c in (calibration.get("per_class") or {}).items() if c == 0]
         if missing:
             out.append(f"calibration set has no image of class(es) {', '.join(missing)}")
     if evaluation:
@@ -113,7 +137,8 @@ def find_warnings(
             out.append(f"evaluation: {evaluation['unreadable']} unreadable image(s) skipped")
         if evaluation.get("images", 0) < SMALL_EVAL:
             out.append(
-                f"evaluation used only {evaluation.get('images')} image(s): accuracy differences of a few points are noise"
+                f"evaluation used only {evaluation.get('images')} image(s): accuracy differences of a few points "
+                "are noise"
             )
     return out
 
@@ -136,13 +161,22 @@ def recommend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any
     best = min(tied, key=lambda r: (r["size_bytes"], r["latency_ms"])) if len(tied) > 1 else fastest
     delta = best.get("accuracy_delta_pts")
     d = f", {delta:+.1f} pts vs Keras" if delta is not None else ""
-    why = (f"the smallest of the variants tied for fastest within {tolerance:g} accuracy points of Keras on this host "
-           f"({', '.join(r['variant'] for r in tied)}: their latency intervals overlap, so their order is timing noise)"
-           if len(tied) > 1 else f"the fastest variant within {tolerance:g} accuracy points of Keras on this host")
+    why = (
+        f"the smallest of the variants tied for fastest within {tolerance:g} accuracy points of Keras on this host "
+        f"({', '.join(r['variant'] for r in tied)}: their latency intervals overlap, so their order is timing noise)"
+        if len(tied) > 1
+        else f"the fastest variant within {tolerance:g} accuracy points of Keras on this host"
+    )
     text = (
         f"Recommended: {best['variant']} ({best['file']}): {why} ({best['latency_ms']:.2f} ms median, "
         f"{best['size_bytes'] / 1e6:.2f} MB, accuracy {100 * best['accuracy']:.1f} %{d})."
     )
     smallest = min(ok, key=lambda r: r["size_bytes"])
-    return {"variant": best["variant"], "file": best["file"], "path": best.get("path"), "text": text,
-            "smallest_within_tolerance": smallest["variant"], "tied_for_fastest": [r["variant"] for r in tied]}
+    return {
+        "variant": best["variant"],
+        "file": best["file"],
+        "path": best.get("path"),
+        "text": text,
+        "smallest_within_tolerance": smallest["variant"],
+        "tied_for_fastest": [r["variant"] for r in tied],
+    }

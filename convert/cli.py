@@ -40,8 +40,15 @@ def _click_option(dest: str, flag: Flag, default: Any) -> Callable[[Callable[...
     else:
         kind = None
     shown = ",".join(default) if isinstance(default, tuple) else default
-    return click.option(flag.name, dest, type=kind, default=shown, metavar=flag.metavar,
-                        show_default=default not in (None, ""), help=flag.help)
+    return click.option(
+        flag.name,
+        dest,
+        type=kind,
+        default=shown,
+        metavar=flag.metavar,
+        show_default=default not in (None, ""),
+        help=flag.help,
+    )
 
 
 def _declared_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,12 +69,37 @@ def options_from_cli(values: dict[str, Any]) -> ConvertOptions:
 
 @click.command("convert", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--calib", "calib", metavar="SPLIT", help="Labelled images for full-int8 calibration: split file, CSV or class folders (use the training split).")
-@click.option("--eval", "eval_", metavar="SPLIT", required=True, help="Labelled images every variant and the Keras model are scored on.")
-@click.option("--root", metavar="DIR", type=click.Path(file_okay=False), help="Folder the split files' image paths are relative to (default: the split file's folder).")
-@click.option("--out", "out", metavar="DIR", required=True, type=click.Path(file_okay=False), help="Output folder (must not exist unless --overwrite).")
+@click.option(
+    "--calib",
+    "calib",
+    metavar="SPLIT",
+    help="Labelled images for full-int8 calibration: split file, CSV or class folders (use the training split).",
+)
+@click.option(
+    "--eval",
+    "eval_",
+    metavar="SPLIT",
+    required=True,
+    help="Labelled images every variant and the Keras model are scored on.",
+)
+@click.option(
+    "--root",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Folder the split files' image paths are relative to (default: the split file's folder).",
+)
+@click.option(
+    "--out",
+    "out",
+    metavar="DIR",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder (must not exist unless --overwrite).",
+)
 @_declared_options
-def convert_command(model: str, calib: Optional[str], eval_: str, root: Optional[str], out: str, **declared: Any) -> None:
+def convert_command(
+    model: str, calib: Optional[str], eval_: str, root: Optional[str], out: str, **declared: Any
+) -> None:
     """Convert MODEL (.keras) to TFLite variants (float32, float16, dynamic-range int8, full
     int8), validate each against the Keras model on --eval through the model's preprocessing
     contract, and write report.md / report.json / report.csv and plots into --out."""
@@ -76,7 +108,9 @@ def convert_command(model: str, calib: Optional[str], eval_: str, root: Optional
     def log(msg: str) -> None:
         click.echo(click.style("[convert] ", fg="cyan") + msg, err=True)
 
-    result = convert_model(model, calib=calib, eval=eval_, out=out, root=root, options=options_from_cli(declared), log=log)
+    result = convert_model(
+        model, calib=calib, eval=eval_, out=out, root=root, options=options_from_cli(declared), log=log
+    )
     click.echo(result.table(), nl=False)
     for w in result.warnings:
         click.echo(click.style("warning: ", fg="yellow", bold=True) + w, err=True)

@@ -50,13 +50,21 @@ def dequantize_depthwise_weights(data: bytes) -> tuple[bytes, dict[str, Any]]:
     try:
         model = schema.ModelT.InitFromPackedBuf(data, 0)
     except Exception as exc:  # a truncated or foreign file: the flatbuffer library raises anything
-        raise ConversionError(f"Could not parse the dynamic-range flatbuffer: {exc}.", "convert the model again") from exc
+        raise ConversionError(
+            f"Could not parse the dynamic-range flatbuffer: {exc}.", "convert the model again"
+        ) from exc
     done = 0
     for graph in model.subgraphs:
         ops = []
         for op in graph.operators:
-            weights = graph.tensors[op.inputs[1]] if _builtin(model, op) == schema.BuiltinOperator.DEPTHWISE_CONV_2D else None
-            if weights is not None and weights.type == schema.TensorType.INT8 and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32:
+            weights = (
+                graph.tensors[op.inputs[1]] if _builtin(model, op) == schema.BuiltinOperator.DEPTHWISE_CONV_2D else None
+            )
+            if (
+                weights is not None
+                and weights.type == schema.TensorType.INT8
+                and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32
+            ):
                 out = schema.TensorT()
                 out.shape, out.type, out.buffer = list(weights.shape), schema.TensorType.FLOAT32, 0
                 out.name = (weights.name or b"depthwise_weights") + b"/dequantized"

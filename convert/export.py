@@ -204,5 +204,7 @@ def convert_keras_model(
     """Convert a loaded Keras model into each variant (one SavedModel export shared by all)."""
     with tempfile.TemporaryDirectory(prefix="sentilite-export-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
-        return {v: convert_saved_model(ConversionRequest(sm, v, representative, io_type, allow_select_tf_ops, quantizer))
-                for v in variants}
+        return {
+            v: convert_saved_model(ConversionRequest(sm, v, representative, io_type, allow_select_tf_ops, quantizer))
+            for v in variants
+        }

@@ -28,12 +28,18 @@ def raw_outputs_in_child(model: PathLike, x: np.ndarray, kernels: str, timeout: 
     with tempfile.TemporaryDirectory(prefix="sentilite-kernels-") as tmp:
         inp, out = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
         np.save(inp, x)
-        proc = subprocess.run([sys.executable, "-m", "sentilite.convert.kernel_check", str(model), str(inp), kernels, str(out)],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sentilite.convert.kernel_check", str(model), str(inp), kernels, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0 or not out.is_file():
             how = f"died with signal {-proc.returncode}" if proc.returncode < 0 else f"failed (exit {proc.returncode})"
             tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip() and "INFO:" not in ln][-1:]
-            raise RuntimeError(f"LiteRT's {kernels} kernels {how} on this model" + (f": {tail[0][:200]}" if tail else ""))
+            raise RuntimeError(
+                f"LiteRT's {kernels} kernels {how} on this model" + (f": {tail[0][:200]}" if tail else "")
+            )
         return np.load(out)
 
 

@@ -60,7 +60,8 @@ def check_pixel_input(dtype: np.dtype, scale: float, zero_point: int, variant: s
         return  # float input: nothing quantised
     if abs(scale - 1.0) > 1e-6 or zero_point != want:
         raise ConversionError(
-            f"The {variant} pixel-in model's {np.dtype(dtype).name} input has scale {scale:g} and zero point {zero_point}, "
+            f"The {variant} pixel-in model's {np.dtype(dtype).name} input has scale {scale:g} and zero point "
+            f"{zero_point}, "
             f"not 1 and {want}: it would not take raw pixels.",
             "report this as a sentilite bug; --no-pixel-in converts with the normalisation outside the model",
         )

@@ -8,14 +8,7 @@ from typing import Any, Optional, Sequence, Union
 
 from sentilite.core.metrics import NEAR_TIE
 from sentilite.core.plotting import PLOTS_MISSING, pyplot
-from sentilite.core.reporting import (
-    fmt_float,
-    fmt_str,
-    markdown_table,
-    write_csv,
-    write_json,
-    write_markdown,
-)
+from sentilite.core.reporting import fmt_float, fmt_str, markdown_table, write_csv, write_json, write_markdown
 
 from .int8 import LAYER_PLOT_FILE, int8_section, plot_layer_errors
 
@@ -59,10 +52,29 @@ def flat_row(row: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
 
 
 CSV_KEYS = [
-    "variant", "file", "size_bytes", "compression_vs_keras", "size_vs_float32", "input", "output", "n", "accuracy",
-    "accuracy_delta_pts", "top1_agreement", "mean_abs_diff", "max_abs_diff", "macro_f1",
-    "latency_ms", "latency_p90_ms", "speed_vs_float32", "within_tolerance", "collapsed", "runtime", "error",
-    "builtin_kernels_agreement", "reference_kernels_agreement",
+    "variant",
+    "file",
+    "size_bytes",
+    "compression_vs_keras",
+    "size_vs_float32",
+    "input",
+    "output",
+    "n",
+    "accuracy",
+    "accuracy_delta_pts",
+    "top1_agreement",
+    "mean_abs_diff",
+    "max_abs_diff",
+    "macro_f1",
+    "latency_ms",
+    "latency_p90_ms",
+    "speed_vs_float32",
+    "within_tolerance",
+    "collapsed",
+    "runtime",
+    "error",
+    "builtin_kernels_agreement",
+    "reference_kernels_agreement",
 ]
 
 
@@ -99,13 +111,18 @@ SWEEP_COLUMNS = [
 
 def _noise_text(rows: Sequence[dict[str, Any]]) -> str:
     """How noisy the timings were: the widest 95 % interval of a median, relative to it."""
-    spans = [((r["latency_ci95"][1] - r["latency_ci95"][0]) / 2 / r["latency_ms"], r["variant"])
-             for r in rows if r.get("latency_ci95") and r.get("latency_ms")]
+    spans = [
+        ((r["latency_ci95"][1] - r["latency_ci95"][0]) / 2 / r["latency_ms"], r["variant"])
+        for r in rows
+        if r.get("latency_ci95") and r.get("latency_ms")
+    ]
     if not spans:
         return ""
     width, variant = max(spans)
-    return (f"; the widest 95 % interval of a median was ±{100 * width:.0f} % ({variant}), and latencies whose intervals "
-            "overlap are treated as ties")
+    return (
+        f"; the widest 95 % interval of a median was ±{100 * width:.0f} % ({variant}), and latencies whose intervals "
+        "overlap are treated as ties"
+    )
 
 
 def _bias_text(facts: Any) -> str:
@@ -125,11 +142,17 @@ def _interval_text(rows: list[dict[str, Any]]) -> str:
         return ""
     r = next((r for r in scored if r["variant"] == "int8"), min(scored, key=lambda r: r["top1_agreement"]))
     lo, hi = r["top1_agreement_ci95"]
-    text = (f" On {r['n']} images, {r['variant']}'s top-1 agreement of {r['top1_agreement']:.1%} has a 95 % (Wilson) "
-            f"interval of {lo:.1%}–{hi:.1%}: smaller differences between variants are within what this many images can resolve.")
+    text = (
+        f" On {r['n']} images, {r['variant']}'s top-1 agreement of {r['top1_agreement']:.1%} has a 95 % (Wilson) "
+        f"interval of {lo:.1%}–{hi:.1%}: smaller differences between variants are within what this many images can "
+        f"resolve."
+    )
     if r.get("flips"):
-        text += (f" {r['flips_at_near_ties']} of its {r['flips']} differing answers are near ties, images whose two most likely "
-                 f"classes Keras itself puts within {NEAR_TIE} of each other ({r['near_ties']} such images).")
+        text += (
+            f" {r['flips_at_near_ties']} of its {r['flips']} differing answers are near ties, images whose two most "
+            f"likely "
+            f"classes Keras itself puts within {NEAR_TIE} of each other ({r['near_ties']} such images)."
+        )
     return text
 
 
@@ -155,7 +178,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         + _bias_text(report.get("bias_correction")),
         f"- Latency: median of {st['latency_runs']} single-image runs after warm-up, variants timed in alternation, "
         f"{st['threads']} thread(s), "
-        f"on this host ({host['cpu']}, {host['cpu_count']} CPUs; a shared machine times noisily){_noise_text(report['rows'])}. "
+        f"on this host ({host['cpu']}, {host['cpu_count']} CPUs; a shared machine times "
+        f"noisily){_noise_text(report['rows'])}. "
         "Keras runs TF eagerly and is not comparable; measure target devices with `sentilite bench`.",
         f"- Tolerance: {st['tolerance']:g} accuracy points below Keras. Converter: TensorFlow {host['tensorflow']}.",
         "",
@@ -207,12 +231,25 @@ def plot_accuracy_vs_latency(report: dict[str, Any], path: PathLike) -> bool:
         size = 80 + 1200 * r["size_bytes"] / biggest
         ax.scatter(r["latency_ms"], 100 * r["accuracy"], s=size, alpha=0.55)
         # Stagger the labels: variants often share an accuracy and sit on top of each other.
-        ax.annotate(f"{r['variant']}, {r['size_bytes'] / 1e6:.2f} MB", (r["latency_ms"], 100 * r["accuracy"]),
-                    textcoords="offset points", xytext=(10, 14 - 12 * i), fontsize=8)
+        ax.annotate(
+            f"{r['variant']}, {r['size_bytes'] / 1e6:.2f} MB",
+            (r["latency_ms"], 100 * r["accuracy"]),
+            textcoords="offset points",
+            xytext=(10, 14 - 12 * i),
+            fontsize=8,
+        )
     if keras is not None:
         tol = report["settings"]["tolerance"]
-        ax.axhline(100 * keras["accuracy"], color="black", ls="--", lw=1, label=f"Keras {100 * keras['accuracy']:.1f} %")
-        ax.axhspan(100 * keras["accuracy"] - tol, 100 * keras["accuracy"], color="green", alpha=0.08, label=f"within {tol:g} pts")
+        ax.axhline(
+            100 * keras["accuracy"], color="black", ls="--", lw=1, label=f"Keras {100 * keras['accuracy']:.1f} %"
+        )
+        ax.axhspan(
+            100 * keras["accuracy"] - tol,
+            100 * keras["accuracy"],
+            color="green",
+            alpha=0.08,
+            label=f"within {tol:g} pts",
+        )
         ax.legend(loc="best", fontsize=8)
     ax.set_xlabel(f"median latency, ms ({report['settings']['threads']} thread(s), this host)")
     ax.set_ylabel("top-1 accuracy, %")

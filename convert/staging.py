@@ -33,8 +33,13 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not overwrite:
-        raise InputFileError(f"Output folder {out} already exists and is not empty.", "pass --overwrite to replace it, or choose another --out")
-    foreign = [p.name for p in out.iterdir() if not (p.is_file() and (p.suffix in _OWN_SUFFIXES or p.name in _OWN_NAMES))]
+        raise InputFileError(
+            f"Output folder {out} already exists and is not empty.",
+            "pass --overwrite to replace it, or choose another --out",
+        )
+    foreign = [
+        p.name for p in out.iterdir() if not (p.is_file() and (p.suffix in _OWN_SUFFIXES or p.name in _OWN_NAMES))
+    ]
     if foreign:
         raise InputFileError(
             f"Output folder {out} holds files `sentilite convert` did not write ({', '.join(sorted(foreign)[:5])}); "

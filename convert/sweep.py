@@ -27,7 +27,9 @@ def parse_sizes(text: str | Sequence[int] | None) -> list[int]:
     try:
         sizes = sorted({int(str(v).strip()) for v in items if str(v).strip()})
     except ValueError:
-        raise ConversionError(f"--calib-sizes must be comma-separated integers, got {text!r}.", "e.g. --calib-sizes 10,50,200,500") from None
+        raise ConversionError(
+            f"--calib-sizes must be comma-separated integers, got {text!r}.", "e.g. --calib-sizes 10,50,200,500"
+        ) from None
     if any(s < 1 for s in sizes):
         raise ConversionError(f"--calib-sizes must be positive, got {text!r}.", "e.g. --calib-sizes 10,50,200,500")
     return sizes
@@ -57,12 +59,15 @@ def calibration_sweep(
         for n in usable:
             log(f"calibration sweep: int8 with {n} image(s)")
             t0 = time.perf_counter()
-            data = convert_saved_model(ConversionRequest(Path(saved_model_dir), "int8", calib.representative(n), io_type,
-                                                         quantizer=quantizer))
+            data = convert_saved_model(
+                ConversionRequest(Path(saved_model_dir), "int8", calib.representative(n), io_type, quantizer=quantizer)
+            )
             if float_data is not None:
                 data, _ = correct_classifier_bias(data, float_data, calib.inputs(n))
             seconds = time.perf_counter() - t0
-            path = write_tflite(Path(tmp) / f"int8_{n}.tflite", data, calib.contract, {"variant": "int8", "io": io_type})
+            path = write_tflite(
+                Path(tmp) / f"int8_{n}.tflite", data, calib.contract, {"variant": "int8", "io": io_type}
+            )
             clf = open_tflite(path, threads)
             probs = tflite_probs(clf, ev)
             row = {"images": n, "size_bytes": len(data), "convert_s": seconds, "per_class": calib.class_counts(n)}

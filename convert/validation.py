@@ -56,7 +56,9 @@ class EvalSet:
         }
 
 
-def build_eval_set(spec: PathLike, contract: PreprocessContract, root: Optional[PathLike] = None, workers: int = 2) -> EvalSet:
+def build_eval_set(
+    spec: PathLike, contract: PreprocessContract, root: Optional[PathLike] = None, workers: int = 2
+) -> EvalSet:
     """Every readable image of ``spec``; unreadable ones are skipped and listed."""
     dataset = load_dataset(spec, root, contract, "evaluation")
     pixels, ys, paths, skipped = [], [], [], []
@@ -73,7 +75,8 @@ def build_eval_set(spec: PathLike, contract: PreprocessContract, root: Optional[
     if not pixels:
         first = skipped[0] if skipped else ("", "no images")
         raise ImageReadError(
-            f"Evaluation set {spec}: none of its {len(dataset)} image(s) could be read (first: {first[0]}: {first[1]}).",
+            f"Evaluation set {spec}: none of its {len(dataset)} image(s) could be read "
+            f"(first: {first[0]}: {first[1]}).",
             "check the paths in the split file, or pass --root DIR when they are relative to another folder",
         )
     return EvalSet(np.stack(pixels), np.asarray(ys, dtype=np.int64), paths, contract, str(spec), skipped)
@@ -101,10 +104,16 @@ def median_latency_ms(run: Callable[[], Any], runs: int = 30, warmup: int = 3) -
         run()
         times.append((time.perf_counter() - t0) * 1e3)
     arr = np.asarray(times)
-    return {"latency_ms": float(np.median(arr)), "latency_p90_ms": float(np.percentile(arr, 90)), "latency_runs": len(times)}
+    return {
+        "latency_ms": float(np.median(arr)),
+        "latency_p90_ms": float(np.percentile(arr, 90)),
+        "latency_runs": len(times),
+    }
 
 
-def interleaved_latency(runners: dict[str, Callable[[], Any]], runs: int = 30, warmup: int = 3, rounds: int = 5) -> dict[str, dict[str, float]]:
+def interleaved_latency(
+    runners: dict[str, Callable[[], Any]], runs: int = 30, warmup: int = 3, rounds: int = 5
+) -> dict[str, dict[str, float]]:
     """Median latency of several models, timed in alternation so that load changes on a
     shared host hit every model alike (``runs`` timed calls each, in ``rounds`` slices)."""
     if not runners:
@@ -116,16 +125,21 @@ def interleaved_latency(runners: dict[str, Callable[[], Any]], runs: int = 30, w
     names = list(runners)
     per_round = max(1, -(-runs // rounds))
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             run = runners[name]
             for _ in range(min(per_round, runs - len(times[name]))):
                 t0 = time.perf_counter()
                 run()
                 times[name].append((time.perf_counter() - t0) * 1e3)
     return {
-        name: {"latency_ms": float(np.median(t)), "latency_p90_ms": float(np.percentile(t, 90)), "latency_runs": len(t),
-               "latency_ci95": median_ci95(t)}
-        for name, t in times.items() if t
+        name: {
+            "latency_ms": float(np.median(t)),
+            "latency_p90_ms": float(np.percentile(t, 90)),
+            "latency_runs": len(t),
+            "latency_ci95": median_ci95(t),
+        }
+        for name, t in times.items()
+        if t
     }
 
 
@@ -199,7 +213,9 @@ def score(probs: np.ndarray, ev: EvalSet, reference: Optional[np.ndarray]) -> di
         "f1": {name: pc["f1"] for name, pc in m["per_class"].items()},
         "confusion_matrix": m["confusion_matrix"],
         "predicted_classes": int(len(np.unique(probs.argmax(1)))) if len(probs) else 0,
-        "prediction_counts": np.bincount(probs.argmax(1), minlength=ev.contract.num_classes).tolist() if len(probs) else [],
+        "prediction_counts": np.bincount(probs.argmax(1), minlength=ev.contract.num_classes).tolist()
+        if len(probs)
+        else [],
     }
     if m.get("polar"):
         row["polar_accuracy"] = m["polar"]["accuracy"]
@@ -208,7 +224,9 @@ def score(probs: np.ndarray, ev: EvalSet, reference: Optional[np.ndarray]) -> di
     return row
 
 
-def validate_keras(path: PathLike, ev: EvalSet, contract: Optional[PreprocessContract], latency_runs: int = 10) -> tuple[dict[str, Any], np.ndarray]:
+def validate_keras(
+    path: PathLike, ev: EvalSet, contract: Optional[PreprocessContract], latency_runs: int = 10
+) -> tuple[dict[str, Any], np.ndarray]:
     """Row and probabilities of the Keras model itself (the reference)."""
     clf = KerasClassifier(path, contract=contract)
     probs = keras_probs(clf, ev)
@@ -249,7 +267,11 @@ def kernel_agreement(clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarr
             out[kernels] = {"images": n, "error": str(exc)}
             continue
         same = agreement(xnnpack_probs[:n], probs)
-        out[kernels] = {"images": n, "top1_agreement": same["top1_agreement"], "max_abs_diff": same["max_abs_diff"] if n else 0.0}
+        out[kernels] = {
+            "images": n,
+            "top1_agreement": same["top1_agreement"],
+            "max_abs_diff": same["max_abs_diff"] if n else 0.0,
+        }
     return out
 
 
@@ -265,7 +287,12 @@ def validate_tflite(
 
     When the variant cannot run here the row has ``error`` and the other two are None.
     """
-    row: dict[str, Any] = {"variant": variant, "file": Path(path).name, "path": str(path), "size_bytes": Path(path).stat().st_size}
+    row: dict[str, Any] = {
+        "variant": variant,
+        "file": Path(path).name,
+        "path": str(path),
+        "size_bytes": Path(path).stat().st_size,
+    }
     try:
         clf = open_tflite(path, threads)
     except (ModelFormatError, ValueError, RuntimeError) as exc:

@@ -59,19 +59,28 @@ class VariantSpec:
 
     @classmethod
     def for_dynamic(cls) -> VariantSpec:
-        return cls("dynamic-int8", "int8 weights, activations quantised on the fly (dynamic range)", optimize=True,
-                   dequantize_depthwise=True)
+        return cls(
+            "dynamic-int8",
+            "int8 weights, activations quantised on the fly (dynamic range)",
+            optimize=True,
+            dequantize_depthwise=True,
+        )
 
     @classmethod
     def for_int8(cls) -> VariantSpec:
-        return cls("int8", "full integer: int8 weights and activations, calibrated on a representative set",
-                   optimize=True, full_integer=True)
+        return cls(
+            "int8",
+            "full integer: int8 weights and activations, calibrated on a representative set",
+            optimize=True,
+            full_integer=True,
+        )
 
     def describe(self, io_type: str) -> str:
         return self.description + (f", {io_type} I/O" if self.full_integer else "")
 
-    def configure(self, conv: Any, tf: Any, representative: Optional[Representative], io_type: str,
-                  quantizer: QuantizerOptions) -> list[Any]:
+    def configure(
+        self, conv: Any, tf: Any, representative: Optional[Representative], io_type: str, quantizer: QuantizerOptions
+    ) -> list[Any]:
         """Set ``conv`` (a TFLiteConverter) up for this variant; returns the op sets it allows."""
         if self.optimize:
             conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -92,7 +101,8 @@ class VariantSpec:
 
 #: every variant, in the order they are converted and reported
 VARIANT_SPECS: dict[str, VariantSpec] = {
-    s.name: s for s in (VariantSpec.for_float32(), VariantSpec.for_float16(), VariantSpec.for_dynamic(), VariantSpec.for_int8())
+    s.name: s
+    for s in (VariantSpec.for_float32(), VariantSpec.for_float16(), VariantSpec.for_dynamic(), VariantSpec.for_int8())
 }
 #: variant name -> one-line description
 VARIANTS: dict[str, str] = {name: s.description for name, s in VARIANT_SPECS.items()}
@@ -109,5 +119,7 @@ def parse_variants(text: Union[str, Sequence[str]]) -> list[str]:
     names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
     unknown = [v for v in names if v not in VARIANT_SPECS]
     if unknown or not names:
-        raise ConversionError(f"Unknown variant(s) {', '.join(unknown) or '(none)'}.", f"choose from {', '.join(VARIANT_SPECS)}")
+        raise ConversionError(
+            f"Unknown variant(s) {', '.join(unknown) or '(none)'}.", f"choose from {', '.join(VARIANT_SPECS)}"
+        )
     return list(dict.fromkeys(names))

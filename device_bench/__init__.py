@@ -6,7 +6,8 @@
 Python API, the same shape as every part's (an options object in, a result object out)::
 
     from sentilite.device_bench import BenchOptions, bench
-    results = bench(["model_int8.tflite"], BenchOptions(threads="1,2", device="ssh://pi@raspberrypi"), out_dir="runs/bench")
+    options = BenchOptions(threads="1,2", device="ssh://pi@raspberrypi")
+    results = bench(["model_int8.tflite"], options, out_dir="runs/bench")
     print(results.table())
 """
 

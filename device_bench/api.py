@@ -59,8 +59,14 @@ def _model_paths(models: Union[PathLike, Sequence[PathLike], None], say: Log) ->
 class _Collector:
     """Receives each raw result as it arrives: names it from the job table, logs it, keeps it."""
 
-    def __init__(self, table: dict[str, JobKey], entries: list[ModelEntry], device: str, say: Log,
-                 on_result: Optional[Callable[[dict[str, Any]], None]]) -> None:
+    def __init__(
+        self,
+        table: dict[str, JobKey],
+        entries: list[ModelEntry],
+        device: str,
+        say: Log,
+        on_result: Optional[Callable[[dict[str, Any]], None]],
+    ) -> None:
         self.table, self.entries, self.device, self.say, self.on_result = table, entries, device, say, on_result
         self.runs: list[dict[str, Any]] = []
 
@@ -81,12 +87,16 @@ class _Collector:
             return f"  {r.get('name')} x{r.get('threads')}: ERROR {r['error']}"
         lat = r.get("latency_ms") or {}
         med = lat.get("median") if lat.get("median") is not None else lat.get("mean")
-        return (f"  {r.get('name')} x{r.get('threads')} thread(s): median {med:.2f} ms, load {r.get('load_ms') or 0:.1f} ms, "
-                f"first {r.get('first_ms') or 0:.1f} ms, peak RSS {r.get('rss_peak_mb') or float('nan'):.0f} MB")
+        return (
+            f"  {r.get('name')} x{r.get('threads')} thread(s): median {med:.2f} ms, load {r.get('load_ms') or 0:.1f} "
+            f"ms, "
+            f"first {r.get('first_ms') or 0:.1f} ms, peak RSS {r.get('rss_peak_mb') or float('nan'):.0f} MB"
+        )
 
 
-def _measure(transport: Transport, plan: Plan, work: Path, collect: _Collector, say: Log
-             ) -> tuple[dict[str, Any], list[str], Optional[SentiliteError], Optional[BaseException]]:
+def _measure(
+    transport: Transport, plan: Plan, work: Path, collect: _Collector, say: Log
+) -> tuple[dict[str, Any], list[str], Optional[SentiliteError], Optional[BaseException]]:
     """Run the plan; a failure or Ctrl-C keeps what was measured. -> (system, errors, first error, interrupt)."""
     try:
         return transport.run(plan, work, collect, say) or {}, [], None, None
@@ -110,8 +120,10 @@ def _write_or_keep(res: BenchResults, out: Path, plot: bool) -> None:
         if kept is None:
             print(text, flush=True)  # the last place left: stdout
         where = f"kept in {kept}" if kept else "printed above as JSON"
-        raise InputFileError(f"Disk full at {out} ({exc.strerror}): the {len(res.runs)} result(s) measured are {where}.",
-                             "free space there, or pass another --out") from None
+        raise InputFileError(
+            f"Disk full at {out} ({exc.strerror}): the {len(res.runs)} result(s) measured are {where}.",
+            "free space there, or pass another --out",
+        ) from None
 
 
 def run_bench(
@@ -143,25 +155,47 @@ def run_bench(
     entries = describe_models(paths)
     if kind != "local" and any(e.kind == "keras" for e in entries):
         keras_names = ", ".join(str(e.path) for e in entries if e.kind == "keras")
-        raise InputFileError(f"{keras_names}: the Keras baseline runs locally only.", "benchmark .keras models with --device local (or leave them out)")
+        raise InputFileError(
+            f"{keras_names}: the Keras baseline runs locally only.",
+            "benchmark .keras models with --device local (or leave them out)",
+        )
     transport = make_transport(opts)
     with tempfile.TemporaryDirectory(prefix="sentilite-bench-") as tmp:
         input_specs, input_files, input_desc = prepare_inputs(entries, opts.images, Path(tmp), opts.max_images)
         plan = Plan(entries, thread_list, int(opts.repeat), opts.runner_settings(kind), input_specs, input_files)
         collect = _Collector(plan.job_table(), entries, transport.label, say, on_result)
-        say(f"benchmarking {len(entries)} model(s) x threads {','.join(map(str, thread_list))} x {opts.repeat} repeat(s) "
-            f"= {len(plan.job_table())} runs on {transport.label}")
+        say(
+            f"benchmarking {len(entries)} model(s) x threads {','.join(map(str, thread_list))} x {opts.repeat} "
+            f"repeat(s) "
+            f"= {len(plan.job_table())} runs on {transport.label}"
+        )
         system, errors, first_error, interrupted = _measure(transport, plan, Path(tmp), collect, say)
-    protocol = {**plan.settings, "threads": thread_list, "repeat": int(opts.repeat), "inputs": input_desc,
-                "cv_threshold": opts.cv_threshold, "isolation": "a fresh process per model x threads x repeat"}
+    protocol = {
+        **plan.settings,
+        "threads": thread_list,
+        "repeat": int(opts.repeat),
+        "inputs": input_desc,
+        "cv_threshold": opts.cv_threshold,
+        "isolation": "a fresh process per model x threads x repeat",
+    }
     models_info = [e.describe() for e in entries]
     rows = build_rows(models_info, collect.runs, thread_list, transport.label, opts.cv_threshold)
-    res = BenchResults(device=transport.label, system=system, protocol=protocol, models=models_info, runs=collect.runs, rows=rows, errors=errors)
+    res = BenchResults(
+        device=transport.label,
+        system=system,
+        protocol=protocol,
+        models=models_info,
+        runs=collect.runs,
+        rows=rows,
+        errors=errors,
+    )
     if out_dir is not None:
         _write_or_keep(res, Path(out_dir), opts.plot and interrupted is None)
     if interrupted is not None:
         raise interrupted
     if raise_on_error and first_error is not None:
-        where = f" Results gathered before the failure are in {out_dir}." if out_dir is not None and collect.runs else ""
+        where = (
+            f" Results gathered before the failure are in {out_dir}." if out_dir is not None and collect.runs else ""
+        )
         raise type(first_error)(first_error.problem + where, first_error.fix)
     return res

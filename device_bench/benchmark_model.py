@@ -27,21 +27,38 @@ _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _STATS_RE = re.compile(r"\bcount=(\d+)((?:\s+\w+=" + r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?" + r")*)")
 _KV_RE = re.compile(r"(\w+)=" + _NUM)
 _SUMMARY_RE = re.compile(
-    r"Inference timings in us: Init: " + _NUM + r", First inference: " + _NUM + r", Warmup \(avg\): " + _NUM
-    + r", Inference \(avg\): " + _NUM
+    r"Inference timings in us: Init: "
+    + _NUM
+    + r", First inference: "
+    + _NUM
+    + r", Warmup \(avg\): "
+    + _NUM
+    + r", Inference \(avg\): "
+    + _NUM
 )
-_APP_SUMMARY_RE = re.compile(r"Average inference timings in us: Warmup: " + _NUM + r", Init: " + _NUM + r", Inference: " + _NUM)
-_MEM_DELTA_RE = re.compile(r"Memory footprint delta from the start of the tool \(MB\): init=" + _NUM + r" overall=" + _NUM)
+_APP_SUMMARY_RE = re.compile(
+    r"Average inference timings in us: Warmup: " + _NUM + r", Init: " + _NUM + r", Inference: " + _NUM
+)
+_MEM_DELTA_RE = re.compile(
+    r"Memory footprint delta from the start of the tool \(MB\): init=" + _NUM + r" overall=" + _NUM
+)
 # Older builds print the process's peak instead of the delta: a peak, not growth over the bare tool.
 _OLD_PEAK_RE = re.compile(r"Peak memory footprint \(MB\): init=" + _NUM + r" overall=" + _NUM)
 _PEAK_RE = re.compile(r"Overall peak memory footprint \(MB\) via periodic monitoring: " + _NUM)
 _INIT_RE = re.compile(r"Initialized session in " + _NUM + r"\s*ms")
-_DELEGATE_RE = re.compile(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions")
+_DELEGATE_RE = re.compile(
+    r"Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions"
+)
 _VMRSS_RE = re.compile(r"VmRSS\s*:\s*" + _NUM + r"\s*MB")
 _SIZE_RE = re.compile(r"The input model file size \(MB\): " + _NUM)
 _ERROR_RE = re.compile(r"(?:^|\s)(?:ERROR|E tflite)\s*:?\s*(.+)$")
 
-_DELEGATE_NAMES = {"TfLiteXNNPackDelegate": "XNNPACK", "TfLiteGpuDelegateV2": "GPU", "TfLiteNnapiDelegate": "NNAPI", "TfLiteHexagonDelegate": "Hexagon"}
+_DELEGATE_NAMES = {
+    "TfLiteXNNPackDelegate": "XNNPACK",
+    "TfLiteGpuDelegateV2": "GPU",
+    "TfLiteNnapiDelegate": "NNAPI",
+    "TfLiteHexagonDelegate": "Hexagon",
+}
 
 
 def parse_output(text: str) -> dict[str, Any]:
@@ -63,7 +80,9 @@ def parse_output(text: str) -> dict[str, Any]:
             continue
         m = _SUMMARY_RE.search(line)
         if m:
-            out["init_us"], out["first_us"], out["warmup_avg_us"], out["inference_avg_us"] = (float(g) for g in m.groups())
+            out["init_us"], out["first_us"], out["warmup_avg_us"], out["inference_avg_us"] = (
+                float(g) for g in m.groups()
+            )
             summary_seen = True
             continue
         m = _APP_SUMMARY_RE.search(line)
@@ -151,7 +170,11 @@ def to_result(parsed: dict[str, Any], job: dict[str, Any], settings: dict[str, A
         kind="tflite",
         threads=int(job["threads"]),
         repeat_index=int(job.get("repeat", 0)),
-        runtime={"name": "benchmark_model", "version": settings.get("benchmark_binary_version") or "unknown", "import_s": None},
+        runtime={
+            "name": "benchmark_model",
+            "version": settings.get("benchmark_binary_version") or "unknown",
+            "import_s": None,
+        },
         delegate=parsed.get("delegate"),
         xnnpack_requested=bool(settings.get("xnnpack", True)),
         input={"kind": (job.get("input") or {}).get("kind", "random")},
@@ -167,7 +190,13 @@ def to_result(parsed: dict[str, Any], job: dict[str, Any], settings: dict[str, A
     ).to_dict()
 
 
-def command(model: str, threads: int, settings: dict[str, Any], binary: str = "./benchmark_model", input_args: Sequence[str] = ()) -> list[str]:
+def command(
+    model: str,
+    threads: int,
+    settings: dict[str, Any],
+    binary: str = "./benchmark_model",
+    input_args: Sequence[str] = (),
+) -> list[str]:
     """benchmark_model arguments for one job (the protocol's settings, in its flag names)."""
     args = [
         binary,

@@ -38,7 +38,10 @@ def device_labels(results: Sequence[dict[str, Any]], paths: Sequence[PathLike]) 
 def compare(paths: Sequence[PathLike], out_dir: PathLike, plot: bool = True) -> dict[str, Any]:
     """Merge ``paths`` (results.json files or folders holding one); write the merged files."""
     if len(paths) < 1:
-        raise InputFileError("bench compare needs at least one results.json.", "sentilite bench compare A/results.json B/results.json --out DIR")
+        raise InputFileError(
+            "bench compare needs at least one results.json.",
+            "sentilite bench compare A/results.json B/results.json --out DIR",
+        )
     loaded = [load_results(p) for p in paths]
     labels = device_labels(loaded, paths)
     rows = []
@@ -50,15 +53,28 @@ def compare(paths: Sequence[PathLike], out_dir: PathLike, plot: bool = True) -> 
     merged = {
         "format": "sentilite-bench-comparison",
         "version": 1,
-        "sources": [{"path": str(p), "device": lab, "system": (d.get("device") or {}).get("system"), "protocol": d.get("protocol"),
-                     "complete": d.get("complete", True)} for p, lab, d in zip(paths, labels, loaded)],
+        "sources": [
+            {
+                "path": str(p),
+                "device": lab,
+                "system": (d.get("device") or {}).get("system"),
+                "protocol": d.get("protocol"),
+                "complete": d.get("complete", True),
+            }
+            for p, lab, d in zip(paths, labels, loaded)
+        ],
         "rows": rows,
     }
     files = {"json": out / "comparison.json", "csv": out / "comparison.csv", "table": out / "comparison.md"}
     write_json(files["json"], merged)
     atomic_write_text(files["csv"], csv_text(rows, CSV_KEYS))
     table = results_table(rows, with_device=True)
-    atomic_write_text(files["table"], "# Benchmark comparison\n\n" + "\n".join(f"- {lab}: {p}" for lab, p in zip(labels, paths)) + "\n\n" + table)
-    if plot and plot_latency_vs_size(rows, out / "latency_vs_size.png", title="Median latency vs size, by device", by_device=True):
+    atomic_write_text(
+        files["table"],
+        "# Benchmark comparison\n\n" + "\n".join(f"- {lab}: {p}" for lab, p in zip(labels, paths)) + "\n\n" + table,
+    )
+    if plot and plot_latency_vs_size(
+        rows, out / "latency_vs_size.png", title="Median latency vs size, by device", by_device=True
+    ):
         files["plot"] = out / "latency_vs_size.png"
     return {"rows": rows, "labels": labels, "files": files, "table": table}

@@ -23,7 +23,9 @@ from .measure import make_input, timed_invocations
 from .record import BenchResult
 
 
-def measure_keras_job(job: dict[str, Any], settings: dict[str, Any], base_dir: str, t_start: Optional[float]) -> BenchResult:
+def measure_keras_job(
+    job: dict[str, Any], settings: dict[str, Any], base_dir: str, t_start: Optional[float]
+) -> BenchResult:
     """Time one .keras model at one thread count with the .tflite runner's protocol."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if settings.get("cpu_mask"):
@@ -64,11 +66,20 @@ def measure_keras_job(job: dict[str, Any], settings: dict[str, Any], base_dir: s
         kind="keras",
         threads=threads,
         repeat_index=int(job.get("repeat", 0)),
-        runtime={"name": "keras", "version": f"{keras.__version__} (TensorFlow {tf.__version__})", "import_s": import_s},
+        runtime={
+            "name": "keras",
+            "version": f"{keras.__version__} (TensorFlow {tf.__version__})",
+            "import_s": import_s,
+        },
         delegate={"applied": False, "name": None, "partitions": 0, "nodes": None},
         xnnpack_requested=False,
-        input={"kind": spec.get("kind", "random"), "samples": len(xs), "dtype": "float32", "shape": shape,
-               "bytes": int(sum(x.nbytes for x in xs))},
+        input={
+            "kind": spec.get("kind", "random"),
+            "samples": len(xs),
+            "dtype": "float32",
+            "shape": shape,
+            "bytes": int(sum(x.nbytes for x in xs)),
+        },
         output={"dtype": str(y.dtype), "shape": list(y.shape), "finite": bool(np.all(np.isfinite(y)))},
         load_ms=load_ms,
         rss_bare_mb=rss_bare,
@@ -91,7 +102,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return R.run_job(args.job, args.index, args.t0, measure=measure_keras_job)
     if not args.spec:
         p.error("--spec is required")
-    results = R.run_spec(args.spec, command=[sys.executable, "-m", "sentilite.device_bench.keras_runner"], measure=measure_keras_job)
+    results = R.run_spec(
+        args.spec, command=[sys.executable, "-m", "sentilite.device_bench.keras_runner"], measure=measure_keras_job
+    )
     return 1 if any(r.get("error") for r in results) else 0
 
 

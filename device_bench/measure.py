@@ -57,7 +57,9 @@ def load_runtime(preference=None):
     preference = preference or os.environ.get("SENTILITE_RUNTIME")
     names = [n for n, _ in RUNTIMES]
     if preference:
-        wanted = [p.strip() for p in (preference.split(",") if isinstance(preference, str) else preference) if p.strip()]
+        wanted = [
+            p.strip() for p in (preference.split(",") if isinstance(preference, str) else preference) if p.strip()
+        ]
         order = [(n, m) for w in wanted for n, m in RUNTIMES if n == w]
         if not order:
             raise SystemExit("unknown runtime {!r}; choose from {}".format(preference, ", ".join(names)))
@@ -112,7 +114,9 @@ def make_input(detail, job, base_dir, np, loaded=None):
             arr = arr[None]
         if tuple(arr.shape[1:]) != shape or arr.dtype != dtype:
             raise ValueError(
-                "input file {} holds {} {} but the model wants {} {}".format(spec["path"], arr.dtype, tuple(arr.shape[1:]), dtype, shape)
+                "input file {} holds {} {} but the model wants {} {}".format(
+                    spec["path"], arr.dtype, tuple(arr.shape[1:]), dtype, shape
+                )
             )
         return [np.ascontiguousarray(a) for a in arr]
     # Python's own generator: importing numpy.random would add ~6 MB to the process's RSS.
@@ -199,8 +203,16 @@ def sustained_timing(run, n_inputs, seconds):
     """The sustained-mode loop (see sustained.py): (timing fields, sustained verdict and series)."""
     samples, series = sustained.run_sustained(run, n_inputs, seconds)
     stats = probe.summarize(samples)
-    timing = {"first_ms": samples[0], "time_to_first_result_s": None, "warmup_runs": 0, "warmup_mean_ms": None,
-              "latency_ms": stats, "timed_seconds": seconds, "throughput_ips": stats.get("throughput_ips"), "samples_ms": None}
+    timing = {
+        "first_ms": samples[0],
+        "time_to_first_result_s": None,
+        "warmup_runs": 0,
+        "warmup_mean_ms": None,
+        "latency_ms": stats,
+        "timed_seconds": seconds,
+        "throughput_ips": stats.get("throughput_ips"),
+        "samples_ms": None,
+    }
     return timing, sustained.verdict(series, seconds)
 
 
@@ -211,7 +223,9 @@ def load_interpreter(job, settings, model_path, runtime):
     resolver = KERNELS[kernels_of(settings)]
     if resolver is not None:
         if Resolver is None:
-            raise RuntimeError(f"{name} {version} cannot choose its kernels (no OpResolverType): only XNNPACK/default here")
+            raise RuntimeError(
+                f"{name} {version} cannot choose its kernels (no OpResolverType): only XNNPACK/default here"
+            )
         kwargs["experimental_op_resolver_type"] = getattr(Resolver, resolver)
     t0 = time.perf_counter()
     with probe.CaptureStderr() as cap:
@@ -227,7 +241,13 @@ def load_interpreter(job, settings, model_path, runtime):
         native = [ln.strip() for ln in cap.text.splitlines() if "error" in ln.lower()]
         msg = str(load_error).strip().splitlines()[0] if str(load_error).strip() else repr(load_error)
         raise RuntimeError(
-            "{} {} cannot load {}: {}{}".format(name, version, job.get("name") or job["model"], msg, (" [" + "; ".join(native[:3]) + "]") if native else "")
+            "{} {} cannot load {}: {}{}".format(
+                name,
+                version,
+                job.get("name") or job["model"],
+                msg,
+                (" [" + "; ".join(native[:3]) + "]") if native else "",
+            )
         )
     return interp, load_ms, cap.text
 
@@ -250,13 +270,27 @@ def outputs_job(job, settings, base_dir, t_start):
     seconds = time.perf_counter() - t0
     scale, zero_point = out["quantization"]
     return BenchResult(
-        id=job.get("id"), name=job.get("name") or os.path.basename(job["model"]), model_file=job["model"], kind="outputs",
-        threads=int(job["threads"]), runtime={"name": runtime[0], "version": runtime[1], "import_s": None},
-        delegate=delegate_facts(interp, load_log), xnnpack_requested=kernels_of(settings) == "xnnpack",
-        kernels=kernels_of(settings), emulation=probe.emulation(), load_ms=load_ms, timed_seconds=seconds,
+        id=job.get("id"),
+        name=job.get("name") or os.path.basename(job["model"]),
+        model_file=job["model"],
+        kind="outputs",
+        threads=int(job["threads"]),
+        runtime={"name": runtime[0], "version": runtime[1], "import_s": None},
+        delegate=delegate_facts(interp, load_log),
+        xnnpack_requested=kernels_of(settings) == "xnnpack",
+        kernels=kernels_of(settings),
+        emulation=probe.emulation(),
+        load_ms=load_ms,
+        timed_seconds=seconds,
         input={"kind": "npy", "samples": len(xs), "dtype": np.dtype(detail["dtype"]).name},
-        outputs={"dtype": np.dtype(out["dtype"]).name, "scale": float(scale), "zero_point": int(zero_point), "values": values},
-        rss_peak_mb=probe.peak_rss_mb(), load_log=load_log.strip()[-2000:] or None,
+        outputs={
+            "dtype": np.dtype(out["dtype"]).name,
+            "scale": float(scale),
+            "zero_point": int(zero_point),
+            "values": values,
+        },
+        rss_peak_mb=probe.peak_rss_mb(),
+        load_log=load_log.strip()[-2000:] or None,
     )
 
 
@@ -285,9 +319,12 @@ def measure_job(job, settings, base_dir, t_start):
     detail = inputs[0]
     dtype = np.dtype(detail["dtype"])
     if len(inputs) != 1 or dtype not in (np.float32, np.uint8, np.int8):
-        raise RuntimeError("{} has {} input(s) of type {}; the runner measures image classifiers with one float32, "
-                           "uint8 or int8 input (use TFLite's benchmark_model for other models)".format(
-                               job.get("name") or job["model"], len(inputs), ", ".join(np.dtype(d["dtype"]).name for d in inputs)))
+        raise RuntimeError(
+            "{} has {} input(s) of type {}; the runner measures image classifiers with one float32, "
+            "uint8 or int8 input (use TFLite's benchmark_model for other models)".format(
+                job.get("name") or job["model"], len(inputs), ", ".join(np.dtype(d["dtype"]).name for d in inputs)
+            )
+        )
     xs = make_input(detail, job, base_dir, np, pre_inputs)
     index, set_tensor, invoke = detail["index"], interp.set_tensor, interp.invoke
     set_tensor(index, xs[0])
@@ -323,8 +360,11 @@ def measure_job(job, settings, base_dir, t_start):
             "shape": [int(v) for v in detail["shape"]],
             "bytes": int(sum(x.nbytes for x in xs)),
         },
-        output={"dtype": np.dtype(outputs[0]["dtype"]).name, "shape": [int(v) for v in outputs[0]["shape"]],
-                "finite": bool(np.all(np.isfinite(out.astype(np.float64))))},
+        output={
+            "dtype": np.dtype(outputs[0]["dtype"]).name,
+            "shape": [int(v) for v in outputs[0]["shape"]],
+            "finite": bool(np.all(np.isfinite(out.astype(np.float64)))),
+        },
         cpu_affinity=probe.affinity(),
         load_ms=load_ms,
         rss_bare_mb=rss_bare,
@@ -334,5 +374,3 @@ def measure_job(job, settings, base_dir, t_start):
         sustained=sustained,
         **timing,
     )
-
-

@@ -79,12 +79,16 @@ def check_tflite_inputs(path: Path, interp: Any, contract: Optional[PreprocessCo
         return
     inputs = interp.get_input_details()
     if len(inputs) != 1:
-        raise InputFileError(f"{path} has {len(inputs)} inputs; sentilite bench measures image classifiers with one input.",
-                             "benchmark a single-input model (use TFLite's benchmark_model for others)")
+        raise InputFileError(
+            f"{path} has {len(inputs)} inputs; sentilite bench measures image classifiers with one input.",
+            "benchmark a single-input model (use TFLite's benchmark_model for others)",
+        )
     dtype = np.dtype(inputs[0]["dtype"])
     if dtype not in (np.float32, np.uint8, np.int8):
-        raise InputFileError(f"{path} takes a {dtype} input; sentilite bench feeds images as float32, uint8 or int8.",
-                             "benchmark an image classifier (use TFLite's benchmark_model for other models)")
+        raise InputFileError(
+            f"{path} takes a {dtype} input; sentilite bench feeds images as float32, uint8 or int8.",
+            "benchmark an image classifier (use TFLite's benchmark_model for other models)",
+        )
     if contract is not None:
         scale, zero_point = inputs[0]["quantization"]
         refuse_contradiction(path, contract, dtype, scale, zero_point)

@@ -32,8 +32,14 @@ class SSHOptions:
 
 
 #: the names the keyword API has always used for the SSH fields
-_SSH_KEYWORDS = {"ssh_options": "options", "ssh_config": "config", "identity": "identity",
-                 "connect_timeout": "connect_timeout", "alive_interval": "alive_interval", "alive_count": "alive_count"}
+_SSH_KEYWORDS = {
+    "ssh_options": "options",
+    "ssh_config": "config",
+    "identity": "identity",
+    "connect_timeout": "connect_timeout",
+    "alive_interval": "alive_interval",
+    "alive_count": "alive_count",
+}
 
 
 def parse_threads(threads: Union[int, str, Sequence[int]]) -> list[int]:
@@ -93,18 +99,25 @@ class BenchOptions:
         self.thread_list()
         if int(self.runs) < 1 or int(self.warmup) < 0 or int(self.repeat) < 1:
             raise InputFileError(
-                f"runs={self.runs}, warmup={self.warmup}, repeat={self.repeat}: need runs >= 1, warmup >= 0, repeat >= 1.",
+                f"runs={self.runs}, warmup={self.warmup}, repeat={self.repeat}: need runs >= 1, warmup >= 0, repeat "
+                f">= 1.",
                 "e.g. --runs 50 --warmup 5",
             )
         if self.kernels is not None and self.kernels not in ("xnnpack", "builtin", "reference"):
-            raise InputFileError(f"--kernels {self.kernels!r} is not a kernel library.", "choose xnnpack, builtin or reference")
+            raise InputFileError(
+                f"--kernels {self.kernels!r} is not a kernel library.", "choose xnnpack, builtin or reference"
+            )
         if self.taskset is not None:
             from sentilite.core.probe import parse_cpu_mask
 
             try:
                 parse_cpu_mask(self.taskset)
             except ValueError as exc:
-                what = str(exc) if "selects no CPU" in str(exc) else f"--taskset {self.taskset!r} is not a hexadecimal CPU mask"
+                what = (
+                    str(exc)
+                    if "selects no CPU" in str(exc)
+                    else f"--taskset {self.taskset!r} is not a hexadecimal CPU mask"
+                )
                 raise DeviceError(what + ".", "e.g. --taskset 1 (CPU 0) or --taskset f0 (CPUs 4-7)") from None
         if self.min_seconds is not None and float(self.min_seconds) < 0:
             raise InputFileError(f"--min-seconds {self.min_seconds} is negative.", "e.g. --min-seconds 10")

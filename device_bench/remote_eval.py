@@ -35,8 +35,9 @@ PathLike = Union[str, os.PathLike]
 Log = Callable[[str], None]
 
 
-def encode_split(clf: TFLiteClassifier, data: PathLike, root: Optional[PathLike], max_images: Optional[int]
-                 ) -> tuple[np.ndarray, np.ndarray, list[str], list[dict[str, str]]]:
+def encode_split(
+    clf: TFLiteClassifier, data: PathLike, root: Optional[PathLike], max_images: Optional[int]
+) -> tuple[np.ndarray, np.ndarray, list[str], list[dict[str, str]]]:
     """(inputs ``(N, 1, H, W, 3)``, labels, paths, skipped) of the readable images of ``data``."""
     from sentilite.core.errors import ImageReadError
     from sentilite.core.imageio import load_image
@@ -53,11 +54,16 @@ def encode_split(clf: TFLiteClassifier, data: PathLike, root: Optional[PathLike]
         ys.append(int(s.label))
         paths.append(str(s.path))
     if not xs:
-        raise InputFileError(f"None of the {len(samples)} images of {data} could be read.", "check the paths in the split file (and --root)")
+        raise InputFileError(
+            f"None of the {len(samples)} images of {data} could be read.",
+            "check the paths in the split file (and --root)",
+        )
     return np.stack(xs), np.asarray(ys), paths, skipped
 
 
-def compare_outputs(clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def compare_outputs(
+    clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.ndarray, labels: np.ndarray
+) -> dict[str, Any]:
     """Device accuracy and device-vs-host agreement for one kernel library."""
     dev = np.stack([clf.probabilities(v) for v in device_raw])
     host = np.stack([clf.probabilities(v) for v in host_raw])
@@ -82,24 +88,34 @@ def compare_outputs(clf: TFLiteClassifier, device_raw: np.ndarray, host_raw: np.
     }
 
 
-def device_outputs(model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log
-                    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
+def device_outputs(
+    model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
     """Raw outputs per kernel library, from the device (one runner process each)."""
     entries = describe_models([model])
     transport = make_transport(options)
     got: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sentilite-eval-") as tmp:
         np.save(Path(tmp) / "in0.npy", x)
-        plan = Plan(entries, [1], 1, options.runner_settings(device_kind(options.device)), {0: {"kind": "npy", "path": "in0.npy"}},
-                    {0: Path(tmp) / "in0.npy"}, variants=[{"mode": "outputs", "settings": {"kernels": k}} for k in kernels])
+        plan = Plan(
+            entries,
+            [1],
+            1,
+            options.runner_settings(device_kind(options.device)),
+            {0: {"kind": "npy", "path": "in0.npy"}},
+            {0: Path(tmp) / "in0.npy"},
+            variants=[{"mode": "outputs", "settings": {"kernels": k}} for k in kernels],
+        )
         table = plan.job_table()
 
         def collect(result: dict[str, Any]) -> None:
             key = table.get(str(result.get("id")))
             k = kernels[key.variant] if key else "?"
             got[k] = result
-            say(f"  {transport.label}, {k} kernels: " + (f"ERROR {result['error']}" if result.get("error")
-                                                           else f"{len(result['outputs']['values'])} outputs"))
+            say(
+                f"  {transport.label}, {k} kernels: "
+                + (f"ERROR {result['error']}" if result.get("error") else f"{len(result['outputs']['values'])} outputs")
+            )
 
         system = transport.run(plan, Path(tmp), collect, say) or {}
     return got, system, transport.label
@@ -128,17 +144,32 @@ def evaluate_on_device(
     for k in kernels:
         res = device_out.get(k)
         if res is None or res.get("error"):
-            raise DeviceError(f"{label} could not run {model.name} with {k} kernels: {(res or {}).get('error', 'no result')}.",
-                              "run `sentilite bench` on the device first to see what it can run")
+            raise DeviceError(
+                f"{label} could not run {model.name} with {k} kernels: {(res or {}).get('error', 'no result')}.",
+                "run `sentilite bench` on the device first to see what it can run",
+            )
         raw = np.asarray(res["outputs"]["values"])
         if k not in host_raw:
-            raise DeviceError(f"This machine could not run {model.name} with {k} kernels: {host_out.get(k, {}).get('error')}.",
-                              "leave that kernel library out of --kernels")
-        per_kernels[k] = {**compare_outputs(clf, raw, host_raw[k], labels), "device_runtime": res.get("runtime"),
-                          "delegate": res.get("delegate"), "seconds": res.get("timed_seconds")}
+            raise DeviceError(
+                f"This machine could not run {model.name} with {k} kernels: {host_out.get(k, {}).get('error')}.",
+                "leave that kernel library out of --kernels",
+            )
+        per_kernels[k] = {
+            **compare_outputs(clf, raw, host_raw[k], labels),
+            "device_runtime": res.get("runtime"),
+            "delegate": res.get("delegate"),
+            "seconds": res.get("timed_seconds"),
+        }
     emulation = (system or {}).get("emulation") or {}
     return {
-        "model": str(model), "data": str(data), "device": label, "system": system, "emulation": emulation,
+        "model": str(model),
+        "data": str(data),
+        "device": label,
+        "system": system,
+        "emulation": emulation,
         "preprocessing": "on the host, through the model's contract; the device runs the ready tensors",
-        "labels": list(clf.contract.labels), "paths": paths, "skipped": skipped, "kernels": per_kernels,
+        "labels": list(clf.contract.labels),
+        "paths": paths,
+        "skipped": skipped,
+        "kernels": per_kernels,
     }

@@ -17,14 +17,7 @@ from typing import Any, Optional, Sequence, Union
 from sentilite import __version__
 from sentilite.core.fsutil import atomic_write_text
 from sentilite.core.probe import EMULATION_NOTE
-from sentilite.core.reporting import (
-    Column,
-    csv_text,
-    fmt_float,
-    fmt_str,
-    markdown_table,
-    write_json,
-)
+from sentilite.core.reporting import Column, csv_text, fmt_float, fmt_str, markdown_table, write_json
 
 from .stats import DEFAULT_CV_THRESHOLD, VARIATION_ADVICE, aggregate
 from .sustained_report import plot_sustained, verdict_text
@@ -46,10 +39,37 @@ TABLE_COLUMNS: list[Column] = [
     ("rss_peak_mb", "peak RSS MB", fmt_float(1)),
 ]
 CSV_KEYS = [
-    "device", "model", "variant", "kind", "threads", "size_mb", "load_ms", "first_ms", "warmup_mean_ms", "median_ms",
-    "p90_ms", "mean_ms", "min_ms", "p99_ms", "std_ms", "cv", "throughput_ips", "rss_peak_mb", "rss_growth_mb",
-    "time_to_first_result_s", "runs", "repeats", "median_ci95_low_ms", "median_ci95_high_ms", "runtime", "delegate",
-    "flags", "kernels", "emulated", "error", "path",
+    "device",
+    "model",
+    "variant",
+    "kind",
+    "threads",
+    "size_mb",
+    "load_ms",
+    "first_ms",
+    "warmup_mean_ms",
+    "median_ms",
+    "p90_ms",
+    "mean_ms",
+    "min_ms",
+    "p99_ms",
+    "std_ms",
+    "cv",
+    "throughput_ips",
+    "rss_peak_mb",
+    "rss_growth_mb",
+    "time_to_first_result_s",
+    "runs",
+    "repeats",
+    "median_ci95_low_ms",
+    "median_ci95_high_ms",
+    "runtime",
+    "delegate",
+    "flags",
+    "kernels",
+    "emulated",
+    "error",
+    "path",
 ]
 
 
@@ -62,8 +82,13 @@ def _delegate_text(d: Optional[dict[str, Any]]) -> Optional[str]:
     return f"{d.get('name') or 'delegate'}{nodes}"
 
 
-def build_rows(models: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]], threads: Sequence[int], device: str,
-               cv_threshold: float = DEFAULT_CV_THRESHOLD) -> list[dict[str, Any]]:
+def build_rows(
+    models: Sequence[dict[str, Any]],
+    runs: Sequence[dict[str, Any]],
+    threads: Sequence[int],
+    device: str,
+    cv_threshold: float = DEFAULT_CV_THRESHOLD,
+) -> list[dict[str, Any]]:
     """One row per model x thread count (in the order given), aggregating its repeats."""
     rows = []
     for mi, m in enumerate(models):
@@ -180,7 +205,10 @@ def results_table(rows: Sequence[dict[str, Any]], with_device: bool = False) -> 
         if bits:
             notes.append(f"- {tag}: " + "; ".join(bits))
     if any(r.get("emulated") for r in rows):
-        notes.insert(0, f"- NOTE: {EMULATION_NOTE} (rows marked emulated come from a CPU emulator, e.g. the Raspberry Pi stand-in)")
+        notes.insert(
+            0,
+            f"- NOTE: {EMULATION_NOTE} (rows marked emulated come from a CPU emulator, e.g. the Raspberry Pi stand-in)",
+        )
     if any("high variation" in (r.get("flags") or "") for r in rows):
         notes.append(f"\n{VARIATION_ADVICE}")
     return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
@@ -210,23 +238,33 @@ def describe_system(system: dict[str, Any]) -> str:
     if not system:
         return "System: unknown."
     emu = system.get("emulation") or {}
-    bits = [f"**{emu.get('note')}** ({emu.get('how')})" if emu.get("emulated") else None, system.get("board"), system.get("cpu"), f"{system.get('cores')} cores" if system.get("cores") else None,
-            f"governor {system['governor']}" if system.get("governor") else None,
-            f"{system['temperature_c']:.0f} °C" if system.get("temperature_c") is not None else None,
-            f"load {system['loadavg'][0]:.2f}" if system.get("loadavg") else None, system.get("platform")]
+    bits = [
+        f"**{emu.get('note')}** ({emu.get('how')})" if emu.get("emulated") else None,
+        system.get("board"),
+        system.get("cpu"),
+        f"{system.get('cores')} cores" if system.get("cores") else None,
+        f"governor {system['governor']}" if system.get("governor") else None,
+        f"{system['temperature_c']:.0f} °C" if system.get("temperature_c") is not None else None,
+        f"load {system['loadavg'][0]:.2f}" if system.get("loadavg") else None,
+        system.get("platform"),
+    ]
     return "System: " + ", ".join(str(b) for b in bits if b) + "."
 
 
 def describe_protocol(p: dict[str, Any]) -> str:
     timed = f"{p.get('runs')} timed runs" + (f" and at least {p['min_seconds']:g} s" if p.get("min_seconds") else "")
     return (
-        f"Protocol: a fresh process per model x threads; load + allocate, first inference, {p.get('warmup')} warm-up runs, "
+        f"Protocol: a fresh process per model x threads; load + allocate, first inference, {p.get('warmup')} warm-up "
+        f"runs, "
         f"{timed}; {p.get('repeat', 1)} process(es) each; inputs: {p.get('inputs')}; "
-        f"XNNPACK {'on' if p.get('xnnpack', True) else 'off'}{'; CPU mask ' + str(p['cpu_mask']) if p.get('cpu_mask') else ''}."
+        f"XNNPACK {'on' if p.get('xnnpack', True) else 'off'}"
+        f"{'; CPU mask ' + str(p['cpu_mask']) if p.get('cpu_mask') else ''}."
     )
 
 
-def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str = "Median latency vs size", by_device: bool = False) -> bool:
+def plot_latency_vs_size(
+    rows: Sequence[dict[str, Any]], path: Path, title: str = "Median latency vs size", by_device: bool = False
+) -> bool:
     """One point per row (variant x threads[, device]); colour = variant (or device), marker = threads."""
     from sentilite.core.plotting import pyplot, save_figure
 
@@ -253,8 +291,17 @@ def plot_latency_vs_size(rows: Sequence[dict[str, Any]], path: Path, title: str 
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=cmap(i % 10), marker="o", linestyle="", label=g) for i, g in enumerate(groups)]
-    handles += [Line2D([], [], color="gray", marker=markers[i % len(markers)], linestyle="", label=f"{t} thread{'s' if t > 1 else ''}")
-                for i, t in enumerate(thread_vals)]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="gray",
+            marker=markers[i % len(markers)],
+            linestyle="",
+            label=f"{t} thread{'s' if t > 1 else ''}",
+        )
+        for i, t in enumerate(thread_vals)
+    ]
     ax.legend(handles=handles, fontsize=8, loc="best")
     ax.set_xlabel("model size (MB)")
     ax.set_ylabel("median latency per image (ms)")
@@ -287,7 +334,11 @@ def load_results(path: PathLike) -> dict[str, Any]:
     try:
         data = read_json_file(p, max_bytes=256 * 2**20)  # a day of sustained runs is a few MB
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{p} is not valid JSON ({exc}).", "pass the results.json written by `sentilite bench`") from None
+        raise InputFileError(
+            f"{p} is not valid JSON ({exc}).", "pass the results.json written by `sentilite bench`"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
-        raise InputFileError(f"{p} is not a sentilite benchmark result.", "pass the results.json written by `sentilite bench`")
+        raise InputFileError(
+            f"{p} is not a sentilite benchmark result.", "pass the results.json written by `sentilite bench`"
+        )
     return data

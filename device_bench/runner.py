@@ -84,18 +84,22 @@ def run_child(spec_path, index, timeout, command=None):
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        raise RuntimeError(f"no result within {timeout:.0f} s (the benchmark process was stopped; raise --timeout for slow devices)") from None
+        raise RuntimeError(
+            f"no result within {timeout:.0f} s (the benchmark process was stopped; raise --timeout for slow devices)"
+        ) from None
     finally:
         _CHILDREN.discard(proc)
     text = out.decode("utf-8", "replace")
     for line in text.splitlines():
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     tail = [ln for ln in err.decode("utf-8", "replace").strip().splitlines() if ln.strip()][-3:]
     if proc.returncode and proc.returncode < 0:
         detail = (": " + " | ".join(tail)) if tail else ""
         raise RuntimeError(f"the benchmark process died with signal {-proc.returncode} (out of memory?){detail}")
-    raise RuntimeError("the benchmark process exited with code {}{}".format(proc.returncode, (": " + " | ".join(tail)) if tail else ""))
+    raise RuntimeError(
+        "the benchmark process exited with code {}{}".format(proc.returncode, (": " + " | ".join(tail)) if tail else "")
+    )
 
 
 _CHILDREN = set()
@@ -173,7 +177,12 @@ def check(runtime=None):
 
     ``runtime`` (else $SENTILITE_RUNTIME) is the one the measurement will use: the runtime
     checked is the runtime measured."""
-    info = {"python": platform.python_version(), "executable": sys.executable, "machine": platform.machine(), "ok": False}
+    info = {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "machine": platform.machine(),
+        "ok": False,
+    }
     try:
         import numpy
 
@@ -206,8 +215,22 @@ def quick_spec(args):
     for m in args.model:
         for r in range(args.repeat):
             for t in threads:
-                jobs.append({"id": f"{os.path.basename(m)}-t{t}-r{r}", "model": os.path.abspath(m), "name": os.path.basename(m), "threads": t, "repeat": r})
-    settings = {"runs": args.runs, "warmup": args.warmup, "min_seconds": args.min_seconds, "xnnpack": not args.no_xnnpack, "job_timeout": 600}
+                jobs.append(
+                    {
+                        "id": f"{os.path.basename(m)}-t{t}-r{r}",
+                        "model": os.path.abspath(m),
+                        "name": os.path.basename(m),
+                        "threads": t,
+                        "repeat": r,
+                    }
+                )
+    settings = {
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "min_seconds": args.min_seconds,
+        "xnnpack": not args.no_xnnpack,
+        "job_timeout": 600,
+    }
     fd, path = tempfile.mkstemp(prefix="sentilite-spec-", suffix=".json")
     with os.fdopen(fd, "w") as fh:
         json.dump({"jobs": jobs, "settings": settings}, fh)
@@ -215,7 +238,9 @@ def quick_spec(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--check", action="store_true", help="report Python/numpy/runtime availability as JSON and exit")
     p.add_argument("--spec", help="JSON spec written by `sentilite bench`")
     p.add_argument("--out", help="also write all results to this JSON file")
@@ -228,7 +253,10 @@ def main(argv=None):
     p.add_argument("--min-seconds", type=float, default=0.0)
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--no-xnnpack", action="store_true")
-    p.add_argument("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: $SENTILITE_RUNTIME, else in that order)")
+    p.add_argument(
+        "--runtime",
+        help="ai-edge-litert, tflite-runtime or tensorflow (default: $SENTILITE_RUNTIME, else in that order)",
+    )
     p.add_argument("--job", help=argparse.SUPPRESS)
     p.add_argument("--index", type=int, help=argparse.SUPPRESS)
     p.add_argument("--t0", type=float, help=argparse.SUPPRESS)

@@ -54,8 +54,10 @@ RECIPE: dict[str, Any] = {
 PYTHON = "/opt/litert/bin/python"
 USER = "pi"
 
-_CPUINFO_CORE = ("processor\t: {n}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
-                 "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n")
+_CPUINFO_CORE = (
+    "processor\t: {n}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
+    "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n"
+)
 
 
 def recipe_key(recipe: dict[str, Any] = RECIPE) -> str:
@@ -72,26 +74,35 @@ def _run(cmd: list[str], log: Log, env: Optional[dict[str, str]] = None, timeout
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise DeviceError(f"Building the stand-in failed at `{' '.join(cmd[:4])} ...`: {' | '.join(tail)}.",
-                          "see the command's output above; `sentilite standin build --force` starts again")
+        raise DeviceError(
+            f"Building the stand-in failed at `{' '.join(cmd[:4])} ...`: {' | '.join(tail)}.",
+            "see the command's output above; `sentilite standin build --force` starts again",
+        )
 
 
 def require_host() -> None:
     """Root, mmdebstrap, qemu-user-static and a registered aarch64 binfmt handler, or a clear error."""
     if os.geteuid() != 0:
-        raise RuntimeMissingError("The Raspberry Pi stand-in needs root (mmdebstrap, chroot and mount).",
-                                  "run it as root (CI and these development machines are root)")
+        raise RuntimeMissingError(
+            "The Raspberry Pi stand-in needs root (mmdebstrap, chroot and mount).",
+            "run it as root (CI and these development machines are root)",
+        )
     missing = [t for t in ("mmdebstrap", "qemu-aarch64-static") if shutil.which(t) is None]
     if missing:
-        raise RuntimeMissingError(f"The stand-in needs {', '.join(missing)}.", "apt-get install mmdebstrap qemu-user-static")
+        raise RuntimeMissingError(
+            f"The stand-in needs {', '.join(missing)}.", "apt-get install mmdebstrap qemu-user-static"
+        )
     binfmt = Path("/proc/sys/fs/binfmt_misc")
     if not (binfmt / "register").exists():
         subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(binfmt)], capture_output=True)
     if not (binfmt / "qemu-aarch64").exists():
         conf = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
         if not conf.is_file() or not (binfmt / "register").exists():
-            raise RuntimeMissingError("No binfmt_misc handler for aarch64 binaries.",
-                                      "apt-get install qemu-user-static, and mount binfmt_misc (mount -t binfmt_misc none /proc/sys/fs/binfmt_misc)")
+            raise RuntimeMissingError(
+                "No binfmt_misc handler for aarch64 binaries.",
+                "apt-get install qemu-user-static, and mount binfmt_misc (mount -t binfmt_misc none "
+                "/proc/sys/fs/binfmt_misc)",
+            )
         (binfmt / "register").write_text(conf.read_text().strip())
 
 
@@ -107,15 +118,20 @@ def _pi_files(root: Path) -> None:
     for n in range(4):
         freq = cpu / f"cpu{n}" / "cpufreq"
         freq.mkdir(parents=True, exist_ok=True)
-        for name, value in (("cpuinfo_max_freq", "1800000"), ("cpuinfo_min_freq", "600000"),
-                            ("scaling_cur_freq", "1800000"), ("scaling_governor", "ondemand")):
+        for name, value in (
+            ("cpuinfo_max_freq", "1800000"),
+            ("cpuinfo_min_freq", "600000"),
+            ("scaling_cur_freq", "1800000"),
+            ("scaling_governor", "ondemand"),
+        ):
             (freq / name).write_text(value + "\n")
     zone = root / "sys" / "class" / "thermal" / "thermal_zone0"
     zone.mkdir(parents=True, exist_ok=True)
     (zone / "temp").write_text("45000\n")
     (zone / "type").write_text("cpu-thermal\n")
     (root / "etc" / "sentilite-standin").write_text(
-        f"qemu-user aarch64, QEMU_CPU={RECIPE['cpu']} (sentilite Raspberry Pi stand-in, recipe {recipe_key()})\n")
+        f"qemu-user aarch64, QEMU_CPU={RECIPE['cpu']} (sentilite Raspberry Pi stand-in, recipe {recipe_key()})\n"
+    )
 
 
 def _mounts(root: Path) -> list[tuple[list[str], Path]]:
@@ -159,9 +175,21 @@ def build(force: bool = False, log: Log = print) -> Path:
         if root.exists():
             unmount_all(root)
             shutil.rmtree(root)
-        log(f"building the Raspberry Pi stand-in (Debian {RECIPE['suite']} {RECIPE['arch']}) in {root}; about 10 minutes")
-        _run(["mmdebstrap", f"--arch={RECIPE['arch']}", "--variant=apt", "--include=" + ",".join(RECIPE["packages"]),
-              RECIPE["suite"], str(root)], log)
+        log(
+            f"building the Raspberry Pi stand-in (Debian {RECIPE['suite']} {RECIPE['arch']}) in {root}; about 10 "
+            f"minutes"
+        )
+        _run(
+            [
+                "mmdebstrap",
+                f"--arch={RECIPE['arch']}",
+                "--variant=apt",
+                "--include=" + ",".join(RECIPE["packages"]),
+                RECIPE["suite"],
+                str(root),
+            ],
+            log,
+        )
         userland.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     _pi_files(root)
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
@@ -194,10 +222,15 @@ def build(force: bool = False, log: Log = print) -> Path:
         os.chown(p, uid, gid)  # sshd reads authorized_keys as the user
     (root / "etc" / "ssh" / "sshd_config.d" / "sentilite.conf").write_text(
         "ListenAddress 127.0.0.1\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"
-        f"UsePAM no\nStrictModes no\nPrintMotd no\nSetEnv QEMU_CPU={RECIPE['cpu']}\n")
+        f"UsePAM no\nStrictModes no\nPrintMotd no\nSetEnv QEMU_CPU={RECIPE['cpu']}\n"
+    )
     (root / "run" / "sshd").mkdir(parents=True, exist_ok=True)
-    done.write_text(json.dumps({"recipe": RECIPE, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                "seconds": round(time.monotonic() - t0)}, indent=1))
+    done.write_text(
+        json.dumps(
+            {"recipe": RECIPE, "built": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.monotonic() - t0)},
+            indent=1,
+        )
+    )
     log(f"stand-in built in {time.monotonic() - t0:.0f} s")
     return folder
 
@@ -235,8 +268,10 @@ def _free_port() -> int:
 
 def _write_ssh_config(folder: Path, port: int) -> Path:
     path = folder / "ssh_config"
-    path.write_text(f"Host *\n  User {USER}\n  IdentityFile {folder / 'id_ed25519'}\n  IdentitiesOnly yes\n"
-                    "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+    path.write_text(
+        f"Host *\n  User {USER}\n  IdentityFile {folder / 'id_ed25519'}\n  IdentitiesOnly yes\n"
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+    )
     path.chmod(0o600)
     return path
 
@@ -244,14 +279,32 @@ def _write_ssh_config(folder: Path, port: int) -> Path:
 def _wait_for_ssh(device_port: int, config: Path, deadline: float) -> None:
     last = ""
     while time.monotonic() < deadline:
-        proc = subprocess.run(["ssh", "-F", str(config), "-p", str(device_port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                               "127.0.0.1", "true"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [
+                "ssh",
+                "-F",
+                str(config),
+                "-p",
+                str(device_port),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                "127.0.0.1",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if proc.returncode == 0:
             return
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
         time.sleep(1)
-    raise DeviceError(f"The stand-in's sshd did not accept a login within the time limit ({last}).",
-                      "see sshd.log in the stand-in's cache folder")
+    raise DeviceError(
+        f"The stand-in's sshd did not accept a login within the time limit ({last}).",
+        "see sshd.log in the stand-in's cache folder",
+    )
 
 
 def start(port: Optional[int] = None, check: bool = True, log: Log = print) -> dict[str, Any]:
@@ -265,10 +318,21 @@ def start(port: Optional[int] = None, check: bool = True, log: Log = print) -> d
     mount_all(root)
     config = _write_ssh_config(folder, port)
     sshd_log = open(folder / "sshd.log", "ab")
-    proc = subprocess.Popen(_chroot(root, "/usr/sbin/sshd", "-D", "-e", "-p", str(port)), stdout=sshd_log, stderr=sshd_log,
-                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "QEMU_CPU": RECIPE["cpu"]}, start_new_session=True)
-    state = {"pid": proc.pid, "port": port, "device": f"ssh://{USER}@127.0.0.1:{port}", "ssh_config": str(config),
-             "remote_python": PYTHON, "root": str(root)}
+    proc = subprocess.Popen(
+        _chroot(root, "/usr/sbin/sshd", "-D", "-e", "-p", str(port)),
+        stdout=sshd_log,
+        stderr=sshd_log,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "QEMU_CPU": RECIPE["cpu"]},
+        start_new_session=True,
+    )
+    state = {
+        "pid": proc.pid,
+        "port": port,
+        "device": f"ssh://{USER}@127.0.0.1:{port}",
+        "ssh_config": str(config),
+        "remote_python": PYTHON,
+        "root": str(root),
+    }
     _state_file().write_text(json.dumps(state, indent=1))
     try:
         _wait_for_ssh(port, config, time.monotonic() + 180)

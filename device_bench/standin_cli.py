@@ -11,8 +11,8 @@ EPILOG = """\\b
 Examples (as root; needs Debian's mmdebstrap and qemu-user-static):
   sentilite standin start                 # build once (~10 min, cached), start sshd, self-check
   sentilite standin status
-  sentilite bench model_int8.tflite --device ssh://pi@127.0.0.1:PORT --ssh-config ~/.cache/sentilite/standin/*/ssh_config \\\\
-      --remote-python /opt/litert/bin/python
+  sentilite bench model_int8.tflite --device ssh://pi@127.0.0.1:PORT \\\\
+      --ssh-config ~/.cache/sentilite/standin/*/ssh_config --remote-python /opt/litert/bin/python
   sentilite standin stop
 """
 

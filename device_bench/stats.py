@@ -19,8 +19,38 @@ from sentilite.core.probe import summarize
 DEFAULT_CV_THRESHOLD = 0.10
 
 # Two-sided 95 % Student t quantiles for 1..30 degrees of freedom (no SciPy on the device side).
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+_T95 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
 
 
 def t95(dof: int) -> float:
@@ -96,7 +126,11 @@ def aggregate(results: Sequence[dict[str, Any]], cv_threshold: float = DEFAULT_C
         spread = (max(medians) - min(medians)) / statistics.median(medians)
         if spread > cv_threshold:
             flags.append(f"repeats disagree: medians span {spread:.0%} ({min(medians):.3g}-{max(medians):.3g} ms)")
-    if any(r.get("delegate", {}).get("applied") is False and r.get("xnnpack_requested") for r in ok if r.get("kind") == "tflite"):
+    if any(
+        r.get("delegate", {}).get("applied") is False and r.get("xnnpack_requested")
+        for r in ok
+        if r.get("kind") == "tflite"
+    ):
         flags.append("no delegate applied although XNNPACK was requested (old runtime?)")
     return {
         "latency_ms": lat,
@@ -115,6 +149,8 @@ def aggregate(results: Sequence[dict[str, Any]], cv_threshold: float = DEFAULT_C
         "repeat_medians_ms": medians,
         "median_ci95_ms": list(ci) if ci else None,
         "flags": flags,
-        "error": None if len(ok) == len(results) else f"{len(results) - len(ok)} of {len(results)} repeats failed: "
-        + "; ".join(sorted({str(r.get('error')) for r in results if r.get('error')})),
+        "error": None
+        if len(ok) == len(results)
+        else f"{len(results) - len(ok)} of {len(results)} repeats failed: "
+        + "; ".join(sorted({str(r.get("error")) for r in results if r.get("error")})),
     }

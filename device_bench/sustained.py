@@ -31,7 +31,12 @@ MIN_TREND_S = 5  # seconds per window below which the latency trend is not judge
 def sample():
     """One reading of temperature, clock and the Pi's throttle flags."""
     cur, top = probe.cpu_frequency()
-    return {"temperature_c": probe.temperature_c(), "cpu_mhz": cur, "max_mhz": top, "throttled_flags": probe.throttled_flags()}
+    return {
+        "temperature_c": probe.temperature_c(),
+        "cpu_mhz": cur,
+        "max_mhz": top,
+        "throttled_flags": probe.throttled_flags(),
+    }
 
 
 def run_sustained(run, n_inputs, seconds, clock=time.perf_counter, sampler=None):
@@ -54,13 +59,17 @@ def run_sustained(run, n_inputs, seconds, clock=time.perf_counter, sampler=None)
         window.append(ms)
         i += 1
         if t1 >= next_tick:
-            series.append({"t": round(t1 - start, 3), "median_ms": statistics.median(window), "runs": len(window), **sample_now()})
+            series.append(
+                {"t": round(t1 - start, 3), "median_ms": statistics.median(window), "runs": len(window), **sample_now()}
+            )
             window = []
             next_tick += 1.0
         if t1 - start >= seconds:
             break
     if window:
-        series.append({"t": round(perf() - start, 3), "median_ms": statistics.median(window), "runs": len(window), **sample_now()})
+        series.append(
+            {"t": round(perf() - start, 3), "median_ms": statistics.median(window), "runs": len(window), **sample_now()}
+        )
     return samples, series
 
 
@@ -85,13 +94,22 @@ def verdict(series, seconds):
         reasons.append(f"temperature reached {max(temps):.1f} C (Pi throttling starts at {HOT_C:.0f} C)")
     capped = [s for s in series if s.get("cpu_mhz") and s.get("max_mhz") and s["cpu_mhz"] < CAPPED * s["max_mhz"]]
     if capped:
-        reasons.append(f"the CPU clock was capped ({min(s['cpu_mhz'] for s in capped):.0f} of {capped[0]['max_mhz']:.0f} MHz) "
-                       f"in {len(capped)} of {len(series)} samples")
+        reasons.append(
+            f"the CPU clock was capped ({min(s['cpu_mhz'] for s in capped):.0f} of {capped[0]['max_mhz']:.0f} MHz) "
+            f"in {len(capped)} of {len(series)} samples"
+        )
     flags = [s["throttled_flags"] for s in series if s.get("throttled_flags")]
     if flags:
         reasons.append(f"vcgencmd get_throttled reported 0x{max(flags):x}")
     return {
-        "seconds": seconds, "window_s": span, "first_window_median_ms": m_first, "last_window_median_ms": m_last,
-        "slowdown": slowdown, "trend_judged": trend_judged, "throttled": bool(reasons), "reasons": reasons,
-        "max_temperature_c": max(temps) if temps else None, "series": series,
+        "seconds": seconds,
+        "window_s": span,
+        "first_window_median_ms": m_first,
+        "last_window_median_ms": m_last,
+        "slowdown": slowdown,
+        "trend_judged": trend_judged,
+        "throttled": bool(reasons),
+        "reasons": reasons,
+        "max_temperature_c": max(temps) if temps else None,
+        "series": series,
     }

@@ -16,7 +16,11 @@ def verdict_text(s: Optional[dict[str, Any]]) -> Optional[str]:
     trend = f"{a:.2f} -> {b:.2f} ms (x{b / a:.2f})" if a and b else "no samples"
     why = "THROTTLED: " + "; ".join(s["reasons"]) if s.get("throttled") else "no throttling seen"
     # written by runners older than the trend rule: no key, judged as before
-    short = "" if s.get("trend_judged", True) else f" (latency trend not judged: windows under {MIN_TREND_S} s; run >= {4 * MIN_TREND_S} s)"
+    short = (
+        ""
+        if s.get("trend_judged", True)
+        else f" (latency trend not judged: windows under {MIN_TREND_S} s; run >= {4 * MIN_TREND_S} s)"
+    )
     return f"sustained {s['seconds']:.0f} s, first vs last {s['window_s']:.0f} s: {trend}, {why}{short}"
 
 
@@ -25,7 +29,11 @@ def plot_sustained(runs: Sequence[dict[str, Any]], path: Path) -> bool:
     from sentilite.core.plotting import pyplot, save_figure
 
     plt = pyplot()
-    series = [(r.get("name"), r.get("threads"), r["sustained"]["series"]) for r in runs if (r.get("sustained") or {}).get("series")]
+    series = [
+        (r.get("name"), r.get("threads"), r["sustained"]["series"])
+        for r in runs
+        if (r.get("sustained") or {}).get("series")
+    ]
     if plt is None or not series:
         return False
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -55,8 +55,13 @@ LIMITS = [
 
 
 def _split_summary(m: dict[str, Any]) -> dict[str, Any]:
-    out = {"images": m["n"], "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
-           "polar_accuracy": round(m["polar"]["accuracy"], 4), "polar_images": m["polar"]["n"]}
+    out = {
+        "images": m["n"],
+        "accuracy": round(m["accuracy"], 4),
+        "macro_f1": round(m["macro_f1"], 4),
+        "polar_accuracy": round(m["polar"]["accuracy"], 4),
+        "polar_images": m["polar"]["n"],
+    }
     if "per_class" in m:
         out["neutral_recall"] = round(m["per_class"]["neutral"]["recall"], 4)
     if "ece" in m:
@@ -81,11 +86,20 @@ def cross_validation(folders: list[Path]) -> list[dict[str, Any]]:
         cv = json.loads((folder / "cv.json").read_text())
         for r in cv["rows"]:
             # "folds": how many were scored (bench/cv_recipe.py --only-folds scores some of "of_folds")
-            out.append({"mode": cv["mode"], "folds": r["folds"], "of_folds": cv["folds"], "recipe": r["recipe"],
-                        "tweets_2class": round(r["tweets"], 4), "tweets_images": r.get("tweets_n"),
-                        "twitter_dev_2class": round(r["twitter_dev"]["accuracy"], 4),
-                        "twitter_borth_2class": round(r["twitter_borth"]["accuracy"], 4),
-                        "emotion6_val_macro_f1": round(r["e6_val_macro_f1"], 4), "source": f"{folder.name}/cv.md"})
+            out.append(
+                {
+                    "mode": cv["mode"],
+                    "folds": r["folds"],
+                    "of_folds": cv["folds"],
+                    "recipe": r["recipe"],
+                    "tweets_2class": round(r["tweets"], 4),
+                    "tweets_images": r.get("tweets_n"),
+                    "twitter_dev_2class": round(r["twitter_dev"]["accuracy"], 4),
+                    "twitter_borth_2class": round(r["twitter_borth"]["accuracy"], 4),
+                    "emotion6_val_macro_f1": round(r["e6_val_macro_f1"], 4),
+                    "source": f"{folder.name}/cv.md",
+                }
+            )
     return out
 
 
@@ -107,6 +121,61 @@ def shipped_int8_file(convert: Path) -> Path:
     return convert / shipped_int8(report)["file"]
 
 
+def _training_data(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each training list: its source, how many images, and which classes it teaches."""
+    data = []
+    for src, partial in [(Path(p), False) for p in cfg["data"]] + [
+        (Path(p), True) for p in cfg.get("partial_data", [])
+    ]:
+        count = sum(1 for line in src.read_text().splitlines() if line.strip()) if src.is_file() else None
+        info = DATASETS.get(src.parent.name, {"name": src.parent.name})
+        data.append(
+            {
+                **info,
+                "split_file": f"{src.parent.name}/{src.name}",
+                "images": count,
+                "teaches": "negative vs positive only (--partial-data: marginalised loss, says nothing about neutral)"
+                if partial
+                else "all three classes",
+            }
+        )
+    return data
+
+
+def _int8_scores(int8_row: dict[str, Any]) -> dict[str, Any]:
+    """The shipped file's figures on the evaluation split (Emotion6 test), from its report row."""
+    return {
+        "images": int8_row["n"],
+        "accuracy": round(int8_row["accuracy"], 4),
+        "macro_f1": round(int8_row["macro_f1"], 4),
+        "polar_accuracy": round(int8_row["polar_accuracy"], 4),
+        "neutral_f1": round(int8_row["f1"]["neutral"], 4),
+        "neutral_recall": round(int8_row["confusion_matrix"][1][1] / max(1, sum(int8_row["confusion_matrix"][1])), 4),
+        "top1_agreement_with_keras": round(int8_row["top1_agreement"], 4),
+        "mean_abs_diff_p": round(int8_row["mean_abs_diff"], 4),
+        "convert_variant": int8_row["variant"],
+    }
+
+
+def _variant_text(report: dict[str, Any], rows: dict[str, Any], int8_row: dict[str, Any]) -> str:
+    """What kind of file ships: full-integer, the repair that made it, pixel-in."""
+    return (
+        "full-integer int8, uint8 input/output, contract and labels embedded"
+        + (
+            f"; {int8_row['repair']} (`sentilite convert`'s int8 repair `{int8_row['variant']}`, kept for its "
+            f"agreement with Keras: {100 * int8_row['top1_agreement']:.1f} % against plain int8's "
+            f"{100 * rows['int8']['top1_agreement']:.1f} %)"
+            if int8_row is not rows["int8"]
+            else ""
+        )
+        + (
+            ", pixel-in (the uint8 input is the RGB pixel: scale 1, zero point 0)"
+            if report["contract"].get("normalization_in_graph")
+            else ""
+        )
+    )
+
+
 def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> dict[str, Any]:
     """The model card as a JSON-ready dict."""
     cv = cross_validation(cv_folders or [])
@@ -116,43 +185,45 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
     int8_row = shipped_int8(report)
     int8_file = convert / int8_row["file"]
     cfg = metrics["config"]
-    data = []
-    for src, partial in [(Path(p), False) for p in cfg["data"]] + [(Path(p), True) for p in cfg.get("partial_data", [])]:
-        count = sum(1 for line in src.read_text().splitlines() if line.strip()) if src.is_file() else None
-        info = DATASETS.get(src.parent.name, {"name": src.parent.name})
-        data.append({**info, "split_file": f"{src.parent.name}/{src.name}", "images": count,
-                     "teaches": "negative vs positive only (--partial-data: marginalised loss, says nothing about neutral)"
-                     if partial else "all three classes"})
+    data = _training_data(cfg)
     return {
         "format": "sentilite-model-card",
         "version": 1,
         "file": "sentiment_mobilenetv2_int8.tflite",
         "sha256": sha256_file(int8_file),
         "size_bytes": int8_file.stat().st_size,
-        "variant": "full-integer int8, uint8 input/output, contract and labels embedded"
-                   + (f"; {int8_row['repair']} (`sentilite convert`'s int8 repair `{int8_row['variant']}`, kept for its "
-                      f"agreement with Keras: {100 * int8_row['top1_agreement']:.1f} % against plain int8's "
-                      f"{100 * rows['int8']['top1_agreement']:.1f} %)" if int8_row is not rows["int8"] else "")
-                   + (", pixel-in (the uint8 input is the RGB pixel: scale 1, zero point 0)" if report["contract"].get("normalization_in_graph") else ""),
+        "variant": _variant_text(report, rows, int8_row),
         "labels": metrics["contract"]["labels"],
         "preprocessing": report["contract_text"],
         "apps": "Standard TFLite metadata (labels file, image properties) inside. MediaPipe ImageClassifier: pass the "
-                "centre crop as region_of_interest; its own resize is the contract's "
-                + ("warp_linear, so it gives sentilite's answers" if report["contract"]["input"].get("interpolation") == "warp_linear"
-                   else f"not ({report['contract']['input'].get('interpolation')}), so some answers differ"),
+        "centre crop as region_of_interest; its own resize is the contract's "
+        + (
+            "warp_linear, so it gives sentilite's answers"
+            if report["contract"]["input"].get("interpolation") == "warp_linear"
+            else f"not ({report['contract']['input'].get('interpolation')}), so some answers differ"
+        ),
         "architecture": "MobileNetV2 1.0 (ImageNet-pretrained, torchvision weights) + global average pooling "
-                        f"+ dropout {cfg['head_dropout']} + dense softmax ({metrics['model_size']['parameters']:,} "
-                        "parameters)",
+        f"+ dropout {cfg['head_dropout']} + dense softmax ({metrics['model_size']['parameters']:,} "
+        "parameters)",
         "training": {
-            "mode": cfg["mode"], "preset": cfg["preset"], "augment": cfg["augment"],
-            "class_weight": cfg["class_weight"], "epochs_run": metrics["training"]["epochs"],
+            "mode": cfg["mode"],
+            "preset": cfg["preset"],
+            "augment": cfg["augment"],
+            "class_weight": cfg["class_weight"],
+            "epochs_run": metrics["training"]["epochs"],
             "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
             "data": data,
-            "distillation": {"teachers": [Path(t).parent.name for t in cfg["teacher"]], "temperature": cfg["temperature"],
-                             "alpha": cfg["alpha"], "note": "the teachers' mean probability is the soft target; "
-                             "wall_seconds is the student's training alone"} if cfg.get("teacher") else None,
+            "distillation": {
+                "teachers": [Path(t).parent.name for t in cfg["teacher"]],
+                "temperature": cfg["temperature"],
+                "alpha": cfg["alpha"],
+                "note": "the teachers' mean probability is the soft target; "
+                "wall_seconds is the student's training alone",
+            }
+            if cfg.get("teacher")
+            else None,
             "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
-                         "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
+            "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
             "cross_validation": cv,
             "reproduce": "bash release/make_default_model.sh",
         },
@@ -160,16 +231,10 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
         "evaluation": {
             "emotion6_val_keras": _split_summary(_keras_metrics(run, Path(cfg["val"]))),
             # a run trained without --test is scored on the split the conversion was evaluated on
-            "emotion6_test_keras": _split_summary(_keras_metrics(run, Path(cfg["test"] or report["evaluation"]["source"]))),
-            "emotion6_test_int8": {
-                "images": int8_row["n"], "accuracy": round(int8_row["accuracy"], 4),
-                "macro_f1": round(int8_row["macro_f1"], 4), "polar_accuracy": round(int8_row["polar_accuracy"], 4),
-                "neutral_f1": round(int8_row["f1"]["neutral"], 4),
-                "neutral_recall": round(int8_row["confusion_matrix"][1][1] / max(1, sum(int8_row["confusion_matrix"][1])), 4),
-                "top1_agreement_with_keras": round(int8_row["top1_agreement"], 4),
-                "mean_abs_diff_p": round(int8_row["mean_abs_diff"], 4),
-                "convert_variant": int8_row["variant"],
-            },
+            "emotion6_test_keras": _split_summary(
+                _keras_metrics(run, Path(cfg["test"] or report["evaluation"]["source"]))
+            ),
+            "emotion6_test_int8": _int8_scores(int8_row),
             "note": "Emotion6 test was used only for these figures, never for training or selection.",
         },
         "latency": {
@@ -186,8 +251,11 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
 def _size_limit(data: list[dict[str, Any]]) -> str:
     parts = [f"{d['images']:,} {d['split_file'].split('/')[0]}" for d in data if d.get("images")]
     total = sum(d["images"] for d in data if d.get("images"))
-    return (f"Trained on {total:,} labelled images ({' + '.join(parts)}), the tweet sets with negative/positive labels only: "
-            "far fewer than the 470k of B-T4SA.")
+    return (
+        f"Trained on {total:,} labelled images ({' + '.join(parts)}), the tweet sets with negative/positive labels "
+        f"only: "
+        "far fewer than the 470k of B-T4SA."
+    )
 
 
 def main() -> None:
@@ -195,7 +263,9 @@ def main() -> None:
     ap.add_argument("--run", type=Path, help="training run folder (metrics.json)")
     ap.add_argument("--convert", required=True, type=Path, help="sentilite convert output folder (report.json)")
     ap.add_argument("--out", type=Path, help="model card JSON to write")
-    ap.add_argument("--cv", type=Path, action="append", default=[], help="a bench/cv_recipe.py output folder (repeatable)")
+    ap.add_argument(
+        "--cv", type=Path, action="append", default=[], help="a bench/cv_recipe.py output folder (repeatable)"
+    )
     ap.add_argument("--shipped-file", action="store_true", help="print the full-integer .tflite to ship, and stop")
     args = ap.parse_args()
     if args.shipped_file:

@@ -39,7 +39,9 @@ def require_shared(*paths: Path) -> None:
         pytest.fail(f"{node.nodeid} reads ../shared but lacks @pytest.mark.shared", pytrace=False)
     for p in paths or (SHARED,):
         if not p.exists():
-            pytest.skip(f"needs {p} (the read-only ../shared folder beside the checkout, or $SENTILITE_SHARED); not found")
+            pytest.skip(
+                f"needs {p} (the read-only ../shared folder beside the checkout, or $SENTILITE_SHARED); not found"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +92,9 @@ def mobilenet_sentiment(tmp_path_factory):
 
     keras = import_keras()
     keras.utils.set_random_seed(0)
-    contract = PreprocessContract.create(224, "imagenet", interpolation="warp_linear",
-                                         provenance={"backbone": "mobilenet_v2 (../shared)"})
+    contract = PreprocessContract.create(
+        224, "imagenet", interpolation="warp_linear", provenance={"backbone": "mobilenet_v2 (../shared)"}
+    )
     full = keras.saving.load_model(MOBILENET_FILE, compile=False)
     backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
     train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(150, seed=1)
@@ -103,7 +106,9 @@ def mobilenet_sentiment(tmp_path_factory):
     inp = keras.Input(contract.input_shape)
     model = keras.Model(inp, head(backbone(inp)), name="mobilenet_v2_sentiment")
     out = tmp_path_factory.mktemp("mobilenet")
-    paths = convert_variants(model, contract, out, x[np.random.default_rng(0).permutation(len(x))[:64]], ("float32", "int8"), stem="mnv2")
+    paths = convert_variants(
+        model, contract, out, x[np.random.default_rng(0).permutation(len(x))[:64]], ("float32", "int8"), stem="mnv2"
+    )
     paths["keras"] = save_keras(model, out / "mnv2.keras", contract)
     paths["contract"] = contract
     return paths
@@ -134,5 +139,7 @@ def hard_images(synthetic_splits):
 
     from sentilite.core.datasets import read_split_file
 
-    return (load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)[0],
-            load_prepared(read_split_file(synthetic_splits["test"]), TINY_CONTRACT)[0])
+    return (
+        load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)[0],
+        load_prepared(read_split_file(synthetic_splits["test"]), TINY_CONTRACT)[0],
+    )

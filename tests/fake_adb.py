@@ -23,7 +23,7 @@ import stat
 import sys
 from pathlib import Path
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, os, sys
 env = os.environ
 argv = sys.argv[1:]
@@ -98,7 +98,7 @@ if cmd == "shell":
     sys.exit(0)  # mkdir, chmod, rm -rf ...
 print(f"fake adb: unsupported {argv}", file=sys.stderr)
 sys.exit(1)
-'''
+"""
 
 
 def install(folder: Path) -> Path:
@@ -119,7 +119,11 @@ def calls(log: Path) -> list[list[str]]:
 def env_for(folder: Path, output: str, **extra: str) -> dict[str, str]:
     out_file = folder / "benchmark_output.txt"
     out_file.write_text(output)
-    env = {"FAKE_ADB_LOG": str(folder / "adb_calls.jsonl"), "FAKE_ADB_OUTPUT": str(out_file), "FAKE_ADB_STATE": str(folder)}
+    env = {
+        "FAKE_ADB_LOG": str(folder / "adb_calls.jsonl"),
+        "FAKE_ADB_OUTPUT": str(out_file),
+        "FAKE_ADB_STATE": str(folder),
+    }
     env.update(extra)
     env["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
     return env

@@ -19,8 +19,15 @@ import numpy as np
 
 
 class MjpegServer:
-    def __init__(self, user: str, password: str, frames: int = 60, fps: float = 30.0, size: tuple[int, int] = (160, 120),
-                 sessions: int = 1):
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        frames: int = 60,
+        fps: float = 30.0,
+        size: tuple[int, int] = (160, 120),
+        sessions: int = 1,
+    ):
         self.token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.frames, self.fps, self.size, self.sessions = frames, fps, size, sessions
         self.served = 0  # streams served to a client that sent the right credentials
@@ -72,8 +79,13 @@ class MjpegServer:
                 try:
                     for i in range(server.frames):
                         data = server._jpeg(i)
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(data)).encode()
+                            + b"\r\n\r\n"
+                            + data
+                            + b"\r\n"
+                        )
                         self.wfile.flush()
                         time.sleep(1.0 / server.fps)
                 except (BrokenPipeError, ConnectionResetError):

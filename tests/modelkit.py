@@ -17,7 +17,9 @@ from sentilite.core.tf_import import import_keras
 TINY_CONTRACT = PreprocessContract.create(32, "symmetric", provenance={"backbone": "tiny-test-cnn"})
 
 
-def load_prepared(dataset: Dataset, contract: PreprocessContract, limit: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+def load_prepared(
+    dataset: Dataset, contract: PreprocessContract, limit: Optional[int] = None
+) -> tuple[np.ndarray, np.ndarray]:
     samples = dataset.samples[:limit] if limit else dataset.samples
     x = np.stack([prepare(load_image(s.path), contract) for s in samples])
     y = np.array([s.label for s in samples])
@@ -70,7 +72,9 @@ def convert_variants(
     blobs = convert_keras_model(model, variants, rep, io_type=io_type)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        v: write_tflite(out_dir / f"{stem}_{v}.tflite", b, contract, {"variant": v, "io": io_type if v == "int8" else "float32"})
+        v: write_tflite(
+            out_dir / f"{stem}_{v}.tflite", b, contract, {"variant": v, "io": io_type if v == "int8" else "float32"}
+        )
         for v, b in blobs.items()
     }
 

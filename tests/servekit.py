@@ -58,8 +58,13 @@ def start_server(model: Optional[Path], tmp: Path, *args: str, env: Optional[dic
     raise RuntimeError(f"the server did not start (url {url}):\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def request(url: str, data: Optional[bytes] = None, headers: Optional[dict[str, str]] = None,
-            method: Optional[str] = None, timeout: float = 30) -> tuple[int, dict[str, Any], dict[str, str]]:
+def request(
+    url: str,
+    data: Optional[bytes] = None,
+    headers: Optional[dict[str, str]] = None,
+    method: Optional[str] = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, JSON body, headers) of one request; HTTP errors are returned, not raised."""
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
@@ -67,12 +72,22 @@ def request(url: str, data: Optional[bytes] = None, headers: Optional[dict[str, 
             return resp.status, json.loads(resp.read() or b"{}"), dict(resp.headers)
     except urllib.error.HTTPError as err:
         body = err.read()
-        return err.code, json.loads(body) if body.startswith(b"{") else {"raw": body.decode(errors="replace")}, dict(err.headers)
+        return (
+            err.code,
+            json.loads(body) if body.startswith(b"{") else {"raw": body.decode(errors="replace")},
+            dict(err.headers),
+        )
 
 
 def multipart(field: str, filename: str, data: bytes, content_type: str = "image/jpeg") -> tuple[bytes, str]:
     """A multipart/form-data body with one file field; returns (body, content type header)."""
     boundary = "----sentilite-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"

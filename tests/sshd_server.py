@@ -101,7 +101,10 @@ def start_sshd(folder: Path) -> SSHServer:
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     for name in ("host_ed25519", "id_ed25519"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sentilite-test", "-f", str(folder / name)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sentilite-test", "-f", str(folder / name)],
+            check=True,
+        )
     (folder / "authorized_keys").write_text((folder / "id_ed25519.pub").read_text())
     os.chmod(folder / "authorized_keys", 0o600)
     port = free_port()
@@ -139,7 +142,9 @@ def start_sshd(folder: Path) -> SSHServer:
     )
     subprocess.run([str(SSHD), "-t", "-f", str(folder / "sshd_config")], check=True, capture_output=True)
     log = open(folder / "sshd.log", "wb")
-    proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")], stdout=log, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -27,8 +27,22 @@ def installed(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("build")
     had_build = (REPO / "build").exists()
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(REPO)],
-        capture_output=True, text=True, timeout=300, cwd=build,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=build,
     )
     if not had_build:  # setuptools builds in the source tree; leave the checkout as it was
         shutil.rmtree(REPO / "build", ignore_errors=True)
@@ -38,12 +52,19 @@ def installed(tmp_path_factory) -> Path:
 
 def lint(site: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "lint-imports"
-    return subprocess.run([str(exe) if exe.exists() else "lint-imports", "--no-cache", str(CONFIG)],
-                          capture_output=True, text=True, timeout=300, cwd=site)
+    return subprocess.run(
+        [str(exe) if exe.exists() else "lint-imports", "--no-cache", str(CONFIG)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=site,
+    )
 
 
 def test_nothing_generic_lands_at_the_top_of_site_packages(installed):
-    top = sorted(p.name for p in installed.iterdir() if not p.name.endswith((".dist-info", ".egg-info")) and p.name != "bin")
+    top = sorted(
+        p.name for p in installed.iterdir() if not p.name.endswith((".dist-info", ".egg-info")) and p.name != "bin"
+    )
     assert top == ["sentilite"], top
     for part in ("train", "convert", "device_bench", "camera_demo", "core", "app"):
         assert (installed / "sentilite" / part / "__init__.py").is_file(), part
@@ -72,7 +93,9 @@ def test_a_planted_import_breaks_its_contract(installed, tmp_path, module, plant
     proc = lint(site)
     assert proc.returncode != 0, proc.stdout[-3000:]
     broken = [ln for ln in proc.stdout.splitlines() if "BROKEN" in ln]
-    assert any(contract in ln for ln in broken) or contract in proc.stdout.split("Broken contracts")[-1], proc.stdout[-3000:]
+    assert any(contract in ln for ln in broken) or contract in proc.stdout.split("Broken contracts")[-1], proc.stdout[
+        -3000:
+    ]
 
 
 def test_size_rules_no_function_over_80_lines_no_module_over_400():

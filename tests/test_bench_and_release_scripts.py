@@ -15,8 +15,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted(p for folder in ("bench", "release") for p in (REPO / folder).glob("*.py")
-                 if '__name__ == "__main__"' in p.read_text())
+SCRIPTS = sorted(
+    p
+    for folder in ("bench", "release")
+    for p in (REPO / folder).glob("*.py")
+    if '__name__ == "__main__"' in p.read_text()
+)
 SHELL = sorted(p for folder in ("bench", "release") for p in (REPO / folder).glob("*.sh"))
 
 
@@ -39,7 +43,9 @@ def test_each_script_answers_help(script):
     assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize("script", sorted((REPO / "bench").glob("*.py")) + sorted((REPO / "release").glob("*.py")), ids=module)
+@pytest.mark.parametrize(
+    "script", sorted((REPO / "bench").glob("*.py")) + sorted((REPO / "release").glob("*.py")), ids=module
+)
 def test_no_script_edits_sys_path_or_imports_the_tests(script):
     tree = ast.parse(script.read_text())
     for node in ast.walk(tree):
@@ -47,8 +53,10 @@ def test_no_script_edits_sys_path_or_imports_the_tests(script):
             pytest.fail(f"{script.name}:{node.lineno} touches sys.path")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            assert not any(n.split(".")[0] in ("tests", "conftest", "modelkit", "trainkit", "servekit") or n.startswith("test_")
-                           for n in names), f"{script.name}:{node.lineno} imports from tests/"
+            assert not any(
+                n.split(".")[0] in ("tests", "conftest", "modelkit", "trainkit", "servekit") or n.startswith("test_")
+                for n in names
+            ), f"{script.name}:{node.lineno} imports from tests/"
 
 
 @pytest.mark.parametrize("script", SHELL, ids=lambda p: p.name)
@@ -71,7 +79,9 @@ def test_the_cheap_benches_run_on_a_tiny_model(tiny_variants, synthetic_splits):
     flips = run("-m", "bench.resize_flips", "--model", str(tiny_variants["int8"]), "--data", val)
     assert flips.returncode == 0 and "of answers change" in flips.stdout, flips.stderr[-2000:]
     rates = run("-m", "bench.class_rates", str(tiny_variants["float32"]), str(tiny_variants["int8"]), "--data", val)
-    assert rates.returncode == 0 and all(c in rates.stdout for c in ("negative", "neutral", "positive")), rates.stderr[-2000:]
+    assert rates.returncode == 0 and all(c in rates.stdout for c in ("negative", "neutral", "positive")), rates.stderr[
+        -2000:
+    ]
 
 
 def test_data_split_is_stratified_seeded_and_reproducible(synthetic_splits, tmp_path):
@@ -80,13 +90,34 @@ def test_data_split_is_stratified_seeded_and_reproducible(synthetic_splits, tmp_
 
     outs = []
     for name in ("a", "b"):
-        proc = subprocess.run([sys.executable, "-m", "sentilite", "data", "split", str(synthetic_splits["train"]), "--fraction",
-                               "0.2", "--seed", "3", "--out", str(tmp_path / name)], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sentilite",
+                "data",
+                "split",
+                str(synthetic_splits["train"]),
+                "--fraction",
+                "0.2",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(((tmp_path / name / "train.txt").read_text(), (tmp_path / name / "val.txt").read_text()))
     assert outs[0] == outs[1]
     full = read_split_file(synthetic_splits["train"])
     train, val = read_split_file(tmp_path / "a" / "train.txt"), read_split_file(tmp_path / "a" / "val.txt")
-    assert sorted(str(s.path) for s in train.samples + val.samples) == sorted(str(Path(s.path).resolve()) for s in full.samples)
+    assert sorted(str(s.path) for s in train.samples + val.samples) == sorted(
+        str(Path(s.path).resolve()) for s in full.samples
+    )
     per_class = {c: sum(s.label == c for s in full.samples) for c in (0, 1, 2)}
-    assert {c: sum(s.label == c for s in val.samples) for c in (0, 1, 2)} == {c: round(0.2 * n) for c, n in per_class.items()}
+    assert {c: sum(s.label == c for s in val.samples) for c in (0, 1, 2)} == {
+        c: round(0.2 * n) for c, n in per_class.items()
+    }

@@ -52,8 +52,14 @@ def test_the_site_builds_strict(tmp_path):
     exe = shutil.which("mkdocs") or str(Path(sys.executable).parent / "mkdocs")
     if not Path(exe).exists():
         pytest.skip("needs mkdocs (pip install -e '.[docs]')")
-    proc = subprocess.run([exe, "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(exe).parent) + ":/usr/bin:/bin"})
+    proc = subprocess.run(
+        [exe, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(exe).parent) + ":/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (tmp_path / "site" / "model-card" / "index.html").read_text()
     assert "3-class accuracy <strong>" in html

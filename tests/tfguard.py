@@ -14,7 +14,7 @@ from pathlib import Path
 
 GUARDED = ("tensorflow", "keras", "tf_keras")
 
-_SITE = '''
+_SITE = """
 import importlib.abc, os, sys
 
 class _TensorFlowGuard(importlib.abc.MetaPathFinder):
@@ -26,7 +26,7 @@ class _TensorFlowGuard(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, _TensorFlowGuard())
-'''
+"""
 
 
 def guarded_env(tmp: Path) -> dict[str, str]:

@@ -11,8 +11,17 @@ from sentilite.train.config import TrainConfig
 def tiny_config(splits: dict[str, Path], out: Path, cache: Path, **overrides: Any) -> TrainConfig:
     """The distillation student at 32 px on synthetic data, 2 epochs, quiet."""
     kw: dict[str, Any] = dict(
-        data=[str(splits["train"])], val=str(splits["val"]), backbone="student", input_size=32, mode="ft-f",
-        epochs=2, batch_size=16, out=str(out), cache_dir=str(cache), verbose=False, plots=False,
+        data=[str(splits["train"])],
+        val=str(splits["val"]),
+        backbone="student",
+        input_size=32,
+        mode="ft-f",
+        epochs=2,
+        batch_size=16,
+        out=str(out),
+        cache_dir=str(cache),
+        verbose=False,
+        plots=False,
     )
     kw.update(overrides)
     return TrainConfig(**kw)
@@ -43,8 +52,13 @@ def partial_runs(splits: dict[str, Path], tmp: Path, **overrides: Any) -> tuple[
 
     a = two_class_list(splits, tmp / "a.txt", slice(None))
     b = two_class_list(splits, tmp / "b.txt", slice(0, None, 2))
-    common = dict(data=[], preset="adam-cosine", lr=1e-2, decision="none", epochs=2, root=str(splits["train"].parent), **overrides)
-    runs = [train_model(tiny_config(splits, tmp / f"r{k}", tmp / "c", partial_data=[str(p)], **common)) for k, p in (("a", a), ("b", b))]
+    common = dict(
+        data=[], preset="adam-cosine", lr=1e-2, decision="none", epochs=2, root=str(splits["train"].parent), **overrides
+    )
+    runs = [
+        train_model(tiny_config(splits, tmp / f"r{k}", tmp / "c", partial_data=[str(p)], **common))
+        for k, p in (("a", a), ("b", b))
+    ]
     return runs[0], runs[1], common
 
 
@@ -56,11 +70,7 @@ def write_bad_images(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".jpg", np.full((40, 50, 3), 128, np.uint8))
     assert ok
-    paths = {
-        "truncated": folder / "truncated.jpg",
-        "text": folder / "notes.jpg",
-        "empty": folder / "empty.jpg",
-    }
+    paths = {"truncated": folder / "truncated.jpg", "text": folder / "notes.jpg", "empty": folder / "empty.jpg"}
     paths["truncated"].write_bytes(buf.tobytes()[: len(buf) // 3])
     paths["text"].write_text("this is not an image")
     paths["empty"].write_bytes(b"")

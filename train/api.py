@@ -11,29 +11,18 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
-import numpy as np
-
-from sentilite.core.contract import PreprocessContract
-from sentilite.core.datasets import Dataset
-from sentilite.core.fsutil import atomic_path, atomic_write_json, atomic_write_text
+from sentilite.core.fsutil import atomic_write_json
 from sentilite.core.modelfile import write_contract_keras
 from sentilite.core.resources import ResourceMonitor
 
 from .config import TrainConfig, TrainConfigError, TrainingInterrupted, TrainResult
 from .evaluate import evaluate_model as evaluate_model  # noqa: F401 - part of the API
-from .prepare import (
-    absolute_path,
-    log_lists,
-    phase_features,
-    preflight,
-    prepare_source,
-    read_lists,
-    split_arrays,
-)
+from .prepare import absolute_path, phase_features, preflight, read_lists
+from .session import Setup, set_up, starting_state
 from .state import TrainState
 from .summary import build_metrics
 
@@ -55,11 +44,19 @@ def train_model(config: TrainConfig) -> TrainResult:
     config.validate()
     preflight(config)
     lists = read_lists(config)
-    run = RunDir(Path(config.out) if config.out else default_run_dir(
-        "file" if config.backbone_file else config.backbone, config.mode))
+    run = RunDir(
+        Path(config.out)
+        if config.out
+        else default_run_dir("file" if config.backbone_file else config.backbone, config.mode)
+    )
     if config.task_index() > 0:  # a multi-worker helper: the chief owns the run folder
-        return _run(config, RunDir(run.path / f"worker-{config.task_index()}").create(), resuming=False, lists=lists,
-                    chief_dir=run.path)
+        return _run(
+            config,
+            RunDir(run.path / f"worker-{config.task_index()}").create(),
+            resuming=False,
+            lists=lists,
+            chief_dir=run.path,
+        )
     if (run.path / "checkpoint" / "state.json").exists() or run.model.exists():
         raise TrainConfigError(
             f"{run.path} already holds a training run.",
@@ -84,18 +81,29 @@ def resume_training(run_dir: str | Path, verbose: bool = True, worker_index: Opt
 
     run = RunDir(Path(run_dir))
     if not run.config.is_file():
-        raise TrainConfigError(f"{run.path} is not a training run folder (no config.json).",
-                               "pass the --out folder of an earlier `sentilite train`")
+        raise TrainConfigError(
+            f"{run.path} is not a training run folder (no config.json).",
+            "pass the --out folder of an earlier `sentilite train`",
+        )
     config = TrainConfig.from_dict(json.loads(run.config.read_text()))
     config.verbose, config.worker_index = verbose, worker_index
     if config.task_index() > 0:
-        return _run(config.validate(), RunDir(run.path / f"worker-{config.task_index()}").create(), resuming=True,
-                    chief_dir=run.path)
+        return _run(
+            config.validate(),
+            RunDir(run.path / f"worker-{config.task_index()}").create(),
+            resuming=True,
+            chief_dir=run.path,
+        )
     return _run(config.validate(), run, resuming=True)
 
 
-def _run(config: TrainConfig, run: Any, resuming: bool, lists: Optional[tuple[Any, Any, Any]] = None,
-         chief_dir: Optional[Path] = None) -> TrainResult:
+def _run(
+    config: TrainConfig,
+    run: Any,
+    resuming: bool,
+    lists: Optional[tuple[Any, Any, Any]] = None,
+    chief_dir: Optional[Path] = None,
+) -> TrainResult:
     from .rundir import close_logger, make_logger, sigterm_as_interrupt
 
     logger = make_logger(run, config.verbose)
@@ -111,8 +119,8 @@ def _run(config: TrainConfig, run: Any, resuming: bool, lists: Optional[tuple[An
         logger.info(f"interrupted; {done} epoch(s) are checkpointed in {home}")
         raise TrainingInterrupted(
             f"Training interrupted after {done} finished epoch(s); they are checkpointed in {home}.",
-            f"continue with `sentilite train --resume {home}`" + (" on every worker (each with its --worker-index)"
-                                                                  if config.strategy == "multi-worker" else ""),
+            f"continue with `sentilite train --resume {home}`"
+            + (" on every worker (each with its --worker-index)" if config.strategy == "multi-worker" else ""),
         ) from None
     except Exception as exc:
         from .distribute import lost_worker_error
@@ -122,105 +130,18 @@ def _run(config: TrainConfig, run: Any, resuming: bool, lists: Optional[tuple[An
         close_logger(logger)
 
 
-@dataclass
-class _Setup:
-    """The model, its contract and the prepared data of one training session."""
-
-    backbone: Any
-    contract: PreprocessContract
-    sm: Any  # the assembled sentiment model (backbone + head)
-    labels: tuple[str, ...]
-    datasets: tuple[Dataset, Optional[Dataset], Optional[Dataset]]
-    sources: tuple[Any, Optional[Any]]  # train, val image sources
-    train: Any  # SplitArrays
-    val: Optional[Any]
-    class_weights: np.ndarray
-
-    def close(self) -> None:
-        for src in self.sources:
-            if src is not None:
-                src.close()
-
-
-def _starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Union[TrainState, TrainResult]:
-    """A fresh state, the checkpointed one, or (a finished run) its result."""
-    import json
-
-    from .checkpoint import CheckpointError
-    from .rundir import remove_partial_files
-
-    if not resuming:
-        log(f"sentilite train -> {run.path}")
-        return TrainState()
-    removed = remove_partial_files(run.path)
-    if removed:
-        log(f"removed {len(removed)} half-written file(s) a killed run left: {', '.join(removed)}")
-    state = checkpointer.load_state()
-    if state is None:
-        raise CheckpointError(f"{run.path} has no finished epoch to resume from.",
-                              "start it again (remove the folder or choose another --out)")
-    if state.finished and run.metrics.is_file():
-        log(f"{run.path} has already finished; nothing to resume")
-        return TrainResult(run.path, run.model, json.loads(run.metrics.read_text()), run.contract, list(state.history))
-    log(f"resuming {run.path}: phase {state.phase + 1}, {len(state.history)} epoch(s) done")
-    return state
-
-
-def _set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]], log: Log) -> _Setup:
-    """Read the lists, build backbone + head + contract, fill the image cache, teacher targets."""
-    from .backbones import build_backbone
-    from .lists import class_weight_vector
-    from .model import assemble
-
-    train_ds, val_ds, test_ds = lists or read_lists(config)
-    log_lists((train_ds, val_ds, test_ds), log)
-    labels = tuple(config.labels)
-    backbone = build_backbone(config)
-    contract = PreprocessContract(
-        height=backbone.size, width=backbone.size, color_order=backbone.color_order, norm=backbone.norm,
-        labels=labels, output="probabilities", interpolation=config.interpolation,
-        provenance={**backbone.provenance, "mode": config.mode, "preset": config.preset,
-                    "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data]
-                    + ["/".join(Path(d).parts[-2:]) + " (partial labels)" for d in config.partial_data],
-                    "trainer": "sentilite train"},
-    )
-    log(f"backbone {backbone.name}: {backbone.feature_dim}-d features, input {contract.describe()}")
-    sm = assemble(backbone, len(labels), config.head_dropout, name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}",
-                  precision=config.precision)
-    atomic_write_text(run.contract, contract.to_json() + "\n")
-    train_src = prepare_source("train", train_ds, contract, config, log)
-    val_src = prepare_source("val", val_ds, contract, config, log) if val_ds is not None else None
-    train_y_valid = np.asarray(train_ds.y, np.int64)[train_src.valid_indices()]
-    cw = class_weight_vector(train_y_valid, len(labels), config.class_weight)
-    if config.class_weight != "none":
-        log("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(labels, cw)))
-    targets = _teacher_targets(config, run, train_ds, labels, log) if config.teacher else None
-    train = split_arrays(train_src, cw, targets)
-    if len(train.indices) == 0:
-        raise TrainConfigError("No readable training images.", "check the paths in the split file (and --root)")
-    val = split_arrays(val_src) if val_src is not None else None
-    if val is not None and len(val.indices) == 0:
-        raise TrainConfigError(f"None of the {len(val_ds)} validation images could be read.",
-                               "check the paths in the --val split file (and --root)")
-    return _Setup(backbone, contract, sm, labels, (train_ds, val_ds, test_ds), (train_src, val_src), train, val, cw)
-
-
-def _teacher_targets(config: TrainConfig, run: Any, train_ds: Dataset, labels: tuple[str, ...], log: Log) -> np.ndarray:
-    """The teacher's soft targets, computed once per run and kept (written atomically) for --resume."""
-    from .distill import teacher_targets
-
-    if run.teacher_targets.is_file():
-        targets = np.load(run.teacher_targets)
-    else:
-        targets = teacher_targets(config.teacher, train_ds, labels, config.temperature, log)
-        with atomic_path(run.teacher_targets) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, targets)
-    log(f"distillation: T = {config.temperature}, alpha (hard-label weight) = {config.alpha}")
-    return targets
-
-
-def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run: Any, setup: _Setup, checkpointer: Any,
-                   state: TrainState, log: Log, dist: Any = None) -> tuple[TrainState, float]:
+def _run_one_phase(
+    tf: Any,
+    p: int,
+    phases: list[Any],
+    config: TrainConfig,
+    run: Any,
+    setup: Setup,
+    checkpointer: Any,
+    state: TrainState,
+    log: Log,
+    dist: Any = None,
+) -> tuple[TrainState, float]:
     from sentilite.core.tf_import import import_keras
 
     from .loop import LossSpec, PhaseRunner, run_phase
@@ -250,31 +171,61 @@ def _run_one_phase(tf: Any, p: int, phases: list[Any], config: TrainConfig, run:
     l2 = conv_kernels(sm.logits_model) if spec.weight_decay > 0 else []
     counts = trainable_summary(sm.model)
     augment = tuple(config.augment)
-    log(f"phase {p + 1}/{len(phases)} {spec.mode}: {spec.optimizer} lr {spec.lr:g} ({spec.schedule}), batch "
+    log(
+        f"phase {p + 1}/{len(phases)} {spec.mode}: {spec.optimizer} lr {spec.lr:g} ({spec.schedule}), batch "
         f"{spec.batch_size}, up to {spec.epochs} epochs, patience {spec.patience}, weight decay {spec.weight_decay:g} "
         f"on {len(l2)} conv kernels; {counts['trainable']:,} of {counts['total']:,} parameters trainable"
-        + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}"))
-    loss = LossSpec(len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing)
+        + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}")
+    )
+    loss = LossSpec(
+        len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing
+    )
     mix = MixSpec(config.mix, config.mix_alpha, int(config.seed))
     if mix.active:
         log(f"{mix.kind} (alpha {mix.alpha:g}) of {'cached features' if use_features else 'images'}")
     if spec.ema:
         log(f"weights averaged (EMA momentum {spec.ema:g})")
     t_phase = time.perf_counter()
-    state = run_phase(runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix), model=sm.model, checkpointer=checkpointer,
-                      state=state, phase=p, n_phases=len(phases), train=setup.train, val=setup.val, use_features=use_features,
-                      augment=augment, seed=int(config.seed), log=log, on_epoch_end=lambda s: write_history(run, s.history))
-    es = state.early_stopping or {}
-    phase_rows = [r for r in state.history if r["phase"] == p + 1]
-    phase_info = {"mode": spec.mode, "spec": spec.to_dict(), "epochs_run": len(phase_rows),
-                  "best_epoch": (es.get("best_epoch", -1) + 1) or None, "best_monitor": es.get("best"),
-                  "stopped_early": bool(es.get("stopped")), "feature_cache": use_features,
-                  "seconds": float(sum(r["seconds"] for r in phase_rows)), "trainable_parameters": counts["trainable"],
-                  "session_seconds": time.perf_counter() - t_phase}
+    state = run_phase(
+        runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix),
+        model=sm.model,
+        checkpointer=checkpointer,
+        state=state,
+        phase=p,
+        n_phases=len(phases),
+        train=setup.train,
+        val=setup.val,
+        use_features=use_features,
+        augment=augment,
+        seed=int(config.seed),
+        log=log,
+        on_epoch_end=lambda s: write_history(run, s.history),
+    )
+    phase_info = _phase_info(spec, state, p, use_features, counts["trainable"], time.perf_counter() - t_phase)
     return checkpointer.save_weights_only(sm.model, state.next_phase(phase_info), f"phase-{p + 1}"), feature_seconds
 
 
-def _save_model(setup: _Setup, run: Any, precision: str = "float32") -> None:
+def _phase_info(
+    spec: Any, state: TrainState, p: int, use_features: bool, trainable: int, seconds: float
+) -> dict[str, Any]:
+    """What metrics.json says of one finished phase."""
+    es = state.early_stopping or {}
+    phase_rows = [r for r in state.history if r["phase"] == p + 1]
+    return {
+        "mode": spec.mode,
+        "spec": spec.to_dict(),
+        "epochs_run": len(phase_rows),
+        "best_epoch": (es.get("best_epoch", -1) + 1) or None,
+        "best_monitor": es.get("best"),
+        "stopped_early": bool(es.get("stopped")),
+        "feature_cache": use_features,
+        "seconds": float(sum(r["seconds"] for r in phase_rows)),
+        "trainable_parameters": trainable,
+        "session_seconds": seconds,
+    }
+
+
+def _save_model(setup: Setup, run: Any, precision: str = "float32") -> None:
     """model.keras (float32) with its contract inside, or nothing: written under a temporary name, then renamed."""
     model = setup.sm.model
     if precision != "float32":
@@ -289,7 +240,7 @@ def _save_model(setup: _Setup, run: Any, precision: str = "float32") -> None:
     tmp.replace(run.model)
 
 
-def _evaluate(run: Any, setup: _Setup, log: Log) -> dict[str, Any]:
+def _evaluate(run: Any, setup: Setup, log: Log) -> dict[str, Any]:
     """val/test metrics through the core path (the same one `sentilite evaluate` uses)."""
     from sentilite.core.keras_classifier import KerasClassifier
 
@@ -305,7 +256,7 @@ def _evaluate(run: Any, setup: _Setup, log: Log) -> dict[str, Any]:
     return results
 
 
-def _write_outputs(config: TrainConfig, run: Any, setup: _Setup, state: TrainState, results: dict[str, Any]) -> None:
+def _write_outputs(config: TrainConfig, run: Any, setup: Setup, state: TrainState, results: dict[str, Any]) -> None:
     from .rundir import plot_learning_curves, write_history
 
     write_history(run, state.history)
@@ -314,11 +265,19 @@ def _write_outputs(config: TrainConfig, run: Any, setup: _Setup, state: TrainSta
 
         plot_learning_curves(state.history, run.curves)
         for name, m in results.items():
-            plot_confusion_matrix(m["confusion_matrix"], setup.labels, run.confusion(name), title=f"{name} ({m['n']} images)")
+            plot_confusion_matrix(
+                m["confusion_matrix"], setup.labels, run.confusion(name), title=f"{name} ({m['n']} images)"
+            )
 
 
-def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optional[tuple[Any, Any, Any]] = None,
-           chief_dir: Optional[Path] = None) -> TrainResult:
+def _train(
+    config: TrainConfig,
+    run: Any,
+    resuming: bool,
+    log: Log,
+    lists: Optional[tuple[Any, Any, Any]] = None,
+    chief_dir: Optional[Path] = None,
+) -> TrainResult:
     from sentilite.core.tf_import import import_keras, import_tensorflow
 
     from .checkpoint import Checkpointer
@@ -327,7 +286,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optio
     from .presets import resolve_phases
 
     checkpointer = Checkpointer(run.path, restore_from=chief_dir)
-    state = _starting_state(checkpointer, run, resuming, log)
+    state = starting_state(checkpointer, run, resuming, log)
     if isinstance(state, TrainResult):
         return state
     tf = import_tensorflow("training")
@@ -336,7 +295,9 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optio
     keras.utils.set_random_seed(int(config.seed))
     devices = describe_devices(tf)
     log(f"{devices_line(devices)}; precision {config.precision}")
-    if chief_dir is not None and str(config.cache_dir).lower() != "none":  # helpers on the chief's machine fill their own cache
+    if (
+        chief_dir is not None and str(config.cache_dir).lower() != "none"
+    ):  # helpers on the chief's machine fill their own cache
         from .data import default_cache_dir
 
         config.cache_dir = str(Path(config.cache_dir or default_cache_dir()) / run.path.name)
@@ -345,7 +306,7 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optio
     monitor.start()
     set_policy(keras, config.precision)
     with dist.strategy.scope() if dist else contextlib.nullcontext():
-        setup = _set_up(config, run, lists, log)
+        setup = set_up(config, run, lists, log)
         if state.weights:
             checkpointer.load_weights(setup.sm.model, state.weights)
         state = state.update(sessions=state.sessions + 1)
@@ -360,13 +321,36 @@ def _train(config: TrainConfig, run: Any, resuming: bool, log: Log, lists: Optio
         setup.close()
         log(f"worker {config.task_index()} finished its part; the chief writes the model into {chief_dir}")
         return TrainResult(chief_dir, chief_dir / "model.keras", {}, chief_dir / "contract.json", list(state.history))
-    return _finish(config, run, setup, state, checkpointer, monitor, feature_seconds, t_session, log,
-                   {"devices": devices, "precision": config.precision,
-                    "strategy": dist.describe(phases[-1].batch_size) if dist else "none (one device)"})
+    return _finish(
+        config,
+        run,
+        setup,
+        state,
+        checkpointer,
+        monitor,
+        feature_seconds,
+        t_session,
+        log,
+        {
+            "devices": devices,
+            "precision": config.precision,
+            "strategy": dist.describe(phases[-1].batch_size) if dist else "none (one device)",
+        },
+    )
 
 
-def _finish(config: TrainConfig, run: Any, setup: _Setup, state: TrainState, checkpointer: Any, monitor: Any,
-            feature_seconds: float, t_session: float, log: Log, facts: dict[str, Any]) -> TrainResult:
+def _finish(
+    config: TrainConfig,
+    run: Any,
+    setup: Setup,
+    state: TrainState,
+    checkpointer: Any,
+    monitor: Any,
+    feature_seconds: float,
+    t_session: float,
+    log: Log,
+    facts: dict[str, Any],
+) -> TrainResult:
     """Save the model, evaluate it, write metrics and plots (the chief, or the only process)."""
     _save_model(setup, run, config.precision)
     state = state.update(wall_seconds=state.wall_seconds + (time.perf_counter() - t_session))
@@ -374,7 +358,9 @@ def _finish(config: TrainConfig, run: Any, setup: _Setup, state: TrainState, che
     if setup.datasets[1] is not None and config.decision == "fit":
         from .calibrate import calibrate_model
 
-        setup.contract = replace(setup.contract, decision=calibrate_model(run.model, setup.datasets[1], str(config.val), log))
+        setup.contract = replace(
+            setup.contract, decision=calibrate_model(run.model, setup.datasets[1], str(config.val), log)
+        )
     results = _evaluate(run, setup, log)
     metrics = build_metrics(config, run, setup, state, results, monitor.summary(), feature_seconds)
     metrics["training"].update(facts)

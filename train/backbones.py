@@ -52,20 +52,51 @@ class BackboneSpec:
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "mobilenet_v2": BackboneSpec("mobilenet_v2", "MobileNetV2", 224, "symmetric", has_width=True,
-                                 description="MobileNetV2 (3.5 M parameters at width 1.0)"),
-    "mobilenet_v3_small": BackboneSpec("mobilenet_v3_small", "MobileNetV3Small", 224, "raw", has_width=True,
-                                       description="MobileNetV3-Small (contains its own rescaling)"),
-    "mobilenet_v3_large": BackboneSpec("mobilenet_v3_large", "MobileNetV3Large", 224, "raw", has_width=True,
-                                       description="MobileNetV3-Large (contains its own rescaling)"),
-    "efficientnet_b0": BackboneSpec("efficientnet_b0", "EfficientNetB0", 224, "raw",
-                                    description="EfficientNet-B0 (contains its own rescaling/normalisation)"),
-    "vgg19": BackboneSpec("vgg19", "VGG19", 224, "caffe", color_order="BGR",
-                          description="VGG19 (caffe-style BGR mean subtraction)"),
-    "inception_resnet_v2": BackboneSpec("inception_resnet_v2", "InceptionResNetV2", 299, "symmetric", min_size=75,
-                                        description="Inception-ResNet-v2"),
-    "student": BackboneSpec("student", "", 64, "symmetric", min_size=8,
-                            description="distillation student: Conv64-MaxPool-Conv128-GAP + Dense512 head (~0.15 M)"),
+    "mobilenet_v2": BackboneSpec(
+        "mobilenet_v2",
+        "MobileNetV2",
+        224,
+        "symmetric",
+        has_width=True,
+        description="MobileNetV2 (3.5 M parameters at width 1.0)",
+    ),
+    "mobilenet_v3_small": BackboneSpec(
+        "mobilenet_v3_small",
+        "MobileNetV3Small",
+        224,
+        "raw",
+        has_width=True,
+        description="MobileNetV3-Small (contains its own rescaling)",
+    ),
+    "mobilenet_v3_large": BackboneSpec(
+        "mobilenet_v3_large",
+        "MobileNetV3Large",
+        224,
+        "raw",
+        has_width=True,
+        description="MobileNetV3-Large (contains its own rescaling)",
+    ),
+    "efficientnet_b0": BackboneSpec(
+        "efficientnet_b0",
+        "EfficientNetB0",
+        224,
+        "raw",
+        description="EfficientNet-B0 (contains its own rescaling/normalisation)",
+    ),
+    "vgg19": BackboneSpec(
+        "vgg19", "VGG19", 224, "caffe", color_order="BGR", description="VGG19 (caffe-style BGR mean subtraction)"
+    ),
+    "inception_resnet_v2": BackboneSpec(
+        "inception_resnet_v2", "InceptionResNetV2", 299, "symmetric", min_size=75, description="Inception-ResNet-v2"
+    ),
+    "student": BackboneSpec(
+        "student",
+        "",
+        64,
+        "symmetric",
+        min_size=8,
+        description="distillation student: Conv64-MaxPool-Conv128-GAP + Dense512 head (~0.15 M)",
+    ),
 }
 
 BACKBONE_FILE = "file"
@@ -109,7 +140,8 @@ def _offline_error(name: str, exc: BaseException) -> WeightsUnavailableError:
         f"The ImageNet weights of {name} cannot be downloaded by keras.applications ({first}); "
         "this machine is probably offline.",
         "pass a local weights file with --weights FILE (the keras.applications no-top .h5 of this backbone), "
-        "or a full Keras model cut at a layer, e.g. --backbone-file ../shared/weights/mobilenet_v2_imagenet_1.0_224.keras "
+        "or a full Keras model cut at a layer, e.g. --backbone-file "
+        "../shared/weights/mobilenet_v2_imagenet_1.0_224.keras "
         "--feature-layer gap",
     )
 
@@ -172,9 +204,13 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
     try:
         full = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001
-        raise ModelFormatError(f"Keras cannot load {path} ({str(exc).strip()[:200]}).", "pass a .keras model saved by Keras 3") from None
+        raise ModelFormatError(
+            f"Keras cannot load {path} ({str(exc).strip()[:200]}).", "pass a .keras model saved by Keras 3"
+        ) from None
     if len(full.inputs) != 1:
-        raise TrainConfigError(f"{path} has {len(full.inputs)} inputs; a backbone takes one image.", "pass a single-input model")
+        raise TrainConfigError(
+            f"{path} has {len(full.inputs)} inputs; a backbone takes one image.", "pass a single-input model"
+        )
     shape = tuple(full.inputs[0].shape)
     if len(shape) != 4 or shape[-1] != 3:
         raise TrainConfigError(
@@ -193,16 +229,20 @@ def _from_file(config: TrainConfig, keras: Any) -> Backbone:
     if len(out.shape) == 4:
         out = keras.layers.GlobalAveragePooling2D(name="feature_pool")(out)
     elif len(out.shape) != 2:
-        raise TrainConfigError(f"Layer {layer_name!r} of {path} outputs shape {tuple(out.shape)}; need (batch, features).",
-                               "cut at a pooled feature layer or a feature map")
+        raise TrainConfigError(
+            f"Layer {layer_name!r} of {path} outputs shape {tuple(out.shape)}; need (batch, features).",
+            "cut at a pooled feature layer or a feature map",
+        )
     model = keras.Model(full.inputs[0], out, name="backbone")
     h, w = full.inputs[0].shape[1], full.inputs[0].shape[2]
     if h is not None and w is not None:
         if h != w:
             raise TrainConfigError(f"{path} has a non-square input {h}x{w}.", "use a square-input backbone")
         if config.input_size and config.input_size != h:
-            raise TrainConfigError(f"{path} takes {h}x{w} inputs, not --input-size {config.input_size}.",
-                                   f"drop --input-size or pass --input-size {h}")
+            raise TrainConfigError(
+                f"{path} takes {h}x{w} inputs, not --input-size {config.input_size}.",
+                f"drop --input-size or pass --input-size {h}",
+            )
         size = int(h)
     else:
         size = int(config.input_size or 224)
@@ -232,15 +272,23 @@ def build_backbone(config: TrainConfig) -> Backbone:
     if config.backbone_file:
         return _from_file(config, keras)
     if config.backbone not in BACKBONES:
-        raise TrainConfigError(f"Unknown backbone {config.backbone!r}.", f"use one of {', '.join(BACKBONES)}, or --backbone-file")
+        raise TrainConfigError(
+            f"Unknown backbone {config.backbone!r}.", f"use one of {', '.join(BACKBONES)}, or --backbone-file"
+        )
     spec = BACKBONES[config.backbone]
     size = int(config.input_size or spec.default_size)
     if size < spec.min_size:
-        raise TrainConfigError(f"{spec.name} needs inputs of at least {spec.min_size} px, got {size}.", f"pass --input-size {spec.min_size} or more")
+        raise TrainConfigError(
+            f"{spec.name} needs inputs of at least {spec.min_size} px, got {size}.",
+            f"pass --input-size {spec.min_size} or more",
+        )
     weights = default_weights(config)
     if spec.name == "student":
         if weights == "imagenet":
-            raise TrainConfigError("The student has no ImageNet weights.", "use --weights none (train from scratch, e.g. distilled with --teacher)")
+            raise TrainConfigError(
+                "The student has no ImageNet weights.",
+                "use --weights none (train from scratch, e.g. distilled with --teacher)",
+            )
         model = _build_student(size, keras)
         if weights != "none":
             p = Path(weights)
@@ -249,8 +297,10 @@ def build_backbone(config: TrainConfig) -> Backbone:
             try:
                 model.load_weights(p)
             except Exception as exc:  # noqa: BLE001
-                raise SentiliteError(f"Cannot load student weights from {p} ({str(exc).strip()[:200]}).",
-                                     "pass a .weights.h5 saved from a student backbone of the same input size") from None
+                raise SentiliteError(
+                    f"Cannot load student weights from {p} ({str(exc).strip()[:200]}).",
+                    "pass a .weights.h5 saved from a student backbone of the same input size",
+                ) from None
         head_hidden: tuple[int, ...] = (512,)
     else:
         model = _build_application(spec, config, size, weights, keras)
@@ -266,5 +316,14 @@ def build_backbone(config: TrainConfig) -> Backbone:
     if weights != "none":
         source = weights if weights == "imagenet" else sha256_file(Path(weights))
         fp = _fingerprint([spec.name, source, float(config.width), size, keras.__version__])
-    return Backbone(model, spec.name, size, normalization(spec.norm), spec.color_order, weights != "none",
-                    provenance, head_hidden, fp)
+    return Backbone(
+        model,
+        spec.name,
+        size,
+        normalization(spec.norm),
+        spec.color_order,
+        weights != "none",
+        provenance,
+        head_hidden,
+        fp,
+    )

@@ -22,7 +22,9 @@ from sentilite.core.model_checks import softmax
 PathLike = Union[str, os.PathLike]
 
 
-def raw_probabilities(model_path: PathLike, dataset: Any, answers_of: Optional[PathLike] = None) -> tuple[np.ndarray, np.ndarray]:
+def raw_probabilities(
+    model_path: PathLike, dataset: Any, answers_of: Optional[PathLike] = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validation probabilities of the model *without* any decision rule, and the labels; with
     ``answers_of``, those of that converted file (its folded rule undone)."""
     from sentilite.core.evaluation import predict_dataset
@@ -48,8 +50,10 @@ def _converted_classifier(model_path: PathLike, tflite: PathLike) -> tuple[Any, 
     clf = TFLiteClassifier(tflite)
     source = (clf.facts or {}).get("source", {}).get("file")
     if source and source != Path(model_path).name:
-        raise InputFileError(f"{tflite} was converted from {source}, not from {Path(model_path).name}.",
-                             "pass the .tflite that `sentilite convert MODEL` wrote")
+        raise InputFileError(
+            f"{tflite} was converted from {source}, not from {Path(model_path).name}.",
+            "pass the .tflite that `sentilite convert MODEL` wrote",
+        )
     if tuple(clf.contract.labels) != tuple(require_contract(model_path).labels):
         raise InputFileError(f"{tflite} has other labels than {model_path}.", "pass the .tflite converted from MODEL")
     folded = DecisionRule.from_dict(clf.contract.provenance.get("decision_rule_in_model"))
@@ -68,8 +72,13 @@ def _undo(probs: np.ndarray, rule: DecisionRule) -> np.ndarray:
     return softmax(z * rule.temperature).astype(np.float32)
 
 
-def calibrate_model(model_path: PathLike, val: Any, source: str, log: Callable[[str], None] = lambda s: None,
-                    answers_of: Optional[PathLike] = None) -> DecisionRule:
+def calibrate_model(
+    model_path: PathLike,
+    val: Any,
+    source: str,
+    log: Callable[[str], None] = lambda s: None,
+    answers_of: Optional[PathLike] = None,
+) -> DecisionRule:
     """Fit the rule on ``val`` (a Dataset) and write it into ``model_path``'s contract (and contract.json beside it).
     ``answers_of``: fit it on that converted file's answers instead of the Keras model's (the file you ship)."""
     from sentilite.core.fsutil import atomic_write_text
@@ -86,26 +95,40 @@ def calibrate_model(model_path: PathLike, val: Any, source: str, log: Callable[[
     if beside.is_file():
         atomic_write_text(beside, contract.to_json() + "\n")
     f = rule.facts
-    log(f"decision rule fitted on {f['images']} validation images: temperature {rule.temperature:g}, neutral log-offset "
-        f"{max(rule.class_log_bias, default=0.0):g}; NLL {f['nll'][0]} -> {f['nll'][1]}, ECE {f['ece'][0]} -> {f['ece'][1]}, "
-        f"macro-F1 {f['macro_f1'][0]} -> {f['macro_f1'][1]}")
+    log(
+        f"decision rule fitted on {f['images']} validation images: temperature {rule.temperature:g}, neutral "
+        f"log-offset "
+        f"{max(rule.class_log_bias, default=0.0):g}; NLL {f['nll'][0]} -> {f['nll'][1]}, ECE {f['ece'][0]} -> "
+        f"{f['ece'][1]}, "
+        f"macro-F1 {f['macro_f1'][0]} -> {f['macro_f1'][1]}"
+    )
     return rule
 
 
-@click.command("calibrate", epilog="""\\b
+@click.command(
+    "calibrate",
+    epilog="""\\b
 Example:
   sentilite calibrate runs/mnv2/model.keras --val ../shared/data/emotion6/sentiment_val.txt
   sentilite convert runs/mnv2/model.keras --calib ... --eval ...   # every .tflite carries the rule
   # fitted on what the shipped file answers, then convert again
   sentilite calibrate runs/mnv2/model.keras --val ... --answers-of runs/conv/model_int8.tflite
-""", context_settings={"help_option_names": ["-h", "--help"]})
+""",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--val", required=True, metavar="SPLIT", help="Validation split the rule is fitted on (never the test split).")
+@click.option(
+    "--val", required=True, metavar="SPLIT", help="Validation split the rule is fitted on (never the test split)."
+)
 @click.option("--root", type=click.Path(file_okay=False), help="Folder the split's image paths are relative to.")
-@click.option("--answers-of", type=click.Path(dir_okay=False), metavar="FILE.tflite",
-              help="Fit on the answers of this file converted from MODEL (e.g. the full-int8 one you ship), then convert "
-                   "again. Worth it only when the file answers some class at another rate than MODEL on many images "
-                   "(its probabilities shifted): else it fits the validation set's noise.")
+@click.option(
+    "--answers-of",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.tflite",
+    help="Fit on the answers of this file converted from MODEL (e.g. the full-int8 one you ship), then convert "
+    "again. Worth it only when the file answers some class at another rate than MODEL on many images "
+    "(its probabilities shifted): else it fits the validation set's noise.",
+)
 @click.option("--reset", is_flag=True, help="Remove the rule instead (raw probabilities, plain argmax).")
 def calibrate_command(model: str, val: str, root: Optional[str], answers_of: Optional[str], reset: bool) -> None:
     """Fit temperature scaling (for NLL) and a neutral offset (for macro-F1) on --val and write
@@ -118,5 +141,7 @@ def calibrate_command(model: str, val: str, root: Optional[str], answers_of: Opt
         write_contract_keras(model, replace(require_contract(model), decision=DecisionRule()))
         click.echo(f"{model}: decision rule removed")
         return
-    rule = calibrate_model(model, read_dataset(val, root, require_contract(model).labels), str(val), click.echo, answers_of)
+    rule = calibrate_model(
+        model, read_dataset(val, root, require_contract(model).labels), str(val), click.echo, answers_of
+    )
     click.echo(f"{model}: temperature {rule.temperature:g}, class log-offsets {list(rule.class_log_bias)}")

@@ -124,6 +124,8 @@ class Checkpointer:
         if len(values) != len(optimizer.variables) or any(
             tuple(v.shape) != tuple(a.shape) for v, a in zip(optimizer.variables, values)
         ):
-            raise CheckpointError(f"{path} does not match this model's optimizer state.", "resume with the same code and config")
+            raise CheckpointError(
+                f"{path} does not match this model's optimizer state.", "resume with the same code and config"
+            )
         for v, a in zip(optimizer.variables, values):
             v.assign(a)

@@ -52,7 +52,9 @@ def parse_augment(value: Any) -> tuple[str, ...]:
         return ()
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
-        raise TrainConfigError(f"Unknown augmentation {', '.join(unknown)}.", f"use a comma list of {', '.join(AUGMENTATIONS)}, or none")
+        raise TrainConfigError(
+            f"Unknown augmentation {', '.join(unknown)}.", f"use a comma list of {', '.join(AUGMENTATIONS)}, or none"
+        )
     return tuple(n for n in AUGMENTATIONS if n in names)
 
 
@@ -141,7 +143,11 @@ class TrainConfig:
     verbose: bool = True
 
     def __post_init__(self) -> None:
-        self.data, self.partial_data, self.teacher = (_paths(self.data), _paths(self.partial_data), _paths(self.teacher))
+        self.data, self.partial_data, self.teacher = (
+            _paths(self.data),
+            _paths(self.partial_data),
+            _paths(self.teacher),
+        )
         self.augment = parse_augment(self.augment)
         self.labels = tuple(self.labels)
         if isinstance(self.worker_hosts, str):
@@ -163,11 +169,25 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             problems.append((f"Unknown strategy {self.strategy!r}.", f"use one of {', '.join(STRATEGIES)}"))
         if self.strategy == "multi-worker" and not self.out:
-            problems.append(("--strategy multi-worker needs --out.", "give every worker the same --out folder (shared storage)"))
+            problems.append(
+                ("--strategy multi-worker needs --out.", "give every worker the same --out folder (shared storage)")
+            )
         if self.interpolation not in INTERPOLATIONS:
-            problems.append((f"Unknown interpolation {self.interpolation!r}.", f"use one of {', '.join(INTERPOLATIONS)}"))
+            problems.append(
+                (f"Unknown interpolation {self.interpolation!r}.", f"use one of {', '.join(INTERPOLATIONS)}")
+            )
         if self.class_weight not in CLASS_WEIGHTS:
-            problems.append((f"Unknown class weighting {self.class_weight!r}.", f"use one of {', '.join(CLASS_WEIGHTS)}"))
+            problems.append(
+                (f"Unknown class weighting {self.class_weight!r}.", f"use one of {', '.join(CLASS_WEIGHTS)}")
+            )
+        problems += self._numeric_problems()
+        if problems:
+            raise TrainConfigError(problems[0][0], problems[0][1])
+        return self
+
+    def _numeric_problems(self) -> list[tuple[str, str]]:
+        """Out-of-range numbers and options that contradict each other: (problem, fix) pairs."""
+        problems: list[tuple[str, str]] = []
         for name in ("epochs", "fine_tune_epochs", "batch_size", "input_size"):
             v = getattr(self, name)
             if v is not None and int(v) < 1:
@@ -177,23 +197,42 @@ class TrainConfig:
         if not 0.0 <= self.alpha <= 1.0:
             problems.append((f"--alpha must be in [0, 1], got {self.alpha}.", "0 = teacher only, 1 = labels only"))
         if self.warmup_epochs < 0 or (self.warmup_epochs and self.preset != "adam-cosine"):
-            problems.append((f"--warmup-epochs {self.warmup_epochs} needs the adam-cosine preset and a value >= 0.",
-                             "add --preset adam-cosine, or drop --warmup-epochs"))
+            problems.append(
+                (
+                    f"--warmup-epochs {self.warmup_epochs} needs the adam-cosine preset and a value >= 0.",
+                    "add --preset adam-cosine, or drop --warmup-epochs",
+                )
+            )
         if self.warmup_epochs and self.warmup_epochs >= (self.epochs or 15):
-            problems.append((f"--warmup-epochs {self.warmup_epochs} leaves no epoch for the decay.", "use fewer warm-up epochs than --epochs"))
+            problems.append(
+                (
+                    f"--warmup-epochs {self.warmup_epochs} leaves no epoch for the decay.",
+                    "use fewer warm-up epochs than --epochs",
+                )
+            )
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append((f"--label-smoothing must be in [0, 1), got {self.label_smoothing}.", "e.g. 0.1"))
         if self.mix not in MIXES:
             problems.append((f"Unknown --mix {self.mix!r}.", f"use one of {', '.join(MIXES)}"))
         if self.mix_alpha <= 0:
-            problems.append((f"--mix-alpha must be positive, got {self.mix_alpha}.", "0.2 is usual for mixup, 1.0 for cutmix"))
+            problems.append(
+                (f"--mix-alpha must be positive, got {self.mix_alpha}.", "0.2 is usual for mixup, 1.0 for cutmix")
+            )
         if self.mix == "cutmix" and self.mode in ("ft-f", "two-phase") and self.feature_cache:
-            problems.append((f"--mix cutmix cuts images, and {self.mode} trains the head on cached features.",
-                             "add --no-feature-cache, or use --mix mixup (which mixes the cached features)"))
+            problems.append(
+                (
+                    f"--mix cutmix cuts images, and {self.mode} trains the head on cached features.",
+                    "add --no-feature-cache, or use --mix mixup (which mixes the cached features)",
+                )
+            )
         if not 0.0 <= self.ema < 1.0:
-            problems.append((f"--ema must be in [0, 1), got {self.ema}.", "e.g. 0.99 (about the last 100 steps); 0 = off"))
+            problems.append(
+                (f"--ema must be in [0, 1), got {self.ema}.", "e.g. 0.99 (about the last 100 steps); 0 = off")
+            )
         if self.temperature <= 0:
-            problems.append((f"--temperature must be positive, got {self.temperature}.", "the distillation study used 4"))
+            problems.append(
+                (f"--temperature must be positive, got {self.temperature}.", "the distillation study used 4")
+            )
         if not 0.0 <= self.head_dropout < 1.0:
             problems.append((f"--dropout must be in [0, 1), got {self.head_dropout}.", "e.g. 0.2"))
         if self.width <= 0:
@@ -201,10 +240,13 @@ class TrainConfig:
         if self.backbone_file and not self.feature_layer:
             pass  # resolved later ("gap" when the file has it)
         if self.feature_layer and not self.backbone_file:
-            problems.append(("--feature-layer only applies to --backbone-file.", "add --backbone-file MODEL.keras, or drop --feature-layer"))
-        if problems:
-            raise TrainConfigError(problems[0][0], problems[0][1])
-        return self
+            problems.append(
+                (
+                    "--feature-layer only applies to --backbone-file.",
+                    "add --backbone-file MODEL.keras, or drop --feature-layer",
+                )
+            )
+        return problems
 
     # -- (de)serialisation for config.json ------------------------------------------------
     def task_index(self) -> int:

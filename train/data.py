@@ -119,7 +119,18 @@ def _stat_key(path: Path) -> str:
 def cache_key(dataset: Dataset, contract: PreprocessContract) -> str:
     """Identifies a decoded-image cache: the image files (path, size, mtime) and the crop/resize."""
     h = hashlib.sha1()
-    h.update(json.dumps([CACHE_VERSION, contract.height, contract.width, contract.resize, contract.color_order, contract.interpolation]).encode())
+    h.update(
+        json.dumps(
+            [
+                CACHE_VERSION,
+                contract.height,
+                contract.width,
+                contract.resize,
+                contract.color_order,
+                contract.interpolation,
+            ]
+        ).encode()
+    )
     for s in dataset.samples:
         h.update(_stat_key(Path(s.path)).encode())
         h.update(b"\n")
@@ -148,8 +159,10 @@ class ImageSource:
                 self.records = RecordFile(folder / f"{key}.u8", len(self.dataset), self.contract.input_shape, np.uint8)
                 self.flags = RecordFile(folder / f"{key}.flags", len(self.dataset), (1,), np.uint8)
             except OSError as exc:
-                raise InputFileError(f"Cannot create the image cache in {folder} ({exc.strerror or exc}).",
-                                     "pass --cache-dir DIR on a writable disk, or --cache-dir none to decode every epoch") from None
+                raise InputFileError(
+                    f"Cannot create the image cache in {folder} ({exc.strerror or exc}).",
+                    "pass --cache-dir DIR on a writable disk, or --cache-dir none to decode every epoch",
+                ) from None
             self.meta_path = folder / f"{key}.json"
             self._check_space()
 
@@ -162,7 +175,8 @@ class ImageSource:
         if missing > free - (256 << 20):
             raise InputFileError(
                 f"The image cache needs {missing / 1e9:.1f} GB more in {self.records.path.parent} "
-                f"({len(self)} images of {self.contract.height}x{self.contract.width}), only {free / 1e9:.1f} GB are free.",
+                f"({len(self)} images of {self.contract.height}x{self.contract.width}), only {free / 1e9:.1f} GB are "
+                f"free.",
                 "pass --cache-dir DIR on a larger disk, or --cache-dir none to decode every epoch",
             )
 
@@ -210,6 +224,7 @@ class ImageSource:
         if progress is not None:
             progress(len(self) - len(todo))
         if todo:
+
             def work(i: int) -> None:
                 image, reason = self.decode(i)
                 if image is None:
@@ -237,15 +252,18 @@ class ImageSource:
             return {}
 
     def _save_meta(self) -> None:
-        atomic_write_json(self.meta_path, {
-            "version": CACHE_VERSION,
-            "source": self.dataset.source,
-            "n": len(self),
-            "shape": list(self.contract.input_shape),
-            "color_order": self.contract.color_order,
-            "resize": self.contract.resize,
-            "bad": {str(i): r for i, r in sorted(self.skipped.items())},
-        })
+        atomic_write_json(
+            self.meta_path,
+            {
+                "version": CACHE_VERSION,
+                "source": self.dataset.source,
+                "n": len(self),
+                "shape": list(self.contract.input_shape),
+                "color_order": self.contract.color_order,
+                "resize": self.contract.resize,
+                "bad": {str(i): r for i, r in sorted(self.skipped.items())},
+            },
+        )
 
     # access ------------------------------------------------------------------------------
     def valid_indices(self) -> np.ndarray:
@@ -319,11 +337,16 @@ def image_batches(
     contract = source.contract
     shape = contract.input_shape
     n_cls = targets.shape[1]
-    base = tf.data.Dataset.from_tensor_slices((
-        np.asarray(indices, np.int64), np.asarray(labels, np.int32), np.asarray(weights, np.float32),
-        np.asarray(targets, np.float32),
-    ))
+    base = tf.data.Dataset.from_tensor_slices(
+        (
+            np.asarray(indices, np.int64),
+            np.asarray(labels, np.int32),
+            np.asarray(weights, np.float32),
+            np.asarray(targets, np.float32),
+        )
+    )
     if source.cached:
+
         def gather(i: Any) -> Any:
             x = tf.numpy_function(source.gather, [i], tf.uint8, stateful=False)
             x.set_shape((None, *shape))
@@ -331,6 +354,7 @@ def image_batches(
 
         ds = base.batch(batch_size).map(lambda i, y, w, t: (gather(i), y, w, t), num_parallel_calls=2)
     else:
+
         def load(i: Any) -> Any:
             x, ok = tf.numpy_function(source.load_one, [i], (tf.uint8, tf.bool), stateful=False)
             x.set_shape(shape)
@@ -343,7 +367,10 @@ def image_batches(
     if names:
         s0 = tf.constant(np.asarray(seed or (0, 0), np.int64))
         ds = ds.enumerate().map(
-            lambda k, b: (augment_and_normalize(tf, b[0], s0 + tf.stack([tf.constant(0, tf.int64), k]), names, contract), *b[1:]),
+            lambda k, b: (
+                augment_and_normalize(tf, b[0], s0 + tf.stack([tf.constant(0, tf.int64), k]), names, contract),
+                *b[1:],
+            ),
             num_parallel_calls=2,
         )
     else:

@@ -25,10 +25,7 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def teacher_probabilities(
-    teacher: str | Path,
-    dataset: Dataset,
-    labels: Sequence[str],
-    log: Optional[Callable[[str], None]] = None,
+    teacher: str | Path, dataset: Dataset, labels: Sequence[str], log: Optional[Callable[[str], None]] = None
 ) -> np.ndarray:
     """One teacher's probabilities ``(len(dataset), C)`` (rows of unreadable images are uniform)."""
     from sentilite.core.classifier import load_classifier
@@ -68,5 +65,8 @@ def teacher_targets(
     probs = np.mean([teacher_probabilities(t, dataset, labels, log) for t in members], axis=0)
     if log and len(members) > 1:
         y = np.asarray(dataset.y)
-        log(f"ensemble of {len(members)} teachers: accuracy on the training images {float((probs.argmax(1) == y).mean()):.3f}")
+        log(
+            f"ensemble of {len(members)} teachers: accuracy on the training images "
+            f"{float((probs.argmax(1) == y).mean()):.3f}"
+        )
     return soften(probs, temperature)

@@ -48,9 +48,16 @@ class Distribution:
 
     def describe(self, global_batch: int) -> str:
         per = global_batch // self.replicas
-        where = f"{self.workers} worker(s) x {self.local_replicas} device(s)" if self.workers > 1 else f"{self.replicas} device(s)"
-        return (f"{self.kind} strategy over {where}: global batch {per * self.replicas} = {per} per replica x {self.replicas} "
-                "replicas; the learning rate is the one-device recipe's (the global batch is unchanged, so no scaling)")
+        where = (
+            f"{self.workers} worker(s) x {self.local_replicas} device(s)"
+            if self.workers > 1
+            else f"{self.replicas} device(s)"
+        )
+        return (
+            f"{self.kind} strategy over {where}: global batch {per * self.replicas} = {per} per replica x "
+            f"{self.replicas} "
+            "replicas; the learning rate is the one-device recipe's (the global batch is unchanged, so no scaling)"
+        )
 
     def steps(self, n: int, global_batch: int) -> int:
         """Steps per epoch: whole global batches only (every replica must take part in every step)."""
@@ -78,8 +85,10 @@ class Distribution:
 def tf_config_from_flags(hosts: Sequence[str], index: int) -> dict[str, Any]:
     """The ``TF_CONFIG`` for ``--worker-hosts a:p,b:p --worker-index i``."""
     if not 0 <= index < len(hosts):
-        raise TrainConfigError(f"--worker-index {index} is outside the {len(hosts)} --worker-hosts.",
-                               "give each worker its position in the list, from 0")
+        raise TrainConfigError(
+            f"--worker-index {index} is outside the {len(hosts)} --worker-hosts.",
+            "give each worker its position in the list, from 0",
+        )
     return {"cluster": {"worker": list(hosts)}, "task": {"type": "worker", "index": int(index)}}
 
 
@@ -94,8 +103,9 @@ def _mirrored_devices(tf: Any) -> Optional[list[str]]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-def make_distribution(tf: Any, kind: str, hosts: Sequence[str] = (), index: Optional[int] = None,
-                      timeout_s: Optional[float] = None) -> Optional[Distribution]:
+def make_distribution(
+    tf: Any, kind: str, hosts: Sequence[str] = (), index: Optional[int] = None, timeout_s: Optional[float] = None
+) -> Optional[Distribution]:
     """The strategy for ``kind`` (None for one device). Must run before any other TensorFlow op."""
     if kind == "none":
         return None
@@ -107,8 +117,10 @@ def make_distribution(tf: Any, kind: str, hosts: Sequence[str] = (), index: Opti
     cfg = json.loads(os.environ.get("TF_CONFIG") or "{}")
     workers = len(cfg.get("cluster", {}).get("worker", []))
     if workers < 1:
-        raise TrainConfigError("--strategy multi-worker needs a cluster.",
-                               "set TF_CONFIG, or pass --worker-hosts host:port,host:port --worker-index N")
+        raise TrainConfigError(
+            "--strategy multi-worker needs a cluster.",
+            "set TF_CONFIG, or pass --worker-hosts host:port,host:port --worker-index N",
+        )
     # A dead peer must end the survivors' collectives with an error instead of a hang.
     timeout = timeout_s or float(os.environ.get("SENTILITE_COLLECTIVE_TIMEOUT", "120"))
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
@@ -125,6 +137,7 @@ def lost_worker_error(exc: BaseException, config: Any, run_dir: Any) -> BaseExce
         return exc
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return TrainingInterrupted(
-        f"A peer worker stopped answering ({type(exc).__name__}: {first}); the last finished epoch is checkpointed in {run_dir}.",
+        f"A peer worker stopped answering ({type(exc).__name__}: {first}); the last finished epoch is checkpointed "
+        f"in {run_dir}.",
         f"restart every worker with `sentilite train --resume {run_dir} --worker-index N` (TF_CONFIG or its own N)",
     )

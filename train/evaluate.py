@@ -22,8 +22,9 @@ from sentilite.core.modelfile import require_format
 PathLike = Union[str, os.PathLike]
 
 
-def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "evaluating",
-                        per_image: bool = False) -> dict[str, Any]:
+def evaluate_classifier(
+    classifier: Any, dataset: Dataset, description: str = "evaluating", per_image: bool = False
+) -> dict[str, Any]:
     """Metrics of an already-loaded classifier on ``dataset`` (3-class, ``polar`` 2-class, skipped).
 
     ``per_image`` adds ``predictions``: one ``{"path", "label", "predicted", "probabilities"}``
@@ -35,7 +36,8 @@ def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "e
     if len(preds.y_true) == 0:
         first = f" (first: {preds.skipped[0][0]}: {preds.skipped[0][1]})" if preds.skipped else ""
         raise InputFileError(
-            f"None of the {len(dataset)} images of {dataset.source or 'the split'} could be read{first}, so there is nothing to score.",
+            f"None of the {len(dataset)} images of {dataset.source or 'the split'} could be read{first}, so there is "
+            f"nothing to score.",
             "check the paths in the split file (they are relative to its folder, or to --root)",
         )
     out = preds.metrics(tuple(classifier.contract.labels))
@@ -45,8 +47,12 @@ def evaluate_classifier(classifier: Any, dataset: Dataset, description: str = "e
     if per_image:
         labels = classifier.contract.labels
         out["predictions"] = [
-            {"path": str(p), "label": labels[int(y)], "predicted": labels[int(pr.argmax())],
-             "probabilities": [round(float(v), 6) for v in pr]}
+            {
+                "path": str(p),
+                "label": labels[int(y)],
+                "predicted": labels[int(pr.argmax())],
+                "probabilities": [round(float(v), 6) for v in pr],
+            }
             for p, y, pr in zip(preds.paths, preds.y_true, preds.probs)
         ]
     return out
@@ -101,9 +107,16 @@ def plot_reliability(result: dict[str, Any], path: Path) -> Optional[str]:
     bins = result["reliability"]
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "k:", linewidth=1, label="perfectly calibrated")
-    ax.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09, alpha=0.7,
-           label="accuracy in the bin")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="#c44e52", label="mean confidence")
+    ax.bar(
+        [(b["low"] + b["high"]) / 2 for b in bins],
+        [b["accuracy"] for b in bins],
+        width=0.09,
+        alpha=0.7,
+        label="accuracy in the bin",
+    )
+    ax.plot(
+        [b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="#c44e52", label="mean confidence"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("top-class probability")

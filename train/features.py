@@ -41,8 +41,10 @@ class FeatureStore:
     def mark_complete(self, key: str) -> None:
         from sentilite.core.fsutil import atomic_write_json
 
-        atomic_write_json(self.meta_path, {"version": FEATURE_VERSION, "key": key, "n": self.n, "dim": self.dim,
-                                           "view": self.view, "complete": True})
+        atomic_write_json(
+            self.meta_path,
+            {"version": FEATURE_VERSION, "key": key, "n": self.n, "dim": self.dim, "view": self.view, "complete": True},
+        )
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         return self.records.read_many(list(indices))

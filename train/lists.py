@@ -16,11 +16,14 @@ def read_split(spec: str, root: Optional[str], labels: Sequence[str]) -> Dataset
     return read_dataset(spec, root, labels)
 
 
-def read_training_data(specs: Sequence[str], root: Optional[str], labels: Sequence[str],
-                       partial: Sequence[str] = ()) -> Dataset:
+def read_training_data(
+    specs: Sequence[str], root: Optional[str], labels: Sequence[str], partial: Sequence[str] = ()
+) -> Dataset:
     """Training lists concatenated in the order given (e.g. Emotion6 + OASIS), then the ``partial``
     ones, each marked as choosing only among the classes it uses (``Dataset.as_partial``)."""
-    datasets = [read_split(s, root, labels) for s in specs] + [read_split(s, root, labels).as_partial() for s in partial]
+    datasets = [read_split(s, root, labels) for s in specs] + [
+        read_split(s, root, labels).as_partial() for s in partial
+    ]
     out = datasets[0]
     for d in datasets[1:]:
         out = out.concat(d)

@@ -50,14 +50,26 @@ class EarlyStopping:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"patience": self.patience, "monitor": self.monitor, "best": self.best if math.isfinite(self.best) else None,
-                "best_epoch": self.best_epoch, "wait": self.wait, "stopped": self.stopped}
+        return {
+            "patience": self.patience,
+            "monitor": self.monitor,
+            "best": self.best if math.isfinite(self.best) else None,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped": self.stopped,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EarlyStopping:
         best = d.get("best")
-        return cls(int(d["patience"]), d.get("monitor", "val_loss"), math.inf if best is None else float(best),
-                   int(d.get("best_epoch", -1)), int(d.get("wait", 0)), bool(d.get("stopped", False)))
+        return cls(
+            int(d["patience"]),
+            d.get("monitor", "val_loss"),
+            math.inf if best is None else float(best),
+            int(d.get("best_epoch", -1)),
+            int(d.get("wait", 0)),
+            bool(d.get("stopped", False)),
+        )
 
 
 @dataclass
@@ -160,7 +172,9 @@ class PhaseRunner:
 
         self.train_step, self.eval_step = train_step, eval_step
 
-    def train_epoch(self, batches: Iterable[Any], on_step: Callable[[float, float, int], None]) -> tuple[float, float, int]:
+    def train_epoch(
+        self, batches: Iterable[Any], on_step: Callable[[float, float, int], None]
+    ) -> tuple[float, float, int]:
         tot_loss = tot_correct = 0.0
         n = 0
         if self.dist is not None:
@@ -185,8 +199,16 @@ class PhaseRunner:
         return tot_loss / max(n, 1), tot_correct / max(n, 1)
 
 
-def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augment: tuple[str, ...], seed: int,
-                   phase: int, epoch: int, dist: Optional[Distribution] = None) -> Any:
+def _train_batches(
+    train: SplitArrays,
+    spec: PhaseSpec,
+    use_features: bool,
+    augment: tuple[str, ...],
+    seed: int,
+    phase: int,
+    epoch: int,
+    dist: Optional[Distribution] = None,
+) -> Any:
     if hasattr(train.source, "batches"):  # a pack: streamed shard by shard
         steps = dist.steps(len(train.indices), spec.batch_size) if dist else None
         batch = dist.per_replica_batch(spec.batch_size) if dist else spec.batch_size
@@ -214,11 +236,43 @@ def _train_batches(train: SplitArrays, spec: PhaseSpec, use_features: bool, augm
 def _val_batches(val: SplitArrays, spec: PhaseSpec, use_features: bool) -> Any:
     if use_features:
         k = len(val.indices)
-        return feature_batches(val.features[:1], val.indices, val.labels[val.indices], np.ones(k, np.float32),
-                               np.zeros((k, 1), np.float32), spec.batch_size)
+        return feature_batches(
+            val.features[:1],
+            val.indices,
+            val.labels[val.indices],
+            np.ones(k, np.float32),
+            np.zeros((k, 1), np.float32),
+            spec.batch_size,
+        )
     k = len(val.indices)
-    return image_batches(val.source, val.indices, val.labels[val.indices], np.ones(k, np.float32),
-                         np.zeros((k, 1), np.float32), spec.batch_size)
+    return image_batches(
+        val.source,
+        val.indices,
+        val.labels[val.indices],
+        np.ones(k, np.float32),
+        np.zeros((k, 1), np.float32),
+        spec.batch_size,
+    )
+
+
+def _epoch_row(
+    n: int, phase: int, mode: str, epoch: int, lr: float, scores: tuple[Any, Any, Any, Any], seconds: float, best: bool
+) -> dict[str, Any]:
+    """One row of history.csv (``scores``: loss, accuracy, val loss, val accuracy)."""
+    loss, acc, val_loss, val_acc = scores
+    return {
+        "epoch": n,
+        "phase": phase + 1,
+        "mode": mode,
+        "phase_epoch": epoch + 1,
+        "lr": lr,
+        "loss": loss,
+        "accuracy": acc,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "seconds": seconds,
+        "best": best,
+    }
 
 
 def run_phase(
@@ -239,8 +293,11 @@ def run_phase(
 ) -> TrainState:
     """Epochs ``state.epoch .. spec.epochs - 1`` of one phase; returns the updated state."""
     spec = runner.spec
-    es = EarlyStopping.from_dict(state.early_stopping) if state.early_stopping else EarlyStopping(
-        spec.patience, "val_loss" if val is not None else "loss")
+    es = (
+        EarlyStopping.from_dict(state.early_stopping)
+        if state.early_stopping
+        else EarlyStopping(spec.patience, "val_loss" if val is not None else "loss")
+    )
     history: list[dict[str, Any]] = list(state.history)
     start = int(state.epoch)
     if es.stopped:
@@ -256,7 +313,8 @@ def run_phase(
                 _p.update(_task, advance=1, description=f"{_d} loss {loss:.4f} acc {acc:.3f}")
 
             loss, acc, n_seen = runner.train_epoch(
-                _train_batches(train, spec, use_features, augment, seed, phase, epoch, runner.dist), on_step)
+                _train_batches(train, spec, use_features, augment, seed, phase, epoch, runner.dist), on_step
+            )
         val_loss = val_acc = None
         with averaged_weights(runner.optimizer, runner.net.trainable_variables):  # --ema: judge and keep the average
             if val is not None and len(val.indices):
@@ -266,17 +324,17 @@ def run_phase(
             if improved:
                 best_weights = checkpointer.save_best(model, phase)
         seconds = time.perf_counter() - t0
-        row = {
-            "epoch": len(history) + 1, "phase": phase + 1, "mode": spec.mode, "phase_epoch": epoch + 1,
-            "lr": lr, "loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc,
-            "seconds": seconds, "best": improved,
-        }
-        history.append(row)
+        history.append(
+            _epoch_row(len(history) + 1, phase, spec.mode, epoch, lr, (loss, acc, val_loss, val_acc), seconds, improved)
+        )
         vtxt = f", val_loss {val_loss:.4f}, val_acc {val_acc:.3f}" if val_loss is not None else ""
-        log(f"{desc}: loss {loss:.4f}, acc {acc:.3f}{vtxt}, lr {lr:.2e}, {seconds:.1f} s ({n_seen} samples)"
-            + (" *best*" if improved else ""))
-        state = state.update(history=history, epoch=epoch + 1, early_stopping=es.to_dict(),
-                             train_seconds=state.train_seconds + seconds)
+        log(
+            f"{desc}: loss {loss:.4f}, acc {acc:.3f}{vtxt}, lr {lr:.2e}, {seconds:.1f} s ({n_seen} samples)"
+            + (" *best*" if improved else "")
+        )
+        state = state.update(
+            history=history, epoch=epoch + 1, early_stopping=es.to_dict(), train_seconds=state.train_seconds + seconds
+        )
         if improved:
             state = state.update(best_weights=best_weights)
         state = checkpointer.save_epoch(model, runner.optimizer, state, phase, epoch + 1)
@@ -284,10 +342,15 @@ def run_phase(
         if on_epoch_end is not None:
             on_epoch_end(state)
         if es.stopped:
-            log(f"early stopping: {es.monitor} has not improved for {es.patience} epochs "
-                f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})")
+            log(
+                f"early stopping: {es.monitor} has not improved for {es.patience} epochs "
+                f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})"
+            )
             break
     if state.best_weights:
         checkpointer.load_weights(model, state.best_weights, own=True)
-        log(f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} {es.best:.4f})")
+        log(
+            f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} "
+            f"{es.best:.4f})"
+        )
     return state

@@ -54,8 +54,16 @@ def hard_loss(tf: Any, y: Any, logits: Any, mask: Any = None, smoothing: float =
     return -tf.reduce_sum(target * log_p, axis=-1)
 
 
-def distillation_loss(tf: Any, y: Any, logits: Any, soft_targets: Any, temperature: float, alpha: float,
-                      mask: Any = None, smoothing: float = 0.0) -> Any:
+def distillation_loss(
+    tf: Any,
+    y: Any,
+    logits: Any,
+    soft_targets: Any,
+    temperature: float,
+    alpha: float,
+    mask: Any = None,
+    smoothing: float = 0.0,
+) -> Any:
     """Per-sample distillation loss (see the module docstring); ``soft_targets`` = p_T."""
     t = tf.constant(float(temperature), tf.float32)
     ce = hard_loss(tf, y, logits, mask, smoothing)

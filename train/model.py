@@ -45,8 +45,9 @@ def build_head(feature_dim: int, num_classes: int, dropout: float, hidden: tuple
     return keras.Model(inp, logits, name="head")
 
 
-def assemble(backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite",
-             precision: str = "float32") -> SentimentModel:
+def assemble(
+    backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite", precision: str = "float32"
+) -> SentimentModel:
     """The four views; under mixed precision the backbone and head compute in 16 bits (a
     --backbone-file keeps the policy it was saved with, so it is re-created in ``precision``)."""
     from sentilite.core.tf_import import import_keras

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-PHASES_OF_MODE: dict[str, tuple[str, ...]] = {
-    "ft-f": ("ft-f",),
-    "ft-a": ("ft-a",),
-    "two-phase": ("ft-f", "ft-a"),
-}
+PHASES_OF_MODE: dict[str, tuple[str, ...]] = {"ft-f": ("ft-f",), "ft-a": ("ft-a",), "two-phase": ("ft-f", "ft-a")}
 
 
 def phases_for(mode: str) -> tuple[str, ...]:

@@ -49,10 +49,14 @@ class PackOptions:
         if self.format not in FORMATS:
             raise InputFileError(f"Unknown pack format {self.format!r}.", f"use one of {', '.join(FORMATS)}")
         if not 50 <= self.quality <= 100 or self.shard_size < 1:
-            raise InputFileError("--quality must be 50..100 and --shard-size at least 1.", "e.g. --quality 95 --shard-size 2048")
+            raise InputFileError(
+                "--quality must be 50..100 and --shard-size at least 1.", "e.g. --quality 95 --shard-size 2048"
+            )
 
 
-def _encode_chunk(args: tuple[list[tuple[int, str, int]], dict[str, Any], str, int]) -> list[tuple[int, int, Optional[bytes], str]]:
+def _encode_chunk(
+    args: tuple[list[tuple[int, str, int]], dict[str, Any], str, int],
+) -> list[tuple[int, int, Optional[bytes], str]]:
     """Worker process: decode, crop/resize per the contract (RGB), encode. (index, label, bytes|None, reason)."""
     import cv2
 
@@ -75,8 +79,16 @@ def _encode_chunk(args: tuple[list[tuple[int, str, int]], dict[str, Any], str, i
             out.append((index, label, pixels.tobytes(), ""))
         else:
             # 4:4:4: no chroma subsampling, so colour edges survive (about +30 % bytes at 224 px)
-            ok, buf = cv2.imencode(".jpg", pixels[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality,
-                                                               cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+            ok, buf = cv2.imencode(
+                ".jpg",
+                pixels[..., ::-1],
+                [
+                    cv2.IMWRITE_JPEG_QUALITY,
+                    quality,
+                    cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+                ],
+            )
             out.append((index, label, buf.tobytes() if ok else None, "" if ok else "JPEG encoding failed"))
     return out
 
@@ -88,8 +100,13 @@ def _chunks(samples: Sequence[Any], size: int) -> Iterator[list[tuple[int, str, 
 
 def pack_contract(contract: PreprocessContract) -> dict[str, Any]:
     """The part of a contract a pack fixes (size, crop, resize method); packs are RGB."""
-    return {"height": contract.height, "width": contract.width, "resize": contract.resize,
-            "interpolation": contract.interpolation, "color_order": "RGB"}
+    return {
+        "height": contract.height,
+        "width": contract.width,
+        "resize": contract.resize,
+        "interpolation": contract.interpolation,
+        "color_order": "RGB",
+    }
 
 
 def _example(tf: Any, image: bytes, label: int, index: int) -> bytes:
@@ -125,8 +142,14 @@ class _ShardWriter:
             self.writer = None
 
 
-def pack_split(spec: PathLike, out: PathLike, contract: PreprocessContract, options: PackOptions = PackOptions(),
-               root: Optional[PathLike] = None, overwrite: bool = False) -> dict[str, Any]:
+def pack_split(
+    spec: PathLike,
+    out: PathLike,
+    contract: PreprocessContract,
+    options: PackOptions = PackOptions(),
+    root: Optional[PathLike] = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Pack every readable image of ``spec`` into ``out``; returns the manifest (also ``out/pack.json``)."""
     from sentilite.core.datasets import read_dataset
     from sentilite.core.progress import make_progress
@@ -162,8 +185,10 @@ def pack_split(spec: PathLike, out: PathLike, contract: PreprocessContract, opti
     manifest = _manifest(spec, dataset, contract, options, shards.shards, skipped, time.perf_counter() - t0, processes)
     if not manifest["records"]:
         shutil.rmtree(stage, ignore_errors=True)
-        raise InputFileError(f"None of the {len(dataset)} images of {spec} could be read (first: {skipped[0]['reason']}).",
-                             "check the paths in the split file, or pass --root DIR")
+        raise InputFileError(
+            f"None of the {len(dataset)} images of {spec} could be read (first: {skipped[0]['reason']}).",
+            "check the paths in the split file, or pass --root DIR",
+        )
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -171,18 +196,34 @@ def pack_split(spec: PathLike, out: PathLike, contract: PreprocessContract, opti
     return manifest
 
 
-def _manifest(spec: PathLike, dataset: Any, contract: PreprocessContract, options: PackOptions, shards: list[dict[str, Any]],
-              skipped: list[dict[str, str]], seconds: float, processes: int) -> dict[str, Any]:
+def _manifest(
+    spec: PathLike,
+    dataset: Any,
+    contract: PreprocessContract,
+    options: PackOptions,
+    shards: list[dict[str, Any]],
+    skipped: list[dict[str, str]],
+    seconds: float,
+    processes: int,
+) -> dict[str, Any]:
     labels = np.concatenate([np.asarray(s["labels"], np.int64) for s in shards]) if shards else np.zeros(0, np.int64)
     counts = np.bincount(labels, minlength=len(contract.labels))
     return {
-        "format": PACK_FORMAT, "version": PACK_VERSION, "source": str(spec), "image_format": options.format,
-        "quality": options.quality if options.format == "jpeg" else None, "input": pack_contract(contract),
-        "labels": list(contract.labels), "records": int(len(labels)),
+        "format": PACK_FORMAT,
+        "version": PACK_VERSION,
+        "source": str(spec),
+        "image_format": options.format,
+        "quality": options.quality if options.format == "jpeg" else None,
+        "input": pack_contract(contract),
+        "labels": list(contract.labels),
+        "records": int(len(labels)),
         "class_counts": {n: int(counts[i]) for i, n in enumerate(contract.labels)},
-        "listed": len(dataset), "skipped": skipped, "n_skipped": len(skipped),
+        "listed": len(dataset),
+        "skipped": skipped,
+        "n_skipped": len(skipped),
         "shards": [{"file": s["file"], "records": s["records"], "labels": s["labels"]} for s in shards],
-        "pack_seconds": round(seconds, 2), "processes": processes,
+        "pack_seconds": round(seconds, 2),
+        "processes": processes,
         "images_per_second": round(len(dataset) / seconds, 1) if seconds else None,
     }
 
@@ -193,8 +234,9 @@ def read_manifest(folder: PathLike) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise InputFileError(f"{folder} is not a sentilite pack ({path}: {exc}).",
-                             "make one with `sentilite data pack SPLIT --out DIR`") from None
+        raise InputFileError(
+            f"{folder} is not a sentilite pack ({path}: {exc}).", "make one with `sentilite data pack SPLIT --out DIR`"
+        ) from None
     if manifest.get("format") != PACK_FORMAT or int(manifest.get("version", 0)) > PACK_VERSION:
         raise InputFileError(f"{path} is not a pack this sentilite reads.", "re-pack it with this version")
     return manifest

@@ -38,8 +38,10 @@ def devices_line(devices: list[dict[str, Any]]) -> str:
     gpus = [d for d in devices if d["type"] == "GPU"]
     if not gpus:
         return "training on CPU (no GPU visible to TensorFlow; `pip install 'sentilite[gpu]'` on a CUDA machine)"
-    names = ", ".join(f"{d.get('model') or d['name']}" + (f" (cc {d['compute_capability']})" if d.get("compute_capability") else "")
-                      for d in gpus)
+    names = ", ".join(
+        f"{d.get('model') or d['name']}" + (f" (cc {d['compute_capability']})" if d.get("compute_capability") else "")
+        for d in gpus
+    )
     return f"training on {len(gpus)} GPU(s): {names}"
 
 

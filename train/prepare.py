@@ -36,12 +36,16 @@ def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optiona
     packed = [d for d in config.data if is_pack(d)]
     for flag, spec in (("--val", config.val), ("--test", config.test)):
         if spec and is_pack(spec):
-            raise InputFileError(f"{flag} {spec} is a pack; validation and test sets are split files.",
-                                 f"pass the split file it was packed from as {flag}")
+            raise InputFileError(
+                f"{flag} {spec} is a pack; validation and test sets are split files.",
+                f"pass the split file it was packed from as {flag}",
+            )
     if packed:
         if len(packed) != len(config.data) or config.teacher or config.partial_data:
-            raise InputFileError("Packs cannot be mixed with split files, nor used for distillation (--teacher) or "
-                                 "with --partial-data.", "pack every training split (sentilite data pack), or train from split files")
+            raise InputFileError(
+                "Packs cannot be mixed with split files, nor used for distillation (--teacher) or with --partial-data.",
+                "pack every training split (sentilite data pack), or train from split files",
+            )
         from .stream import PackedSource
 
         train: Any = PackedSource(config.data, config.labels)
@@ -54,8 +58,10 @@ def read_lists(config: TrainConfig) -> tuple[Dataset, Optional[Dataset], Optiona
             require_labels_in_range(ds, len(config.labels))
     if test is not None and not any(Path(s.path).is_file() for s in test):
         # Caught here, before training: otherwise the run would end in an evaluation with nothing to score.
-        raise InputFileError(f"None of the {len(test)} test images of {config.test} exists.",
-                             "check the paths in the --test split file (and --root)")
+        raise InputFileError(
+            f"None of the {len(test)} test images of {config.test} exists.",
+            "check the paths in the --test split file (and --root)",
+        )
     return train, val, test
 
 
@@ -67,8 +73,9 @@ def log_lists(lists: tuple[Dataset, Optional[Dataset], Optional[Dataset]], log: 
             log(f"{name}: {len(ds)} images ({counts}) from {' + '.join(map(str, sources))}")
 
 
-def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, config: TrainConfig,
-                    log: Callable[[str], None]) -> Any:
+def prepare_source(
+    name: str, dataset: Dataset, contract: PreprocessContract, config: TrainConfig, log: Callable[[str], None]
+) -> Any:
     from .data import make_source
 
     if hasattr(dataset, "check"):  # a pack: streamed, nothing to decode up front
@@ -80,8 +87,11 @@ def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, co
     def fill(src: Any) -> None:
         with counter(f"decoding {name} images ({src.contract.interpolation} resize)", len(src)) as advance:
             src.fill(config.workers, advance)
-        log(f"{name}: image cache {src.records.path} ({src.cache_bytes / 1e6:.0f} MB, {src.contract.interpolation} resize; "
-            f"{src.fill_seconds:.1f} s to fill)")
+        log(
+            f"{name}: image cache {src.records.path} ({src.cache_bytes / 1e6:.0f} MB, {src.contract.interpolation} "
+            f"resize; "
+            f"{src.fill_seconds:.1f} s to fill)"
+        )
 
     source = make_source(dataset, contract, config.cache_dir)
     if source.cached:
@@ -96,8 +106,10 @@ def prepare_source(name: str, dataset: Dataset, contract: PreprocessContract, co
         from .resize_mix import resize_mix
 
         source = resize_mix(source, config.cache_dir, fill)
-        log(f"train: interp augmentation: each image resized by one of {', '.join(source.methods)} per epoch "
-            f"(the contract keeps {contract.interpolation})")
+        log(
+            f"train: interp augmentation: each image resized by one of {', '.join(source.methods)} per epoch "
+            f"(the contract keeps {contract.interpolation})"
+        )
     return source
 
 
@@ -126,8 +138,9 @@ def feature_folder(source: Any, backbone: Any, run: Any) -> Path:
     return run.features
 
 
-def ensure_features(split: str, arrays: Any, backbone: Any, run: Any, batch: int, views: tuple[str, ...],
-                     log: Callable[[str], None]) -> float:
+def ensure_features(
+    split: str, arrays: Any, backbone: Any, run: Any, batch: int, views: tuple[str, ...], log: Callable[[str], None]
+) -> float:
     from .features import FeatureStore, extract_features
 
     t0 = time.perf_counter()
@@ -140,15 +153,19 @@ def ensure_features(split: str, arrays: Any, backbone: Any, run: Any, batch: int
             with counter(f"{split} features ({view})", len(arrays.indices)) as advance:
                 extract_features(backbone.model, arrays.source, arrays.indices, store, batch, view == "flip", advance)
             store.mark_complete(key)
-            log(f"{split}: computed {backbone.feature_dim}-d backbone features ({view}) in "
-                f"{time.perf_counter() - t0:.1f} s -> {store.path}")
+            log(
+                f"{split}: computed {backbone.feature_dim}-d backbone features ({view}) in "
+                f"{time.perf_counter() - t0:.1f} s -> {store.path}"
+            )
         else:
             log(f"{split}: reusing cached backbone features ({view}) {store.path}")
         arrays.features.append(store)
     return time.perf_counter() - t0
 
 
-def phase_features(config: TrainConfig, run: Any, setup: Any, spec: Any, log: Callable[[str], None]) -> tuple[bool, float]:
+def phase_features(
+    config: TrainConfig, run: Any, setup: Any, spec: Any, log: Callable[[str], None]
+) -> tuple[bool, float]:
     """(train the head on cached backbone features?, seconds spent computing them) for one phase of
     ``setup`` (the run's train/val arrays and backbone)."""
     augment = tuple(config.augment)
@@ -160,8 +177,10 @@ def phase_features(config: TrainConfig, run: Any, setup: Any, spec: Any, log: Ca
     views = ("plain", "flip") if "flip" in augment else ("plain",)
     dropped = [a for a in augment if a != "flip"]
     if dropped:
-        log(f"ft-f on cached features: {', '.join(dropped)} augmentation not applied in this phase "
-            "(use --no-feature-cache to apply it, at the cost of a backbone pass per epoch)")
+        log(
+            f"ft-f on cached features: {', '.join(dropped)} augmentation not applied in this phase "
+            "(use --no-feature-cache to apply it, at the cost of a backbone pass per epoch)"
+        )
     seconds = ensure_features("train", setup.train, setup.backbone, run, spec.batch_size, views, log)
     if setup.val is not None:
         seconds += ensure_features("val", setup.val, setup.backbone, run, spec.batch_size, ("plain",), log)
@@ -182,4 +201,6 @@ def preflight(config: TrainConfig) -> None:
         if value and not Path(value).is_file():
             raise InputFileError(f"{flag} {value}: file not found.", "check the path")
     if config.weights and config.weights not in ("imagenet", "none") and not Path(config.weights).is_file():
-        raise InputFileError(f"--weights {config.weights}: file not found.", "pass imagenet, none or an existing weights file")
+        raise InputFileError(
+            f"--weights {config.weights}: file not found.", "pass imagenet, none or an existing weights file"
+        )

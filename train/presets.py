@@ -42,16 +42,56 @@ class PhaseSpec:
 #: preset -> phase mode -> defaults. ``lr`` of "ft-a" is the rate of a stand-alone FT-A run.
 PRESET_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "replication": {
-        "ft-f": dict(optimizer="sgd", lr=1e-3, momentum=0.9, schedule="step", step_epochs=5, step_factor=0.1,
-                     weight_decay=5e-4, batch_size=64, epochs=15, patience=5),
-        "ft-a": dict(optimizer="sgd", lr=1e-3, momentum=0.9, schedule="step", step_epochs=5, step_factor=0.1,
-                     weight_decay=5e-4, batch_size=48, epochs=15, patience=5),
+        "ft-f": dict(
+            optimizer="sgd",
+            lr=1e-3,
+            momentum=0.9,
+            schedule="step",
+            step_epochs=5,
+            step_factor=0.1,
+            weight_decay=5e-4,
+            batch_size=64,
+            epochs=15,
+            patience=5,
+        ),
+        "ft-a": dict(
+            optimizer="sgd",
+            lr=1e-3,
+            momentum=0.9,
+            schedule="step",
+            step_epochs=5,
+            step_factor=0.1,
+            weight_decay=5e-4,
+            batch_size=48,
+            epochs=15,
+            patience=5,
+        ),
     },
     "adam-cosine": {
-        "ft-f": dict(optimizer="adam", lr=1e-3, momentum=0.0, schedule="cosine", step_epochs=0, step_factor=1.0,
-                     weight_decay=0.0, batch_size=32, epochs=15, patience=5),
-        "ft-a": dict(optimizer="adam", lr=1e-4, momentum=0.0, schedule="cosine", step_epochs=0, step_factor=1.0,
-                     weight_decay=0.0, batch_size=32, epochs=15, patience=5),
+        "ft-f": dict(
+            optimizer="adam",
+            lr=1e-3,
+            momentum=0.0,
+            schedule="cosine",
+            step_epochs=0,
+            step_factor=1.0,
+            weight_decay=0.0,
+            batch_size=32,
+            epochs=15,
+            patience=5,
+        ),
+        "ft-a": dict(
+            optimizer="adam",
+            lr=1e-4,
+            momentum=0.0,
+            schedule="cosine",
+            step_epochs=0,
+            step_factor=1.0,
+            weight_decay=0.0,
+            batch_size=32,
+            epochs=15,
+            patience=5,
+        ),
     },
 }
 
@@ -106,13 +146,19 @@ def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
     keras = import_keras("training")
     sched = keras.optimizers.schedules
     if spec.schedule == "step":
-        lr = sched.ExponentialDecay(spec.lr, decay_steps=max(1, spec.step_epochs * steps_per_epoch),
-                                    decay_rate=spec.step_factor, staircase=True)
+        lr = sched.ExponentialDecay(
+            spec.lr, decay_steps=max(1, spec.step_epochs * steps_per_epoch), decay_rate=spec.step_factor, staircase=True
+        )
     else:
         warm = spec.warmup_epochs * steps_per_epoch
         if warm:
-            lr = sched.CosineDecay(0.0, decay_steps=max(1, spec.epochs * steps_per_epoch - warm), alpha=0.0,
-                                   warmup_target=spec.lr, warmup_steps=warm)
+            lr = sched.CosineDecay(
+                0.0,
+                decay_steps=max(1, spec.epochs * steps_per_epoch - warm),
+                alpha=0.0,
+                warmup_target=spec.lr,
+                warmup_steps=warm,
+            )
         else:
             lr = sched.CosineDecay(spec.lr, decay_steps=max(1, spec.epochs * steps_per_epoch), alpha=0.0)
     # Keras keeps the average in the optimizer's variables, so checkpoints and --resume carry it

@@ -41,7 +41,9 @@ class ResizeMix:
 
     def set_epoch(self, seed: int, phase: int, epoch: int) -> None:
         """Draw every image's resize method for one epoch (a pure function of the arguments)."""
-        self.draw = np.random.default_rng([int(seed), int(phase), int(epoch), 23]).integers(0, len(self.sources), len(self.primary))
+        self.draw = np.random.default_rng([int(seed), int(phase), int(epoch), 23]).integers(
+            0, len(self.sources), len(self.primary)
+        )
 
     def gather(self, indices: np.ndarray) -> np.ndarray:
         idx = np.asarray(indices).reshape(-1)

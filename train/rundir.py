@@ -25,8 +25,19 @@ from typing import Any, Optional, Sequence
 from sentilite.core.reporting import write_csv
 from sentilite.core.signals import raise_if_terminated, sigterm_as_interrupt  # noqa: F401 - the loop's names
 
-HISTORY_KEYS = ("epoch", "phase", "mode", "phase_epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy",
-                "seconds", "best")
+HISTORY_KEYS = (
+    "epoch",
+    "phase",
+    "mode",
+    "phase_epoch",
+    "lr",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "seconds",
+    "best",
+)
 
 
 class RunDir:
@@ -146,8 +157,10 @@ def summary_line(metrics: Optional[dict[str, Any]], name: str) -> str:
         return f"{name}: not evaluated"
     polar = metrics.get("polar") or {}
     two = f", 2-class {polar['accuracy']:.3f} ({_interval(polar)}n={polar['n']})" if polar else ""
-    return (f"{name}: 3-class accuracy {metrics['accuracy']:.3f} ({_interval(metrics)}n={metrics['n']}), "
-            f"macro F1 {metrics['macro_f1']:.3f}{two}")
+    return (
+        f"{name}: 3-class accuracy {metrics['accuracy']:.3f} ({_interval(metrics)}n={metrics['n']}), "
+        f"macro F1 {metrics['macro_f1']:.3f}{two}"
+    )
 
 
 def _interval(metrics: dict[str, Any]) -> str:

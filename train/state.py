@@ -46,5 +46,10 @@ class TrainState:
 
     def next_phase(self, phase_info: dict[str, Any]) -> TrainState:
         """The state after phase ``self.phase`` finished with ``phase_info``."""
-        return self.update(phases=[*self.phases[: self.phase], phase_info], phase=self.phase + 1, epoch=0,
-                           early_stopping=None, best_weights=None)
+        return self.update(
+            phases=[*self.phases[: self.phase], phase_info],
+            phase=self.phase + 1,
+            epoch=0,
+            early_stopping=None,
+            best_weights=None,
+        )

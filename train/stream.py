@@ -37,8 +37,10 @@ class PackedSource:
         self.manifests = [read_manifest(f) for f in self.folders]
         for folder, m in zip(self.folders, self.manifests):
             if list(m["labels"]) != list(self.labels):
-                raise InputFileError(f"{folder} was packed with labels {m['labels']}, the run uses {list(self.labels)}.",
-                                     "re-pack it with the run's labels")
+                raise InputFileError(
+                    f"{folder} was packed with labels {m['labels']}, the run uses {list(self.labels)}.",
+                    "re-pack it with the run's labels",
+                )
         self.files = [str(f / s["file"]) for f, m in zip(self.folders, self.manifests) for s in m["shards"]]
         self.file_labels = [np.asarray(s["labels"], np.int64) for m in self.manifests for s in m["shards"]]
         self.y = np.concatenate(self.file_labels) if self.file_labels else np.zeros(0, np.int64)
@@ -56,7 +58,8 @@ class PackedSource:
             if m["input"] != want:
                 raise InputFileError(
                     f"{folder} was packed for {m['input']}; this model needs {want}.",
-                    f"re-pack it: sentilite data pack SPLIT --out DIR --size {contract.height} --resize {contract.resize} "
+                    f"re-pack it: sentilite data pack SPLIT --out DIR --size {contract.height} --resize "
+                    f"{contract.resize} "
                     f"--interpolation {contract.interpolation}",
                 )
         self.contract = contract
@@ -83,8 +86,10 @@ class PackedSource:
         pass
 
     def describe(self) -> str:
-        return (f"{len(self)} images streamed from {len(self.files)} shard(s) of {len(self.folders)} pack(s) "
-                f"({'/'.join(sorted(self.image_format))})")
+        return (
+            f"{len(self)} images streamed from {len(self.files)} shard(s) of {len(self.folders)} pack(s) "
+            f"({'/'.join(sorted(self.image_format))})"
+        )
 
     # -- tf.data ------------------------------------------------------------------------------
     def _parse_batch(self, tf: Any, records: Any) -> Any:
@@ -95,23 +100,39 @@ class PackedSource:
         if self.image_format == {"raw"}:
             images = tf.reshape(tf.io.decode_raw(ex["image"], tf.uint8), (-1, h, w, 3))
         else:
-            images = tf.map_fn(lambda b: tf.io.decode_jpeg(b, channels=3), ex["image"],
-                               fn_output_signature=tf.TensorSpec((h, w, 3), tf.uint8))
+            images = tf.map_fn(
+                lambda b: tf.io.decode_jpeg(b, channels=3),
+                ex["image"],
+                fn_output_signature=tf.TensorSpec((h, w, 3), tf.uint8),
+            )
         if self.contract.color_order == "BGR":
             images = images[..., ::-1]
         return images, tf.cast(ex["label"], tf.int32)
 
     def _serialized(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
         return tf.data.Dataset.from_tensor_slices(files).interleave(
-            tf.data.TFRecordDataset, cycle_length=max(1, min(cycle, len(files))), num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True)
+            tf.data.TFRecordDataset,
+            cycle_length=max(1, min(cycle, len(files))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
 
     def records(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
         """Decoded ``(uint8 image, label)`` records of ``files``, interleaved (what training sees, unshuffled)."""
         return self._serialized(tf, files, cycle).batch(64).map(lambda r: self._parse_batch(tf, r)).unbatch()
 
-    def batches(self, class_weights: Optional[np.ndarray], batch_size: int, augment: Sequence[str], seed: int, phase: int,
-                epoch: int, dist: Any = None, steps: Optional[int] = None, n_cls: int = 1) -> Any:
+    def batches(
+        self,
+        class_weights: Optional[np.ndarray],
+        batch_size: int,
+        augment: Sequence[str],
+        seed: int,
+        phase: int,
+        epoch: int,
+        dist: Any = None,
+        steps: Optional[int] = None,
+        n_cls: int = 1,
+    ) -> Any:
         """One epoch of ``(x, y, w, t)`` batches; ``x`` is uint8 pixels, normalised by the training step
         on the accelerator (the CPU pipeline then does little more than JPEG decoding); ``t`` says "no teacher, every
         class allowed" (distillation and partial labels need split lists)."""
@@ -124,18 +145,27 @@ class PackedSource:
         files = [self.files[i] for i in rng.permutation(len(self.files))]
         if dist is not None:
             if len(files) < dist.workers:
-                raise InputFileError(f"{len(files)} shard(s) cannot feed {dist.workers} workers.",
-                                     "re-pack with a smaller --shard-size (at least one shard per worker)")
+                raise InputFileError(
+                    f"{len(files)} shard(s) cannot feed {dist.workers} workers.",
+                    "re-pack with a smaller --shard-size (at least one shard per worker)",
+                )
             files = files[dist.worker_index :: dist.workers]
         # Shuffled as serialized records (a JPEG is ~25 kB, its pixels 150 kB), decoded a batch at a time.
-        ds = self._serialized(tf, files).shuffle(SHUFFLE_BUFFER, seed=int(rng.integers(2**31)), reshuffle_each_iteration=False)
+        ds = self._serialized(tf, files).shuffle(
+            SHUFFLE_BUFFER, seed=int(rng.integers(2**31)), reshuffle_each_iteration=False
+        )
         if dist is not None:
             ds = ds.repeat().take(int(steps) * batch_size * dist.local_replicas)
-        ds = ds.batch(batch_size, drop_remainder=dist is not None).map(lambda r: self._parse_batch(tf, r),
-                                                                       num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.batch(batch_size, drop_remainder=dist is not None).map(
+            lambda r: self._parse_batch(tf, r), num_parallel_calls=tf.data.AUTOTUNE
+        )
         cw = tf.constant(np.asarray(class_weights if class_weights is not None else np.ones(n_cls), np.float32))
         names, order = tuple(augment or ()), self.contract.color_order
-        s0 = tf.constant(np.asarray((int(seed) * 16 + phase, epoch * 1_000_000 + (dist.worker_index if dist else 0) * 10_000), np.int64))
+        s0 = tf.constant(
+            np.asarray(
+                (int(seed) * 16 + phase, epoch * 1_000_000 + (dist.worker_index if dist else 0) * 10_000), np.int64
+            )
+        )
 
         def finish(k: Any, x: Any, y: Any) -> Any:
             if names:  # augmented pixels are rounded back to uint8, like any photo
@@ -144,4 +174,8 @@ class PackedSource:
             n = tf.shape(y)[0]  # targets as train.losses.pack_targets lays them out: no teacher, all classes allowed
             return x, y, tf.gather(cw, y), tf.concat([tf.zeros((n, 1)), tf.ones((n, len(self.labels)))], axis=1)
 
-        return ds.enumerate().map(lambda k, b: finish(k, *b), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return (
+            ds.enumerate()
+            .map(lambda k, b: finish(k, *b), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE)
+        )

@@ -8,8 +8,15 @@ from .config import TrainConfig
 from .state import TrainState
 
 
-def build_metrics(config: TrainConfig, run: Any, setup: Any, state: TrainState, results: dict[str, Any],
-                  usage: dict[str, Any], feature_seconds: float) -> dict[str, Any]:
+def build_metrics(
+    config: TrainConfig,
+    run: Any,
+    setup: Any,
+    state: TrainState,
+    results: dict[str, Any],
+    usage: dict[str, Any],
+    feature_seconds: float,
+) -> dict[str, Any]:
     """The content of metrics.json (``setup`` is the session's model, contract and prepared data)."""
     train_ds, val_ds, test_ds = setup.datasets
     train_src, val_src = setup.sources
@@ -20,10 +27,18 @@ def build_metrics(config: TrainConfig, run: Any, setup: Any, state: TrainState, 
         "decision": setup.contract.decision.to_dict(),
         "config": config.to_dict(),
         "data": {
-            "train": {"n": len(train_ds), "n_used": int(len(setup.train.indices)), "class_counts": train_ds.class_counts(),
-                      "sources": train_ds.meta.get("sources", [train_ds.source])},
-            "val": {"n": len(val_ds), "class_counts": val_ds.class_counts(), "source": val_ds.source} if val_ds else None,
-            "test": {"n": len(test_ds), "class_counts": test_ds.class_counts(), "source": test_ds.source} if test_ds else None,
+            "train": {
+                "n": len(train_ds),
+                "n_used": int(len(setup.train.indices)),
+                "class_counts": train_ds.class_counts(),
+                "sources": train_ds.meta.get("sources", [train_ds.source]),
+            },
+            "val": {"n": len(val_ds), "class_counts": val_ds.class_counts(), "source": val_ds.source}
+            if val_ds
+            else None,
+            "test": {"n": len(test_ds), "class_counts": test_ds.class_counts(), "source": test_ds.source}
+            if test_ds
+            else None,
             "class_weights": dict(zip(setup.labels, map(float, setup.class_weights))),
         },
         "skipped": {"train": train_src.skipped_list(), "val": val_src.skipped_list() if val_src else []},
@@ -43,6 +58,10 @@ def build_metrics(config: TrainConfig, run: Any, setup: Any, state: TrainState, 
             "rss_peak_mb": usage["rss_peak_mb"],
             "resource_note": "CPU and memory of the last session" if state.sessions > 1 else "whole run",
         },
-        "model_size": {"parameters": params["total"], "backbone_parameters": params["backbone"],
-                       "head_parameters": params["head"], "file_bytes": run.model.stat().st_size},
+        "model_size": {
+            "parameters": params["total"],
+            "backbone_parameters": params["backbone"],
+            "head_parameters": params["head"],
+            "file_bytes": run.model.stat().st_size,
+        },
     }

@@ -17,4 +17,12 @@ from .layer_errors import layer_errors, worst
 from .repair import needs_repair, try_repairs
 from .report import LAYER_PLOT_FILE, int8_section, plot_layer_errors
 
-__all__ = ["LAYER_PLOT_FILE", "int8_section", "layer_errors", "needs_repair", "plot_layer_errors", "try_repairs", "worst"]
+__all__ = [
+    "LAYER_PLOT_FILE",
+    "int8_section",
+    "layer_errors",
+    "needs_repair",
+    "plot_layer_errors",
+    "try_repairs",
+    "worst",
+]

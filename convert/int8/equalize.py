@@ -30,15 +30,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .graph import (
-    called_once,
-    consumers,
-    is_depthwise,
-    is_linear,
-    probe_batches,
-    rewritable,
-    sources,
-)
+from .graph import called_once, consumers, is_depthwise, is_linear, probe_batches, rewritable, sources
 
 #: limits on one channel's scale: beyond 64x a channel is noise the float model barely uses
 MAX_SCALE = 64.0
@@ -59,9 +51,15 @@ class Group:
 
     def to_dict(self) -> dict[str, Any]:
         s = self.scales if self.scales is not None else np.ones(1)
-        return {"kind": self.kind, "producers": [p.name for p in self.producers], "readers": [r.name for r in self.readers],
-                "channels": int(s.size), "scale_median": round(float(np.median(s)), 3),
-                "scale_max": round(float(s.max()), 3), "shrunk": int((s < 1).sum())}
+        return {
+            "kind": self.kind,
+            "producers": [p.name for p in self.producers],
+            "readers": [r.name for r in self.readers],
+            "channels": int(s.size),
+            "scale_median": round(float(np.median(s)), 3),
+            "scale_max": round(float(s.max()), 3),
+            "shrunk": int((s < 1).sum()),
+        }
 
 
 def _relu_bound(layer: Any, keras: Any) -> tuple[bool, Optional[float]]:
@@ -127,8 +125,11 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
     for add in adds:
         for s in src.get(id(add), []):
             parent[root(id(s))] = root(id(add))
-    producers = [lay for lay in layers if id(lay) not in paired and scalable(lay)
-                 and (isinstance(lay, L.BatchNormalization) or is_linear(lay))]
+    producers = [
+        lay
+        for lay in layers
+        if id(lay) not in paired and scalable(lay) and (isinstance(lay, L.BatchNormalization) or is_linear(lay))
+    ]
     members: dict[int, list[Any]] = {}
     for lay in producers + adds:
         members.setdefault(root(id(lay)), []).append(lay)
@@ -144,7 +145,9 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
     return groups
 
 
-def channel_maxima(model: Any, keras: Any, groups: list[Group], inputs: np.ndarray, batch: int = 16) -> list[np.ndarray]:
+def channel_maxima(
+    model: Any, keras: Any, groups: list[Group], inputs: np.ndarray, batch: int = 16
+) -> list[np.ndarray]:
     """Per group, the per-channel maximum of |x| over ``inputs`` and over the group's taps."""
     taps = [t for g in groups for t in g.taps]
     maxima: list[Optional[np.ndarray]] = [None] * len(taps)
@@ -206,8 +209,14 @@ def apply_scales(group: Group, s: np.ndarray) -> None:
     group.scales = s
 
 
-def equalize(model: Any, inputs: np.ndarray, pair_alpha: float = 0.5, stream_alpha: float = 1.0, margin: float = 0.25,
-             batch: int = 16) -> list[Group]:
+def equalize(
+    model: Any,
+    inputs: np.ndarray,
+    pair_alpha: float = 0.5,
+    stream_alpha: float = 1.0,
+    margin: float = 0.25,
+    batch: int = 16,
+) -> list[Group]:
     """Equalise ``model`` in place on calibration ``inputs`` (preprocessed as its input); returns
     what was scaled. The float function is unchanged within ``1 + margin`` of the calibration range.
 
@@ -222,6 +231,8 @@ def equalize(model: Any, inputs: np.ndarray, pair_alpha: float = 0.5, stream_alp
     if not groups:
         return []
     for group, maxima in zip(groups, channel_maxima(model, keras, groups, inputs, batch)):
-        alpha = 1.0 if all(is_depthwise(r) for r in group.readers) else pair_alpha if group.kind == "relu" else stream_alpha
+        alpha = (
+            1.0 if all(is_depthwise(r) for r in group.readers) else pair_alpha if group.kind == "relu" else stream_alpha
+        )
         apply_scales(group, scales_for(group, maxima, alpha, margin))
     return groups

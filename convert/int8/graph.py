@@ -22,14 +22,26 @@ def layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
         "weighted": (L.Conv2D, L.DepthwiseConv2D, L.Dense),
         "bn": (L.BatchNormalization,),
         "activation": (L.ReLU, L.Activation, L.ELU, L.LeakyReLU, L.PReLU),
-        "same_range": (L.ZeroPadding2D, L.Dropout, L.Reshape, L.Flatten, L.Identity, L.MaxPooling2D, L.Cropping2D,
-                       L.SpatialDropout2D, L.InputLayer),
+        "same_range": (
+            L.ZeroPadding2D,
+            L.Dropout,
+            L.Reshape,
+            L.Flatten,
+            L.Identity,
+            L.MaxPooling2D,
+            L.Cropping2D,
+            L.SpatialDropout2D,
+            L.InputLayer,
+        ),
     }
 
 
 def is_softmax(layer: Any, keras: Any) -> bool:
     """True for a Softmax layer or a layer with a softmax activation."""
-    return isinstance(layer, keras.layers.Softmax) or getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+    return (
+        isinstance(layer, keras.layers.Softmax)
+        or getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+    )
 
 
 def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
@@ -43,9 +55,12 @@ def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
         return lambda *a, **k: call(op, *a, **k)
 
     if not hasattr(model, "_run_through_graph"):
-        raise ConversionError("This int8 repair (equalisation, rounding or quantisation-aware fine-tuning) needs a functional "
-                              "Keras model; this one is subclassed.",
-                              "rebuild the model with the functional API, or rely on the other repairs (calibration, I/O type, mixed, int16x8)")
+        raise ConversionError(
+            "This int8 repair (equalisation, rounding or quantisation-aware fine-tuning) needs a functional "
+            "Keras model; this one is subclassed.",
+            "rebuild the model with the functional API, or rely on the other repairs (calibration, I/O type, mixed, "
+            "int16x8)",
+        )
     return model._run_through_graph(inputs, operation_fn=op_fn)
 
 
@@ -90,7 +105,11 @@ def is_depthwise(layer: Any) -> bool:
 def rewritable(layer: Any, keras: Any) -> bool:
     """A Conv2D / DepthwiseConv2D / Dense whose kernel the int8 rewrites may change: not grouped,
     no depth multiplier, not the pixel-in normalisation."""
-    if not isinstance(layer, layer_classes(keras)["weighted"]) or getattr(layer, "groups", 1) != 1 or layer.name in FROZEN_LAYERS:
+    if (
+        not isinstance(layer, layer_classes(keras)["weighted"])
+        or getattr(layer, "groups", 1) != 1
+        or layer.name in FROZEN_LAYERS
+    ):
         return False
     return not is_depthwise(layer) or layer.depth_multiplier == 1
 
@@ -101,7 +120,9 @@ def called_once(layers: list[Any]) -> bool:
     return len({id(layer) for layer in layers}) == len(layers)
 
 
-def probe_batches(model: Any, keras: Any, layers: list[Any], inputs: Any, batch: int, what: str = "output") -> Iterator[list[Any]]:
+def probe_batches(
+    model: Any, keras: Any, layers: list[Any], inputs: Any, batch: int, what: str = "output"
+) -> Iterator[list[Any]]:
     """Run ``model`` over ``inputs`` a batch at a time; yield, per batch, the outputs (or, with
     ``what="input"``, the first inputs) of ``layers`` in the flattened graph, as a list."""
     wanted = {id(layer) for layer in layers}

@@ -48,7 +48,7 @@ def rmse_over_std(float_values: Any, quant_values: Any, scale: float, zero_point
 def snr_db(float_values: Any, quant_values: Any, scale: float, zero_point: int) -> float:
     f = np.asarray(float_values, np.float64)
     noise = np.mean((_dequantized(quant_values, scale, zero_point) - f) ** 2)
-    return float(10.0 * np.log10((np.mean(f ** 2) + 1e-20) / (noise + 1e-20)))
+    return float(10.0 * np.log10((np.mean(f**2) + 1e-20) / (noise + 1e-20)))
 
 
 METRICS = {"rmse_over_std": rmse_over_std, "snr_db": snr_db}
@@ -56,7 +56,8 @@ METRICS = {"rmse_over_std": rmse_over_std, "snr_db": snr_db}
 
 def _debugger(tf: Any, converter: Any, dataset: Dataset, denylisted: Sequence[str] = ()) -> Any:
     options = tf.lite.experimental.QuantizationDebugOptions(
-        layer_direct_compare_metrics=METRICS if not denylisted else None, denylisted_nodes=list(denylisted) or None)
+        layer_direct_compare_metrics=METRICS if not denylisted else None, denylisted_nodes=list(denylisted) or None
+    )
     return tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset, debug_options=options)
 
 
@@ -65,12 +66,22 @@ def _rows(debugger: Any) -> list[dict[str, Any]]:
     debugger.layer_statistics_dump(buf)
     out = []
     for position, r in enumerate(csv.DictReader(io.StringIO(buf.getvalue()))):
-        out.append({"position": position, "op": r["op_name"], "tensor": r["tensor_name"], "scale": float(r["scale"]),
-                    "rmse_over_std": float(r["rmse_over_std"]), "snr_db": float(r["snr_db"])})
+        out.append(
+            {
+                "position": position,
+                "op": r["op_name"],
+                "tensor": r["tensor_name"],
+                "scale": float(r["scale"]),
+                "rmse_over_std": float(r["rmse_over_std"]),
+                "snr_db": float(r["snr_db"]),
+            }
+        )
     return out
 
 
-def layer_errors(tf: Any, make_converter: Callable[[], Any], calibration: Dataset, evaluation: Dataset) -> list[dict[str, Any]]:
+def layer_errors(
+    tf: Any, make_converter: Callable[[], Any], calibration: Dataset, evaluation: Dataset
+) -> list[dict[str, Any]]:
     """Every quantised layer in graph order, with its metrics on the calibration and the evaluation images.
 
     ``make_converter`` returns a fresh full-integer TFLiteConverter (the debugger changes the
@@ -83,9 +94,18 @@ def layer_errors(tf: Any, make_converter: Callable[[], Any], calibration: Datase
         runs[name] = _rows(dbg)
     merged = []
     for c, e in zip(runs["calibration"], runs["evaluation"]):
-        merged.append({"position": c["position"], "op": c["op"], "tensor": c["tensor"], "scale": c["scale"],
-                       "rmse_over_std": e["rmse_over_std"], "snr_db": e["snr_db"],
-                       "rmse_over_std_calibration": c["rmse_over_std"], "snr_db_calibration": c["snr_db"]})
+        merged.append(
+            {
+                "position": c["position"],
+                "op": c["op"],
+                "tensor": c["tensor"],
+                "scale": c["scale"],
+                "rmse_over_std": e["rmse_over_std"],
+                "snr_db": e["snr_db"],
+                "rmse_over_std_calibration": c["rmse_over_std"],
+                "snr_db_calibration": c["snr_db"],
+            }
+        )
     return merged
 
 
@@ -99,7 +119,9 @@ def short_name(tensor: str) -> str:
     parts = [p for p in tensor.split(";")[0].split("/") if p]
     for part in reversed(parts[:-1] or parts):
         name = part[:-2] if part.endswith("_1") else part
-        if name not in ("batchnorm", "BiasAdd", "Relu6", "Add", "add", "Conv2D", "depthwise") and not name.startswith("sub"):
+        if name not in ("batchnorm", "BiasAdd", "Relu6", "Add", "add", "Conv2D", "depthwise") and not name.startswith(
+            "sub"
+        ):
             return name
     return parts[-1] if parts else tensor
 

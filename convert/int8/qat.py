@@ -4,7 +4,8 @@ Calibration, I/O type and float layers (convert/int8/repair.py) stop near a mean
 MobileNetV2: the error builds up along the network. Fine-tuning with the quantisation simulated
 in the forward pass lets the weights move to where int8 rounding hurts less (on MobileNetV2 it
 reaches about 0.033; re-parametrising, convert/int8/equalize.py and convert/int8/rounding.py, does better).
-The simulation also serves to see where the error comes from: switch single layers to float. TF-MOT, the usual tool, does not run on
+The simulation also serves to see where the error comes from: switch single layers to float. TF-MOT, the usual tool,
+does not run on
 Keras 3, so the simulation is built here from TensorFlow's fake-quant ops:
 
 - the model is re-traced as one flat graph over the *same* layer objects (weights shared);
@@ -70,8 +71,11 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     layers, readers = consumers(model, keras)
     sole = {k: v[0] for k, v in readers.items() if len(v) == 1}
     # a BatchNormalization that alone reads a weighted layer is folded into it, as the converter does
-    bn_of = {id(lay): sole[id(lay)] for lay in layers
-             if isinstance(lay, kinds["weighted"]) and isinstance(sole.get(id(lay)), kinds["bn"])}
+    bn_of = {
+        id(lay): sole[id(lay)]
+        for lay in layers
+        if isinstance(lay, kinds["weighted"]) and isinstance(sole.get(id(lay)), kinds["bn"])
+    }
     folded = {id(bn) for bn in bn_of.values()}
     fqs: list[Any] = []
 
@@ -116,8 +120,11 @@ def observe_ranges(qat: Any, fqs: list[Any], inputs: np.ndarray, batch: int) -> 
 
 
 def predict_in_batches(model: Any, inputs: np.ndarray, batch: int) -> np.ndarray:
-    """``model``'s outputs on ``inputs``, a batch at a time (a whole MobileNetV2 pass at once does not fit in memory)."""
-    return np.concatenate([np.asarray(model(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)])
+    """``model``'s outputs on ``inputs``, a batch at a time (a whole MobileNetV2 pass at once does not fit in
+    memory)."""
+    return np.concatenate(
+        [np.asarray(model(inputs[s : s + batch], training=False)) for s in range(0, len(inputs), batch)]
+    )
 
 
 def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) -> tuple[float, float, float]:
@@ -129,8 +136,15 @@ def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) ->
     return a["top1_agreement"], a["mean_abs_diff"], kl
 
 
-def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e-5, batch: int = 32, seed: int = 0,
-                 log: Optional[Log] = None) -> QatResult:
+def qat_finetune(
+    model: Any,
+    inputs: np.ndarray,
+    epochs: int = 3,
+    lr: float = 1e-5,
+    batch: int = 32,
+    seed: int = 0,
+    log: Optional[Log] = None,
+) -> QatResult:
     """Fine-tune ``model`` in place so that its full-int8 conversion agrees with the float model
     it was; ``inputs`` are calibration images, preprocessed as the converter's representative set."""
     from sentilite.core.tf_import import import_keras, import_tensorflow
@@ -143,8 +157,11 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
     observe_ranges(qat, fqs, inputs, batch)
     before = after = _agreement(qat, inputs, targets, batch)
     n_act = sum(1 for f in fqs if not hasattr(f, "inner"))
-    say(f"qat: {n_act} quantised activations, {len(fqs) - n_act} quantised kernels, {len(qat.trainable_variables)} trainable weights; simulated int8 agrees "
-        f"with float on {100 * before[0]:.1f} % of {len(inputs)} calibration images (mean |dp| {before[1]:.4f})")
+    say(
+        f"qat: {n_act} quantised activations, {len(fqs) - n_act} quantised kernels, {len(qat.trainable_variables)} "
+        f"trainable weights; simulated int8 agrees "
+        f"with float on {100 * before[0]:.1f} % of {len(inputs)} calibration images (mean |dp| {before[1]:.4f})"
+    )
     opt = keras.optimizers.Adam(learning_rate=lr)
     variables = qat.trainable_variables
 
@@ -152,7 +169,9 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
     def step(x: Any, p: Any) -> Any:
         with tf.GradientTape() as tape:
             q = qat(x, training=False)
-            loss = tf.reduce_mean(tf.reduce_sum(p * (tf.math.log(tf.maximum(p, 1e-8)) - tf.math.log(tf.maximum(q, 1e-8))), -1))
+            loss = tf.reduce_mean(
+                tf.reduce_sum(p * (tf.math.log(tf.maximum(p, 1e-8)) - tf.math.log(tf.maximum(q, 1e-8))), -1)
+            )
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
@@ -160,9 +179,17 @@ def qat_finetune(model: Any, inputs: np.ndarray, epochs: int = 3, lr: float = 1e
     t0 = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(len(inputs))
-        losses = [float(step(inputs[order[s : s + batch]], targets[order[s : s + batch]])) for s in range(0, len(order), batch)]
+        losses = [
+            float(step(inputs[order[s : s + batch]], targets[order[s : s + batch]]))
+            for s in range(0, len(order), batch)
+        ]
         observe_ranges(qat, fqs, inputs, batch)  # the converter will calibrate the fine-tuned float model
         after = _agreement(qat, inputs, targets, batch)
-        say(f"qat epoch {epoch + 1}/{epochs}: KL {np.mean(losses):.5f}; simulated int8 agreement {100 * after[0]:.1f} %, "
-            f"mean |dp| {after[1]:.4f} ({time.perf_counter() - t0:.0f} s)")
-    return QatResult(epochs, len(inputs), time.perf_counter() - t0, before[0], after[0], before[1], after[1], before[2], after[2])
+        say(
+            f"qat epoch {epoch + 1}/{epochs}: KL {np.mean(losses):.5f}; simulated int8 agreement "
+            f"{100 * after[0]:.1f} %, "
+            f"mean |dp| {after[1]:.4f} ({time.perf_counter() - t0:.0f} s)"
+        )
+    return QatResult(
+        epochs, len(inputs), time.perf_counter() - t0, before[0], after[0], before[1], after[1], before[2], after[2]
+    )

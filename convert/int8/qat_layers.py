@@ -84,8 +84,10 @@ class FoldedQuantWeights(_Observing):
             b = shift if b is None else b * scale + shift
         flat = tf.reshape(k, (-1, k.shape[-1]))
         m = tf.stop_gradient(tf.maximum(tf.reduce_max(tf.abs(flat), axis=0), 1e-8))
-        kq = tf.reshape(tf.quantization.fake_quant_with_min_max_vars_per_channel(flat, -m, m, num_bits=8, narrow_range=True),
-                        k.shape)
+        kq = tf.reshape(
+            tf.quantization.fake_quant_with_min_max_vars_per_channel(flat, -m, m, num_bits=8, narrow_range=True),
+            k.shape,
+        )
         kq = tf.where(self.observing > 0.5, k, kq)
         if self.depthwise:
             kq = tf.reshape(kq, layer.kernel.shape)
@@ -97,8 +99,14 @@ class FoldedQuantWeights(_Observing):
         if isinstance(layer, keras.layers.Dense):
             y = tf.matmul(x, kq)
         elif self.depthwise:
-            y = keras.ops.depthwise_conv(x, kq, strides=layer.strides, padding=layer.padding,
-                                         data_format=layer.data_format, dilation_rate=layer.dilation_rate)
+            y = keras.ops.depthwise_conv(
+                x,
+                kq,
+                strides=layer.strides,
+                padding=layer.padding,
+                data_format=layer.data_format,
+                dilation_rate=layer.dilation_rate,
+            )
         else:
             y = layer.convolution_op(x, kq)
         if b is not None:

@@ -21,7 +21,8 @@
 
 Each candidate is scored like every variant (accuracy, agreement, mean |dp|, latency, size); the best one that
 agrees with Keras at least as often as the int8 file, is at least 10 % closer in mean |dp| and
-is not slower than float32 is kept beside it as ``<stem>_<candidate>.tflite``. ``<stem>_int8.tflite`` itself stays full-integer.
+is not slower than float32 is kept beside it as ``<stem>_<candidate>.tflite``. ``<stem>_int8.tflite`` itself stays
+full-integer.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ Log = Callable[[str], None]
 AGREEMENT_FLOOR = 0.97
 
 
-def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts: float, floor: float = AGREEMENT_FLOOR) -> bool:
+def needs_repair(
+    int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts: float, floor: float = AGREEMENT_FLOOR
+) -> bool:
     """True when the int8 file loses more than the tolerance, or agrees with Keras on fewer than ``floor``."""
     lost = 100.0 * (keras_accuracy - int8_row.get("accuracy", keras_accuracy))
     return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor
@@ -55,31 +58,76 @@ def needs_repair(int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts:
 Candidate = tuple[str, str, Callable[[], bytes], Optional[tuple[str, dict[str, Any]]]]
 
 
-def candidates(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list[dict[str, Any]], tf: Any, factory: Callable[[], Any],
-               images: Callable[[], Any], say: Log) -> list[Candidate]:
+def candidates(
+    sm: Path,
+    inp: ConvertInputs,
+    opts: ConvertOptions,
+    layers: list[dict[str, Any]],
+    tf: Any,
+    factory: Callable[[], Any],
+    images: Callable[[], Any],
+    say: Log,
+) -> list[Candidate]:
     """The post-training candidates, cheapest first; ``factory`` makes the float-I/O int8
     converter the per-layer report used, from which the mixed models are made; ``images`` gives
     the calibration inputs the Keras-model rewrites read (read once, shared with the fine-tuning)."""
     calib, n, io = inp.calib_set, inp.calib_n, opts.io
     out: list[Candidate] = []
     if len(calib) > n:
-        out.append((f"int8-calib{len(calib)}", f"full int8, calibrated on all {len(calib)} calibration images",
-                    lambda: convert_saved_model(ConversionRequest(sm, "int8", calib.representative(len(calib)), io,
-                                                                  quantizer=opts.quantizer)), None))
+        out.append(
+            (
+                f"int8-calib{len(calib)}",
+                f"full int8, calibrated on all {len(calib)} calibration images",
+                lambda: convert_saved_model(
+                    ConversionRequest(sm, "int8", calib.representative(len(calib)), io, quantizer=opts.quantizer)
+                ),
+                None,
+            )
+        )
     other = "int8" if io != "int8" else "uint8"
-    out.append((f"int8-{other}io", f"full int8 with {other} I/O",
-                lambda: convert_saved_model(ConversionRequest(sm, "int8", calib.representative(n), other, quantizer=opts.quantizer)),
-                None))
+    out.append(
+        (
+            f"int8-{other}io",
+            f"full int8 with {other} I/O",
+            lambda: convert_saved_model(
+                ConversionRequest(sm, "int8", calib.representative(n), other, quantizer=opts.quantizer)
+            ),
+            None,
+        )
+    )
     eq_facts: dict[str, Any] = {}
-    out.append(("int8-eq", "full int8 after cross-layer equalisation and output-aware weight rounding",
-                equalized_candidate(inp, opts, images, say, eq_facts), ("equalize", eq_facts)))
+    out.append(
+        (
+            "int8-eq",
+            "full int8 after cross-layer equalisation and output-aware weight rounding",
+            equalized_candidate(inp, opts, images, say, eq_facts),
+            ("equalize", eq_facts),
+        )
+    )
     for k in (3, 6):
         names = [layer["tensor"] for layer in worst(layers, k)]
-        out.append((f"int8-mixed{k}", f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
-                    lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names), None))
-    out.append(("int16x8", "16-bit activations, 8-bit weights (no XNNPACK kernels: slow on CPUs)",
-                lambda: bytes(build_converter(ConversionRequest(sm, "int8", calib.representative(n), io, quantizer=opts.quantizer,
-                                                                int16_activations=True)).convert()), None))
+        out.append(
+            (
+                f"int8-mixed{k}",
+                f"MIXED: int8 with the {k} worst layers in float, float I/O (not for integer-only NPUs)",
+                lambda names=names: mixed_model(tf, factory, calib.representative(min(n, 20)), names),
+                None,
+            )
+        )
+    out.append(
+        (
+            "int16x8",
+            "16-bit activations, 8-bit weights (no XNNPACK kernels: slow on CPUs)",
+            lambda: bytes(
+                build_converter(
+                    ConversionRequest(
+                        sm, "int8", calib.representative(n), io, quantizer=opts.quantizer, int16_activations=True
+                    )
+                ).convert()
+            ),
+            None,
+        )
+    )
     return out
 
 
@@ -88,9 +136,20 @@ def full_integer(name: str) -> bool:
     return name.startswith("int8") and not name.startswith("int8-mixed")
 
 
-def try_repairs(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list[dict[str, Any]], rows: list[dict[str, Any]], ref: Any,
-                stage: Path, out_dir: Path, say: Log, tf: Any, factory: Callable[[], Any],
-                finish: Optional[Callable[[bytes], bytes]] = None) -> dict[str, Any]:
+def try_repairs(
+    sm: Path,
+    inp: ConvertInputs,
+    opts: ConvertOptions,
+    layers: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    ref: Any,
+    stage: Path,
+    out_dir: Path,
+    say: Log,
+    tf: Any,
+    factory: Callable[[], Any],
+    finish: Optional[Callable[[bytes], bytes]] = None,
+) -> dict[str, Any]:
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block.
     ``finish`` is what the int8 variant's file went through after conversion (its classifier bias
     correction): every full-integer candidate goes through it too, so it differs from int8 in one thing."""
@@ -111,7 +170,9 @@ def try_repairs(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list
             write_tflite(path, data, inp.export, {"variant": name, "repair": what})
             row, _, runner = validate_tflite(name, path, inp.ev, ref, threads=opts.threads, kernel_check_images=0)
         except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
-            tried.append({"variant": name, "repair": what, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+            tried.append(
+                {"variant": name, "repair": what, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+            )
             path.unlink(missing_ok=True)
             return
         row.update(repair=what, path=str(out_dir / path.name))
@@ -131,9 +192,13 @@ def try_repairs(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list
     best_ptq = max((r.get("top1_agreement", 0.0) for r in tried if "error" not in r), default=0.0)
     if opts.qat_epochs > 0 and (opts.repair == "always" or best_ptq < AGREEMENT_FLOOR):
         facts: dict[str, Any] = {}
-        attempt("int8-qat", f"full int8 after {opts.qat_epochs} epoch(s) of quantisation-aware fine-tuning on up to "
-                f"{opts.qat_images} calibration images (distilled from the float model)",
-                qat_candidate(inp, opts, images, say, facts), ("qat", facts))
+        attempt(
+            "int8-qat",
+            f"full int8 after {opts.qat_epochs} epoch(s) of quantisation-aware fine-tuning on up to "
+            f"{opts.qat_images} calibration images (distilled from the float model)",
+            qat_candidate(inp, opts, images, say, facts),
+            ("qat", facts),
+        )
     f32_here = _time_with_float32(runners, f32_row, stage, inp, opts)
     for name, lat in f32_here.items():
         if name != "float32":
@@ -144,7 +209,12 @@ def try_repairs(sm: Path, inp: ConvertInputs, opts: ConvertOptions, layers: list
         if not keep and "path" in row:
             (stage / Path(row["path"]).name).unlink(missing_ok=True)
             row.pop("path")
-    return {"ran": True, "rows": tried, "kept": winner["variant"] if winner else None, "float32_timing": f32_here.get("float32")}
+    return {
+        "ran": True,
+        "rows": tried,
+        "kept": winner["variant"] if winner else None,
+        "float32_timing": f32_here.get("float32"),
+    }
 
 
 def _copy(model: Any) -> Any:
@@ -165,11 +235,14 @@ def _convert_like_int8(model: Any, inp: ConvertInputs, opts: ConvertOptions) -> 
 
     with tempfile.TemporaryDirectory(prefix="sentilite-repair-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model")
-        return convert_saved_model(ConversionRequest(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io,
-                                                     quantizer=opts.quantizer))
+        return convert_saved_model(
+            ConversionRequest(sm, "int8", inp.calib_set.representative(inp.calib_n), opts.io, quantizer=opts.quantizer)
+        )
 
 
-def equalized_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, keep: dict[str, Any]) -> Callable[[], bytes]:
+def equalized_candidate(
+    inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, keep: dict[str, Any]
+) -> Callable[[], bytes]:
     """Makes the ``int8-eq`` file: a copy of the exported Keras model equalised
     (:mod:`convert.int8.equalize`), its convolutions rounded for their outputs (:mod:`convert.int8.rounding`),
     both on ``images()`` (up to ``--qat-images`` calibration images, the ones the fine-tuning reads;
@@ -188,17 +261,26 @@ def equalized_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callab
         groups = equalize(model, x)
         rounded = round_weights(model, x)
         ratios = [r.error_chosen / r.error_nearest for r in rounded if r.error_nearest > 0]
-        keep.update(images=len(x), seconds=round(time.perf_counter() - t0, 1), groups=[g.to_dict() for g in groups],
-                    rounded_layers=len(rounded),
-                    rounding_error_ratio_median=round(float(np.median(ratios)), 3) if ratios else None)
-        say(f"int8 repair: equalised {len(groups)} layer group(s), rounded {len(rounded)} convolution(s) for their outputs "
-            f"(median output error x{keep['rounding_error_ratio_median']}) in {keep['seconds']} s")
+        keep.update(
+            images=len(x),
+            seconds=round(time.perf_counter() - t0, 1),
+            groups=[g.to_dict() for g in groups],
+            rounded_layers=len(rounded),
+            rounding_error_ratio_median=round(float(np.median(ratios)), 3) if ratios else None,
+        )
+        say(
+            f"int8 repair: equalised {len(groups)} layer group(s), rounded {len(rounded)} convolution(s) for their "
+            f"outputs "
+            f"(median output error x{keep['rounding_error_ratio_median']}) in {keep['seconds']} s"
+        )
         return _convert_like_int8(model, inp, opts)
 
     return make
 
 
-def qat_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, facts: dict[str, Any]) -> Callable[[], bytes]:
+def qat_candidate(
+    inp: ConvertInputs, opts: ConvertOptions, images: Callable[[], Any], say: Log, facts: dict[str, Any]
+) -> Callable[[], bytes]:
     """Makes the QAT file: fine-tune a copy of the exported Keras model (convert/int8/qat.py) on
     ``images()``, then the ordinary full-int8 conversion of it, calibrated on the same images as
     the int8 variant."""
@@ -214,8 +296,9 @@ def qat_candidate(inp: ConvertInputs, opts: ConvertOptions, images: Callable[[],
     return make
 
 
-def _time_with_float32(runners: dict[str, Any], f32_row: Optional[dict[str, Any]], stage: Path, inp: ConvertInputs, opts: ConvertOptions
-                       ) -> dict[str, dict[str, Any]]:
+def _time_with_float32(
+    runners: dict[str, Any], f32_row: Optional[dict[str, Any]], stage: Path, inp: ConvertInputs, opts: ConvertOptions
+) -> dict[str, dict[str, Any]]:
     """The candidates' latencies, timed in one interleaved run beside the float32 file (key
     "float32"), so that a load that comes and goes hits both alike."""
     if f32_row is not None and "error" not in f32_row and f32_row.get("path"):
@@ -226,11 +309,19 @@ def _time_with_float32(runners: dict[str, Any], f32_row: Optional[dict[str, Any]
     return interleaved_latency(runners, runs=runs)
 
 
-def _winner(tried: list[dict[str, Any]], int8_row: dict[str, Any], f32_lat: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+def _winner(
+    tried: list[dict[str, Any]], int8_row: dict[str, Any], f32_lat: Optional[dict[str, Any]]
+) -> Optional[dict[str, Any]]:
     """The best candidate that agrees with Keras at least as often as int8, is at least 10 % closer
     in mean |dp|, and is not slower than float32 (else float32 would be the better repair).
     "Slower" must hold beyond noise: the candidate's and float32's latency intervals, measured in
     the same interleaved run, separate, and its median is more than 10 % above float32's."""
-    ok = [r for r in tried if "error" not in r and r["top1_agreement"] >= int8_row["top1_agreement"]
-          and r["mean_abs_diff"] <= 0.9 * int8_row["mean_abs_diff"] and not (f32_lat and clearly_slower(r, f32_lat, 1.1))]
+    ok = [
+        r
+        for r in tried
+        if "error" not in r
+        and r["top1_agreement"] >= int8_row["top1_agreement"]
+        and r["mean_abs_diff"] <= 0.9 * int8_row["mean_abs_diff"]
+        and not (f32_lat and clearly_slower(r, f32_lat, 1.1))
+    ]
     return max(ok, key=lambda r: (r["top1_agreement"], -r["mean_abs_diff"])) if ok else None

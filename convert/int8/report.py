@@ -19,16 +19,22 @@ def int8_section(report: dict[str, Any], plot: Optional[str]) -> list[str]:
     block = report.get("int8_layers")
     if not block:
         return []
-    lines = ["## Int8 per-layer error", "",
-             "For each quantised tensor, TFLite's QuantizationDebugger runs the float and the int8 model on the same "
-             "images; RMSE / std is the error of the int8 output relative to the spread of the float output, channel "
-             "by channel (their mean), SNR the tensor's signal-to-noise ratio. Worst 10 on the evaluation images "
-             "(calibration images beside):", "",
-             "| layer | op | position | RMSE / std (eval) | SNR dB (eval) | RMSE / std (calib) | int8 scale |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Int8 per-layer error",
+        "",
+        "For each quantised tensor, TFLite's QuantizationDebugger runs the float and the int8 model on the same "
+        "images; RMSE / std is the error of the int8 output relative to the spread of the float output, channel "
+        "by channel (their mean), SNR the tensor's signal-to-noise ratio. Worst 10 on the evaluation images "
+        "(calibration images beside):",
+        "",
+        "| layer | op | position | RMSE / std (eval) | SNR dB (eval) | RMSE / std (calib) | int8 scale |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in block["worst"]:
-        lines.append(f"| {short_name(r['tensor'])} | {r['op']} | {r['position']} | {r['rmse_over_std']:.4f} | "
-                     f"{r['snr_db']:.1f} | {r['rmse_over_std_calibration']:.4f} | {r['scale']:.4g} |")
+        lines.append(
+            f"| {short_name(r['tensor'])} | {r['op']} | {r['position']} | {r['rmse_over_std']:.4f} | "
+            f"{r['snr_db']:.1f} | {r['rmse_over_std_calibration']:.4f} | {r['scale']:.4g} |"
+        )
     lines.append("")
     if plot:
         lines += [f"![int8 per-layer error]({plot})", ""]
@@ -36,21 +42,37 @@ def int8_section(report: dict[str, Any], plot: Optional[str]) -> list[str]:
     if not repair.get("ran"):
         lines += [f"Repairs not tried: {repair.get('why', '')}.", ""]
         return lines
-    lines += ["## Int8 repairs", "", "Tried in order of cost; every row is scored like the variants above.", "",
-              "| candidate | what | accuracy % | top-1 agree % | mean abs Δp | latency ms | size MB |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Int8 repairs",
+        "",
+        "Tried in order of cost; every row is scored like the variants above.",
+        "",
+        "| candidate | what | accuracy % | top-1 agree % | mean abs Δp | latency ms | size MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in repair["rows"]:
         if "error" in r:
             lines.append(f"| {r['variant']} | {r['repair']} | failed: {r['error']} | | | | |")
             continue
-        lines.append(f"| {r['variant']} | {r['repair']} | {_f(100 * r['accuracy'], '.1f')} | {_f(100 * r['top1_agreement'], '.1f')} | "
-                     f"{_f(r['mean_abs_diff'], '.4f')} | {_f(r.get('latency_ms'), '.2f')} | {r['size_bytes'] / 1e6:.2f} |")
+        lines.append(
+            f"| {r['variant']} | {r['repair']} | {_f(100 * r['accuracy'], '.1f')} | "
+            f"{_f(100 * r['top1_agreement'], '.1f')} | "
+            f"{_f(r['mean_abs_diff'], '.4f')} | {_f(r.get('latency_ms'), '.2f')} | {r['size_bytes'] / 1e6:.2f} |"
+        )
     kept = repair.get("kept")
-    lines += ["", f"Kept: `{kept}` (agrees with Keras at least as often as int8, ≥ 10 % closer in mean |Δp|, not slower "
-              "than float32)." if kept else "Kept: none (no candidate agreed at least as often as int8 while being ≥ 10 % "
-              "closer in mean |Δp| and not slower than float32)."]
+    lines += [
+        "",
+        f"Kept: `{kept}` (agrees with Keras at least as often as int8, ≥ 10 % closer in mean |Δp|, not slower "
+        "than float32)."
+        if kept
+        else "Kept: none (no candidate agreed at least as often as int8 while being ≥ 10 % "
+        "closer in mean |Δp| and not slower than float32).",
+    ]
     if not any(r["variant"] == "int8-qat" for r in repair["rows"]):  # a stale "never tried" would mislead
-        lines.append("Quantisation-aware fine-tuning (`int8-qat`) did not run: it runs when no candidate above agrees "
-                     "with Keras on ≥ 97 % of the images, or with `--repair always`, unless `--qat-epochs 0`.")
+        lines.append(
+            "Quantisation-aware fine-tuning (`int8-qat`) did not run: it runs when no candidate above agrees "
+            "with Keras on ≥ 97 % of the images, or with `--repair always`, unless `--qat-epochs 0`."
+        )
     lines.append("")
     return lines + _dynamic_alternative(report)
 
@@ -63,10 +85,13 @@ def _dynamic_alternative(report: dict[str, Any]) -> list[str]:
         return []
     if dyn["top1_agreement"] <= int8["top1_agreement"] or dyn["latency_ms"] > f32["latency_ms"]:
         return []
-    return [f"Where no integer-only accelerator is involved, `dynamic-int8` follows Keras more closely: "
-            f"{100 * dyn['top1_agreement']:.1f} % agreement, mean |Δp| {dyn['mean_abs_diff']:.4f}, "
-            f"{dyn['latency_ms']:.2f} ms against float32's {f32['latency_ms']:.2f} ms, {dyn['size_bytes'] / 1e6:.2f} MB "
-            "(int8 weights; activations quantised per row at run time by XNNPACK).", ""]
+    return [
+        f"Where no integer-only accelerator is involved, `dynamic-int8` follows Keras more closely: "
+        f"{100 * dyn['top1_agreement']:.1f} % agreement, mean |Δp| {dyn['mean_abs_diff']:.4f}, "
+        f"{dyn['latency_ms']:.2f} ms against float32's {f32['latency_ms']:.2f} ms, {dyn['size_bytes'] / 1e6:.2f} MB "
+        "(int8 weights; activations quantised per row at run time by XNNPACK).",
+        "",
+    ]
 
 
 def plot_layer_errors(report: dict[str, Any], path: Any) -> bool:
@@ -81,8 +106,14 @@ def plot_layer_errors(report: dict[str, Any], path: Any) -> bool:
     ax.bar(xs, [r["rmse_over_std"] for r in layers], color="#4c72b0", label="evaluation images")
     ax.plot(xs, [r["rmse_over_std_calibration"] for r in layers], "k.", markersize=3, label="calibration images")
     for r in block["worst"][:5]:
-        ax.annotate(short_name(r["tensor"]), (r["position"], r["rmse_over_std"]), fontsize=7, rotation=60,
-                    xytext=(0, 3), textcoords="offset points")
+        ax.annotate(
+            short_name(r["tensor"]),
+            (r["position"], r["rmse_over_std"]),
+            fontsize=7,
+            rotation=60,
+            xytext=(0, 3),
+            textcoords="offset points",
+        )
     ax.set_xlabel("quantised tensor (graph order)")
     ax.set_ylabel("RMSE / std of the float output")
     ax.set_title("int8 error per layer")

@@ -51,8 +51,11 @@ class Rounded:
     error_chosen: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "error_nearest": float(f"{self.error_nearest:.4g}"),
-                "error_chosen": float(f"{self.error_chosen:.4g}")}
+        return {
+            "layer": self.layer,
+            "error_nearest": float(f"{self.error_nearest:.4g}"),
+            "error_chosen": float(f"{self.error_chosen:.4g}"),
+        }
 
 
 def fold_batchnorm(layer: Any, bn: Optional[Any]) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -85,7 +88,9 @@ def _patches(tf: Any, layer: Any, x: Any) -> Any:
     return tf.reshape(p, (-1, p.shape[-1]))
 
 
-def second_moments(model: Any, keras: Any, layers: list[Any], inputs: np.ndarray, batch: int = 8, seed: int = 0) -> list[np.ndarray]:
+def second_moments(
+    model: Any, keras: Any, layers: list[Any], inputs: np.ndarray, batch: int = 8, seed: int = 0
+) -> list[np.ndarray]:
     """Per layer, ``E[x x^T]`` of its input rows over ``inputs`` (a depthwise layer: one 9x9 per channel)."""
     from sentilite.core.tf_import import import_tensorflow
 
@@ -121,8 +126,9 @@ def _grid(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return step, w / step
 
 
-def round_for_output(w: np.ndarray, c: np.ndarray, passes: int = 6,
-                     start: Optional[np.ndarray] = None) -> tuple[np.ndarray, float, float]:
+def round_for_output(
+    w: np.ndarray, c: np.ndarray, passes: int = 6, start: Optional[np.ndarray] = None
+) -> tuple[np.ndarray, float, float]:
     """``w`` (dims, channels) rounded to each channel's symmetric int8 grid (max |w| / 127) so
     that ``dw^T c dw`` is small; ``c`` is (dims, dims) shared, or (channels, dims, dims).
     Greedy coordinate descent, one grid step at a time:
@@ -228,8 +234,9 @@ def _by_memory(convs: list[Any], budget: int) -> list[list[Any]]:
     return groups
 
 
-def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True,
-                  memory: int = MOMENT_MEMORY) -> list[Rounded]:
+def round_weights(
+    model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True, memory: int = MOMENT_MEMORY
+) -> list[Rounded]:
     """Fold every BatchNorm into its convolution and round the convolutions' weights for their
     outputs on calibration ``inputs`` (in place); returns the per-layer output errors. Without
     ``gptq``, only the descent from nearest rounding (AdaRound's problem). The second moments
@@ -240,8 +247,11 @@ def round_weights(model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = T
     keras = import_keras("conversion")
     L = keras.layers
     layers, readers = consumers(model, keras)
-    convs = [lay for lay in layers if isinstance(lay, (L.Conv2D, L.DepthwiseConv2D)) and rewritable(lay, keras)
-             and _input_dims(lay) <= MAX_DIM]
+    convs = [
+        lay
+        for lay in layers
+        if isinstance(lay, (L.Conv2D, L.DepthwiseConv2D)) and rewritable(lay, keras) and _input_dims(lay) <= MAX_DIM
+    ]
     if not called_once(layers) or not convs:
         return []
     chosen: list[tuple[Any, Optional[Any], np.ndarray, Optional[np.ndarray]]] = []

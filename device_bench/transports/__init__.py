@@ -23,8 +23,7 @@ def device_kind(device: str) -> str:
     if d == "adb" or d.startswith("adb:"):
         return "adb"
     raise DeviceError(
-        f"Unknown device {device!r}.",
-        "use --device local, --device ssh://user@host[:port] or --device adb[:SERIAL]",
+        f"Unknown device {device!r}.", "use --device local, --device ssh://user@host[:port] or --device adb[:SERIAL]"
     )
 
 
@@ -38,8 +37,14 @@ def make_transport(options: BenchOptions) -> Transport:
     if kind == "ssh":
         from .ssh import SSHTarget, SSHTransport
 
-        return SSHTransport(SSHTarget.parse(options.device), remote_python=options.remote_python or "python3", options=options.ssh)
+        return SSHTransport(
+            SSHTarget.parse(options.device), remote_python=options.remote_python or "python3", options=options.ssh
+        )
     from .adb import ADBTransport, parse_device
 
-    return ADBTransport(parse_device(options.device), benchmark_binary=str(options.benchmark_binary) if options.benchmark_binary else None,
-                        remote_python=options.remote_python, taskset=options.taskset)
+    return ADBTransport(
+        parse_device(options.device),
+        benchmark_binary=str(options.benchmark_binary) if options.benchmark_binary else None,
+        remote_python=options.remote_python,
+        taskset=options.taskset,
+    )

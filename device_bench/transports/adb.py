@@ -101,9 +101,15 @@ class ADBTransport:
         try:
             return subprocess.run([*self.base(), *args], capture_output=True, text=True, timeout=timeout)
         except FileNotFoundError:
-            raise DeviceError("The `adb` command is not installed.", "install Android platform-tools (sudo apt install adb) and put adb on PATH") from None
+            raise DeviceError(
+                "The `adb` command is not installed.",
+                "install Android platform-tools (sudo apt install adb) and put adb on PATH",
+            ) from None
         except subprocess.TimeoutExpired:
-            raise DeviceError(f"{self.label}: `adb {' '.join(args[:2])}` did not finish within {timeout:.0f} s.", "check the USB/Wi-Fi connection") from None
+            raise DeviceError(
+                f"{self.label}: `adb {' '.join(args[:2])}` did not finish within {timeout:.0f} s.",
+                "check the USB/Wi-Fi connection",
+            ) from None
 
     def shell(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return self.call(["shell", command], timeout)
@@ -114,11 +120,16 @@ class ADBTransport:
 
     def select_device(self) -> str:
         if shutil.which(self.adb) is None and not Path(self.adb).is_file():
-            raise DeviceError("The `adb` command is not installed.", "install Android platform-tools (sudo apt install adb) and put adb on PATH")
+            raise DeviceError(
+                "The `adb` command is not installed.",
+                "install Android platform-tools (sudo apt install adb) and put adb on PATH",
+            )
         try:
             proc = subprocess.run([self.adb, "devices"], capture_output=True, text=True, timeout=60)
         except subprocess.TimeoutExpired:
-            raise DeviceError("`adb devices` did not answer within 60 s.", "restart the adb server: adb kill-server") from None
+            raise DeviceError(
+                "`adb devices` did not answer within 60 s.", "restart the adb server: adb kill-server"
+            ) from None
         devices: dict[str, str] = {}
         for line in proc.stdout.splitlines()[1:]:
             parts = line.split()
@@ -136,10 +147,16 @@ class ADBTransport:
                 )
             self.serial = ready[0]
         elif self.serial not in devices:
-            raise DeviceError(f"No adb device with serial {self.serial!r}; connected: {listing}.", "check the serial with `adb devices`")
+            raise DeviceError(
+                f"No adb device with serial {self.serial!r}; connected: {listing}.",
+                "check the serial with `adb devices`",
+            )
         state = devices[self.serial]
         if state == "unauthorized":
-            raise DeviceError(f"{self.serial} has not authorised this computer.", "unlock the phone and accept the USB debugging prompt")
+            raise DeviceError(
+                f"{self.serial} has not authorised this computer.",
+                "unlock the phone and accept the USB debugging prompt",
+            )
         if state != "device":
             raise DeviceError(f"{self.serial} is {state}.", "reconnect it (adb reconnect) and check `adb devices`")
         self.label = f"adb:{self.serial}"
@@ -155,7 +172,9 @@ class ADBTransport:
         )
         proc = self.shell(script, 60)
         if proc.returncode != 0 and self._gone(proc.stderr):
-            raise DeviceError(f"{self.label} is not reachable: {last_line(proc.stderr.splitlines())}.", "check `adb devices`")
+            raise DeviceError(
+                f"{self.label} is not reachable: {last_line(proc.stderr.splitlines())}.", "check `adb devices`"
+            )
         kv = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
         temp = kv.get("temp", "").strip()
         try:
@@ -179,7 +198,10 @@ class ADBTransport:
             return
         machine = elf_machine(self.binary)
         if machine is None:
-            raise InputFileError(f"--benchmark-binary {self.binary} is not an executable for Linux/Android (no ELF header).", "pass the benchmark_model binary itself, not an archive or .apk")
+            raise InputFileError(
+                f"--benchmark-binary {self.binary} is not an executable for Linux/Android (no ELF header).",
+                "pass the benchmark_model binary itself, not an archive or .apk",
+            )
         abi = self.system.get("machine")
         want = _ABI_MACHINE.get(str(abi))
         if want is not None and machine != want and not (abi == "arm64-v8a" and machine == 40):
@@ -192,7 +214,10 @@ class ADBTransport:
         d = f"{REMOTE_BASE}/sentilite-bench-{uuid.uuid4().hex[:12]}"
         proc = self.shell(f"mkdir -p {shlex.quote(d)} && df -k {shlex.quote(d)}", 60)
         if proc.returncode != 0:
-            raise DeviceError(f"Cannot create {d} on {self.label}: {last_line((proc.stderr + proc.stdout).splitlines())}.", "check `adb shell ls /data/local/tmp`")
+            raise DeviceError(
+                f"Cannot create {d} on {self.label}: {last_line((proc.stderr + proc.stdout).splitlines())}.",
+                "check `adb shell ls /data/local/tmp`",
+            )
         self.remote_dir = d
         rows = [ln.split() for ln in proc.stdout.splitlines() if ln.strip()]
         if len(rows) >= 2 and len(rows[-1]) >= 4 and rows[-1][-3].isdigit():
@@ -200,7 +225,8 @@ class ADBTransport:
             if free < needed + (1 << 20):
                 self.cleanup()
                 raise DeviceError(
-                    f"Not enough disk space on {self.label}: {free / 1e6:.1f} MB free in {REMOTE_BASE}, the benchmark needs {needed / 1e6:.1f} MB.",
+                    f"Not enough disk space on {self.label}: {free / 1e6:.1f} MB free in {REMOTE_BASE}, the "
+                    f"benchmark needs {needed / 1e6:.1f} MB.",
                     "free some space on the phone (or benchmark fewer models at a time)",
                 )
         return d
@@ -213,8 +239,14 @@ class ADBTransport:
         if proc.returncode != 0:
             text = proc.stderr + proc.stdout
             if "no space" in text.lower():
-                raise DeviceError(f"Not enough disk space on {self.label} to push {local.name}: {last_line(text.splitlines())}.", "free some space on the phone")
-            raise DeviceError(f"Pushing {local.name} to {self.label} failed: {last_line(text.splitlines())}.", "check the connection (`adb devices`)")
+                raise DeviceError(
+                    f"Not enough disk space on {self.label} to push {local.name}: {last_line(text.splitlines())}.",
+                    "free some space on the phone",
+                )
+            raise DeviceError(
+                f"Pushing {local.name} to {self.label} failed: {last_line(text.splitlines())}.",
+                "check the connection (`adb devices`)",
+            )
         return dest
 
     def cleanup(self) -> bool:
@@ -248,7 +280,10 @@ class ADBTransport:
                 self._run_native(plan, work, on_result, log)
         finally:
             if not self.cleanup():
-                log(f"warning: could not remove {remote_dir} on {self.label}; remove it by hand (adb shell rm -rf {remote_dir})")
+                log(
+                    f"warning: could not remove {remote_dir} on {self.label}; remove it by hand (adb shell rm -rf "
+                    f"{remote_dir})"
+                )
         return self.system
 
     def _run_native(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> None:
@@ -256,7 +291,10 @@ class ADBTransport:
         self.push(self.binary, "benchmark_model")
         chmod = self.shell(f"chmod 755 {shlex.quote(self.remote_dir + '/benchmark_model')}", 60)
         if chmod.returncode != 0:
-            raise DeviceError(f"Cannot make benchmark_model executable on {self.label}: {last_line(chmod.stderr.splitlines())}.", "check /data/local/tmp permissions")
+            raise DeviceError(
+                f"Cannot make benchmark_model executable on {self.label}: {last_line(chmod.stderr.splitlines())}.",
+                "check /data/local/tmp permissions",
+            )
         extra: dict[int, list[str]] = {}
         for i, e in enumerate(plan.entries):
             self.push(e.path, remote_file_name(i, e))
@@ -271,7 +309,9 @@ class ADBTransport:
         timeout = float(settings.get("job_timeout") or 600)
         prefix = f"taskset {self.taskset} " if self.taskset else ""
         for job in plan.jobs(("tflite",), model_file=remote_file_name):
-            args = bm.command(job["model"], job["threads"], settings, "./benchmark_model", extra.get(job["model_index"], ()))
+            args = bm.command(
+                job["model"], job["threads"], settings, "./benchmark_model", extra.get(job["model_index"], ())
+            )
             cmd = f"cd {shlex.quote(self.remote_dir)} && {prefix}" + " ".join(shlex.quote(a) for a in args)
             try:
                 proc = self.shell(cmd, timeout)
@@ -284,8 +324,13 @@ class ADBTransport:
             except ValueError as exc:
                 if self._gone(proc.stderr) and "Inference timings" not in text:
                     on_result(BenchResult.failed(job, f"{self.label} disconnected").to_dict())
-                    raise DeviceError(f"{self.label} disconnected during the run: {last_line(proc.stderr.splitlines())}.", "reconnect it (`adb devices`) and run again") from None
-                result = BenchResult.failed(job, f"benchmark_model failed on {self.label} (exit code {proc.returncode}): {exc}").to_dict()
+                    raise DeviceError(
+                        f"{self.label} disconnected during the run: {last_line(proc.stderr.splitlines())}.",
+                        "reconnect it (`adb devices`) and run again",
+                    ) from None
+                result = BenchResult.failed(
+                    job, f"benchmark_model failed on {self.label} (exit code {proc.returncode}): {exc}"
+                ).to_dict()
             else:
                 result["command"] = cmd
             on_result(result)
@@ -301,10 +346,15 @@ class ADBTransport:
         rt = plan.settings.get("runtime")
         check = self.shell(f"cd {d} && {py} runner.py --check" + (f" --runtime {shlex.quote(rt)}" if rt else ""), 120)
         if check.returncode == 127 or "not found" in check.stderr:
-            raise RuntimeMissingError(f"{self.label} has no `{self.remote_python}`.", "install Python there or use --benchmark-binary")
+            raise RuntimeMissingError(
+                f"{self.label} has no `{self.remote_python}`.", "install Python there or use --benchmark-binary"
+            )
         if check.returncode != 0:
-            raise RuntimeMissingError(f"{self.label} cannot run .tflite models with `{self.remote_python}`: {last_line((check.stdout + check.stderr).splitlines())}.",
-                                      f"on the device run: {self.remote_python} -m pip install numpy ai-edge-litert")
+            raise RuntimeMissingError(
+                f"{self.label} cannot run .tflite models with `{self.remote_python}`: "
+                f"{last_line((check.stdout + check.stderr).splitlines())}.",
+                f"on the device run: {self.remote_python} -m pip install numpy ai-edge-litert",
+            )
         jobs = plan.jobs(("tflite",), model_file=remote_file_name)
         spec = write_spec(work / "spec_adb.json", plan.spec(jobs))
         self.push(spec, "spec.json")
@@ -317,7 +367,10 @@ class ADBTransport:
         out = stream_runner(cmd, on_result, float(plan.settings.get("job_timeout") or 600) + 60)
         if not any(ev.get("event") == "done" for ev in out.events):
             detail = last_line(out.stderr_tail) or last_line(out.stdout_other) or f"exit code {out.returncode}"
-            raise DeviceError(f"The runner failed on {self.label} ({out.results} results received): {detail}.", "check `adb devices` and the device")
+            raise DeviceError(
+                f"The runner failed on {self.label} ({out.results} results received): {detail}.",
+                "check `adb devices` and the device",
+            )
 
 
 def _input_name_and_shape(path: Path) -> tuple[str, list[int]]:

@@ -85,7 +85,9 @@ class Plan:
                         table[f"job{len(table)}"] = JobKey(i, t, r, v)
         return table
 
-    def jobs(self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None) -> list[dict[str, Any]]:
+    def jobs(
+        self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None
+    ) -> list[dict[str, Any]]:
         """The runner's job list for the entries of these kinds, in :meth:`job_table` order."""
         out = []
         for job_id, key in self.job_table().items():
@@ -132,8 +134,10 @@ class _Pipes:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.lines: queue.Queue = queue.Queue()
         self.err: list[str] = []
-        self.threads = [threading.Thread(target=self._out, args=(proc,), daemon=True),
-                        threading.Thread(target=self._err, args=(proc,), daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._out, args=(proc,), daemon=True),
+            threading.Thread(target=self._err, args=(proc,), daemon=True),
+        ]
         for t in self.threads:
             t.start()
 
@@ -194,7 +198,7 @@ def _parse_result_line(line: str) -> Optional[dict[str, Any]]:
     if not line.startswith(RESULT_PREFIX):
         return None
     try:
-        return json.loads(line[len(RESULT_PREFIX):])
+        return json.loads(line[len(RESULT_PREFIX) :])
     except ValueError:
         return None
 
@@ -243,7 +247,9 @@ def stream_runner(
             proc.stdin.close()
         except OSError:
             pass
-    return StreamOutcome(rc, [e for e in pipes.err if e.strip()][-12:], got.other, got.events, got.timed_out, got.results)
+    return StreamOutcome(
+        rc, [e for e in pipes.err if e.strip()][-12:], got.other, got.events, got.timed_out, got.results
+    )
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -35,11 +35,14 @@ class LocalTransport:
             info = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             raise DeviceError(
-                f"The local Python ({self.python}) cannot run the benchmark runner: {last_line(proc.stderr.splitlines(), 'no output')}.",
+                f"The local Python ({self.python}) cannot run the benchmark runner: "
+                f"{last_line(proc.stderr.splitlines(), 'no output')}.",
                 "reinstall sentilite in this environment (pip install -e .)",
             ) from None
         if not info.get("ok"):
-            raise RuntimeMissingError(f"This machine cannot run .tflite models: {info.get('problem')}.", info.get("fix"))
+            raise RuntimeMissingError(
+                f"This machine cannot run .tflite models: {info.get('problem')}.", info.get("fix")
+            )
         self.system = info.get("system") or {}
         return info
 
@@ -51,7 +54,9 @@ class LocalTransport:
         if tfl:
             self.check(plan.settings.get("runtime"))
             spec = write_spec(work / "spec_tflite.json", plan.spec(tfl))
-            out = stream_runner([self.python, str(RUNNER_FILE), "--spec", str(spec)], on_result, timeout, cwd=work, env=env)
+            out = stream_runner(
+                [self.python, str(RUNNER_FILE), "--spec", str(spec)], on_result, timeout, cwd=work, env=env
+            )
             self._raise_if_broken(out, "runner")
             self._keep_system(out)
         if keras:
@@ -76,4 +81,6 @@ class LocalTransport:
         done = any(ev.get("event") == "done" for ev in out.events)
         if not done:
             detail = last_line(out.stderr_tail) or last_line(out.stdout_other) or f"exit code {out.returncode}"
-            raise DeviceError(f"The local {what} failed: {detail}.", "run again with --debug, or see the log in the output folder")
+            raise DeviceError(
+                f"The local {what} failed: {detail}.", "run again with --debug, or see the log in the output folder"
+            )

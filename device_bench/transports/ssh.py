@@ -33,16 +33,7 @@ from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from ..models import remote_file_name
 from ..options import SSHOptions
-from .base import (
-    RUNNER_BUNDLE,
-    Log,
-    OnResult,
-    Plan,
-    last_line,
-    link_or_copy,
-    stream_runner,
-    write_spec,
-)
+from .base import RUNNER_BUNDLE, Log, OnResult, Plan, last_line, link_or_copy, stream_runner, write_spec
 
 _USER_RE = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -125,10 +116,14 @@ class SSHTransport:
         self.connect_timeout = connect_timeout
         self.ssh, self.scp = ssh, scp
         opts = [
-            "-o", "BatchMode=yes",
-            "-o", f"ConnectTimeout={max(1, int(round(connect_timeout)))}",
-            "-o", f"ServerAliveInterval={max(1, int(round(alive_interval)))}",
-            "-o", f"ServerAliveCountMax={max(1, int(alive_count))}",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={max(1, int(round(connect_timeout)))}",
+            "-o",
+            f"ServerAliveInterval={max(1, int(round(alive_interval)))}",
+            "-o",
+            f"ServerAliveCountMax={max(1, int(alive_count))}",
         ]
         if ssh_config:
             opts += ["-F", str(ssh_config)]
@@ -136,7 +131,9 @@ class SSHTransport:
             opts += ["-i", str(identity), "-o", "IdentitiesOnly=yes"]
         for o in ssh_options:
             if "=" not in o or o.startswith("-"):
-                raise DeviceError(f"--ssh-option {o!r} is not KEY=VALUE.", "e.g. --ssh-option StrictHostKeyChecking=accept-new")
+                raise DeviceError(
+                    f"--ssh-option {o!r} is not KEY=VALUE.", "e.g. --ssh-option StrictHostKeyChecking=accept-new"
+                )
             opts += ["-o", o]
         self.common = opts
         self.system: dict[str, Any] = {}
@@ -162,10 +159,14 @@ class SSHTransport:
             return subprocess.run(self.ssh_cmd(remote_command), input=stdin, capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise DeviceError(
-                f"{self.label} did not answer within {timeout:.0f} s.", "check that the device is on and reachable (ssh works by hand)"
+                f"{self.label} did not answer within {timeout:.0f} s.",
+                "check that the device is on and reachable (ssh works by hand)",
             ) from None
         except FileNotFoundError:
-            raise DeviceError("The `ssh` command is not installed on this machine.", "install the OpenSSH client (sudo apt install openssh-client)") from None
+            raise DeviceError(
+                "The `ssh` command is not installed on this machine.",
+                "install the OpenSSH client (sudo apt install openssh-client)",
+            ) from None
 
     def connection_error(self, stderr: str, during: str) -> DeviceError:
         line = last_line(stderr.splitlines(), "the connection was lost (ssh exit code 255)").rstrip(".")
@@ -174,17 +175,27 @@ class SSHTransport:
         low = stderr.lower()
         if "permission denied" in low:
             fix = (
-                f"set up key login (sentilite never uses passwords): ssh-copy-id {'-p ' + str(t.port) + ' ' if t.port else ''}"
+                f"set up key login (sentilite never uses passwords): ssh-copy-id "
+                f"{'-p ' + str(t.port) + ' ' if t.port else ''}"
                 f"{t.scp_prefix()}, or pass --identity KEYFILE; `{by_hand}` must work without a prompt"
             )
         elif "host key verification failed" in low or "host key" in low:
-            fix = f"connect once by hand ({by_hand}) to check and accept the device's host key, or pass --ssh-option StrictHostKeyChecking=accept-new"
+            fix = (
+                f"connect once by hand ({by_hand}) to check and accept the device's host key, or pass --ssh-option "
+                f"StrictHostKeyChecking=accept-new"
+            )
         elif "could not resolve" in low or "name or service not known" in low:
             fix = "check the host name (a .local name needs mDNS/avahi) or use the device's IP address"
         elif "connection refused" in low:
-            fix = f"start the SSH server on the device (sudo systemctl enable --now ssh) and check the port ({t.port or 22})"
+            fix = (
+                f"start the SSH server on the device (sudo systemctl enable --now ssh) and check the port "
+                f"({t.port or 22})"
+            )
         elif "closed by remote host" in low or "connection reset" in low or "broken pipe" in low:
-            fix = "the connection dropped: check that the device is still on (power, overheating, reboot) and the network is stable, then run again"
+            fix = (
+                "the connection dropped: check that the device is still on (power, overheating, reboot) and the "
+                "network is stable, then run again"
+            )
         elif "timed out" in low or "no route" in low or "unreachable" in low or "not responding" in low:
             fix = "check that the device is on and on this network, and that the connection is stable"
         else:
@@ -197,7 +208,10 @@ class SSHTransport:
         runtime the measurement will use."""
         py = remote_path(self.remote_python)
         rt = f" --runtime {shlex.quote(runtime)}" if runtime else ""
-        remote = f"command -v {py} >/dev/null 2>&1 || exit 127; cd {shlex.quote(remote_dir)} && exec {py} runner.py --check{rt}"
+        remote = (
+            f"command -v {py} >/dev/null 2>&1 || exit 127; cd {shlex.quote(remote_dir)} && exec {py} runner.py "
+            f"--check{rt}"
+        )
         proc = self._run(remote, self.connect_timeout + 120)
         out = proc.stdout.decode("utf-8", "replace").strip()
         err = proc.stderr.decode("utf-8", "replace")
@@ -206,7 +220,8 @@ class SSHTransport:
         if proc.returncode == 127:
             raise RuntimeMissingError(
                 f"{self.label} has no `{self.remote_python}`.",
-                "install Python 3 and numpy there (Raspberry Pi OS: sudo apt install python3 python3-numpy python3-pip), "
+                "install Python 3 and numpy there (Raspberry Pi OS: sudo apt install python3 python3-numpy "
+                "python3-pip), "
                 "or pass --remote-python /path/to/python3",
             )
         try:
@@ -218,20 +233,30 @@ class SSHTransport:
                     f"`{self.remote_python}` on {self.label} is too old to run the benchmark runner ({detail}).",
                     "use Python 3.7 or newer (--remote-python /path/to/python3)",
                 ) from None
-            raise DeviceError(f"The runner check failed on {self.label}: {detail}.", "run `sentilite --debug bench ...` for details") from None
+            raise DeviceError(
+                f"The runner check failed on {self.label}: {detail}.", "run `sentilite --debug bench ...` for details"
+            ) from None
         if not info.get("ok"):
             fix = str(info.get("fix") or "")
             if self.remote_python != "python3":
-                fix = fix.replace("python3 -m pip install ai-edge-litert  (", f"{self.remote_python} -m pip install ai-edge-litert  (", 1)
+                fix = fix.replace(
+                    "python3 -m pip install ai-edge-litert  (",
+                    f"{self.remote_python} -m pip install ai-edge-litert  (",
+                    1,
+                )
             raise RuntimeMissingError(
-                f"{self.label} cannot run .tflite models with `{self.remote_python}` (Python {info.get('python')}): {info.get('problem')}.",
+                f"{self.label} cannot run .tflite models with `{self.remote_python}` (Python {info.get('python')}): "
+                f"{info.get('problem')}.",
                 f"on the device run: {fix}",
             )
         self.system = info.get("system") or {}
         return info
 
     def make_remote_dir(self, needed_bytes: int) -> str:
-        remote = 'd=$(mktemp -d "${TMPDIR:-/tmp}/sentilite-bench.XXXXXX") && printf "%s\\n" "$d" && (df -Pk "$d" | tail -n 1)'
+        remote = (
+            'd=$(mktemp -d "${TMPDIR:-/tmp}/sentilite-bench.XXXXXX") && printf "%s\\n" "$d" && (df -Pk "$d" | '
+            "tail -n 1)"
+        )
         proc = self._run(remote, self.connect_timeout + 60)
         err = proc.stderr.decode("utf-8", "replace")
         if proc.returncode == 255:
@@ -246,7 +271,9 @@ class SSHTransport:
         if not _SAFE_DIR_RE.match(remote_dir):
             self.remote_dir = remote_dir
             self.cleanup()
-            raise DeviceError(f"The device's temporary folder {remote_dir!r} has an unusual name.", "unset TMPDIR on the device")
+            raise DeviceError(
+                f"The device's temporary folder {remote_dir!r} has an unusual name.", "unset TMPDIR on the device"
+            )
         self.remote_dir = remote_dir
         if len(lines) > 1:
             fields = lines[-1].split()
@@ -255,7 +282,8 @@ class SSHTransport:
                 if free < needed_bytes + (1 << 20):
                     self.cleanup()
                     raise DeviceError(
-                        f"Not enough disk space on {self.label}: {free / 1e6:.1f} MB free in {remote_dir.rsplit('/', 1)[0]}, "
+                        f"Not enough disk space on {self.label}: {free / 1e6:.1f} MB free in "
+                        f"{remote_dir.rsplit('/', 1)[0]}, "
                         f"the benchmark needs {needed_bytes / 1e6:.1f} MB.",
                         "free some space on the device (or benchmark fewer models at a time)",
                     )
@@ -263,15 +291,22 @@ class SSHTransport:
 
     def copy(self, files: Sequence[Path], remote_dir: str) -> None:
         try:
-            proc = subprocess.run(self.scp_cmd(files, remote_dir), capture_output=True, timeout=self.connect_timeout + 600)
+            proc = subprocess.run(
+                self.scp_cmd(files, remote_dir), capture_output=True, timeout=self.connect_timeout + 600
+            )
         except subprocess.TimeoutExpired:
             raise DeviceError(f"Copying to {self.label} took over 10 minutes.", "check the connection") from None
         except FileNotFoundError:
-            raise DeviceError("The `scp` command is not installed on this machine.", "install the OpenSSH client") from None
+            raise DeviceError(
+                "The `scp` command is not installed on this machine.", "install the OpenSSH client"
+            ) from None
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace")
             if "no space" in err.lower() or "quota" in err.lower():
-                raise DeviceError(f"Not enough disk space on {self.label} to copy the models: {last_line(err.splitlines())}.", "free some space on the device")
+                raise DeviceError(
+                    f"Not enough disk space on {self.label} to copy the models: {last_line(err.splitlines())}.",
+                    "free some space on the device",
+                )
             raise self.connection_error(err, "while copying the models")
 
     def cleanup(self) -> bool:
@@ -307,19 +342,28 @@ class SSHTransport:
                 log(f"checking {self.label} for Python, numpy and a LiteRT runtime")
                 info = self.check(remote_dir, plan.settings.get("runtime"))
                 rt = info.get("runtime") or {}
-                log(f"{self.label}: Python {info.get('python')}, numpy {info.get('numpy')}, {rt.get('name')} {rt.get('version')}")
+                log(
+                    f"{self.label}: Python {info.get('python')}, numpy {info.get('numpy')}, {rt.get('name')} "
+                    f"{rt.get('version')}"
+                )
                 log(f"copying {len(files)} files ({needed / 1e6:.1f} MB) to {self.label}:{remote_dir}")
                 self.copy(files, remote_dir)
                 self._run_remote(plan, remote_dir, on_result, log)
             finally:
                 if not self.cleanup():
-                    log(f"warning: could not remove {remote_dir} on {self.label}; remove it by hand (rm -rf {shlex.quote(remote_dir)})")
+                    log(
+                        f"warning: could not remove {remote_dir} on {self.label}; remove it by hand (rm -rf "
+                        f"{shlex.quote(remote_dir)})"
+                    )
         return self.system
 
     def _run_remote(self, plan: Plan, remote_dir: str, on_result: OnResult, log: Log) -> None:
         d = shlex.quote(remote_dir)
         py = remote_path(self.remote_python)
-        remote = f"trap 'cd / && rm -rf -- {d}' EXIT HUP INT TERM; cd {d} && {py} runner.py --spec spec.json --exit-on-stdin-eof"
+        remote = (
+            f"trap 'cd / && rm -rf -- {d}' EXIT HUP INT TERM; cd {d} && {py} runner.py --spec spec.json "
+            f"--exit-on-stdin-eof"
+        )
         idle = float(plan.settings.get("job_timeout") or 600) + 60
         out = stream_runner(self.ssh_cmd(remote), on_result, idle, keep_stdin_open=True, on_start=self._on_start)
         for ev in out.events:
@@ -337,7 +381,10 @@ class SSHTransport:
         if out.returncode == 255:
             raise self.connection_error(err, f"during the run{got}")
         detail = last_line(out.stderr_tail) or last_line(out.stdout_other) or f"exit code {out.returncode}"
-        raise DeviceError(f"The runner failed on {self.label}{got}: {detail}.", "run `sentilite --debug bench ...` and check the device")
+        raise DeviceError(
+            f"The runner failed on {self.label}{got}: {detail}.",
+            "run `sentilite --debug bench ...` and check the device",
+        )
 
     def _on_start(self, proc: subprocess.Popen) -> None:
         self.process = proc

@@ -17,12 +17,18 @@ def _pct(x: float) -> str:
 
 
 def _scores(e: dict[str, Any]) -> str:
-    bits = [f"3-class accuracy **{e['accuracy']:.3f}**", f"macro F1 **{e['macro_f1']:.3f}**",
-            f"neutral recall {e['neutral_recall']:.3f}", f"2-class **{e['polar_accuracy']:.3f}**"]
+    bits = [
+        f"3-class accuracy **{e['accuracy']:.3f}**",
+        f"macro F1 **{e['macro_f1']:.3f}**",
+        f"neutral recall {e['neutral_recall']:.3f}",
+        f"2-class **{e['polar_accuracy']:.3f}**",
+    ]
     if "ece" in e:
         bits.append(f"ECE {e['ece']:.3f}")
     if "top1_agreement_with_keras" in e:
-        bits.append(f"top-1 agreement with Keras {_pct(e['top1_agreement_with_keras'])} (mean |Δp| {e['mean_abs_diff_p']:.4f})")
+        bits.append(
+            f"top-1 agreement with Keras {_pct(e['top1_agreement_with_keras'])} (mean |Δp| {e['mean_abs_diff_p']:.4f})"
+        )
     return ", ".join(bits) + f" ({e['images']} images)"
 
 
@@ -31,9 +37,13 @@ def render(card: dict[str, Any]) -> str:
     t, d, lat = card["training"], card["decision_rule"], card["latency"]
     data = "; ".join(f"{s['name']}: {s['images']:,} images, {s['labels']} ({s['teaches']})" for s in t["data"])
     f = d.get("facts") or {}
-    rule = (f"temperature {d['temperature']:g}, class log-offsets {d['class_log_bias']}, fitted on `{f.get('fitted_on')}` "
-            f"({f.get('images')} images): macro F1 {f['macro_f1'][0]:.3f} → {f['macro_f1'][1]:.3f}, "
-            f"ECE {f['ece'][0]:.3f} → {f['ece'][1]:.3f}" if f else f"temperature {d['temperature']:g}")
+    rule = (
+        f"temperature {d['temperature']:g}, class log-offsets {d['class_log_bias']}, fitted on `{f.get('fitted_on')}` "
+        f"({f.get('images')} images): macro F1 {f['macro_f1'][0]:.3f} → {f['macro_f1'][1]:.3f}, "
+        f"ECE {f['ece'][0]:.3f} → {f['ece'][1]:.3f}"
+        if f
+        else f"temperature {d['temperature']:g}"
+    )
     rows = [
         ("file", f"`{card['file']}`, {card['size_bytes'] / 1e6:.2f} MB, sha256 `{card['sha256'][:16]}…`"),
         ("variant", card["variant"]),
@@ -41,13 +51,19 @@ def render(card: dict[str, Any]) -> str:
         ("preprocessing", card["preprocessing"]),
         ("in apps", card["apps"]),
         ("architecture", card["architecture"]),
-        ("training", f"{t['mode']} with the `{t['preset']}` preset, augmentation {', '.join(t['augment'])}, "
-                     f"{t['epochs_run']} epochs, {t['wall_seconds'] / 60:.0f} min"),
+        (
+            "training",
+            f"{t['mode']} with the `{t['preset']}` preset, augmentation {', '.join(t['augment'])}, "
+            f"{t['epochs_run']} epochs, {t['wall_seconds'] / 60:.0f} min",
+        ),
         ("training data", data),
         ("decision rule", rule),
         *[(name.replace("_", " "), _scores(e)) for name, e in card["evaluation"].items() if isinstance(e, dict)],
-        ("latency", f"int8 {lat['int8_median_ms']:.2f} ms, float32 {lat['float32_median_ms']:.2f} ms median per image, "
-                    f"{lat['runtime']}, on {lat['host']} (compare ratios, not milliseconds across machines)"),
+        (
+            "latency",
+            f"int8 {lat['int8_median_ms']:.2f} ms, float32 {lat['float32_median_ms']:.2f} ms median per image, "
+            f"{lat['runtime']}, on {lat['host']} (compare ratios, not milliseconds across machines)",
+        ),
     ]
     note = card["evaluation"].get("note")
     bar = "\\|"  # a literal | inside a table cell

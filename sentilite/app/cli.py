@@ -20,16 +20,44 @@ from ..core.signals import sigterm_as_interrupt, terminated
 
 #: name -> (module, attribute, short help). Kept static so ``--help`` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "quickstart": ("sentilite.app.quickstart", "quickstart_command", "Run the whole pipeline end to end into one run folder."),
-    "train": ("sentilite.train.cli", "train_command", "Train a sentiment model (FT-F / FT-A / two-phase, distillation)."),
-    "evaluate": ("sentilite.app.evaluate_cli", "evaluate_command", "Score a .keras or .tflite model on a labelled split, here or on a device."),
-    "calibrate": ("sentilite.train.calibrate", "calibrate_command", "Fit calibration and the neutral decision rule on validation images."),
-    "convert": ("sentilite.convert.cli", "convert_command", "Convert a .keras model to every TFLite variant, validated."),
+    "quickstart": (
+        "sentilite.app.quickstart",
+        "quickstart_command",
+        "Run the whole pipeline end to end into one run folder.",
+    ),
+    "train": (
+        "sentilite.train.cli",
+        "train_command",
+        "Train a sentiment model (FT-F / FT-A / two-phase, distillation).",
+    ),
+    "evaluate": (
+        "sentilite.app.evaluate_cli",
+        "evaluate_command",
+        "Score a .keras or .tflite model on a labelled split, here or on a device.",
+    ),
+    "calibrate": (
+        "sentilite.train.calibrate",
+        "calibrate_command",
+        "Fit calibration and the neutral decision rule on validation images.",
+    ),
+    "convert": (
+        "sentilite.convert.cli",
+        "convert_command",
+        "Convert a .keras model to every TFLite variant, validated.",
+    ),
     "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
     "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
     "info": ("sentilite.app.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
-    "data": ("sentilite.train.pack_cli", "data_group", "Split a labelled list (stratified, seeded); pack it into TFRecord shards."),
-    "standin": ("sentilite.device_bench.standin_cli", "standin_command", "Start/stop a Raspberry Pi stand-in (aarch64 under qemu) on 127.0.0.1."),
+    "data": (
+        "sentilite.train.pack_cli",
+        "data_group",
+        "Split a labelled list (stratified, seeded); pack it into TFRecord shards.",
+    ),
+    "standin": (
+        "sentilite.device_bench.standin_cli",
+        "standin_command",
+        "Start/stop a Raspberry Pi stand-in (aarch64 under qemu) on 127.0.0.1.",
+    ),
     "serve": ("sentilite.app.serve.cli", "serve_command", "Serve a model: upload page, browser camera and JSON API."),
 }
 
@@ -86,7 +114,9 @@ class LazyGroup(click.Group):
                 if debug_enabled(ctx):
                     raise
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                fail(f"unexpected {type(exc).__name__}: {first[:300]} (run `sentilite --debug ...` for the traceback)", 1)
+                fail(
+                    f"unexpected {type(exc).__name__}: {first[:300]} (run `sentilite --debug ...` for the traceback)", 1
+                )
 
 
 EXAMPLES = """\b

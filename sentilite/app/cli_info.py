@@ -64,11 +64,20 @@ def render_info(info: dict[str, Any]) -> str:
     if std and std.get("present") and not std.get("error"):
         inp = std.get("input") or {}
         norm = inp.get("normalization")
-        lines.append(f"standard  TFLite metadata: {std.get('name')} (version {std.get('version')}, parser >= {std.get('min_parser_version')})")
-        lines.append(f"          input {inp.get('color_space')} {'x'.join(map(str, inp.get('size') or []))}"
-                     + (f", normalisation mean {[round(v, 3) for v in norm['mean']]} std {[round(v, 3) for v in norm['std']]}" if norm
-                        else ", no normalisation (integer input)")
-                     + f"; labels file {', '.join(std.get('labels') or []) or ('unreadable' if std.get('labels_error') else 'missing')}")
+        lines.append(
+            f"standard  TFLite metadata: {std.get('name')} (version {std.get('version')}, parser >= "
+            f"{std.get('min_parser_version')})"
+        )
+        lines.append(
+            f"          input {inp.get('color_space')} {'x'.join(map(str, inp.get('size') or []))}"
+            + (
+                f", normalisation mean {[round(v, 3) for v in norm['mean']]} std {[round(v, 3) for v in norm['std']]}"
+                if norm
+                else ", no normalisation (integer input)"
+            )
+            + "; labels file "
+            + (", ".join(std.get("labels") or []) or ("unreadable" if std.get("labels_error") else "missing"))
+        )
     elif info["format"] == "tflite":
         lines.append("standard  none")
     lines.append(f"runtime   {info['runtime']}")
@@ -78,7 +87,8 @@ def render_info(info: dict[str, Any]) -> str:
 
 @click.command(
     "info",
-    epilog="\b\nExamples:\n  sentilite info runs/quickstart/convert/model_int8.tflite\n  sentilite info model.keras --json",
+    epilog="\b\nExamples:\n  sentilite info runs/quickstart/convert/model_int8.tflite\n  sentilite info model.keras "
+    "--json",
 )
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")

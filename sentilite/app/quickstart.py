@@ -31,7 +31,9 @@ def _sibling_split(train_split: Path, kind: str) -> Optional[Path]:
     return candidate if candidate.is_file() else None
 
 
-def resolve_splits(data: Optional[str], val: Optional[str], test: Optional[str], run_dir: Path, log: Log) -> dict[str, Any]:
+def resolve_splits(
+    data: Optional[str], val: Optional[str], test: Optional[str], run_dir: Path, log: Log
+) -> dict[str, Any]:
     """The train/val/test lists to use: the user's, or a generated synthetic set."""
     if data is None:
         from ..core.synthetic import SYNTHETIC_NOTICE, make_synthetic_dataset
@@ -118,8 +120,15 @@ def run_quickstart(
     t = _step(log, 2, "converting to every TFLite variant and validating each against Keras")
     from ..convert.api import ConvertOptions, convert_model
 
-    conv = convert_model(trained.model_path, calib=splits["train"], eval=splits["test"], out=run_dir / "convert", root=root,
-                         options=ConvertOptions(calib_size=100 if splits["synthetic"] else 200), log=log)
+    conv = convert_model(
+        trained.model_path,
+        calib=splits["train"],
+        eval=splits["test"],
+        out=run_dir / "convert",
+        root=root,
+        options=ConvertOptions(calib_size=100 if splits["synthetic"] else 200),
+        log=log,
+    )
     timings["convert"] = time.perf_counter() - t
 
     t = _step(log, 3, "benchmarking every variant locally (and the Keras baseline)")
@@ -142,20 +151,50 @@ def run_quickstart(
     return summary
 
 
-def _train(splits: dict[str, Any], run_dir: Path, root: Optional[str], backbone: Optional[str], backbone_file: Optional[str],
-           feature_layer: Optional[str], weights: Optional[str], epochs: Optional[int]) -> Any:
+def _train(
+    splits: dict[str, Any],
+    run_dir: Path,
+    root: Optional[str],
+    backbone: Optional[str],
+    backbone_file: Optional[str],
+    feature_layer: Optional[str],
+    weights: Optional[str],
+    epochs: Optional[int],
+) -> Any:
     from ..train.api import train_model
     from ..train.config import TrainConfig
 
-    common = {"data": [str(splits["train"])], "val": str(splits["val"]), "test": str(splits["test"]), "out": str(run_dir / "train"),
-              "verbose": True}
+    common = {
+        "data": [str(splits["train"])],
+        "val": str(splits["val"]),
+        "test": str(splits["test"]),
+        "out": str(run_dir / "train"),
+        "verbose": True,
+    }
     if splits["synthetic"]:
         # A small CNN from scratch: the synthetic classes differ in colour and shape only.
-        cfg = TrainConfig(**common, backbone=backbone or "student", weights=weights or "none", mode="ft-a",
-                          preset="adam-cosine", epochs=epochs or 20, batch_size=16, lr=3e-3)
+        cfg = TrainConfig(
+            **common,
+            backbone=backbone or "student",
+            weights=weights or "none",
+            mode="ft-a",
+            preset="adam-cosine",
+            epochs=epochs or 20,
+            batch_size=16,
+            lr=3e-3,
+        )
     else:
-        cfg = TrainConfig(**common, root=root, backbone=backbone or "mobilenet_v2", weights=weights, backbone_file=backbone_file,
-                          feature_layer=feature_layer, mode="ft-f", preset="replication", epochs=epochs)
+        cfg = TrainConfig(
+            **common,
+            root=root,
+            backbone=backbone or "mobilenet_v2",
+            weights=weights,
+            backbone_file=backbone_file,
+            feature_layer=feature_layer,
+            mode="ft-f",
+            preset="replication",
+            epochs=epochs,
+        )
     return train_model(cfg)
 
 
@@ -174,23 +213,56 @@ def _demo(splits: dict[str, Any], root: Optional[str], demo_dir: Path, conv: Any
         test_ds = read_dataset(splits["test"], root)
         clip = slideshow_video(test_ds.paths[: max(1, demo_frames // 15)], demo_dir / "input_clip.avi")
     demo_model = conv.recommended_path or conv.variants.get("int8") or next(iter(conv.variants.values()))
-    return run_demo(DemoConfig(model=str(demo_model), source=str(clip), sync=True, display=False,
-                               record=str(demo_dir / "annotated.mp4"), log=str(demo_dir / "frames.jsonl"),
-                               quiet=True, handle_signals=False))
+    return run_demo(
+        DemoConfig(
+            model=str(demo_model),
+            source=str(clip),
+            sync=True,
+            display=False,
+            record=str(demo_dir / "annotated.mp4"),
+            log=str(demo_dir / "frames.jsonl"),
+            quiet=True,
+            handle_signals=False,
+        )
+    )
 
 
-def _summary(run_dir: Path, splits: dict[str, Any], trained: Any, conv: Any, bench: Any, demo: dict[str, Any],
-             timings: dict[str, float]) -> dict[str, Any]:
+def _summary(
+    run_dir: Path,
+    splits: dict[str, Any],
+    trained: Any,
+    conv: Any,
+    bench: Any,
+    demo: dict[str, Any],
+    timings: dict[str, float],
+) -> dict[str, Any]:
     return {
         "run_dir": str(run_dir),
         "synthetic_data": splits["synthetic"],
         "splits": {k: str(v) for k, v in splits.items() if k != "synthetic"},
-        "train": {"run_dir": str(trained.run_dir), "model": str(trained.model_path),
-                  "test": _short_metrics(trained.metrics.get("test")), "val": _short_metrics(trained.metrics.get("val")),
-                  "wall_seconds": trained.metrics.get("training", {}).get("wall_seconds")},
+        "train": {
+            "run_dir": str(trained.run_dir),
+            "model": str(trained.model_path),
+            "test": _short_metrics(trained.metrics.get("test")),
+            "val": _short_metrics(trained.metrics.get("val")),
+            "wall_seconds": trained.metrics.get("training", {}).get("wall_seconds"),
+        },
         "convert": conv.to_dict(),
         "bench": {"rows": bench.rows, "files": {k: str(v) for k, v in bench.files.items()}, "errors": bench.errors},
-        "demo": {k: demo.get(k) for k in ("frames", "fps", "latency_ms", "first_result_s", "peak_rss_mb", "record", "log", "model", "stop_reason")},
+        "demo": {
+            k: demo.get(k)
+            for k in (
+                "frames",
+                "fps",
+                "latency_ms",
+                "first_result_s",
+                "peak_rss_mb",
+                "record",
+                "log",
+                "model",
+                "stop_reason",
+            )
+        },
         "timings_seconds": timings,
     }
 
@@ -199,7 +271,12 @@ def _short_metrics(m: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     if not m:
         return None
     polar = m.get("polar") or {}
-    return {"n": m.get("n"), "accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "polar_accuracy": polar.get("accuracy")}
+    return {
+        "n": m.get("n"),
+        "accuracy": m.get("accuracy"),
+        "macro_f1": m.get("macro_f1"),
+        "polar_accuracy": polar.get("accuracy"),
+    }
 
 
 def render_report(summary: dict[str, Any], conv: Any, bench: Any) -> str:
@@ -247,7 +324,8 @@ def render_report(summary: dict[str, Any], conv: Any, bench: Any) -> str:
     lines += [
         f"{d.get('frames')} frames with `{rel(d.get('model'))}`: end-to-end {fmt_float(1)(fps.get('end_to_end'))} fps, "
         f"inference {fmt_float(1)(fps.get('inference'))} fps, latency p50 {fmt_float(1)(lat.get('p50'))} ms / "
-        f"p90 {fmt_float(1)(lat.get('p90'))} ms. Annotated video `{rel(d.get('record'))}`, per-frame log `{rel(d.get('log'))}`.",
+        f"p90 {fmt_float(1)(lat.get('p90'))} ms. Annotated video `{rel(d.get('record'))}`, per-frame log "
+        f"`{rel(d.get('log'))}`.",
         "",
         "## Time taken",
         "",
@@ -266,14 +344,26 @@ Examples:
 
 
 @click.command("quickstart", epilog=EPILOG)
-@click.option("--data", type=click.Path(), help="Training split (B-T4SA split file, CSV or folder). Default: generated synthetic data.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="Training split (B-T4SA split file, CSV or folder). Default: generated synthetic data.",
+)
 @click.option("--val", type=click.Path(), help="Validation split (default: the --data file with 'val' for 'train').")
 @click.option("--test", type=click.Path(), help="Test split (default: the --data file with 'test' for 'train').")
-@click.option("--root", type=click.Path(file_okay=False), help="Folder image paths are relative to (default: each split's folder).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    help="Folder image paths are relative to (default: each split's folder).",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<timestamp>-quickstart).")
 @click.option("--backbone", help="Backbone name (default: student on synthetic data, mobilenet_v2 on real data).")
 @click.option("--weights", help="imagenet | none | weights file, as for `sentilite train`.")
-@click.option("--backbone-file", type=click.Path(dir_okay=False), help="A Keras model to cut as backbone (offline ImageNet weights).")
+@click.option(
+    "--backbone-file",
+    type=click.Path(dir_okay=False),
+    help="A Keras model to cut as backbone (offline ImageNet weights).",
+)
 @click.option("--feature-layer", help="Layer of --backbone-file whose output is the feature vector (e.g. gap).")
 @click.option("--epochs", type=int, help="Training epochs (default: 20 on synthetic data, the preset's on real data).")
 def quickstart_command(**kwargs: Any) -> None:
@@ -282,5 +372,11 @@ def quickstart_command(**kwargs: Any) -> None:
     headless on a generated clip. With no --data it generates a small synthetic dataset (and
     says so: the model then learns nothing about real sentiment)."""
     summary = run_quickstart(log=lambda s: click.echo(s, err=True), **kwargs)
-    click.echo(json.dumps({"report": str(Path(summary["run_dir"]) / "report.md"),
-                           "seconds": round(summary["timings_seconds"]["total"], 1)}))
+    click.echo(
+        json.dumps(
+            {
+                "report": str(Path(summary["run_dir"]) / "report.md"),
+                "seconds": round(summary["timings_seconds"]["total"], 1),
+            }
+        )
+    )

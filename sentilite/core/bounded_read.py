@@ -45,7 +45,9 @@ def _open_zip(source: Union[PathLike, bytes, IO[bytes]], label: str) -> zipfile.
     return zf
 
 
-_REPAIR = "re-convert the model with `sentilite convert`, or copy it again from its source (was it damaged or tampered with?)"
+_REPAIR = (
+    "re-convert the model with `sentilite convert`, or copy it again from its source (was it damaged or tampered with?)"
+)
 
 
 def has_zip(source: Union[PathLike, bytes]) -> bool:
@@ -60,8 +62,9 @@ def zip_names(source: Union[PathLike, bytes, IO[bytes]], label: str) -> list[str
         return zf.namelist()
 
 
-def read_zip_entry(source: Union[PathLike, bytes, IO[bytes]], name: str, label: str,
-                   max_bytes: int = MAX_TEXT_ENTRY_BYTES) -> bytes | None:
+def read_zip_entry(
+    source: Union[PathLike, bytes, IO[bytes]], name: str, label: str, max_bytes: int = MAX_TEXT_ENTRY_BYTES
+) -> bytes | None:
     """Entry ``name`` of a zip inflated in chunks, stopping past ``max_bytes`` (the size the
     directory declares is not trusted); None when there is no such entry.
 
@@ -81,7 +84,9 @@ def read_zip_entry(source: Union[PathLike, bytes, IO[bytes]], name: str, label: 
         except KeyError:
             return None
         if info.file_size > max_bytes:
-            raise BudgetExceeded(f"{label}: entry {name} declares {info.file_size} bytes (at most {max_bytes} are read).", _REPAIR)
+            raise BudgetExceeded(
+                f"{label}: entry {name} declares {info.file_size} bytes (at most {max_bytes} are read).", _REPAIR
+            )
         out, size = [], 0
         try:
             with zf.open(info) as fh:

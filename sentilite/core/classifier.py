@@ -52,12 +52,21 @@ class TFLiteClassifier:
         require_format(self.path, "tflite")
         self.contract = resolve_contract(self.path, contract)
         self.kernels = kernels
-        self.interpreter, self.runtime = make_interpreter(self.path, num_threads=num_threads, runtime=runtime, kernels=kernels)
+        self.interpreter, self.runtime = make_interpreter(
+            self.path, num_threads=num_threads, runtime=runtime, kernels=kernels
+        )
         self.num_threads = num_threads
         inp = self.interpreter.get_input_details()
         out = self.interpreter.get_output_details()
-        check_model_io(self.path, len(inp), len(out), tuple(int(v) for v in inp[0]["shape"][1:]),
-                       int(out[0]["shape"][-1]), self.contract, "re-convert the model so its contract matches it")
+        check_model_io(
+            self.path,
+            len(inp),
+            len(out),
+            tuple(int(v) for v in inp[0]["shape"][1:]),
+            int(out[0]["shape"][-1]),
+            self.contract,
+            "re-convert the model so its contract matches it",
+        )
         self.input_detail, self.output_detail = inp[0], out[0]
         in_scale, in_zp = self.input_detail["quantization"]
         refuse_contradiction(self.path, self.contract, self.input_detail["dtype"], in_scale, in_zp)
@@ -99,8 +108,12 @@ class TFLiteClassifier:
         return np.stack([self.predict(im, order) for im in images])
 
 
-def load_classifier(path: PathLike, num_threads: Optional[int] = 1, contract: Optional[PreprocessContract] = None,
-                    kernels: str = "xnnpack") -> Classifier:
+def load_classifier(
+    path: PathLike,
+    num_threads: Optional[int] = 1,
+    contract: Optional[PreprocessContract] = None,
+    kernels: str = "xnnpack",
+) -> Classifier:
     """A :class:`TFLiteClassifier` (on ``kernels``) or a Keras one, chosen by the file's content."""
     fmt = require_format(path, "tflite", "keras")
     if fmt == "tflite":

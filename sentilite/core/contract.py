@@ -64,8 +64,7 @@ def normalization(name_or_obj: str | Normalization | Mapping[str, Any]) -> Norma
             return NORMALIZATIONS[name_or_obj]
         except KeyError:
             raise ContractError(
-                f"Unknown normalisation {name_or_obj!r}.",
-                f"use one of {', '.join(NORMALIZATIONS)}",
+                f"Unknown normalisation {name_or_obj!r}.", f"use one of {', '.join(NORMALIZATIONS)}"
             ) from None
     try:
         mean = tuple(float(v) for v in name_or_obj["mean"])
@@ -171,12 +170,26 @@ class PreprocessContract:
     def same_preprocessing(self, other: PreprocessContract, tol: float = 1e-6) -> bool:
         """True when both turn any image into the same input and use the same labels."""
         return (
-            (self.height, self.width, self.color_order, self.resize, self.interpolation, self.crop_offsets, self.labels,
-             self.output, self.pixel_in)
-            == (other.height, other.width, other.color_order, other.resize, other.interpolation, other.crop_offsets,
-                other.labels, other.output, other.pixel_in)
-            and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
-        )
+            self.height,
+            self.width,
+            self.color_order,
+            self.resize,
+            self.interpolation,
+            self.crop_offsets,
+            self.labels,
+            self.output,
+            self.pixel_in,
+        ) == (
+            other.height,
+            other.width,
+            other.color_order,
+            other.resize,
+            other.interpolation,
+            other.crop_offsets,
+            other.labels,
+            other.output,
+            other.pixel_in,
+        ) and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
 
     # -- serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -224,7 +237,9 @@ class PreprocessContract:
                 # and cropped at whole-pixel (floored) offsets
                 crop_offsets=str(inp.get("crop_offsets", "floor")),
                 norm=normalization({k: data["normalization"][k] for k in ("name", "mean", "std")}),
-                norm_in_graph=normalization(data["normalization_in_graph"]) if data.get("normalization_in_graph") else None,
+                norm_in_graph=normalization(data["normalization_in_graph"])
+                if data.get("normalization_in_graph")
+                else None,
                 decision=DecisionRule.from_dict(data.get("decision")),
                 labels=tuple(str(x) for x in data["labels"]),
                 output=str(data.get("output", "probabilities")),
@@ -238,8 +253,9 @@ class PreprocessContract:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than any contract has
-            raise ContractError(f"Preprocessing contract is not valid JSON ({exc}).",
-                                "re-convert the model with `sentilite convert`") from None
+            raise ContractError(
+                f"Preprocessing contract is not valid JSON ({exc}).", "re-convert the model with `sentilite convert`"
+            ) from None
         return cls.from_dict(data)
 
     def describe(self) -> str:
@@ -249,8 +265,14 @@ class PreprocessContract:
         std = ", ".join(f"{v:g}" for v in n.std)
         where = " inside the model: it takes raw 0-255 pixels" if self.pixel_in else ""
         d = self.decision
-        rule = "" if d.identity else (f"; outputs calibrated (temperature {d.temperature:g}) with class log-offsets "
-                                      f"{[round(b, 3) for b in d.class_log_bias]}")
+        rule = (
+            ""
+            if d.identity
+            else (
+                f"; outputs calibrated (temperature {d.temperature:g}) with class log-offsets "
+                f"{[round(b, 3) for b in d.class_log_bias]}"
+            )
+        )
         floored = " (offsets floored to whole pixels)" if self.resize == "center_crop" and self.floors_crop else ""
         return (
             f"{self.height}x{self.width} {self.color_order}, {self.resize}{floored}, {self.interpolation} resize, "

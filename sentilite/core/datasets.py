@@ -95,7 +95,9 @@ class Dataset:
                 f"{self.source}: a partially labelled list must use at least two classes, it uses {len(classes)}.",
                 "pass it with --data (all classes) instead",
             )
-        return Dataset([Sample(s.path, s.label, classes) for s in self.samples], self.labels, self.source, dict(self.meta))
+        return Dataset(
+            [Sample(s.path, s.label, classes) for s in self.samples], self.labels, self.source, dict(self.meta)
+        )
 
     def label_masks(self) -> np.ndarray:
         """(n, C) float32: 1 where a sample's annotation could have chosen the class (all ones unless partial)."""
@@ -143,7 +145,9 @@ def _split_lines(p: Path) -> Iterator[tuple[int, str]]:
                 yield lineno, text
 
 
-def iter_split_file(path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS) -> Iterator[Sample]:
+def iter_split_file(
+    path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS
+) -> Iterator[Sample]:
     """Stream samples from a B-T4SA split file (``<path> <label>`` per line).
 
     Paths are relative to ``root``, else to the split file's folder. Blank lines and lines
@@ -186,7 +190,9 @@ def stratified_split(samples: Sequence[Sample], fraction: float, seed: int) -> t
     return ([s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx])
 
 
-def read_split_file(path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS) -> Dataset:
+def read_split_file(
+    path: PathLike, root: Optional[PathLike] = None, labels: Sequence[str] = SENTIMENT_LABELS
+) -> Dataset:
     samples = list(iter_split_file(path, root, labels))
     if not samples:
         raise DatasetFormatError(f"{path} lists no images.", "check that it is the right split file")
@@ -266,5 +272,7 @@ def list_images(folder: PathLike) -> list[Path]:
         raise InputFileError(f"Image folder not found: {f}.", "check the path")
     images = sorted(p for p in f.rglob("*") if p.is_file() and is_image_file(p))
     if not images:
-        raise InputFileError(f"{f} contains no images ({', '.join(('.jpg', '.png', '...'))}).", "point at a folder of photos")
+        raise InputFileError(
+            f"{f} contains no images ({', '.join(('.jpg', '.png', '...'))}).", "point at a folder of photos"
+        )
     return images

@@ -43,15 +43,22 @@ class DecisionRule:
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "class_log_bias": list(self.class_log_bias), "facts": dict(self.facts),
-                "formula": "softmax(log(p) / temperature + class_log_bias)"}
+        return {
+            "temperature": self.temperature,
+            "class_log_bias": list(self.class_log_bias),
+            "facts": dict(self.facts),
+            "formula": "softmax(log(p) / temperature + class_log_bias)",
+        }
 
     @classmethod
     def from_dict(cls, data: Optional[Mapping[str, Any]]) -> DecisionRule:
         if not data:
             return cls()
-        return cls(float(data.get("temperature", 1.0)), tuple(float(b) for b in data.get("class_log_bias") or ()),
-                   dict(data.get("facts") or {}))
+        return cls(
+            float(data.get("temperature", 1.0)),
+            tuple(float(b) for b in data.get("class_log_bias") or ()),
+            dict(data.get("facts") or {}),
+        )
 
 
 def nll(probs: np.ndarray, y: np.ndarray) -> float:
@@ -93,9 +100,12 @@ def fit_decision(probs: np.ndarray, y: np.ndarray, labels: Sequence[str], source
                 best, best_f1 = float(b), f1
         bias[neutral] = best
     rule = DecisionRule(round(t, 4), tuple(bias))
-    facts = {"fitted_on": source, "images": int(len(y)),
-             "nll": [round(nll(probs, y), 4), round(nll(calibrated, y), 4)],
-             "ece": [round(ece(probs, y)[0], 4), round(ece(calibrated, y)[0], 4)],
-             "macro_f1": [round(macro_f1(y, probs.argmax(1), k), 4), round(macro_f1(y, rule.apply(probs).argmax(1), k), 4)],
-             "note": "pairs are [raw, fitted]; nll and ece after temperature only, macro_f1 after the whole rule"}
+    facts = {
+        "fitted_on": source,
+        "images": int(len(y)),
+        "nll": [round(nll(probs, y), 4), round(nll(calibrated, y), 4)],
+        "ece": [round(ece(probs, y)[0], 4), round(ece(calibrated, y)[0], 4)],
+        "macro_f1": [round(macro_f1(y, probs.argmax(1), k), 4), round(macro_f1(y, rule.apply(probs).argmax(1), k), 4)],
+        "note": "pairs are [raw, fitted]; nll and ece after temperature only, macro_f1 after the whole rule",
+    }
     return DecisionRule(rule.temperature, rule.class_log_bias, facts)

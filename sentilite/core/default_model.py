@@ -51,8 +51,10 @@ def describe_default() -> str:
         test = card["evaluation"]["emotion6_test_int8"] if card else None
         if test:
             arch = card.get("architecture", "").split(" (")[0]
-            line += (f" ({arch + ' ' if arch else ''}full-int8; Emotion6 test accuracy {test['accuracy']:.1%} 3-class, "
-                     f"{test['polar_accuracy']:.1%} positive vs negative; card: {default_card_path()})")
+            line += (
+                f" ({arch + ' ' if arch else ''}full-int8; Emotion6 test accuracy {test['accuracy']:.1%} 3-class, "
+                f"{test['polar_accuracy']:.1%} positive vs negative; card: {default_card_path()})"
+            )
     except (KeyError, TypeError):
         pass
     return line

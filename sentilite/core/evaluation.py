@@ -41,7 +41,9 @@ def _load(sample: Sample) -> tuple[Sample, Optional[np.ndarray], str]:
         return sample, None, exc.problem
 
 
-def iter_decoded(dataset: Dataset, workers: int = 2, chunk: int = 64) -> Iterator[tuple[Sample, Optional[np.ndarray], str]]:
+def iter_decoded(
+    dataset: Dataset, workers: int = 2, chunk: int = 64
+) -> Iterator[tuple[Sample, Optional[np.ndarray], str]]:
     """Decode images in a small thread pool (PIL releases the GIL), in order, a chunk at a time."""
     samples = dataset.samples
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -49,7 +51,9 @@ def iter_decoded(dataset: Dataset, workers: int = 2, chunk: int = 64) -> Iterato
             yield from pool.map(_load, samples[start : start + chunk])
 
 
-def predict_dataset(classifier: Any, dataset: Dataset, description: str = "evaluating", batch_size: int = 32) -> Predictions:
+def predict_dataset(
+    classifier: Any, dataset: Dataset, description: str = "evaluating", batch_size: int = 32
+) -> Predictions:
     """Class probabilities of ``classifier`` for every readable image of ``dataset``.
 
     Unreadable images (missing, truncated, not an image) are skipped and listed, never fatal.

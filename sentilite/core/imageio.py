@@ -66,8 +66,9 @@ def _decode(fp, name: str, budget: Optional[int] = None) -> np.ndarray:
             img = ImageOps.exif_transpose(img)  # phone photos are often stored rotated
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except Image.DecompressionBombError as exc:  # Pillow's own limit, far above ours, met on open
-        raise ImageTooLargeError(f"{name} is too large to decode ({exc}).",
-                                 "downscale it first (the model looks at a few hundred pixels)") from None
+        raise ImageTooLargeError(
+            f"{name} is too large to decode ({exc}).", "downscale it first (the model looks at a few hundred pixels)"
+        ) from None
     except UnidentifiedImageError:
         raise ImageReadError(
             f"{name} is not an image PIL can read (unknown or unsupported format).",
@@ -75,8 +76,7 @@ def _decode(fp, name: str, budget: Optional[int] = None) -> np.ndarray:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(
-            f"{name} is truncated or corrupt ({exc}).",
-            "re-download or re-export the file, or remove it from the list",
+            f"{name} is truncated or corrupt ({exc}).", "re-download or re-export the file, or remove it from the list"
         ) from None
 
 

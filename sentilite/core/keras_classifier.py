@@ -30,8 +30,15 @@ class KerasClassifier:
         self.keras = keras
         self.model = keras.saving.load_model(self.path, compile=False)
         m = self.model
-        check_model_io(self.path, len(m.inputs), len(m.outputs), tuple(m.inputs[0].shape[1:]), int(m.outputs[0].shape[-1]),
-                       self.contract, "fix the contract stored with the model")
+        check_model_io(
+            self.path,
+            len(m.inputs),
+            len(m.outputs),
+            tuple(m.inputs[0].shape[1:]),
+            int(m.outputs[0].shape[-1]),
+            self.contract,
+            "fix the contract stored with the model",
+        )
         self.warnings: list[str] = []
         self.runtime = Runtime(name="keras", version=keras.__version__, interpreter_class=None, module=keras)
 

@@ -44,7 +44,12 @@ def _scores(cm: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
         "accuracy_ci95": list(wilson_interval(int(tp.sum()), n)),  # what n samples can resolve
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(names)
         },
         "labels": list(names),
@@ -100,8 +105,15 @@ def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
     if a.shape != b.shape:
         raise ValueError(f"probability arrays differ in shape: {a.shape} vs {b.shape}")
     if a.size == 0:
-        return {"top1_agreement": float("nan"), "top1_agreement_ci95": [float("nan")] * 2,
-                "mean_abs_diff": float("nan"), "max_abs_diff": float("nan"), "flips": 0, "near_ties": 0, "flips_at_near_ties": 0}
+        return {
+            "top1_agreement": float("nan"),
+            "top1_agreement_ci95": [float("nan")] * 2,
+            "mean_abs_diff": float("nan"),
+            "max_abs_diff": float("nan"),
+            "flips": 0,
+            "near_ties": 0,
+            "flips_at_near_ties": 0,
+        }
     diff = np.abs(a - b)
     flipped = a.argmax(1) != b.argmax(1)
     tie = np.zeros(len(a), bool)

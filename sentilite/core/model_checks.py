@@ -47,20 +47,32 @@ def resolve_contract(
     contract = embedded or given
     if contract is None:
         raise ContractError(
-            f"{path} carries no sentilite preprocessing contract, so its input size, normalisation and labels are unknown.",
+            f"{path} carries no sentilite preprocessing contract, so its input size, normalisation and labels are "
+            f"unknown.",
             missing_hint,
         )
     return contract
 
 
-def check_model_io(path: PathLike, n_inputs: int, n_outputs: int, input_shape: tuple, n_classes: int,
-                   contract: PreprocessContract, fix: str) -> None:
+def check_model_io(
+    path: PathLike,
+    n_inputs: int,
+    n_outputs: int,
+    input_shape: tuple,
+    n_classes: int,
+    contract: PreprocessContract,
+    fix: str,
+) -> None:
     """Refuse a model whose inputs/outputs do not fit a classifier with this contract."""
     if n_inputs != 1 or n_outputs != 1:
-        raise ContractError(f"{path} has {n_inputs} inputs and {n_outputs} outputs; a sentiment classifier has one of each.",
-                            "pass a single-input, single-output image classifier")
+        raise ContractError(
+            f"{path} has {n_inputs} inputs and {n_outputs} outputs; a sentiment classifier has one of each.",
+            "pass a single-input, single-output image classifier",
+        )
     if tuple(input_shape) != contract.input_shape:
-        raise ContractError(f"{path} expects input {tuple(input_shape)} but its contract says {contract.input_shape}.", fix)
+        raise ContractError(
+            f"{path} expects input {tuple(input_shape)} but its contract says {contract.input_shape}.", fix
+        )
     if n_classes != contract.num_classes:
         raise ContractError(
             f"{path} outputs {n_classes} values but its contract names {contract.num_classes} labels "
@@ -102,7 +114,9 @@ CONTRADICTION_FIX = (
 )
 
 
-def refuse_contradiction(path: PathLike, contract: PreprocessContract, dtype: Any, scale: float, zero_point: int) -> None:
+def refuse_contradiction(
+    path: PathLike, contract: PreprocessContract, dtype: Any, scale: float, zero_point: int
+) -> None:
     """Raise a :class:`ContractError` when an integer input's quantisation contradicts the contract.
 
     Such a model would clip or crush every pixel the contract's normalisation produces, so its
@@ -110,4 +124,6 @@ def refuse_contradiction(path: PathLike, contract: PreprocessContract, dtype: An
     """
     issues = input_quantization_issues(contract, dtype, scale, zero_point)
     if issues:
-        raise ContractError(f"{path} contradicts its own preprocessing contract: {'; '.join(issues)}.", CONTRADICTION_FIX)
+        raise ContractError(
+            f"{path} contradicts its own preprocessing contract: {'; '.join(issues)}.", CONTRADICTION_FIX
+        )

@@ -56,8 +56,13 @@ def standard_metadata(path: PathLike, contract: Any) -> dict[str, Any]:
 
     raw = read_tflite_metadata_file(path).get(METADATA_NAME)
     if not raw:
-        return {"present": False, "disagreements": ["no standard TFLite metadata: MediaPipe and Android tooling will not "
-                                                    "know the labels or the normalisation (re-convert with `sentilite convert`)"]}
+        return {
+            "present": False,
+            "disagreements": [
+                "no standard TFLite metadata: MediaPipe and Android tooling will not "
+                "know the labels or the normalisation (re-convert with `sentilite convert`)"
+            ],
+        }
     try:
         std = parse_model_metadata(raw)
     except (ValueError, struct.error) as exc:
@@ -70,8 +75,10 @@ def standard_metadata(path: PathLike, contract: Any) -> dict[str, Any]:
     std.update(present=True, labels=labels, labels_error=labels_error)
     std["disagreements"] = disagreements(std, contract, labels) if contract is not None else []
     if labels_error:
-        std["disagreements"].append(f"the labels file is unreadable: {labels_error} (informational; the contract's labels "
-                                    "are used). Fix: re-convert the model with `sentilite convert`")
+        std["disagreements"].append(
+            f"the labels file is unreadable: {labels_error} (informational; the contract's labels "
+            "are used). Fix: re-convert the model with `sentilite convert`"
+        )
     return std
 
 
@@ -79,18 +86,24 @@ def app_compatibility(contract: Any, input_dtype: np.dtype) -> list[str]:
     """What an app on MediaPipe (or ML Kit, Coral) would do differently from the contract."""
     out = []
     if input_dtype in (np.uint8, np.int8) and contract.norm.name != "raw":
-        out.append(f"quantised input expecting {contract.norm.name}-normalised values: MediaPipe, ML Kit and Coral feed "
-                   "the raw pixel to a quantised image input, so they compute something else (re-convert: "
-                   "`sentilite convert` makes pixel-in models by default)")
+        out.append(
+            f"quantised input expecting {contract.norm.name}-normalised values: MediaPipe, ML Kit and Coral feed "
+            "the raw pixel to a quantised image input, so they compute something else (re-convert: "
+            "`sentilite convert` makes pixel-in models by default)"
+        )
     if contract.interpolation == "warp_linear" and contract.resize == "center_crop" and contract.floors_crop:
-        out.append("its centre crop starts at whole-pixel (floored) offsets: an app on MediaPipe must pass the region of "
-                   "interest left = floor((w - crop) / 2) / w, top = floor((h - crop) / 2) / h; the natural centred region "
-                   "(w - crop) / 2 is half a pixel off on odd margins and changes some answers (models trained from "
-                   "now on crop at the exact centre)")
+        out.append(
+            "its centre crop starts at whole-pixel (floored) offsets: an app on MediaPipe must pass the region of "
+            "interest left = floor((w - crop) / 2) / w, top = floor((h - crop) / 2) / h; the natural centred region "
+            "(w - crop) / 2 is half a pixel off on odd margins and changes some answers (models trained from "
+            "now on crop at the exact centre)"
+        )
     if contract.interpolation != "warp_linear":
-        out.append(f"validated with {contract.interpolation} resizing; MediaPipe resamples with warp_linear (bilinear, region "
-                   "corners onto tensor corners), so an app on MediaPipe will answer differently on some images "
-                   "(retrain with --interpolation warp_linear)")
+        out.append(
+            f"validated with {contract.interpolation} resizing; MediaPipe resamples with warp_linear (bilinear, region "
+            "corners onto tensor corners), so an app on MediaPipe will answer differently on some images "
+            "(retrain with --interpolation warp_linear)"
+        )
     return out
 
 
@@ -106,15 +119,21 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     if facts.get("unreadable"):
         warnings.append(f"{facts['unreadable']}; informational only, the model still runs")
     if contract is None:
-        warnings.append("no sentilite contract inside: evaluate/bench/demo will refuse it (re-convert with `sentilite convert`)")
+        warnings.append(
+            "no sentilite contract inside: evaluate/bench/demo will refuse it (re-convert with `sentilite convert`)"
+        )
     else:
         i0 = inputs[0]
         if tuple(i0["shape"][1:]) != contract.input_shape:
             warnings.append(f"input shape {i0['shape']} does not match the contract's {list(contract.input_shape)}")
         if outputs[0]["shape"][-1] != contract.num_classes:
             warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
-        warnings += [f"{w}; evaluate, bench and demo refuse this model" for w in input_quantization_issues(
-            contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0)]
+        warnings += [
+            f"{w}; evaluate, bench and demo refuse this model"
+            for w in input_quantization_issues(
+                contract, np.dtype(i0["dtype"]), i0["scale"] or 0.0, i0["zero_point"] or 0
+            )
+        ]
         warnings += app_compatibility(contract, np.dtype(i0["dtype"]))
     standard = standard_metadata(path, contract)
     warnings += standard.pop("disagreements", [])
@@ -144,8 +163,10 @@ def keras_info(path: PathLike) -> dict[str, Any]:
         config = json.loads(read_zip_entry(path, "config.json", name) or b"{}")
         meta = json.loads(read_zip_entry(path, "metadata.json", name) or b"{}")
     except (ValueError, RecursionError) as exc:
-        raise ModelFormatError(f"{name}: its config.json or metadata.json is not valid JSON ({str(exc)[:120]}).",
-                               "re-save the model with Keras 3 (model.save('model.keras'))") from None
+        raise ModelFormatError(
+            f"{name}: its config.json or metadata.json is not valid JSON ({str(exc)[:120]}).",
+            "re-save the model with Keras 3 (model.save('model.keras'))",
+        ) from None
     cfg = config.get("config", {})
     layers = cfg.get("layers", [])
     return {

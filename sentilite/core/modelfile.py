@@ -68,7 +68,10 @@ def _format_fix(found: str, allowed: tuple[str, ...]) -> str:
         return "re-save it as .keras (keras.models.load_model(p).save('model.keras'))"
     if allowed == ("keras",):
         if found == "tflite":
-            return "pass the .keras model it was converted from (`sentilite train` writes model.keras); a .tflite cannot be converted again"
+            return (
+                "pass the .keras model it was converted from (`sentilite train` writes model.keras); a .tflite "
+                "cannot be converted again"
+            )
         return "pass a .keras model from `sentilite train` (or one saved with Keras 3's model.save('model.keras'))"
     if allowed == ("tflite",):
         return "pass a .tflite from `sentilite convert`"
@@ -192,8 +195,7 @@ def embed_tflite_metadata(data: bytes, entries: dict[str, bytes]) -> bytes:
     schema = _schema()
     if schema is None:
         raise ModelFormatError(
-            "Writing TFLite metadata needs the TFLite schema from ai-edge-litert.",
-            "pip install ai-edge-litert",
+            "Writing TFLite metadata needs the TFLite schema from ai-edge-litert.", "pip install ai-edge-litert"
         )
     import flatbuffers
     import numpy as np
@@ -246,7 +248,11 @@ def read_conversion_facts(path: PathLike) -> dict[str, Any]:
         facts = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not valid JSON ({exc})"}
-    return facts if isinstance(facts, dict) else {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not a JSON object"}
+    return (
+        facts
+        if isinstance(facts, dict)
+        else {"unreadable": f"the {CONVERSION_METADATA_NAME} metadata is not a JSON object"}
+    )
 
 
 def require_contract(path: PathLike) -> PreprocessContract:
@@ -286,8 +292,13 @@ def _float_input(data: bytes) -> bool:
     return graph.Tensors(graph.Inputs(0)).Type() == schema.TensorType.FLOAT32
 
 
-def write_tflite(path: PathLike, data: bytes, contract: PreprocessContract, conversion: Optional[dict[str, Any]] = None,
-                 standard: Optional[dict[str, str]] = None) -> Path:
+def write_tflite(
+    path: PathLike,
+    data: bytes,
+    contract: PreprocessContract,
+    conversion: Optional[dict[str, Any]] = None,
+    standard: Optional[dict[str, str]] = None,
+) -> Path:
     """Write a .tflite with its contract embedded, atomically (never a half-written file).
 
     It also carries the standard TFLite Model Metadata (image properties, normalisation for a
@@ -298,12 +309,19 @@ def write_tflite(path: PathLike, data: bytes, contract: PreprocessContract, conv
 
     facts = conversion or {}
     variant = facts.get("variant", "")
-    info = {"name": f"sentilite image sentiment ({variant})" if variant else "sentilite image sentiment",
-            "description": f"Scene sentiment ({', '.join(contract.labels)}) of a photo. Input: {contract.describe()}. "
-                           "Made with sentilite; its preprocessing contract is in the sentilite.contract metadata.",
-            "version": str(facts.get("created") or "1"), "author": "", "license": "", **(standard or {})}
-    entries = {CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode(),
-               METADATA_NAME: build_model_metadata(contract, float_input=_float_input(data), **info)}
+    info = {
+        "name": f"sentilite image sentiment ({variant})" if variant else "sentilite image sentiment",
+        "description": f"Scene sentiment ({', '.join(contract.labels)}) of a photo. Input: {contract.describe()}. "
+        "Made with sentilite; its preprocessing contract is in the sentilite.contract metadata.",
+        "version": str(facts.get("created") or "1"),
+        "author": "",
+        "license": "",
+        **(standard or {}),
+    }
+    entries = {
+        CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode(),
+        METADATA_NAME: build_model_metadata(contract, float_input=_float_input(data), **info),
+    }
     if conversion is not None:
         entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
     atomic_write_bytes(path, append_label_file(embed_tflite_metadata(data, entries), tuple(contract.labels)))

@@ -138,7 +138,9 @@ class InputEncoder:
         self.contract = contract
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.int8, np.uint8):
-            raise ContractError(f"Unsupported model input type {self.dtype}.", "export the model with float32, int8 or uint8 input")
+            raise ContractError(
+                f"Unsupported model input type {self.dtype}.", "export the model with float32, int8 or uint8 input"
+            )
         if self.dtype != np.float32 and not scale:
             raise ContractError(f"A {self.dtype} input needs a quantisation scale, and the model has none.")
         self.scale, self.zero_point = scale, zero_point
@@ -149,8 +151,11 @@ class InputEncoder:
             table = quantize(table, scale, zero_point, self.dtype)
         self._lut = np.ascontiguousarray(table.reshape(1, 256, 3))  # cv2.LUT layout
         #: A pixel-in model with uint8 input (scale 1, zero point 0) takes the pixels as they are.
-        self.identity = self.dtype == np.uint8 and bool(np.array_equal(self._lut[0, :, 0], np.arange(256))) and bool(
-            (self._lut[0] == self._lut[0, :, :1]).all())
+        self.identity = (
+            self.dtype == np.uint8
+            and bool(np.array_equal(self._lut[0, :, 0], np.arange(256)))
+            and bool((self._lut[0] == self._lut[0, :, :1]).all())
+        )
 
     def encode_resized(self, pixels: np.ndarray) -> np.ndarray:
         """Encode an image already cropped/resized to the contract (uint8, contract order)."""

@@ -71,9 +71,7 @@ def runtime_order(preference: Optional[Union[str, Sequence[str]]] = None) -> tup
     names = [p.strip() for p in (pref.split(",") if isinstance(pref, str) else pref) if p.strip()]
     unknown = [n for n in names if n not in _CANDIDATES]
     if unknown:
-        raise RuntimeMissingError(
-            f"Unknown runtime {', '.join(unknown)}.", f"choose from {', '.join(DEFAULT_ORDER)}"
-        )
+        raise RuntimeMissingError(f"Unknown runtime {', '.join(unknown)}.", f"choose from {', '.join(DEFAULT_ORDER)}")
     return tuple(names)
 
 
@@ -93,7 +91,11 @@ def select_runtime(preference: Optional[Union[str, Sequence[str]]] = None) -> Ru
 
 #: kernel library -> LiteRT OpResolverType member (None: the default resolver, XNNPACK where it applies).
 #: The same table as the device runner's (sentilite.device_bench.measure.KERNELS; a test keeps them equal).
-KERNELS: dict[str, Optional[str]] = {"xnnpack": None, "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
+KERNELS: dict[str, Optional[str]] = {
+    "xnnpack": None,
+    "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    "reference": "BUILTIN_REF",
+}
 
 
 def op_resolver(rt: Runtime, kernels: str) -> Any:
@@ -106,7 +108,9 @@ def op_resolver(rt: Runtime, kernels: str) -> Any:
     holder = rt.module if rt.name != "tensorflow" else getattr(rt.module.lite, "experimental", None)
     resolver = getattr(holder, "OpResolverType", None)
     if resolver is None:
-        raise RuntimeMissingError(f"{rt.describe()} cannot choose its kernels (no OpResolverType).", "pip install ai-edge-litert")
+        raise RuntimeMissingError(
+            f"{rt.describe()} cannot choose its kernels (no OpResolverType).", "pip install ai-edge-litert"
+        )
     return getattr(resolver, member)
 
 
@@ -169,8 +173,10 @@ def make_interpreter(
         exc = load_error
         native = [ln.strip() for ln in cap.text.splitlines() if "error" in ln.lower()][:2]
         raise ModelFormatError(
-            f"{rt.name} {rt.version} cannot load {label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
-            + (f" [{'; '.join(native)}]" if native else "") + ".",
+            f"{rt.name} {rt.version} cannot load {label}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+            + (f" [{'; '.join(native)}]" if native else "")
+            + ".",
             "make sure the file is a complete .tflite model built for this runtime "
             "(re-run `sentilite convert`; a model using Flex/SELECT_TF_OPS needs the TensorFlow runtime)",
         ) from None

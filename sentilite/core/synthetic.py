@@ -18,8 +18,7 @@ from .labels import SENTIMENT_LABELS
 PathLike = Union[str, os.PathLike]
 
 SYNTHETIC_NOTICE = (
-    "synthetic demo data: coloured shapes standing in for photos; "
-    "the model learns nothing about real sentiment"
+    "synthetic demo data: coloured shapes standing in for photos; the model learns nothing about real sentiment"
 )
 
 # Per class: (base BGR colour, shape). Negative: dark blue + triangles; neutral: grey +

@@ -39,8 +39,7 @@ def import_tensorflow(purpose: str = "this command") -> Any:
             import tensorflow as tf
     except ImportError as exc:
         raise RuntimeMissingError(
-            f"TensorFlow is needed for {purpose} but cannot be imported ({exc}).",
-            "pip install 'sentilite[train]'",
+            f"TensorFlow is needed for {purpose} but cannot be imported ({exc}).", "pip install 'sentilite[train]'"
         ) from None
     return tf
 

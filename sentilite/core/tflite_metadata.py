@@ -30,18 +30,37 @@ MIN_PARSER_VERSION = "1.0.0"  # image properties, normalization options and axis
 _IMAGE_PROPERTIES, _NORMALIZATION_OPTIONS, _RGB, _TENSOR_AXIS_LABELS = 2, 1, 1, 2
 
 
-def build_model_metadata(contract: PreprocessContract, *, float_input: bool, name: str, description: str, version: str,
-                         author: str = "", license: str = "") -> bytes:  # noqa: A002 - the schema's field name
+def build_model_metadata(
+    contract: PreprocessContract,
+    *,
+    float_input: bool,
+    name: str,
+    description: str,
+    version: str,
+    author: str = "",
+    license: str = "",
+) -> bytes:  # noqa: A002 - the schema's field name
     """The ``TFLITE_METADATA`` flatbuffer for an image classifier with ``contract``."""
     import flatbuffers
 
     b = flatbuffers.Builder(1024)
-    s = {k: b.CreateString(v) for k, v in (("name", name), ("description", description), ("version", version),
-                                            ("author", author), ("license", license), ("min", MIN_PARSER_VERSION),
-                                            ("in", "image"), ("out", "probability"), ("labels", LABEL_FILE),
-                                            ("labels_desc", "Labels of the output classes, one per line, in output order."),
-                                            ("in_desc", f"RGB image, {contract.describe()}"),
-                                            ("out_desc", "Probabilities of " + ", ".join(contract.labels)))}
+    s = {
+        k: b.CreateString(v)
+        for k, v in (
+            ("name", name),
+            ("description", description),
+            ("version", version),
+            ("author", author),
+            ("license", license),
+            ("min", MIN_PARSER_VERSION),
+            ("in", "image"),
+            ("out", "probability"),
+            ("labels", LABEL_FILE),
+            ("labels_desc", "Labels of the output classes, one per line, in output order."),
+            ("in_desc", f"RGB image, {contract.describe()}"),
+            ("out_desc", "Probabilities of " + ", ".join(contract.labels)),
+        )
+    }
     # input: ImageProperties(color_space RGB, default_size), and NormalizationOptions for a float input
     b.StartObject(2)
     b.PrependUint32Slot(0, contract.width, 0)
@@ -55,20 +74,7 @@ def build_model_metadata(contract: PreprocessContract, *, float_input: bool, nam
     b.PrependUint8Slot(0, _IMAGE_PROPERTIES, 0)
     b.PrependUOffsetTRelativeSlot(1, image_props, 0)
     content = b.EndObject()
-    units = None
-    if float_input:
-        # The schema's normalisation is (pixel - mean) / std on 0-255 pixels: the contract's, scaled by 255.
-        mean = b.CreateNumpyVector(np.asarray(contract.norm.mean, np.float32) * 255.0)
-        std = b.CreateNumpyVector(np.asarray(contract.norm.std, np.float32) * 255.0)
-        b.StartObject(2)
-        b.PrependUOffsetTRelativeSlot(0, mean, 0)
-        b.PrependUOffsetTRelativeSlot(1, std, 0)
-        norm = b.EndObject()
-        b.StartObject(2)
-        b.PrependUint8Slot(0, _NORMALIZATION_OPTIONS, 0)
-        b.PrependUOffsetTRelativeSlot(1, norm, 0)
-        unit = b.EndObject()
-        units = _offset_vector(b, [unit])
+    units = _normalization_units(b, contract) if float_input else None
     b.StartObject(7)
     b.PrependUOffsetTRelativeSlot(0, s["in"], 0)
     b.PrependUOffsetTRelativeSlot(1, s["in_desc"], 0)
@@ -100,6 +106,22 @@ def build_model_metadata(contract: PreprocessContract, *, float_input: bool, nam
     b.PrependUOffsetTRelativeSlot(3, subgraphs, 0)
     b.Finish(b.EndObject(), file_identifier=IDENTIFIER)
     return bytes(b.Output())
+
+
+def _normalization_units(b: Any, contract: PreprocessContract) -> int:
+    """The input's process units: NormalizationOptions, the schema's (pixel - mean) / std on 0-255
+    pixels, i.e. the contract's normalisation scaled by 255."""
+    mean = b.CreateNumpyVector(np.asarray(contract.norm.mean, np.float32) * 255.0)
+    std = b.CreateNumpyVector(np.asarray(contract.norm.std, np.float32) * 255.0)
+    b.StartObject(2)
+    b.PrependUOffsetTRelativeSlot(0, mean, 0)
+    b.PrependUOffsetTRelativeSlot(1, std, 0)
+    norm = b.EndObject()
+    b.StartObject(2)
+    b.PrependUint8Slot(0, _NORMALIZATION_OPTIONS, 0)
+    b.PrependUOffsetTRelativeSlot(1, norm, 0)
+    unit = b.EndObject()
+    return _offset_vector(b, [unit])
 
 
 def _offset_vector(b: Any, offsets: list[int]) -> int:
@@ -178,22 +200,37 @@ def parse_model_metadata(buf: bytes) -> dict[str, Any]:
         raise ValueError("not a TFLite metadata buffer (no M001 identifier)")
     root = _Table(buf, struct.unpack_from("<I", buf, 0)[0])
     sub = (root.tables(3) or [None])[0]
-    out: dict[str, Any] = {k: root.string(i) for k, i in (("name", 0), ("description", 1), ("version", 2), ("author", 4),
-                                                            ("license", 5), ("min_parser_version", 7))}
+    out: dict[str, Any] = {
+        k: root.string(i)
+        for k, i in (
+            ("name", 0),
+            ("description", 1),
+            ("version", 2),
+            ("author", 4),
+            ("license", 5),
+            ("min_parser_version", 7),
+        )
+    }
     inp = (sub.tables(2) if sub else [None])[0]
     if inp is not None:
         content = inp.table(3)
         props = content.table(1) if content is not None and content.scalar(0, "B") == _IMAGE_PROPERTIES else None
         size = props.table(1) if props is not None else None
-        out["input"] = {"name": inp.string(0), "color_space": {1: "RGB", 2: "GRAYSCALE"}.get(props.scalar(0, "b")) if props else None,
-                        "size": [size.scalar(0, "I"), size.scalar(1, "I")] if size is not None else None}
+        out["input"] = {
+            "name": inp.string(0),
+            "color_space": {1: "RGB", 2: "GRAYSCALE"}.get(props.scalar(0, "b")) if props else None,
+            "size": [size.scalar(0, "I"), size.scalar(1, "I")] if size is not None else None,
+        }
         for unit in inp.tables(4):
             if unit.scalar(0, "B") == _NORMALIZATION_OPTIONS:
                 norm = unit.table(1)
                 out["input"]["normalization"] = {"mean": norm.floats(0), "std": norm.floats(1)}
     outp = (sub.tables(3) if sub else [None])[0]
     if outp is not None:
-        out["output"] = {"name": outp.string(0), "files": [{"name": f.string(0), "type": f.scalar(2, "b")} for f in outp.tables(6)]}
+        out["output"] = {
+            "name": outp.string(0),
+            "files": [{"name": f.string(0), "type": f.scalar(2, "b")} for f in outp.tables(6)],
+        }
     return out
 
 
@@ -216,8 +253,10 @@ def read_label_file(model_bytes: bytes, name: str = LABEL_FILE, label: str = "th
         return None
     lines = [ln for ln in raw.decode("utf-8", "replace").splitlines() if ln.strip()]
     if len(lines) > MAX_LABELS:
-        raise BudgetExceeded(f"{label}'s labels file has {len(lines)} lines (at most {MAX_LABELS}).",
-                             "re-convert the model with `sentilite convert`")
+        raise BudgetExceeded(
+            f"{label}'s labels file has {len(lines)} lines (at most {MAX_LABELS}).",
+            "re-convert the model with `sentilite convert`",
+        )
     return lines
 
 
@@ -226,17 +265,24 @@ def disagreements(std: dict[str, Any], contract: PreprocessContract, labels: Opt
     out = []
     inp = std.get("input") or {}
     if inp.get("size") and inp["size"] != [contract.width, contract.height]:
-        out.append(f"standard metadata says a {inp['size'][0]}x{inp['size'][1]} input, the contract {contract.width}x{contract.height}")
+        out.append(
+            f"standard metadata says a {inp['size'][0]}x{inp['size'][1]} input, the contract "
+            f"{contract.width}x{contract.height}"
+        )
     norm = inp.get("normalization")
     if norm:
         want_mean = [m * 255.0 for m in contract.norm.mean]
         want_std = [v * 255.0 for v in contract.norm.std]
         if not (np.allclose(norm["mean"], want_mean, atol=1e-3) and np.allclose(norm["std"], want_std, atol=1e-3)):
-            out.append(f"standard metadata normalises with mean {norm['mean']} / std {norm['std']}, the contract with "
-                       f"{contract.norm.name} ({want_mean} / {want_std} on 0-255 pixels)")
+            out.append(
+                f"standard metadata normalises with mean {norm['mean']} / std {norm['std']}, the contract with "
+                f"{contract.norm.name} ({want_mean} / {want_std} on 0-255 pixels)"
+            )
     if labels is not None and list(labels) != list(contract.labels):
         out.append(f"the labels file says {labels}, the contract {list(contract.labels)}")
     if norm and (len(set(norm["mean"])) > 1 or len(set(norm["std"])) > 1):
-        out.append("per-channel normalisation: MediaPipe's ImageClassifier (1.2.3) takes one mean/std for all channels and "
-                   "refuses this float model (Android's Support Library reads it); the integer variants feed raw pixels there")
+        out.append(
+            "per-channel normalisation: MediaPipe's ImageClassifier (1.2.3) takes one mean/std for all channels and "
+            "refuses this float model (Android's Support Library reads it); the integer variants feed raw pixels there"
+        )
     return out

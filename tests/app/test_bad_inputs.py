@@ -19,8 +19,14 @@ from sentilite.core.modelfile import CONVERSION_METADATA_NAME, embed_tflite_meta
 
 
 def sentilite(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentilite", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "sentilite", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -34,7 +40,9 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 def contradicting_model(tiny_variants, tmp_path_factory):
     """The int8 tiny model (calibrated on [-1, 1] inputs) carrying a contract that says ImageNet."""
     folder = tmp_path_factory.mktemp("wrong")
-    return write_tflite(folder / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet"))
+    return write_tflite(
+        folder / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +65,21 @@ def test_evaluate_with_no_readable_image_is_an_error(tiny_variants, unreadable_s
 def test_train_with_a_test_split_of_missing_images_stops_before_training(synthetic_splits, tmp_path):
     missing = tmp_path / "test.txt"
     missing.write_text("nope/a.jpg 0\nnope/b.jpg 2\n")
-    err = one_line_error(sentilite("train", "--data", synthetic_splits["train"], "--val", synthetic_splits["val"],
-                                   "--test", missing, "--backbone", "student", "--out", tmp_path / "run"))
+    err = one_line_error(
+        sentilite(
+            "train",
+            "--data",
+            synthetic_splits["train"],
+            "--val",
+            synthetic_splits["val"],
+            "--test",
+            missing,
+            "--backbone",
+            "student",
+            "--out",
+            tmp_path / "run",
+        )
+    )
     assert "None of the 2 test images" in err and "--test" in err
     assert not (tmp_path / "run").exists()
 
@@ -66,7 +87,9 @@ def test_train_with_a_test_split_of_missing_images_stops_before_training(synthet
 def test_demo_on_a_video_without_a_decodable_frame_is_an_error(tiny_variants, tmp_path):
     empty = tmp_path / "empty.avi"
     cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48)).release()  # opens, holds no frame
-    err = one_line_error(sentilite("demo", "--model", tiny_variants["int8"], "--source", empty, "--no-display", "--sync"))
+    err = one_line_error(
+        sentilite("demo", "--model", tiny_variants["int8"], "--source", empty, "--no-display", "--sync")
+    )
     assert f"video file {empty} yielded no decodable frame" in err and "Fix:" in err
 
 
@@ -75,7 +98,14 @@ def test_a_model_contradicting_its_contract_is_refused(command, contradicting_mo
     args = {
         "evaluate": ["evaluate", contradicting_model, "--data", synthetic_splits["val"]],
         "bench": ["bench", contradicting_model, "--runs", "2", "--out", tmp_path / "b"],
-        "demo": ["demo", "--model", contradicting_model, "--source", synthetic_splits["val"].parent / "images" / "negative", "--no-display"],
+        "demo": [
+            "demo",
+            "--model",
+            contradicting_model,
+            "--source",
+            synthetic_splits["val"].parent / "images" / "negative",
+            "--no-display",
+        ],
     }[command]
     err = one_line_error(sentilite(*args))
     assert "contradicts its own preprocessing contract" in err and "clipped" in err and "sentilite convert" in err
@@ -92,7 +122,16 @@ def test_corrupt_conversion_metadata_does_not_stop_demo_or_evaluate(tiny_variant
     model.write_bytes(data)
     ev = sentilite("evaluate", model, "--data", synthetic_splits["val"])
     assert ev.returncode == 0, ev.stderr[-2000:]
-    demo = sentilite("demo", "--model", model, "--source", synthetic_splits["val"].parent / "images" / "negative", "--no-display", "--max-frames", "3")
+    demo = sentilite(
+        "demo",
+        "--model",
+        model,
+        "--source",
+        synthetic_splits["val"].parent / "images" / "negative",
+        "--no-display",
+        "--max-frames",
+        "3",
+    )
     assert demo.returncode == 0, demo.stderr[-2000:]
     info = sentilite("info", model)
     assert info.returncode == 0 and "not valid JSON" in info.stdout and "the model still runs" in info.stdout
@@ -106,8 +145,20 @@ def test_a_stream_password_is_never_printed_or_stored(tiny_variants, tmp_path):
 
     with MjpegServer("viewer", "hunter2", frames=40, sessions=2) as cam:
         url = f"http://viewer:hunter2@127.0.0.1:{cam.port}/stream.mjpg"
-        proc = sentilite("demo", "--model", tiny_variants["int8"], "--source", url, "--no-display", "--reconnect", "1",
-                         "--summary-json", tmp_path / "s.json", "--log", tmp_path / "l.jsonl")
+        proc = sentilite(
+            "demo",
+            "--model",
+            tiny_variants["int8"],
+            "--source",
+            url,
+            "--no-display",
+            "--reconnect",
+            "1",
+            "--summary-json",
+            tmp_path / "s.json",
+            "--log",
+            tmp_path / "l.jsonl",
+        )
     assert cam.served == 2, proc.stderr[-2000:]  # logged in, and again on reconnecting
     text = proc.stdout + proc.stderr
     assert proc.returncode == 3 and "did not come back after 1 reconnect" in text, text[-2000:]
@@ -128,8 +179,18 @@ def test_redaction_keeps_everything_but_the_password():
 
 
 def test_convert_handed_a_tflite_asks_for_the_keras_model(tiny_variants, synthetic_splits, tmp_path):
-    err = one_line_error(sentilite("convert", tiny_variants["int8"], "--calib", synthetic_splits["train"],
-                                   "--eval", synthetic_splits["val"], "--out", tmp_path / "o"))
+    err = one_line_error(
+        sentilite(
+            "convert",
+            tiny_variants["int8"],
+            "--calib",
+            synthetic_splits["train"],
+            "--eval",
+            synthetic_splits["val"],
+            "--out",
+            tmp_path / "o",
+        )
+    )
     assert "expected a .keras model" in err and "pass the .keras model it was converted from" in err
     assert "pass a .tflite" not in err
 
@@ -142,9 +203,25 @@ def test_a_non_image_backbone_file_is_a_clear_error(synthetic_splits, tmp_path):
     dense = keras.Model(inp, keras.layers.Dense(4, name="gap")(inp))
     path = tmp_path / "dense.keras"
     dense.save(path)
-    err = one_line_error(sentilite("train", "--data", synthetic_splits["train"], "--val", synthetic_splits["val"],
-                                   "--backbone-file", path, "--feature-layer", "gap", "--mode", "ft-f", "--epochs", "1",
-                                   "--out", tmp_path / "run"))
+    err = one_line_error(
+        sentilite(
+            "train",
+            "--data",
+            synthetic_splits["train"],
+            "--val",
+            synthetic_splits["val"],
+            "--backbone-file",
+            path,
+            "--feature-layer",
+            "gap",
+            "--mode",
+            "ft-f",
+            "--epochs",
+            "1",
+            "--out",
+            tmp_path / "run",
+        )
+    )
     assert "not an RGB image" in err and "(None, 10)" in err and "unexpected" not in err
 
 
@@ -187,10 +264,20 @@ def test_the_runner_alone_refuses_them_too(odd_models):
 
 
 def test_sentilite_runtime_is_the_runtime_checked_and_measured(tiny_variants, tmp_path):
-    absent = sentilite("bench", tiny_variants["int8"], "--runs", "2", "--out", tmp_path / "a", env={"SENTILITE_RUNTIME": "tflite-runtime"})
+    absent = sentilite(
+        "bench",
+        tiny_variants["int8"],
+        "--runs",
+        "2",
+        "--out",
+        tmp_path / "a",
+        env={"SENTILITE_RUNTIME": "tflite-runtime"},
+    )
     err = one_line_error(absent)
     assert "tflite-runtime" in err and "cannot run .tflite models" in err
-    tf_run = sentilite("bench", tiny_variants["int8"], "--runs", "2", "--out", tmp_path / "b", env={"SENTILITE_RUNTIME": "tensorflow"})
+    tf_run = sentilite(
+        "bench", tiny_variants["int8"], "--runs", "2", "--out", tmp_path / "b", env={"SENTILITE_RUNTIME": "tensorflow"}
+    )
     assert tf_run.returncode == 0, tf_run.stderr[-2000:]
     rows = json.loads((tmp_path / "b" / "results.json").read_text())["rows"]
     assert rows[0]["runtime"].startswith("tensorflow")

@@ -20,7 +20,9 @@ def test_bundled_model_is_a_full_int8_classifier_with_its_contract():
 
     info = model_info(DEFAULT_MODEL_PATH)
     # full integer: plain int8, or the int8 repair convert kept (int8-eq), never a mixed or int16x8 file
-    assert info["variant"] in ("int8", "int8-eq") and info["inputs"][0]["dtype"] == info["outputs"][0]["dtype"] == "uint8"
+    assert (
+        info["variant"] in ("int8", "int8-eq") and info["inputs"][0]["dtype"] == info["outputs"][0]["dtype"] == "uint8"
+    )
     assert "float32" not in info["tensor_types"]
     assert info["contract"]["labels"] == ["negative", "neutral", "positive"]
     assert info["size_bytes"] < 3.5e6  # mobile-sized: a full-int8 MobileNetV2 is ~2.7 MB

@@ -27,7 +27,9 @@ def test_every_command_help_shows_an_example(name):
     assert "Example" in result.output and f"sentilite {name}" in result.output
 
 
-@pytest.mark.parametrize("variant, dtype", [("float32", "float32"), ("float16", "float32"), ("dynamic-int8", "float32"), ("int8", "uint8")])
+@pytest.mark.parametrize(
+    "variant, dtype", [("float32", "float32"), ("float16", "float32"), ("dynamic-int8", "float32"), ("int8", "uint8")]
+)
 def test_info_describes_each_variant(tiny_variants, variant, dtype):
     result = run("info", str(tiny_variants[variant]))
     assert result.exit_code == 0, result.output
@@ -56,18 +58,26 @@ def test_info_on_a_keras_model_needs_no_tensorflow_import(tiny_model, tmp_path):
     in keras_info; the guard logs the attempt."""
     from tfguard import attempts, guarded_env
 
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(tiny_model[2])], capture_output=True, text=True,
-                          env=guarded_env(tmp_path), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "info", str(tiny_model[2])],
+        capture_output=True,
+        text=True,
+        env=guarded_env(tmp_path),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "format    keras" in proc.stdout and "labels    negative, neutral, positive" in proc.stdout
     assert attempts(tmp_path) == []
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "Model file not found"),
-    (b"just text", "not a model file sentilite recognises"),
-    (b"\x89HDF\r\n\x1a\n" + b"\0" * 32, "re-save it as .keras"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "Model file not found"),
+        (b"just text", "not a model file sentilite recognises"),
+        (b"\x89HDF\r\n\x1a\n" + b"\0" * 32, "re-save it as .keras"),
+    ],
+)
 def test_errors_are_one_line_with_a_fix_and_no_traceback(tmp_path, content, expected):
     p = tmp_path / "model.tflite"
     if content is not None:
@@ -79,8 +89,11 @@ def test_errors_are_one_line_with_a_fix_and_no_traceback(tmp_path, content, expe
 
 
 def test_debug_flag_shows_the_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "--debug", "info", str(tmp_path / "x.tflite")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "--debug", "info", str(tmp_path / "x.tflite")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
@@ -89,8 +102,17 @@ def test_evaluate_json_has_per_image_predictions_two_files_can_be_compared(tiny_
     files = {}
     for variant in ("float32", "int8"):
         files[variant] = tmp_path / f"{variant}.json"
-        res = CliRunner().invoke(cli, ["evaluate", str(tiny_variants[variant]), "--data", str(synthetic_splits["val"]),
-                                       "--json", str(files[variant])])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "evaluate",
+                str(tiny_variants[variant]),
+                "--data",
+                str(synthetic_splits["val"]),
+                "--json",
+                str(files[variant]),
+            ],
+        )
         assert res.exit_code == 0, res.output
     a, b = (json.loads(files[v].read_text())["predictions"] for v in ("float32", "int8"))
     assert len(a) == len(b) > 10 and [p["path"] for p in a] == [p["path"] for p in b]
@@ -107,21 +129,35 @@ def test_info_reads_like_a_card_and_keeps_litert_banners_off_the_console():
     interpreter without the capture; the banner is back on stderr."""
     from sentilite.core.default_model import DEFAULT_MODEL_PATH
 
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
     lines = proc.stdout.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("provenance"))
     block = []
-    for ln in lines[start + 1:]:
+    for ln in lines[start + 1 :]:
         if not ln.startswith("  "):
             break
         block.append(ln)
     assert any(ln.split()[0] == "decision_rule_in_model" and "temperature" in ln for ln in block), block
     assert block and all(len(ln) <= 120 and "{" not in ln for ln in block), block
-    full = json.loads(subprocess.run([sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH), "--json"],
-                                     capture_output=True, text=True, timeout=120).stdout)
+    full = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "sentilite", "info", str(DEFAULT_MODEL_PATH), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    )
     assert len(full["contract"]["provenance"]) == len(block)
-    debug = subprocess.run([sys.executable, "-m", "sentilite", "--debug", "info", str(DEFAULT_MODEL_PATH)], capture_output=True,
-                           text=True, timeout=120)
+    debug = subprocess.run(
+        [sys.executable, "-m", "sentilite", "--debug", "info", str(DEFAULT_MODEL_PATH)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "XNNPACK delegate" in debug.stderr

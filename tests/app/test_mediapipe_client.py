@@ -37,8 +37,9 @@ def mediapipe_python():
 
 def classify(python: Path, model: Path, images: list[Path], rois: Path | None = None):
     extra = [f"--rois={rois}"] if rois else []
-    proc = subprocess.run([str(python), "-c", CLIENT, str(model), *extra, *map(str, images)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [str(python), "-c", CLIENT, str(model), *extra, *map(str, images)], capture_output=True, text=True, timeout=300
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))]
     assert lines, proc.stderr[-2000:]
     return json.loads(lines[-1])
@@ -76,12 +77,16 @@ def test_mediapipe_applies_the_normalisation_sentilite_wrote(mediapipe_python, t
         assert np.abs(ours - theirs).max() < 2e-3, (path.name, ours, theirs)
 
 
-def test_per_channel_normalisation_is_refused_by_mediapipe_and_flagged_by_info(mediapipe_python, tiny_variants, tmp_path):
+def test_per_channel_normalisation_is_refused_by_mediapipe_and_flagged_by_info(
+    mediapipe_python, tiny_variants, tmp_path
+):
     from sentilite.core.contract import PreprocessContract
     from sentilite.core.model_info import model_info
     from sentilite.core.modelfile import write_tflite
 
-    imagenet = write_tflite(tmp_path / "imagenet.tflite", tiny_variants["float32"].read_bytes(), PreprocessContract.create(32, "imagenet"))
+    imagenet = write_tflite(
+        tmp_path / "imagenet.tflite", tiny_variants["float32"].read_bytes(), PreprocessContract.create(32, "imagenet")
+    )
     result = classify(mediapipe_python, imagenet, uniform_images(tmp_path))
     assert "Per-channel image normalization is not available" in result.get("error", ""), result
     assert any("MediaPipe" in w and "per-channel" in w for w in model_info(imagenet)["warnings"])
@@ -95,15 +100,30 @@ def converted_mobilenet(mobilenet_sentiment, tmp_path_factory):
     from sentilite.convert.api import convert_model
 
     out = tmp_path_factory.mktemp("mp_convert")
-    result = convert_model(mobilenet_sentiment["keras"], calib=EMOTION6 / "sentiment_train.txt",
-                           eval=EMOTION6 / "sentiment_val.txt", out=out / "convert", variants="float32,int8",
-                           calib_size=100, latency_runs=2, kernel_check_images=0,
-                           repair="never", layer_report=False)
+    result = convert_model(
+        mobilenet_sentiment["keras"],
+        calib=EMOTION6 / "sentiment_train.txt",
+        eval=EMOTION6 / "sentiment_val.txt",
+        out=out / "convert",
+        variants="float32,int8",
+        calib_size=100,
+        latency_runs=2,
+        kernel_check_images=0,
+        repair="never",
+        layer_report=False,
+    )
     return result.variants
 
 
-def _agreement(python: Path, model: Path, files: list[Path], rois: dict[str, list[float]], ours: list[np.ndarray],
-               labels: tuple[str, ...], roi_file: Path) -> tuple[float, float]:
+def _agreement(
+    python: Path,
+    model: Path,
+    files: list[Path],
+    rois: dict[str, list[float]],
+    ours: list[np.ndarray],
+    labels: tuple[str, ...],
+    roi_file: Path,
+) -> tuple[float, float]:
     roi_file.write_text(json.dumps(rois))
     theirs = classify(python, model, files, roi_file)
     assert isinstance(theirs, list), theirs  # an error dict says why MediaPipe refused the model
@@ -125,6 +145,7 @@ def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, con
 
     from sentilite.core.datasets import read_split_file
     from sentilite.core.imageio import load_image
+
     samples = read_split_file(EMOTION6 / "sentiment_test.txt").balanced_sample(60, seed=3).samples
     decoded = {}
     for i, s in enumerate(samples):
@@ -143,11 +164,28 @@ def test_mediapipe_gives_sentilites_answers_on_real_photos(mediapipe_python, con
             rois_png[str(png)] = rois_jpeg[str(jpeg)] = [left / w, top / h, (left + s) / w, (top + s) / h]
             ours.append(clf.predict(rgb))
         labels = clf.contract.labels
-        same, delta = _agreement(mediapipe_python, converted_mobilenet[variant], list(decoded), rois_png, ours, labels,
-                                 tmp_path / "rois.json")
-        same_j, delta_j = _agreement(mediapipe_python, converted_mobilenet[variant], [j for j, _ in decoded.values()],
-                                     rois_jpeg, ours, labels, tmp_path / "rois_jpeg.json")
-        print(f"{variant}: MediaPipe top-1 = sentilite's on {same:.1%} of {len(decoded)} photos (mean max|dp| {delta:.4f}); "
-              f"from the JPEG files, decoded by MediaPipe: {same_j:.1%} ({delta_j:.4f})")
+        same, delta = _agreement(
+            mediapipe_python,
+            converted_mobilenet[variant],
+            list(decoded),
+            rois_png,
+            ours,
+            labels,
+            tmp_path / "rois.json",
+        )
+        same_j, delta_j = _agreement(
+            mediapipe_python,
+            converted_mobilenet[variant],
+            [j for j, _ in decoded.values()],
+            rois_jpeg,
+            ours,
+            labels,
+            tmp_path / "rois_jpeg.json",
+        )
+        print(
+            f"{variant}: MediaPipe top-1 = sentilite's on {same:.1%} of {len(decoded)} photos (mean max|dp| "
+            f"{delta:.4f}); "
+            f"from the JPEG files, decoded by MediaPipe: {same_j:.1%} ({delta_j:.4f})"
+        )
         assert same >= floor, (variant, same, delta)
         assert delta < 1e-4, (variant, delta)  # the same pixels reach the model: the same probabilities, bit for bit

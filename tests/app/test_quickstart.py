@@ -13,15 +13,31 @@ from sentilite.core.errors import InputFileError
 @pytest.mark.slow
 def test_quickstart_writes_the_whole_run_folder(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "quickstart", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "quickstart", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "synthetic demo data" in proc.stderr  # said plainly
     assert json.loads(proc.stdout.strip().splitlines()[-1])["report"] == str(out / "report.md")
-    for rel in ["report.md", "report.json", "train/model.keras", "train/metrics.json", "convert/report.md",
-                "convert/report.json", "convert/model_int8.tflite", "convert/model_float32.tflite",
-                "convert/model_float16.tflite", "convert/model_dynamic-int8.tflite", "bench/results.json",
-                "bench/results.csv", "demo/annotated.mp4", "demo/frames.jsonl"]:
+    for rel in [
+        "report.md",
+        "report.json",
+        "train/model.keras",
+        "train/metrics.json",
+        "convert/report.md",
+        "convert/report.json",
+        "convert/model_int8.tflite",
+        "convert/model_float32.tflite",
+        "convert/model_float16.tflite",
+        "convert/model_dynamic-int8.tflite",
+        "bench/results.json",
+        "bench/results.csv",
+        "demo/annotated.mp4",
+        "demo/frames.jsonl",
+    ]:
         assert (out / rel).is_file(), rel
     summary = json.loads((out / "report.json").read_text())
     assert summary["synthetic_data"] is True
@@ -52,7 +68,11 @@ def test_missing_val_split_names_the_flag(tmp_path):
 
 def test_existing_run_folder_is_refused(tmp_path):
     (tmp_path / "old.txt").write_text("keep me")
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "quickstart", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "quickstart", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "already exists" in proc.stderr
     assert (tmp_path / "old.txt").read_text() == "keep me"

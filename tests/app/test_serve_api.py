@@ -68,11 +68,14 @@ def test_predict_multipart_field_image(server):
     assert status == 400 and "no file field named 'image'" in err["error"]
 
 
-@pytest.mark.parametrize("what, payload, code, words", [
-    ("text", b"hello, this is not a picture", 415, "not an image"),
-    ("truncated jpeg", None, 400, "truncated or corrupt"),
-    ("empty", b"", 400, "no body"),
-])
+@pytest.mark.parametrize(
+    "what, payload, code, words",
+    [
+        ("text", b"hello, this is not a picture", 415, "not an image"),
+        ("truncated jpeg", None, 400, "truncated or corrupt"),
+        ("empty", b"", 400, "no body"),
+    ],
+)
 def test_bad_uploads_name_the_problem(server, what, payload, code, words):
     if payload is None:
         payload = jpeg(seed=2)[:400]
@@ -109,7 +112,7 @@ def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]
             pass
     status = int(answer.split(b" ", 2)[1])
     payload = answer.split(b"\r\n\r\n", 1)[1]
-    return status, json.loads(payload[payload.index(b"{"):payload.rindex(b"}") + 1])
+    return status, json.loads(payload[payload.index(b"{") : payload.rindex(b"}") + 1])
 
 
 def test_too_large_is_413_by_header_and_by_stream(server):
@@ -120,7 +123,9 @@ def test_too_large_is_413_by_header_and_by_stream(server):
     status, body = raw_post(server.url + "/api/predict", big, {"Transfer-Encoding": "chunked"})  # no length given
     assert status == 413
     form, ctype = multipart("image", "big.jpg", big)
-    assert raw_post(server.url + "/api/predict", form, {"Content-Type": ctype, "Content-Length": str(len(form))})[0] == 413
+    assert (
+        raw_post(server.url + "/api/predict", form, {"Content-Type": ctype, "Content-Length": str(len(form))})[0] == 413
+    )
     assert request(server.url + "/healthz")[1]["in_flight"] == 0
 
 
@@ -185,8 +190,12 @@ def test_a_busy_port_is_a_clear_error(tiny_variants, tmp_path):
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "serve", str(tiny_variants["int8"]), "--port", str(port)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "serve", str(tiny_variants["int8"]), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     taken.close()
     assert proc.returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port 0" in proc.stderr
 

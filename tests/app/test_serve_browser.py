@@ -45,15 +45,24 @@ def write_y4m(clip: Path, out: Path, frames: int = 60) -> Path:
 
 def chrome(extra_args: list[str]):
     if not CHROMIUM or not DRIVER:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs them)")
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs "
+            "them)"
+        )
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not try to download a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
-                *extra_args):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        *extra_args,
+    ):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
@@ -92,7 +101,10 @@ def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_pat
         assert [b.get_attribute("data-label") for b in bars] == ["negative", "neutral", "positive"]
         shown = {b.get_attribute("data-label"): b.find_element(By.CLASS_NAME, "pct").text for b in bars}
         assert shown[expected["label"]] == f"{100 * expected['probabilities'][expected['label']]:.1f} %"
-        assert "inference" in driver.find_element(By.ID, "timing").text and " ms" in driver.find_element(By.ID, "timing").text
+        assert (
+            "inference" in driver.find_element(By.ID, "timing").text
+            and " ms" in driver.find_element(By.ID, "timing").text
+        )
         facts = driver.find_element(By.ID, "model-facts").text
         assert "Emotion6 test" in facts and "int8" in facts and driver.find_element(By.ID, "error").text == ""
         driver.save_screenshot(str(screenshot_path(tmp_path, "serve_upload.png")))
@@ -105,8 +117,13 @@ def test_camera_page_shows_a_label_and_a_frame_rate(bundled_server, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     clip = write_y4m(make_synthetic_video(tmp_path / "clip.avi", frames=60, size=(480, 640)), tmp_path / "clip.y4m")
-    driver = chrome(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-video-capture={clip}"])
+    driver = chrome(
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}",
+        ]
+    )
     try:
         driver.get(bundled_server.url + "/camera")
 

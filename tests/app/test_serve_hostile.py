@@ -18,7 +18,9 @@ from servekit import multipart, request, start_server
 @pytest.fixture(scope="module")
 def server(tiny_variants, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve_hostile")
-    srv = start_server(tiny_variants["int8"], tmp, "--threads", "1", "--queue", "2", "--max-mb", "0.5", "--body-timeout", "2")
+    srv = start_server(
+        tiny_variants["int8"], tmp, "--threads", "1", "--queue", "2", "--max-mb", "0.5", "--body-timeout", "2"
+    )
     yield srv
     assert srv.stop() == 0, srv.stderr()[-2000:]
 
@@ -63,7 +65,12 @@ def test_every_error_is_json_with_a_fix(server):
     for url, data, headers, code in [
         (server.url + "/nope", None, {}, 404),
         (server.url + "/api/predict", None, {}, 405),  # GET
-        (server.url + "/api/predict", b"--x\r\ngarbage without headers", {"Content-Type": "multipart/form-data; boundary=x"}, 400),
+        (
+            server.url + "/api/predict",
+            b"--x\r\ngarbage without headers",
+            {"Content-Type": "multipart/form-data; boundary=x"},
+            400,
+        ),
         (server.url + "/api/predict", b"no boundary", {"Content-Type": "multipart/form-data"}, 400),
     ]:
         status, body, hdrs = request(url, data, headers)
@@ -91,7 +98,9 @@ def test_an_oversized_form_is_refused_while_it_streams(server):
 
 def slow_client(url: str, declared: int = 5000) -> socket.socket:
     sock = connect(url)
-    sock.sendall(head(url, "/api/predict", {"Content-Type": "image/jpeg", "Content-Length": str(declared)}) + b"\xff\xd8\xff")
+    sock.sendall(
+        head(url, "/api/predict", {"Content-Type": "image/jpeg", "Content-Length": str(declared)}) + b"\xff\xd8\xff"
+    )
     return sock
 
 

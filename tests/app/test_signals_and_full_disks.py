@@ -24,8 +24,9 @@ import pytest
 
 def sentilite(*args: str, tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "SENTILITE_NO_PROGRESS": "1", "TMPDIR": str(tmp)}
-    return subprocess.Popen([sys.executable, "-m", "sentilite", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sentilite", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def wait_for(predicate, proc: subprocess.Popen, seconds: float = 240) -> None:
@@ -34,7 +35,9 @@ def wait_for(predicate, proc: subprocess.Popen, seconds: float = 240) -> None:
         if predicate():
             return
         if proc.poll() is not None:
-            raise AssertionError(f"exited {proc.returncode} before the moment to signal it: {proc.stderr.read()[-2000:]}")
+            raise AssertionError(
+                f"exited {proc.returncode} before the moment to signal it: {proc.stderr.read()[-2000:]}"
+            )
         time.sleep(0.02)
     proc.kill()
     raise AssertionError("the moment to signal never came")
@@ -45,8 +48,24 @@ def partials(folder: Path, name: str) -> list[Path]:
 
 
 def convert_args(tiny_model, splits, out: Path) -> list[str]:
-    return ["convert", str(tiny_model[2]), "--calib", str(splits["train"]), "--eval", str(splits["val"]), "--out", str(out),
-            "--variants", "float32,float16,int8", "--calib-size", "12", "--latency-runs", "2", "--kernel-check-images", "0"]
+    return [
+        "convert",
+        str(tiny_model[2]),
+        "--calib",
+        str(splits["train"]),
+        "--eval",
+        str(splits["val"]),
+        "--out",
+        str(out),
+        "--variants",
+        "float32,float16,int8",
+        "--calib-size",
+        "12",
+        "--latency-runs",
+        "2",
+        "--kernel-check-images",
+        "0",
+    ]
 
 
 def started_writing(folder: Path, name: str):
@@ -111,8 +130,19 @@ def test_sigterm_to_bench_ends_its_runners_and_keeps_what_was_measured(tiny_vari
     and the first model's result are lost."""
     (tmp_path / "tmp").mkdir()
     out = tmp_path / "bench"
-    proc = sentilite("bench", str(tiny_variants["int8"]), str(tiny_variants["float32"]), "--min-seconds", "3", "--runs", "5",
-                     "--no-plot", "--out", str(out), tmp=tmp_path / "tmp")
+    proc = sentilite(
+        "bench",
+        str(tiny_variants["int8"]),
+        str(tiny_variants["float32"]),
+        "--min-seconds",
+        "3",
+        "--runs",
+        "5",
+        "--no-plot",
+        "--out",
+        str(out),
+        tmp=tmp_path / "tmp",
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
@@ -149,7 +179,9 @@ def tmpfs(folder: Path, size: str, leave: int = 0) -> Iterator[Path]:
     folder.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to mount a tmpfs (CI runs as root)")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
     try:
@@ -179,10 +211,20 @@ def test_bench_on_a_full_disk_says_so_and_keeps_the_results(tiny_variants, full_
     """Planted defect: write results.json without the disk-full handling; the CLI then ends in
     `unexpected OSError: [Errno 28]` and every measurement is lost."""
     (tmp_path / "tmp").mkdir()
-    proc = sentilite("bench", str(tiny_variants["int8"]), "--runs", "5", "--no-plot", "--out", str(full_tmpfs / "out"),
-                     tmp=tmp_path / "tmp")
+    proc = sentilite(
+        "bench",
+        str(tiny_variants["int8"]),
+        "--runs",
+        "5",
+        "--no-plot",
+        "--out",
+        str(full_tmpfs / "out"),
+        tmp=tmp_path / "tmp",
+    )
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 2 and "Disk full at" in err and "free space there, or pass another --out" in err, err[-2000:]
+    assert proc.returncode == 2 and "Disk full at" in err and "free space there, or pass another --out" in err, err[
+        -2000:
+    ]
     assert "unexpected" not in err
     kept = Path(re.search(r"are kept in (\S+results\.json)", err).group(1))
     saved = json.loads(kept.read_text())
@@ -193,7 +235,9 @@ def test_bench_on_a_full_disk_says_so_and_keeps_the_results(tiny_variants, full_
 
 
 @pytest.mark.parametrize("outputs, leave", [("log", 30_000), ("record+log", 3_000_000)], ids=["log", "record"])
-def test_demo_on_a_disk_that_fills_leaves_a_parseable_log_and_a_playable_recording(tiny_variants, tmp_path, outputs, leave):
+def test_demo_on_a_disk_that_fills_leaves_a_parseable_log_and_a_playable_recording(
+    tiny_variants, tmp_path, outputs, leave
+):
     """The disk fills during the run: first the log's (30 KB free), then the recording's (3 MB
     free, room for ~200 frames). Planted defects: write the log without the short-write check
     (a torn last line), or record without the reserve (an .mp4 with no index)."""
@@ -204,9 +248,21 @@ def test_demo_on_a_disk_that_fills_leaves_a_parseable_log_and_a_playable_recordi
     clip = make_synthetic_video(tmp_path / "clip.avi", frames=600, size=(240, 320))
     with tmpfs(tmp_path / "disk", "4m", leave=leave) as disk:
         record = ["--record", str(disk / "demo.mp4")] if "record" in outputs else []
-        proc = sentilite("demo", "--model", str(tiny_variants["int8"]), "--source", str(clip), "--no-display", "--sync",
-                         *record, "--log", str(disk / "frames.jsonl"), "--summary-json", str(tmp_path / "summary.json"),
-                         tmp=tmp_path)
+        proc = sentilite(
+            "demo",
+            "--model",
+            str(tiny_variants["int8"]),
+            "--source",
+            str(clip),
+            "--no-display",
+            "--sync",
+            *record,
+            "--log",
+            str(disk / "frames.jsonl"),
+            "--summary-json",
+            str(tmp_path / "summary.json"),
+            tmp=tmp_path,
+        )
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 2 and "full at" in err, err[-2000:]
         assert "unexpected" not in err and "Traceback" not in err

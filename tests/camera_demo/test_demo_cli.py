@@ -45,8 +45,13 @@ def test_help_shows_examples():
 
 
 def test_window_without_a_display_is_one_clear_error(tiny_variants, long_clip):
-    proc = subprocess.run(demo_cmd("--model", tiny_variants["int8"], "--source", long_clip), capture_output=True,
-                          text=True, timeout=60, env=env_without_display())
+    proc = subprocess.run(
+        demo_cmd("--model", tiny_variants["int8"], "--source", long_clip),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_without_display(),
+    )
     assert proc.returncode == 2
     err = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "--no-display" in err[0] and "Traceback" not in proc.stderr
@@ -55,9 +60,15 @@ def test_window_without_a_display_is_one_clear_error(tiny_variants, long_clip):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stop_signal_exits_cleanly_with_valid_files(tiny_variants, long_clip, tmp_path, sig):
     rec, log = tmp_path / "rec.mp4", tmp_path / "log.jsonl"
-    proc = subprocess.Popen(demo_cmd("--model", tiny_variants["int8"], "--source", long_clip, "--no-display",
-                                     "--record", rec, "--log", log), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env_without_display())
+    proc = subprocess.Popen(
+        demo_cmd(
+            "--model", tiny_variants["int8"], "--source", long_clip, "--no-display", "--record", rec, "--log", log
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_without_display(),
+    )
     wait_for_lines(log, 10, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
@@ -70,8 +81,12 @@ def test_stop_signal_exits_cleanly_with_valid_files(tiny_variants, long_clip, tm
 
 def test_log_stays_parseable_after_sigkill(tiny_variants, long_clip, tmp_path):
     log = tmp_path / "killed.jsonl"
-    proc = subprocess.Popen(demo_cmd("--model", tiny_variants["int8"], "--source", long_clip, "--no-display", "--log", log),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_without_display())
+    proc = subprocess.Popen(
+        demo_cmd("--model", tiny_variants["int8"], "--source", long_clip, "--no-display", "--log", log),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env_without_display(),
+    )
     wait_for_lines(log, 15, proc)
     proc.kill()  # SIGKILL: no handler runs, nothing is flushed or closed by the process
     proc.wait(timeout=30)
@@ -88,7 +103,9 @@ def test_lost_camera_exits_with_code_3_naming_the_files(monkeypatch, tmp_path):
     summary = {"stop_reason": "source_lost", "source": {"description": "camera 0"}, "frames": 5}
     monkeypatch.setattr(demo_api, "run_demo", lambda config: summary)
     out = tmp_path / "s.json"
-    result = CliRunner().invoke(cli, ["demo", "--source", "0", "--no-display", "--log", "x.jsonl", "--summary-json", str(out)])
+    result = CliRunner().invoke(
+        cli, ["demo", "--source", "0", "--no-display", "--log", "x.jsonl", "--summary-json", str(out)]
+    )
     assert result.exit_code == 3
     assert "camera 0 stopped delivering frames" in result.output and "x.jsonl" in result.output
     assert out.exists()

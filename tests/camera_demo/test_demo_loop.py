@@ -79,7 +79,10 @@ def test_camera_that_disappears_is_reconnected_then_the_run_ends_cleanly(tiny_va
     frames = read_frames(clip)
     cam = FlakyCamera(frames, fail_after=20)
     rec, log = tmp_path / "lost.mp4", tmp_path / "lost.jsonl"
-    s = run_demo(cfg(tiny_variants["int8"], "0", record=str(rec), log=str(log), reconnect_attempts=3, reconnect_backoff=0.01), source=cam)
+    s = run_demo(
+        cfg(tiny_variants["int8"], "0", record=str(rec), log=str(log), reconnect_attempts=3, reconnect_backoff=0.01),
+        source=cam,
+    )
     assert s["stop_reason"] == "source_lost"
     assert cam.opens == 1 + 3 and s["reconnect_attempts"] == 3 and s["reconnects"] == 0
     records = read_log(log)
@@ -89,7 +92,9 @@ def test_camera_that_disappears_is_reconnected_then_the_run_ends_cleanly(tiny_va
 
 def test_camera_that_comes_back_continues(tiny_variants, clip, tmp_path):
     cam = FlakyCamera(read_frames(clip), fail_after=10, back_on_attempt=2)
-    s = run_demo(cfg(tiny_variants["int8"], "0", max_frames=20, reconnect_attempts=4, reconnect_backoff=0.01), source=cam)
+    s = run_demo(
+        cfg(tiny_variants["int8"], "0", max_frames=20, reconnect_attempts=4, reconnect_backoff=0.01), source=cam
+    )
     assert s["stop_reason"] == "max_frames" and s["frames"] == 20
     assert s["reconnects"] == 1 and s["reconnect_attempts"] == 2
 
@@ -111,7 +116,9 @@ def test_folder_of_images_and_duration_stop(tiny_variants, tmp_path):
 def test_models_the_demo_cannot_run_fail_before_the_loop(tiny_variants, tiny_model, clip, tmp_path):
     no_contract = tmp_path / "bare.tflite"
     no_contract.write_bytes(embed_tflite_metadata(tiny_variants["float32"].read_bytes(), {CONTRACT_METADATA_NAME: b""}))
-    with pytest.raises(ContractError, match="demo cannot run this model.*no sentilite preprocessing contract.*sentilite convert"):
+    with pytest.raises(
+        ContractError, match="demo cannot run this model.*no sentilite preprocessing contract.*sentilite convert"
+    ):
         run_demo(cfg(no_contract, clip))
     with pytest.raises(ModelFormatError, match="keras model.*sentilite convert"):
         run_demo(cfg(tiny_model[2], clip))
@@ -126,6 +133,8 @@ def test_a_model_contradicting_its_contract_is_refused(tiny_variants, clip, tmp_
     from sentilite.core.errors import ContractError
     from sentilite.core.modelfile import write_tflite
 
-    wrong = write_tflite(tmp_path / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet"))
+    wrong = write_tflite(
+        tmp_path / "wrong.tflite", tiny_variants["int8"].read_bytes(), PreprocessContract.create(32, "imagenet")
+    )
     with pytest.raises(ContractError, match="clipped"):
         run_demo(cfg(wrong, clip, sync=True, max_frames=2, quiet=False))

@@ -10,13 +10,8 @@ from sentilite.camera_demo.errors import DisplayError, SourceError
 from sentilite.camera_demo.font import BitmapFont
 from sentilite.camera_demo.overlay import Figures, Overlay, render_example
 from sentilite.camera_demo.smoothing import SentimentSmoother
-from sentilite.camera_demo.sources import (
-    ImageFolderSource,
-    OpenCVSource,
-    PiCameraSource,
-    make_source,
-    open_source,
-)
+from sentilite.camera_demo.source_factory import make_source, open_source
+from sentilite.camera_demo.sources import ImageFolderSource, OpenCVSource, PiCameraSource
 from sentilite.camera_demo.stats import format_summary, percentile
 from sentilite.core.synthetic import make_synthetic_video, synthetic_image
 
@@ -76,10 +71,20 @@ def test_bitmap_font_renders_text_and_clips():
 def test_stats_percentiles_and_summary_text():
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5], 90) == 5
     s = {
-        "mode": "sync", "stop_reason": "end_of_source", "frames": 10, "captured": 10, "dropped": 0, "duplicates": 0,
-        "reconnect_attempts": 0, "fps": {"capture": 30.0, "inference": 250.0, "end_to_end": 29.0},
-        "latency_ms": {"p50": 10.0, "p90": 12.0}, "timings_ms": {"preprocess": 1, "inference": 4, "draw": 0.2, "output": 0.1},
-        "label_counts": {"negative": 10}, "first_result_s": 0.3, "peak_rss_mb": 70.0, "log": "x.jsonl",
+        "mode": "sync",
+        "stop_reason": "end_of_source",
+        "frames": 10,
+        "captured": 10,
+        "dropped": 0,
+        "duplicates": 0,
+        "reconnect_attempts": 0,
+        "fps": {"capture": 30.0, "inference": 250.0, "end_to_end": 29.0},
+        "latency_ms": {"p50": 10.0, "p90": 12.0},
+        "timings_ms": {"preprocess": 1, "inference": 4, "draw": 0.2, "output": 0.1},
+        "label_counts": {"negative": 10},
+        "first_result_s": 0.3,
+        "peak_rss_mb": 70.0,
+        "log": "x.jsonl",
     }
     text = format_summary(s)
     assert "p50 10.0 ms, p90 12.0 ms" in text and "inference 250.0" in text and "x.jsonl" in text

@@ -18,8 +18,13 @@ from sentilite.core.runtime import make_interpreter
 def converted(tiny_model, synthetic_splits, tmp_path_factory):
     out = tmp_path_factory.mktemp("convert") / "out"
     result = convert_model(
-        tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["test"], out=out,
-        calib_size=30, calib_sizes="5,30", latency_runs=5,
+        tiny_model[2],
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["test"],
+        out=out,
+        calib_size=30,
+        calib_sizes="5,30",
+        latency_runs=5,
     )
     return result
 
@@ -39,7 +44,11 @@ def test_every_variant_converts_loads_and_carries_its_contract(converted, tiny_m
         clf = TFLiteClassifier(path)
         assert clf.warnings == []
     facts = read_conversion_facts(converted.variants["int8"])
-    assert facts["calibration"]["images"] == 30 and facts["calibration"]["per_class"] == {"negative": 10, "neutral": 10, "positive": 10}
+    assert facts["calibration"]["images"] == 30 and facts["calibration"]["per_class"] == {
+        "negative": 10,
+        "neutral": 10,
+        "positive": 10,
+    }
     assert TFLiteClassifier(converted.variants["int8"]).input_dtype == np.uint8
 
 
@@ -48,7 +57,11 @@ def test_report_content(converted):
     assert [row["variant"] for row in r["rows"]] == ["keras", "float32", "float16", "dynamic-int8", "int8"]
     for row in r["rows"][1:]:
         assert row["top1_agreement"] >= 0.9 and row["accuracy_delta_pts"] >= -10
-        assert row["latency_ms"] > 0 and row["size_vs_float32"] > 0 and set(row["f1"]) == {"negative", "neutral", "positive"}
+        assert (
+            row["latency_ms"] > 0
+            and row["size_vs_float32"] > 0
+            and set(row["f1"]) == {"negative", "neutral", "positive"}
+        )
     assert r["rows"][1]["top1_agreement"] == 1.0 and r["rows"][1]["max_abs_diff"] < 1e-4
     assert converted.recommended in converted.variants and converted.recommendation.startswith("Recommended: ")
     assert converted.recommended_path == converted.variants[converted.recommended]
@@ -72,8 +85,16 @@ def test_info_shows_the_variant_and_conversion_facts(converted):
 
 @pytest.mark.parametrize("io, dtype", [("int8", np.int8), ("float32", np.float32)])
 def test_int8_io_types(tiny_model, synthetic_splits, tmp_path, io, dtype):
-    result = convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
-                           variants="int8", io=io, calib_size=20, latency_runs=2)
+    result = convert_model(
+        tiny_model[2],
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="int8",
+        io=io,
+        calib_size=20,
+        latency_runs=2,
+    )
     clf = TFLiteClassifier(result.variants["int8"])
     assert clf.input_dtype == dtype and clf.warnings == []
     assert read_conversion_facts(result.variants["int8"])["io"] == io
@@ -96,8 +117,17 @@ def test_pixel_in_int8_takes_the_pixel_itself(converted):
 
 def test_no_pixel_in_keeps_the_normalisation_outside(converted, tiny_model, synthetic_splits, tmp_path):
     _, contract, keras_path = tiny_model
-    result = convert_model(keras_path, calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
-                           variants="float32,int8", calib_size=20, latency_runs=2, kernel_check_images=0, pixel_in=False)
+    result = convert_model(
+        keras_path,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="float32,int8",
+        calib_size=20,
+        latency_runs=2,
+        kernel_check_images=0,
+        pixel_in=False,
+    )
     for variant in ("float32", "int8"):
         assert read_contract(result.variants[variant]) == contract
     clf = TFLiteClassifier(result.variants["int8"])
@@ -108,9 +138,25 @@ def test_no_pixel_in_keeps_the_normalisation_outside(converted, tiny_model, synt
 
 def test_cli_runs_and_prints_the_recommendation(tiny_model, synthetic_splits, tmp_path):
     out = tmp_path / "cli"
-    res = CliRunner().invoke(cli, ["convert", str(tiny_model[2]), "--calib", str(synthetic_splits["train"]),
-                                   "--eval", str(synthetic_splits["val"]), "--out", str(out),
-                                   "--variants", "float32,int8", "--calib-size", "12", "--latency-runs", "3"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "convert",
+            str(tiny_model[2]),
+            "--calib",
+            str(synthetic_splits["train"]),
+            "--eval",
+            str(synthetic_splits["val"]),
+            "--out",
+            str(out),
+            "--variants",
+            "float32,int8",
+            "--calib-size",
+            "12",
+            "--latency-runs",
+            "3",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Recommended:" in res.output and f"report: {out / 'report.md'}" in res.output
     assert sorted(p.name for p in out.glob("*.tflite")) == ["tiny_float32.tflite", "tiny_int8.tflite"]
@@ -135,8 +181,14 @@ def test_each_variant_is_also_scored_with_builtin_and_reference_kernels(converte
         for kernels in ("builtin", "reference"):
             clf = TFLiteClassifier(path, kernels=kernels)
             other = np.stack([clf.predict(im) for im in images])
-            assert k[kernels]["top1_agreement"] == pytest.approx(float(np.mean(other.argmax(1) == xnn.argmax(1)))), (row["variant"], kernels)
-            assert k[kernels]["max_abs_diff"] == pytest.approx(float(np.abs(other - xnn).max()), abs=1e-6), (row["variant"], kernels)
+            assert k[kernels]["top1_agreement"] == pytest.approx(float(np.mean(other.argmax(1) == xnn.argmax(1)))), (
+                row["variant"],
+                kernels,
+            )
+            assert k[kernels]["max_abs_diff"] == pytest.approx(float(np.abs(other - xnn).max()), abs=1e-6), (
+                row["variant"],
+                kernels,
+            )
         if row["variant"] in ("float32", "float16"):  # float kernels agree to rounding
             assert k["reference"]["top1_agreement"] >= 0.95 and k["reference"]["max_abs_diff"] < 0.05
     md = converted.report_md.read_text()
@@ -147,8 +199,14 @@ def test_each_variant_is_also_scored_with_builtin_and_reference_kernels(converte
 def test_a_variant_whose_answers_depend_on_the_kernels_is_warned_about():
     from sentilite.convert.checks import find_warnings
 
-    row = {"variant": "int8", "latency_ms": 1.0, "kernels": {"builtin": {"images": 200, "top1_agreement": 0.975, "max_abs_diff": 0.18},
-                                                         "reference": {"images": 200, "top1_agreement": 0.995, "max_abs_diff": 0.02}}}
+    row = {
+        "variant": "int8",
+        "latency_ms": 1.0,
+        "kernels": {
+            "builtin": {"images": 200, "top1_agreement": 0.975, "max_abs_diff": 0.18},
+            "reference": {"images": 200, "top1_agreement": 0.995, "max_abs_diff": 0.02},
+        },
+    }
     warnings = find_warnings([row], 2.0)
     assert len(warnings) == 1 and "builtin kernels disagree with XNNPACK on 2.5% of 200 images" in warnings[0]
     assert "--kernels xnnpack,builtin" in warnings[0]
@@ -160,14 +218,33 @@ def test_evaluate_compares_a_device_with_this_machine_per_kernel_library(tiny_va
     import sys
 
     out = tmp_path / "dev.json"
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "evaluate", str(tiny_variants["int8"]), "--data",
-                           str(synthetic_splits["val"]), "--device", "local", "--kernels", "xnnpack,builtin,reference",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "evaluate",
+            str(tiny_variants["int8"]),
+            "--data",
+            str(synthetic_splits["val"]),
+            "--device",
+            "local",
+            "--kernels",
+            "xnnpack,builtin,reference",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert set(res["kernels"]) == {"xnnpack", "builtin", "reference"} and "on the host" in res["preprocessing"]
     for k, r in res["kernels"].items():
-        assert r["identical_outputs"] == 1.0 and r["top1_agreement_with_host"] == 1.0 and r["n"] == len(res["paths"]) > 10, k
+        assert (
+            r["identical_outputs"] == 1.0 and r["top1_agreement_with_host"] == 1.0 and r["n"] == len(res["paths"]) > 10
+        ), k
         assert r["accuracy"] == r["host_accuracy"] and r["delegate"]["applied"] == (k == "xnnpack")
         assert r["flips"] == 0 and r["top1_agreement_ci95"][1] == 1.0 and r["top1_agreement_ci95"][0] < 1.0, k
     assert "| xnnpack |" in proc.stdout and "| reference |" in proc.stdout
@@ -177,17 +254,46 @@ def test_evaluate_compares_a_device_with_this_machine_per_kernel_library(tiny_va
 def test_the_device_table_reads_results_written_before_intervals_and_near_ties():
     from sentilite.app.evaluate_cli import render_device_table
 
-    old = {"device": "pi", "paths": ["a.jpg"] * 4, "preprocessing": "on the host", "skipped": [],
-           "kernels": {"xnnpack": {"accuracy": 0.5, "host_accuracy": 0.5, "top1_agreement_with_host": 0.75,
-                                   "max_abs_diff_p": 0.2, "identical_outputs": 0.5}}}
+    old = {
+        "device": "pi",
+        "paths": ["a.jpg"] * 4,
+        "preprocessing": "on the host",
+        "skipped": [],
+        "kernels": {
+            "xnnpack": {
+                "accuracy": 0.5,
+                "host_accuracy": 0.5,
+                "top1_agreement_with_host": 0.75,
+                "max_abs_diff_p": 0.2,
+                "identical_outputs": 0.5,
+            }
+        },
+    }
     table = render_device_table(old)
     assert "| xnnpack | 0.500 | 0.500 | 75.0% | - | 0.2000 | 50.0% |" in table
 
 
-def test_standard_metadata_takes_name_version_author_and_licence_from_the_options(tiny_model, synthetic_splits, tmp_path):
-    result = convert_model(tiny_model[2], calib=None, eval=synthetic_splits["val"], out=tmp_path / "o", variants="float32",
-                           latency_runs=2, kernel_check_images=0, model_name="Scene mood", model_version="2.1",
-                           author="Example Lab", license="CC-BY-4.0")
+def test_standard_metadata_takes_name_version_author_and_licence_from_the_options(
+    tiny_model, synthetic_splits, tmp_path
+):
+    result = convert_model(
+        tiny_model[2],
+        calib=None,
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="float32",
+        latency_runs=2,
+        kernel_check_images=0,
+        model_name="Scene mood",
+        model_version="2.1",
+        author="Example Lab",
+        license="CC-BY-4.0",
+    )
     std = model_info(result.variants["float32"])["standard_metadata"]
-    assert (std["name"], std["version"], std["author"], std["license"]) == ("Scene mood", "2.1", "Example Lab", "CC-BY-4.0")
+    assert (std["name"], std["version"], std["author"], std["license"]) == (
+        "Scene mood",
+        "2.1",
+        "Example Lab",
+        "CC-BY-4.0",
+    )
     assert std["labels"] == ["negative", "neutral", "positive"]

@@ -3,12 +3,7 @@
 import numpy as np
 from modelkit import TINY_CONTRACT
 
-from sentilite.convert.bias_correction import (
-    _classifier_op,
-    _fc_inputs,
-    _schema,
-    correct_classifier_bias,
-)
+from sentilite.convert.bias_correction import _classifier_op, _fc_inputs, _schema, correct_classifier_bias
 from sentilite.convert.calibration import build_calibration_set
 from sentilite.convert.export import convert_keras_model
 from sentilite.core.modelfile import read_conversion_facts
@@ -57,11 +52,26 @@ def test_models_without_a_final_dense_layer_are_left_alone(synthetic_splits):
 def test_the_int8_variant_records_the_correction(tiny_model, synthetic_splits, tmp_path):
     from sentilite.convert.api import convert_model
 
-    result = convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
-                           variants="int8", calib_size=15, latency_runs=2)
+    result = convert_model(
+        tiny_model[2],
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="int8",
+        calib_size=15,
+        latency_runs=2,
+    )
     facts = read_conversion_facts(result.variants["int8"])
     assert facts["bias_correction"]["applied"] and facts["quantizer"]["bias_correction"] is True
     assert "classifier bias corrected" in result.report_md.read_text()
-    off = convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "p",
-                        variants="int8", calib_size=15, latency_runs=2, bias_correction=False)
+    off = convert_model(
+        tiny_model[2],
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "p",
+        variants="int8",
+        calib_size=15,
+        latency_runs=2,
+        bias_correction=False,
+    )
     assert "bias_correction" not in read_conversion_facts(off.variants["int8"])

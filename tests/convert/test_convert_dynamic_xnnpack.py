@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 
 from sentilite.convert.dynamic_xnnpack import dequantize_depthwise_weights
-from sentilite.convert.export import (
-    ConversionRequest,
-    build_converter,
-    convert_keras_model,
-    export_saved_model,
-)
+from sentilite.convert.export import ConversionRequest, build_converter, convert_keras_model, export_saved_model
 from sentilite.core.errors import ConversionError
 
 
@@ -33,8 +28,13 @@ def _run(data: bytes, x: np.ndarray, delegate: bool) -> tuple[np.ndarray, int]:
     """(outputs, number of XNNPACK partitions) of ``data`` on ``x``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(model_content=data, num_threads=1, experimental_op_resolver_type=(
-        OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    it = Interpreter(
+        model_content=data,
+        num_threads=1,
+        experimental_op_resolver_type=(
+            OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        ),
+    )
     it.allocate_tensors()
     partitions = sum(op["op_name"] == "DELEGATE" for op in it._get_ops_details())
     out = []
@@ -53,20 +53,36 @@ def _ops(data: bytes) -> list[tuple[str, list[str]]]:
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     model = schema.ModelT.InitFromPackedBuf(data, 0)
     graph = model.subgraphs[0]
-    return [(names[max(model.operatorCodes[op.opcodeIndex].builtinCode, model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)],
-             [types[graph.tensors[i].type] for i in op.inputs if i >= 0]) for op in graph.operators]
+    return [
+        (
+            names[
+                max(
+                    model.operatorCodes[op.opcodeIndex].builtinCode,
+                    model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode,
+                )
+            ],
+            [types[graph.tensors[i].type] for i in op.inputs if i >= 0],
+        )
+        for op in graph.operators
+    ]
 
 
 def test_dynamic_int8_runs_as_one_xnnpack_graph_with_int8_weights(depthwise_model, tmp_path):
     x = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype(np.float32)
     # What the converter alone writes: hybrid depthwise ops that XNNPACK leaves to TFLite, splitting the graph.
-    raw = bytes(build_converter(ConversionRequest(export_saved_model(depthwise_model, tmp_path / "sm"), "dynamic-int8")).convert())
+    raw = bytes(
+        build_converter(
+            ConversionRequest(export_saved_model(depthwise_model, tmp_path / "sm"), "dynamic-int8")
+        ).convert()
+    )
     assert ("DEPTHWISE_CONV_2D", ["FLOAT32", "INT8", "FLOAT32"]) in _ops(raw)
     assert _run(raw, x, delegate=True)[1] > 1
 
     data = convert_keras_model(depthwise_model, ["dynamic-int8"])["dynamic-int8"]
     ops = _ops(data)
-    assert [o for o in ops if o[0] == "DEQUANTIZE"] == [("DEQUANTIZE", ["INT8"])] * 2  # both depthwise kernels, int8 inside
+    assert [o for o in ops if o[0] == "DEQUANTIZE"] == [
+        ("DEQUANTIZE", ["INT8"])
+    ] * 2  # both depthwise kernels, int8 inside
     assert all(types[1] == "FLOAT32" for name, types in ops if name == "DEPTHWISE_CONV_2D")
     assert abs(len(data) - len(raw)) < 1024  # the weights stay int8: no float copy
     got, partitions = _run(data, x, delegate=True)

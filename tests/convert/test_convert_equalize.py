@@ -52,8 +52,14 @@ def _two_block_model(keras):
     for layer in model.layers:
         if isinstance(layer, L.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([np.geomspace(0.02, 2.0, n) * rng.permutation(n) / n + 0.01, rng.normal(0, 0.1, n),
-                               rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
+            layer.set_weights(
+                [
+                    np.geomspace(0.02, 2.0, n) * rng.permutation(n) / n + 0.01,
+                    rng.normal(0, 0.1, n),
+                    rng.normal(0, 0.3, n),
+                    rng.uniform(0.5, 2, n),
+                ]
+            )
     return model
 
 
@@ -66,7 +72,12 @@ def test_the_groups_are_the_relu_pairs_and_the_residual_stream(keras):
 
     groups = find_groups(_two_block_model(keras), keras)
     pairs = {(g.producers[0].name, g.readers[0].name) for g in groups if g.kind == "relu"}
-    assert pairs == {("stem_bn", "dw1"), ("dw1_bn", "proj1"), ("expand2_bn", "dw2"), ("dw2_bn", "proj2")}  # not head: GAP reads it
+    assert pairs == {
+        ("stem_bn", "dw1"),
+        ("dw1_bn", "proj1"),
+        ("expand2_bn", "dw2"),
+        ("dw2_bn", "proj2"),
+    }  # not head: GAP reads it
     streams = [g for g in groups if g.kind == "stream"]
     assert len(streams) == 1
     assert {p.name for p in streams[0].producers} == {"proj1_bn", "proj2_bn"}
@@ -115,7 +126,11 @@ def _int8_kernels(data: bytes) -> dict[tuple[int, ...], tuple[np.ndarray, np.nda
     out = {}
     for d in interp.get_tensor_details():
         scales = d["quantization_parameters"]["scales"]
-        if np.dtype(d["dtype"]) == np.int8 and len(d["shape"]) == 4 and len(scales) == d["shape"][-1 if d["shape"][0] == 1 else 0]:
+        if (
+            np.dtype(d["dtype"]) == np.int8
+            and len(d["shape"]) == 4
+            and len(scales) == d["shape"][-1 if d["shape"][0] == 1 else 0]
+        ):
             try:
                 out[tuple(d["shape"])] = (interp.get_tensor(d["index"]), scales)
             except ValueError:
@@ -135,7 +150,9 @@ def test_rounding_puts_weights_on_the_grid_the_converter_keeps(keras, tmp_path):
     assert all(r.error_chosen < r.error_nearest for r in done), done
     assert np.abs(np.asarray(model(other)) - float_).max() < 0.05  # rounding moves the float model only a little
     sm = export_saved_model(model, tmp_path / "sm")
-    data = bytes(build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert())
+    data = bytes(
+        build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert()
+    )
     kernels = _int8_kernels(data)
     checked = 0
     for name in ("stem", "proj1", "expand2", "head"):  # TFLite stores a conv kernel as (out, kh, kw, in)
@@ -162,7 +179,9 @@ def test_equalised_and_rounded_int8_is_closer_to_float(hard_keras_model, hard_im
 
     def int8_error(model, name):
         sm = export_saved_model(model, tmp_path / name)
-        data = bytes(build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert())
+        data = bytes(
+            build_converter(ConversionRequest(sm, "int8", lambda: ([x[None]] for x in calib), "float32")).convert()
+        )
         return np.abs(tflite_probs(data, test) - float_).mean()
 
     model = keras.models.clone_model(hard_keras_model)

@@ -52,9 +52,22 @@ def test_overwrite_never_replaces_a_folder_with_foreign_files(tiny_model, synthe
 def test_existing_output_folder_one_line_cli_error(tiny_model, synthetic_splits, tmp_path):
     (tmp_path / "report.md").write_text("x")
     proc = subprocess.run(
-        [sys.executable, "-m", "sentilite", "convert", str(tiny_model[2]), "--calib", str(synthetic_splits["train"]),
-         "--eval", str(synthetic_splits["val"]), "--out", str(tmp_path)],
-        capture_output=True, text=True, env={**os.environ, "SENTILITE_NO_PROGRESS": "1"},
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "convert",
+            str(tiny_model[2]),
+            "--calib",
+            str(synthetic_splits["train"]),
+            "--eval",
+            str(synthetic_splits["val"]),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SENTILITE_NO_PROGRESS": "1"},
     )
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -138,7 +151,9 @@ def test_wrong_model_files(tiny_variants, synthetic_splits, tmp_path):
         convert_model(tmp_path / "text.keras", **kw)
     with pytest.raises(InputFileError, match="Model file not found"):
         convert_model(tmp_path / "missing.keras", **kw)
-    res = CliRunner().invoke(cli, ["convert", str(tmp_path / "text.keras"), "--calib", "x", "--eval", "y", "--out", "z"])
+    res = CliRunner().invoke(
+        cli, ["convert", str(tmp_path / "text.keras"), "--calib", "x", "--eval", "y", "--out", "z"]
+    )
     assert res.exit_code == 2 and "not a model file" in res.output
 
 

@@ -18,7 +18,9 @@ def nested_mobilenet(size=64):
     """Transfer-learning shape: keras.applications.MobileNetV2 used as one layer inside a Model."""
     keras = import_keras()
     keras.utils.set_random_seed(0)
-    backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=0.35, include_top=False, weights=None, pooling="avg")
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), alpha=0.35, include_top=False, weights=None, pooling="avg"
+    )
     inp = keras.Input((size, size, 3))
     x = keras.layers.Dropout(0.2)(backbone(inp, training=False))
     out = keras.layers.Dense(3, activation="softmax")(x)
@@ -31,8 +33,14 @@ def test_nested_mobilenet_converts_to_every_variant(synthetic_splits, tmp_path):
     model = nested_mobilenet(64)
     assert any(isinstance(layer, type(model)) or layer.__class__.__name__ == "Functional" for layer in model.layers)
     path = save_keras(model, tmp_path / "nested.keras", contract)
-    result = convert_model(path, calib=synthetic_splits["train"], eval=synthetic_splits["test"], out=tmp_path / "out",
-                           calib_size=16, latency_runs=2)
+    result = convert_model(
+        path,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["test"],
+        out=tmp_path / "out",
+        calib_size=16,
+        latency_runs=2,
+    )
     rows = {r["variant"]: r for r in result.report["rows"]}
     for variant in ("float32", "float16", "dynamic-int8", "int8"):
         clf = TFLiteClassifier(result.variants[variant])
@@ -73,16 +81,34 @@ def test_unsupported_op_is_one_clear_error_naming_it(tmp_path, synthetic_splits)
     assert "tf.MatrixInverse" in msg and "--allow-select-tf-ops" in msg and "Flex delegate" in msg
     assert "\n" not in msg and len(msg) < 400
     path = save_keras(model, tmp_path / "op.keras", TINY_CONTRACT)
-    res = CliRunner().invoke(cli, ["convert", str(path), "--calib", str(synthetic_splits["train"]),
-                                   "--eval", str(synthetic_splits["val"]), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "convert",
+            str(path),
+            "--calib",
+            str(synthetic_splits["train"]),
+            "--eval",
+            str(synthetic_splits["val"]),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 2 and "tf.MatrixInverse" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "o").exists()
 
 
 def test_allow_select_tf_ops_converts_and_warns_about_the_flex_delegate(tmp_path, synthetic_splits):
     path = save_keras(_op_model(), tmp_path / "op.keras", TINY_CONTRACT)
-    result = convert_model(path, calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
-                           variants="float32", allow_select_tf_ops=True, latency_runs=2)
+    result = convert_model(
+        path,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="float32",
+        allow_select_tf_ops=True,
+        latency_runs=2,
+    )
     assert any("Flex delegate" in w for w in result.warnings)
     assert any("uses TensorFlow (Flex) ops MatrixInverse" in w for w in result.warnings)
     data = result.variants["float32"].read_bytes()
@@ -98,13 +124,21 @@ def test_allow_select_tf_ops_converts_and_warns_about_the_flex_delegate(tmp_path
     assert "| float32 |" in result.report_md.read_text()
     # Full-int8 calibration cannot run Flex ops: a clear error, not a crash.
     with pytest.raises(ConversionError, match="cannot be calibrated.*Flex"):
-        convert_model(path, calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o2",
-                      variants="int8", allow_select_tf_ops=True, calib_size=4)
+        convert_model(
+            path,
+            calib=synthetic_splits["train"],
+            eval=synthetic_splits["val"],
+            out=tmp_path / "o2",
+            variants="int8",
+            allow_select_tf_ops=True,
+            calib_size=4,
+        )
 
 
 def test_unsupported_op_names_are_parsed():
-    msg = ("error: 'tf.Svd' op is neither a custom op nor a flex op\nSome ops in the model are custom ops\n"
-           "Custom ops: Svd, Igamma\nDetails: ...")
+    msg = (
+        "error: 'tf.Svd' op is neither a custom op nor a flex op\nSome ops in the model are custom ops\n"
+        "Custom ops: Svd, Igamma\nDetails: ..."
+    )
     assert unsupported_ops(msg) == ["Svd", "Igamma"]
     assert unsupported_ops("all fine") == []
-

@@ -20,10 +20,19 @@ from sentilite.core.runtime import make_interpreter
 
 @pytest.fixture(scope="module")
 def repaired(hard_model, synthetic_splits, tmp_path_factory):
-    # repair="always" also runs the quantisation-aware fine-tuning (tests/convert/test_convert_qat.py checks what it does)
-    return convert_model(hard_model, calib=synthetic_splits["train"], eval=synthetic_splits["test"],
-                         out=tmp_path_factory.mktemp("conv") / "out", variants="float32,int8", calib_size=30, latency_runs=3,
-                         kernel_check_images=0, repair="always")
+    # repair="always" also runs the quantisation-aware fine-tuning
+    # (tests/convert/test_convert_qat.py checks what it does)
+    return convert_model(
+        hard_model,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["test"],
+        out=tmp_path_factory.mktemp("conv") / "out",
+        variants="float32,int8",
+        calib_size=30,
+        latency_runs=3,
+        kernel_check_images=0,
+        repair="always",
+    )
 
 
 def test_the_layer_made_hard_to_quantise_is_found(repaired):
@@ -34,7 +43,9 @@ def test_the_layer_made_hard_to_quantise_is_found(repaired):
     assert worst[0]["rmse_over_std_calibration"] > 5 * worst[1]["rmse_over_std_calibration"]
     assert len(block["layers"]) >= 5 and all(np.isfinite(r["snr_db"]) for r in block["layers"])
     md = repaired.report_md.read_text()
-    assert "## Int8 per-layer error" in md and "| hard |" in md and (repaired.out_dir / "int8_layer_error.png").is_file()
+    assert (
+        "## Int8 per-layer error" in md and "| hard |" in md and (repaired.out_dir / "int8_layer_error.png").is_file()
+    )
     on_disk = json.loads(repaired.report_json.read_text())
     assert on_disk["int8_layers"]["worst"][0]["tensor"] == worst[0]["tensor"]
 
@@ -51,12 +62,19 @@ def test_the_repair_keeps_the_best_candidate_beside_a_full_integer_int8(repaired
     assert {"int8-int8io", "int8-eq", "int8-mixed3", "int8-mixed6", "int16x8", "int8-qat"} <= set(tried)
     assert tried["int8-mixed3"]["mean_abs_diff"] < 0.5 * int8["mean_abs_diff"]
     kept = block["kept"]
-    closer = [r for r in tried.values() if "error" not in r and r["top1_agreement"] >= int8["top1_agreement"]
-              and r["mean_abs_diff"] <= 0.9 * int8["mean_abs_diff"]]
+    closer = [
+        r
+        for r in tried.values()
+        if "error" not in r
+        and r["top1_agreement"] >= int8["top1_agreement"]
+        and r["mean_abs_diff"] <= 0.9 * int8["mean_abs_diff"]
+    ]
     assert {"int8-eq", "int8-mixed3", "int8-mixed6"} <= {r["variant"] for r in closer}
     f32 = block["float32_timing"]  # float32 timed in the candidates' own interleaved run
     assert f32["latency_ms"] > 0 and f32["latency_ci95"][0] <= f32["latency_ms"] <= f32["latency_ci95"][1]
-    assert kept is not None and kept in {r["variant"] for r in closer}  # the rule itself: test_winner_rule_on_planted_rows
+    assert kept is not None and kept in {
+        r["variant"] for r in closer
+    }  # the rule itself: test_winner_rule_on_planted_rows
     path = repaired.variants[kept]
     assert path.is_file() and path.name == f"hard_{kept}.tflite"
     assert TFLiteClassifier(path).contract == TFLiteClassifier(repaired.variants["int8"]).contract
@@ -87,9 +105,16 @@ def test_auto_repair_stays_out_of_the_way_of_a_good_int8(converted_tiny):
 
 @pytest.fixture(scope="module")
 def converted_tiny(tiny_model, synthetic_splits, tmp_path_factory):
-    return convert_model(tiny_model[2], calib=synthetic_splits["train"], eval=synthetic_splits["test"],
-                         out=tmp_path_factory.mktemp("ok") / "out", variants="float32,int8", calib_size=30, latency_runs=2,
-                         kernel_check_images=0)
+    return convert_model(
+        tiny_model[2],
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["test"],
+        out=tmp_path_factory.mktemp("ok") / "out",
+        variants="float32,int8",
+        calib_size=30,
+        latency_runs=2,
+        kernel_check_images=0,
+    )
 
 
 def test_channel_wise_error_sees_a_crushed_channel_that_the_tensor_spread_hides():
@@ -110,12 +135,38 @@ def test_winner_rule_on_planted_rows():
     int8 = {"variant": "int8", "top1_agreement": 0.90, "mean_abs_diff": 0.040}
     f32 = {"latency_ms": 10.5, "latency_ci95": [9.0, 14.0]}
     rows = [
-        {"variant": "int8-int8io", "top1_agreement": 0.99, "mean_abs_diff": 0.039, "latency_ms": 5.0, "latency_ci95": [4.9, 5.1]},
-        {"variant": "int8-mixed3", "top1_agreement": 0.98, "mean_abs_diff": 0.010, "latency_ms": 30.0, "latency_ci95": [29.0, 31.0]},
-        {"variant": "int8-eq", "top1_agreement": 0.95, "mean_abs_diff": 0.015, "latency_ms": 13.8, "latency_ci95": [10.0, 15.0]},
-        {"variant": "int16x8", "top1_agreement": 0.95, "mean_abs_diff": 0.020, "latency_ms": 9.0, "latency_ci95": [8.5, 9.5]},
+        {
+            "variant": "int8-int8io",
+            "top1_agreement": 0.99,
+            "mean_abs_diff": 0.039,
+            "latency_ms": 5.0,
+            "latency_ci95": [4.9, 5.1],
+        },
+        {
+            "variant": "int8-mixed3",
+            "top1_agreement": 0.98,
+            "mean_abs_diff": 0.010,
+            "latency_ms": 30.0,
+            "latency_ci95": [29.0, 31.0],
+        },
+        {
+            "variant": "int8-eq",
+            "top1_agreement": 0.95,
+            "mean_abs_diff": 0.015,
+            "latency_ms": 13.8,
+            "latency_ci95": [10.0, 15.0],
+        },
+        {
+            "variant": "int16x8",
+            "top1_agreement": 0.95,
+            "mean_abs_diff": 0.020,
+            "latency_ms": 9.0,
+            "latency_ci95": [8.5, 9.5],
+        },
         {"variant": "int8-qat", "error": "failed"},
     ]
-    assert _winner(rows, int8, f32)["variant"] == "int8-eq"  # mixed3 clearly slower; eq ties float32 and beats int16x8 on |dp|
+    assert (
+        _winner(rows, int8, f32)["variant"] == "int8-eq"
+    )  # mixed3 clearly slower; eq ties float32 and beats int16x8 on |dp|
     assert _winner(rows, int8, None)["variant"] == "int8-mixed3"  # no float32 to compare with
     assert _winner([rows[0], rows[4]], int8, f32) is None

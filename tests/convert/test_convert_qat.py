@@ -41,7 +41,9 @@ def _bn_model(keras):
     for layer in model.layers:  # non-trivial BatchNorm statistics, so folding has something to fold
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n), rng.uniform(0.2, 3, n)])
+            layer.set_weights(
+                [rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n), rng.uniform(0.2, 3, n)]
+            )
     return model
 
 
@@ -79,7 +81,9 @@ def test_the_simulation_reproduces_the_converters_int8_file(hard_keras_model, ha
     calib, test = hard_images
     sm = export_saved_model(hard_keras_model, tmp_path / "sm")
     rep = lambda: ([x[None]] for x in calib)  # noqa: E731
-    data = bytes(build_converter(ConversionRequest(sm, "int8", rep, "float32")).convert())  # float I/O around the int8 body
+    data = bytes(
+        build_converter(ConversionRequest(sm, "int8", rep, "float32")).convert()
+    )  # float I/O around the int8 body
     int8, float_ = tflite_probs(data, test), np.asarray(hard_keras_model(test))
     qat, fqs = build_qat_model(hard_keras_model)
     observe_ranges(qat, fqs, calib, 16)

@@ -17,7 +17,9 @@ CONTRACT = PreprocessContract.create(8, "unit")
 
 
 def toy_eval(y):
-    return EvalSet(np.zeros((len(y), 8, 8, 3), np.uint8), np.asarray(y), [f"{i}.jpg" for i in range(len(y))], CONTRACT, "toy.txt")
+    return EvalSet(
+        np.zeros((len(y), 8, 8, 3), np.uint8), np.asarray(y), [f"{i}.jpg" for i in range(len(y))], CONTRACT, "toy.txt"
+    )
 
 
 def onehot(pred, hi=0.8):
@@ -28,7 +30,7 @@ def onehot(pred, hi=0.8):
 
 def test_score_by_hand():
     ev = toy_eval([0, 0, 1, 1, 2, 2, 2, 2])
-    ref = onehot([0, 0, 1, 1, 2, 2, 2, 2])       # Keras: all right
+    ref = onehot([0, 0, 1, 1, 2, 2, 2, 2])  # Keras: all right
     got = onehot([0, 1, 1, 1, 2, 2, 0, 2], 0.6)  # variant: 2 wrong
     row = score(got, ev, ref)
     assert row["n"] == 8 and row["accuracy"] == pytest.approx(6 / 8)
@@ -47,17 +49,63 @@ def rows_fixture():
     f1 = {n: 0.5 for n in LABELS}
     base = {"n": 200, "f1": f1, "macro_f1": 0.5, "predicted_classes": 3, "prediction_counts": [70, 60, 70]}
     return [
-        {**base, "variant": "keras", "file": "m.keras", "size_bytes": 10_000_000, "accuracy": 0.600, "latency_ms": 90.0},
-        {**base, "variant": "float32", "file": "m_float32.tflite", "size_bytes": 8_000_000, "accuracy": 0.600, "latency_ms": 5.0,
-         "top1_agreement": 1.0, "mean_abs_diff": 0.0, "max_abs_diff": 0.0},
-        {**base, "variant": "float16", "file": "m_float16.tflite", "size_bytes": 4_000_000, "accuracy": 0.595, "latency_ms": 5.2,
-         "top1_agreement": 0.99, "mean_abs_diff": 0.001, "max_abs_diff": 0.01},
-        {**base, "variant": "dynamic-int8", "file": "m_dynamic-int8.tflite", "size_bytes": 2_000_000, "accuracy": 0.590,
-         "latency_ms": 10.0, "top1_agreement": 0.95, "mean_abs_diff": 0.01, "max_abs_diff": 0.1},
-        {**base, "variant": "int8", "file": "m_int8.tflite", "size_bytes": 2_500_000, "accuracy": 0.570, "latency_ms": 3.0,
-         "top1_agreement": 0.9, "top1_agreement_ci95": list(wilson_interval(180, 200)), "mean_abs_diff": 0.05, "max_abs_diff": 0.4,
-         "flips": 20, "near_ties": 14, "flips_at_near_ties": 9,
-         "contract_warnings": ["input quantisation covers [0, 9] ..."]},
+        {
+            **base,
+            "variant": "keras",
+            "file": "m.keras",
+            "size_bytes": 10_000_000,
+            "accuracy": 0.600,
+            "latency_ms": 90.0,
+        },
+        {
+            **base,
+            "variant": "float32",
+            "file": "m_float32.tflite",
+            "size_bytes": 8_000_000,
+            "accuracy": 0.600,
+            "latency_ms": 5.0,
+            "top1_agreement": 1.0,
+            "mean_abs_diff": 0.0,
+            "max_abs_diff": 0.0,
+        },
+        {
+            **base,
+            "variant": "float16",
+            "file": "m_float16.tflite",
+            "size_bytes": 4_000_000,
+            "accuracy": 0.595,
+            "latency_ms": 5.2,
+            "top1_agreement": 0.99,
+            "mean_abs_diff": 0.001,
+            "max_abs_diff": 0.01,
+        },
+        {
+            **base,
+            "variant": "dynamic-int8",
+            "file": "m_dynamic-int8.tflite",
+            "size_bytes": 2_000_000,
+            "accuracy": 0.590,
+            "latency_ms": 10.0,
+            "top1_agreement": 0.95,
+            "mean_abs_diff": 0.01,
+            "max_abs_diff": 0.1,
+        },
+        {
+            **base,
+            "variant": "int8",
+            "file": "m_int8.tflite",
+            "size_bytes": 2_500_000,
+            "accuracy": 0.570,
+            "latency_ms": 3.0,
+            "top1_agreement": 0.9,
+            "top1_agreement_ci95": list(wilson_interval(180, 200)),
+            "mean_abs_diff": 0.05,
+            "max_abs_diff": 0.4,
+            "flips": 20,
+            "near_ties": 14,
+            "flips_at_near_ties": 9,
+            "contract_warnings": ["input quantisation covers [0, 9] ..."],
+        },
     ]
 
 
@@ -100,8 +148,12 @@ def test_collapse_and_no_variant_within_tolerance():
 
 
 def test_small_calibration_and_missing_class_are_flagged():
-    w = checks.find_warnings([], 2.0, {"images": 12, "unreadable": 3, "per_class": {"negative": 6, "neutral": 0, "positive": 6}},
-                             {"images": 20, "unreadable": 1})
+    w = checks.find_warnings(
+        [],
+        2.0,
+        {"images": 12, "unreadable": 3, "per_class": {"negative": 6, "neutral": 0, "positive": 6}},
+        {"images": 20, "unreadable": 1},
+    )
     text = " | ".join(w)
     assert "only 12 image(s)" in text and "no image of class(es) neutral" in text
     assert "3 unreadable" in text and "evaluation used only 20" in text
@@ -111,20 +163,51 @@ def report_dict(rows, tolerance=2.0):
     checks.add_comparisons(rows, tolerance)
     return {
         "model": {"path": "m.keras", "name": "m.keras", "sha256": "ab" * 32, "size_bytes": 10_000_000},
-        "contract": CONTRACT.to_dict(), "contract_text": CONTRACT.describe(),
+        "contract": CONTRACT.to_dict(),
+        "contract_text": CONTRACT.describe(),
         "host": {"cpu": "toy cpu", "cpu_count": 2, "tensorflow": "2.x"},
-        "settings": {"io": "uint8", "tolerance": tolerance, "threads": 1, "latency_runs": 30,
-                     "quantizer": {"per_channel": True, "bias_correction": True}},
-        "calibration": {"source": "train.txt", "images": 200, "per_class": {"negative": 67, "neutral": 67, "positive": 66},
-                        "balanced": True, "seed": 0},
-        "evaluation": {"source": "test.txt", "images": 200, "per_class": {"negative": 70, "neutral": 60, "positive": 70}},
+        "settings": {
+            "io": "uint8",
+            "tolerance": tolerance,
+            "threads": 1,
+            "latency_runs": 30,
+            "quantizer": {"per_channel": True, "bias_correction": True},
+        },
+        "calibration": {
+            "source": "train.txt",
+            "images": 200,
+            "per_class": {"negative": 67, "neutral": 67, "positive": 66},
+            "balanced": True,
+            "seed": 0,
+        },
+        "evaluation": {
+            "source": "test.txt",
+            "images": 200,
+            "per_class": {"negative": 70, "neutral": 60, "positive": 70},
+        },
         "rows": rows,
         "recommendation": checks.recommend(rows, tolerance),
         "warnings": checks.find_warnings(rows, tolerance),
-        "calibration_sweep": {"rows": [
-            {"images": 10, "accuracy": 0.5, "accuracy_delta_pts": -10.0, "top1_agreement": 0.8, "mean_abs_diff": 0.1, "convert_s": 1.0},
-            {"images": 100, "accuracy": 0.59, "accuracy_delta_pts": -1.0, "top1_agreement": 0.9, "mean_abs_diff": 0.05, "convert_s": 2.0},
-        ]},
+        "calibration_sweep": {
+            "rows": [
+                {
+                    "images": 10,
+                    "accuracy": 0.5,
+                    "accuracy_delta_pts": -10.0,
+                    "top1_agreement": 0.8,
+                    "mean_abs_diff": 0.1,
+                    "convert_s": 1.0,
+                },
+                {
+                    "images": 100,
+                    "accuracy": 0.59,
+                    "accuracy_delta_pts": -1.0,
+                    "top1_agreement": 0.9,
+                    "mean_abs_diff": 0.05,
+                    "convert_s": 2.0,
+                },
+            ]
+        },
         "variant_descriptions": {},
         "files": {"variants": {r["variant"]: r["file"] for r in rows[1:]}},
     }
@@ -186,9 +269,24 @@ def test_the_repair_section_names_a_closer_dynamic_int8_and_whether_fine_tuning_
 
     rows = rows_fixture()
     by = {r["variant"]: r for r in rows}
-    block = {"worst": [], "repair": {"ran": True, "kept": None, "rows": [
-        {"variant": "int8-eq", "repair": "equalised", "accuracy": 0.58, "top1_agreement": 0.93, "mean_abs_diff": 0.02,
-         "latency_ms": 3.0, "size_bytes": 2_500_000}]}}
+    block = {
+        "worst": [],
+        "repair": {
+            "ran": True,
+            "kept": None,
+            "rows": [
+                {
+                    "variant": "int8-eq",
+                    "repair": "equalised",
+                    "accuracy": 0.58,
+                    "top1_agreement": 0.93,
+                    "mean_abs_diff": 0.02,
+                    "latency_ms": 3.0,
+                    "size_bytes": 2_500_000,
+                }
+            ],
+        },
+    }
     # dynamic-int8 slower than float32 (the converter's hybrid kernels): not offered
     text = "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
     assert "follows Keras more closely" not in text
@@ -196,9 +294,21 @@ def test_the_repair_section_names_a_closer_dynamic_int8_and_whether_fine_tuning_
     # the whole graph on XNNPACK: closer than int8 and faster than float32, so the report says so
     by["dynamic-int8"].update(latency_ms=3.6, top1_agreement=0.985, mean_abs_diff=0.008)
     text = "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
-    assert "`dynamic-int8` follows Keras more closely: 98.5 % agreement, mean |Δp| 0.0080, 3.60 ms against float32's 5.00 ms" in text
-    block["repair"]["rows"].append({"variant": "int8-qat", "repair": "qat", "accuracy": 0.59, "top1_agreement": 0.94,
-                                    "mean_abs_diff": 0.03, "latency_ms": 3.0, "size_bytes": 2_500_000})
+    assert (
+        "`dynamic-int8` follows Keras more closely: 98.5 % agreement, mean |Δp| 0.0080, 3.60 ms against float32's "
+        "5.00 ms" in text
+    )
+    block["repair"]["rows"].append(
+        {
+            "variant": "int8-qat",
+            "repair": "qat",
+            "accuracy": 0.59,
+            "top1_agreement": 0.94,
+            "mean_abs_diff": 0.03,
+            "latency_ms": 3.0,
+            "size_bytes": 2_500_000,
+        }
+    )
     assert "did not run" not in "\n".join(int8_section({"rows": rows, "int8_layers": block}, None))
 
 
@@ -206,8 +316,12 @@ def test_a_latency_order_inside_the_noise_is_a_tie_and_size_decides():
     """The issue's loaded machine: medians 9.6-14.3 ms in an order the load chose. Planted
     defect: recommend by median alone; float16 is then "the fastest"."""
     rows = rows_fixture()
-    noisy = {"float32": (10.5, [8.9, 13.6]), "float16": (9.6, [8.1, 14.3]), "dynamic-int8": (11.2, [9.0, 14.0]),
-             "int8": (12.9, [9.4, 14.1])}
+    noisy = {
+        "float32": (10.5, [8.9, 13.6]),
+        "float16": (9.6, [8.1, 14.3]),
+        "dynamic-int8": (11.2, [9.0, 14.0]),
+        "int8": (12.9, [9.4, 14.1]),
+    }
     for r in rows:
         if r["variant"] in noisy:
             r["latency_ms"], r["latency_ci95"] = noisy[r["variant"]]
@@ -230,7 +344,9 @@ def test_median_interval_and_clear_slowness():
     assert median_ci95(samples) == [10.0, 21.0]
     assert median_ci95([5.0]) == [5.0, 5.0]
     f32 = {"latency_ms": 10.5, "latency_ci95": [9.0, 14.0]}
-    assert not clearly_slower({"latency_ms": 13.8, "latency_ci95": [10.0, 15.0]}, f32, 1.1)  # the issue's int8-eq: a tie
+    assert not clearly_slower(
+        {"latency_ms": 13.8, "latency_ci95": [10.0, 15.0]}, f32, 1.1
+    )  # the issue's int8-eq: a tie
     assert clearly_slower({"latency_ms": 20.0, "latency_ci95": [19.0, 21.0]}, f32, 1.1)
     steady = {"latency_ms": 10.0, "latency_ci95": [9.9, 10.1]}
     assert not clearly_slower({"latency_ms": 10.8, "latency_ci95": [10.7, 10.9]}, steady, 1.1)  # separate, within 10 %

@@ -68,7 +68,9 @@ def test_contract_that_contradicts_the_model_is_refused(tiny_variants, tmp_path)
     bad_size = write_tflite(tmp_path / "size.tflite", data, PreprocessContract.create(64, "symmetric"))
     with pytest.raises(ContractError, match="expects input"):
         load_classifier(bad_size)
-    bad_labels = write_tflite(tmp_path / "labels.tflite", data, PreprocessContract.create(32, "symmetric", ("neg", "pos")))
+    bad_labels = write_tflite(
+        tmp_path / "labels.tflite", data, PreprocessContract.create(32, "symmetric", ("neg", "pos"))
+    )
     with pytest.raises(ContractError, match="outputs 3 values"):
         load_classifier(bad_labels)
 

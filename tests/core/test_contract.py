@@ -5,34 +5,35 @@ import pytest
 
 from sentilite.core.contract import NORMALIZATIONS, PreprocessContract, normalization
 from sentilite.core.errors import ContractError
-from sentilite.core.preprocess import (
-    InputEncoder,
-    dequantize,
-    normalize,
-    prepare,
-    quantize,
-    resize_to_contract,
-)
+from sentilite.core.preprocess import InputEncoder, dequantize, normalize, prepare, quantize, resize_to_contract
 
 
 def test_json_round_trip_keeps_every_field():
-    c = PreprocessContract.create((160, 128), "imagenet", ("sad", "happy"), resize="stretch",
-                                  provenance={"backbone": "mobilenet_v2", "alpha": 0.35})
+    c = PreprocessContract.create(
+        (160, 128),
+        "imagenet",
+        ("sad", "happy"),
+        resize="stretch",
+        provenance={"backbone": "mobilenet_v2", "alpha": 0.35},
+    )
     back = PreprocessContract.from_json(c.to_json())
     assert back == c
     assert back.same_preprocessing(c)
     assert back.input_shape == (160, 128, 3)
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"resize": "squash"}, "resize policy"),
-    ({"color_order": "YUV"}, "colour order"),
-    ({"labels": ("a",)}, "labels"),
-    ({"labels": ("a", "a")}, "labels"),
-    ({"height": 4}, "input size"),
-    ({"interpolation": "nearest"}, "interpolation"),
-    ({"norm_in_graph": NORMALIZATIONS["imagenet"]}, "outside a graph"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"resize": "squash"}, "resize policy"),
+        ({"color_order": "YUV"}, "colour order"),
+        ({"labels": ("a",)}, "labels"),
+        ({"labels": ("a", "a")}, "labels"),
+        ({"height": 4}, "input size"),
+        ({"interpolation": "nearest"}, "interpolation"),
+        ({"norm_in_graph": NORMALIZATIONS["imagenet"]}, "outside a graph"),
+    ],
+)
 def test_invalid_contracts_are_refused(kwargs, word):
     with pytest.raises(ContractError, match=word):
         PreprocessContract(**kwargs)
@@ -65,7 +66,7 @@ def test_imagenet_normalisation_matches_torchvision_formula():
 
 def test_center_crop_keeps_the_middle_of_a_wide_image():
     img = np.zeros((100, 200, 3), np.uint8)
-    img[:, :50] = (255, 0, 0)   # red left quarter
+    img[:, :50] = (255, 0, 0)  # red left quarter
     img[:, 150:] = (255, 0, 0)  # red right quarter
     img[:, 50:150] = (0, 255, 0)
     out = resize_to_contract(img, PreprocessContract.create(32, "unit"))
@@ -144,7 +145,10 @@ def _classic_opencv_bilinear(img, box, size):
     for yi, Y in enumerate(fy):
         for xi, X in enumerate(fx):
             x0, y0, a, b = X >> 5, Y >> 5, X & 31, Y & 31
-            px = [[img[min(max(y, 0), h - 1), min(max(x, 0), w - 1)].astype(np.int64) for x in (x0, x0 + 1)] for y in (y0, y0 + 1)]
+            px = [
+                [img[min(max(y, 0), h - 1), min(max(x, 0), w - 1)].astype(np.int64) for x in (x0, x0 + 1)]
+                for y in (y0, y0 + 1)
+            ]
             s = (32 - a) * (32 - b) * px[0][0] + a * (32 - b) * px[0][1] + (32 - a) * b * px[1][0] + a * b * px[1][1]
             out[yi, xi] = (s * 32 + (1 << 14)) >> 15
     return out.astype(np.uint8)
@@ -164,8 +168,9 @@ def test_warp_linear_samples_exactly_as_mediapipe_does():
         natural = ((shape[0] - s) / 2, (shape[1] - s) / 2, s, s)
         np.testing.assert_array_equal(resize_to_contract(img, c), _classic_opencv_bilinear(img, natural, 24))
         floored = ((shape[0] - s) // 2, (shape[1] - s) // 2, s, s)
-        np.testing.assert_array_equal(resize_to_contract(img, replace(c, crop_offsets="floor")),
-                                      _classic_opencv_bilinear(img, floored, 24))
+        np.testing.assert_array_equal(
+            resize_to_contract(img, replace(c, crop_offsets="floor")), _classic_opencv_bilinear(img, floored, 24)
+        )
     odd = rng.integers(0, 256, (57, 90, 3), dtype=np.uint8)
     assert not np.array_equal(resize_to_contract(odd, c), resize_to_contract(odd, replace(c, crop_offsets="floor")))
 
@@ -187,8 +192,13 @@ def test_each_interpolation_is_followed():
     for name, flag in (("area", cv2.INTER_AREA), ("linear", cv2.INTER_LINEAR)):
         c = PreprocessContract.create(24, "unit", interpolation=name)
         np.testing.assert_array_equal(resize_to_contract(img, c), cv2.resize(img, (24, 24), interpolation=flag))
-    outs = {n: resize_to_contract(img, PreprocessContract.create(24, "unit", interpolation=n)) for n in ("area", "linear", "warp_linear")}
-    assert not np.array_equal(outs["area"], outs["warp_linear"]) and not np.array_equal(outs["linear"], outs["warp_linear"])
+    outs = {
+        n: resize_to_contract(img, PreprocessContract.create(24, "unit", interpolation=n))
+        for n in ("area", "linear", "warp_linear")
+    }
+    assert not np.array_equal(outs["area"], outs["warp_linear"]) and not np.array_equal(
+        outs["linear"], outs["warp_linear"]
+    )
 
 
 def test_a_pixel_in_uint8_input_is_encoded_without_any_arithmetic():

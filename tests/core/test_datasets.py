@@ -71,7 +71,9 @@ def test_folder_tree_by_name_or_index(tmp_path):
 
 def test_balanced_sample_covers_every_class(tmp_path):
     f = tmp_path / "s.txt"
-    f.write_text("".join(f"n{i}.jpg 0\n" for i in range(50)) + "u.jpg 1\n" + "".join(f"p{i}.jpg 2\n" for i in range(20)))
+    f.write_text(
+        "".join(f"n{i}.jpg 0\n" for i in range(50)) + "u.jpg 1\n" + "".join(f"p{i}.jpg 2\n" for i in range(20))
+    )
     sub = read_split_file(f).balanced_sample(9, seed=3)
     assert sub.class_counts() == {"negative": 4, "neutral": 1, "positive": 4}
 

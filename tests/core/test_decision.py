@@ -34,7 +34,9 @@ def test_fitting_makes_an_underpredicted_neutral_appear_and_calibrates_an_overco
     logits[:, 1] -= 1.2  # neutral is under-predicted...
     probs = _softmax(logits * 3.0)  # ...and the model overconfident
     rule = fit_decision(probs, y, ("negative", "neutral", "positive"), "synthetic")
-    assert rule.temperature > 1.5 and rule.class_log_bias[1] > 0 and rule.class_log_bias[0] == rule.class_log_bias[2] == 0
+    assert (
+        rule.temperature > 1.5 and rule.class_log_bias[1] > 0 and rule.class_log_bias[0] == rule.class_log_bias[2] == 0
+    )
     fitted = rule.apply(probs)
     assert (fitted.argmax(1) == 1).sum() > 1.4 * (probs.argmax(1) == 1).sum()  # 93 -> 147 predicted neutral
     assert rule.facts["macro_f1"][1] > rule.facts["macro_f1"][0] and rule.facts["nll"][1] < rule.facts["nll"][0]
@@ -67,18 +69,38 @@ def test_training_fits_the_rule_on_val_and_evaluate_reports_ece_with_a_reliabili
     from sentilite.train import TrainConfig, train_model
 
     run = tmp_path / "run"
-    result = train_model(TrainConfig(data=[str(synthetic_splits["train"])], val=str(synthetic_splits["val"]), backbone="student",
-                                     weights="none", mode="ft-a", epochs=2, out=str(run), verbose=False, plots=False,
-                                     cache_dir="none"))
+    result = train_model(
+        TrainConfig(
+            data=[str(synthetic_splits["train"])],
+            val=str(synthetic_splits["val"]),
+            backbone="student",
+            weights="none",
+            mode="ft-a",
+            epochs=2,
+            out=str(run),
+            verbose=False,
+            plots=False,
+            cache_dir="none",
+        )
+    )
     rule = read_contract(result.model_path).decision
-    assert rule.facts["fitted_on"] == str(synthetic_splits["val"]) and result.metrics["decision"]["temperature"] == rule.temperature
+    assert (
+        rule.facts["fitted_on"] == str(synthetic_splits["val"])
+        and result.metrics["decision"]["temperature"] == rule.temperature
+    )
     assert "decision rule fitted on" in (run / "train.log").read_text()
     out = tmp_path / "test.json"
-    res = CliRunner().invoke(cli, ["evaluate", str(result.model_path), "--data", str(synthetic_splits["test"]), "--json", str(out)])
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(result.model_path), "--data", str(synthetic_splits["test"]), "--json", str(out)]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     bins = data["reliability"]
-    assert bins and sum(b["n"] for b in bins) == data["n"] and data["contract"]["decision"]["temperature"] == rule.temperature
+    assert (
+        bins
+        and sum(b["n"] for b in bins) == data["n"]
+        and data["contract"]["decision"]["temperature"] == rule.temperature
+    )
     assert data["ece"] == pytest.approx(sum(b["n"] / data["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins))
     assert (tmp_path / "test.reliability.png").is_file()
 
@@ -92,7 +114,10 @@ def test_calibrate_command_fits_writes_and_resets(tiny_model, synthetic_splits, 
     res = CliRunner().invoke(cli, ["calibrate", str(path), "--val", str(synthetic_splits["val"])])
     assert res.exit_code == 0, res.output
     assert "temperature" in res.output and not read_contract(path).decision.identity
-    assert CliRunner().invoke(cli, ["calibrate", str(path), "--val", str(synthetic_splits["val"]), "--reset"]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["calibrate", str(path), "--val", str(synthetic_splits["val"]), "--reset"]).exit_code
+        == 0
+    )
     assert read_contract(path).decision.identity
     bad = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "nope.tflite"), "--val", str(synthetic_splits["val"])])
     assert bad.exit_code != 0
@@ -133,8 +158,17 @@ def test_convert_folds_the_rule_into_the_model_so_any_app_gets_it(tiny_model, sy
     model = keras.Model(inp, keras.layers.Softmax()(logits))
     rule = DecisionRule(1.5, (0.0, 0.8, 0.0))
     path = save_keras(model, tmp_path / "r.keras", replace(tiny_model[1], decision=rule))
-    result = convert_model(path, calib=synthetic_splits["train"], eval=synthetic_splits["val"], out=tmp_path / "o",
-                           variants="float32,int8", calib_size=20, latency_runs=2, kernel_check_images=0, layer_report=False)
+    result = convert_model(
+        path,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="float32,int8",
+        calib_size=20,
+        latency_runs=2,
+        kernel_check_images=0,
+        layer_report=False,
+    )
     f32 = result.variants["float32"]
     clf = TFLiteClassifier(f32)
     assert clf.contract.decision.identity and clf.contract.provenance["decision_rule_in_model"]["temperature"] == 1.5
@@ -149,8 +183,12 @@ def test_convert_folds_the_rule_into_the_model_so_any_app_gets_it(tiny_model, sy
     assert result.report["rows"][1]["top1_agreement"] == 1.0
 
 
-@pytest.mark.parametrize("folded", [DecisionRule(1.7, (0.0, 0.9, 0.0)), DecisionRule(1.0, (0.0, 0.9, 0.0))], ids=["T1.7", "T1"])
-def test_calibrate_on_the_answers_of_a_converted_file_undoes_its_folded_rule(folded, tiny_model, synthetic_splits, tmp_path):
+@pytest.mark.parametrize(
+    "folded", [DecisionRule(1.7, (0.0, 0.9, 0.0)), DecisionRule(1.0, (0.0, 0.9, 0.0))], ids=["T1.7", "T1"]
+)
+def test_calibrate_on_the_answers_of_a_converted_file_undoes_its_folded_rule(
+    folded, tiny_model, synthetic_splits, tmp_path
+):
     """Fitted on a converted file's answers (the int8 one a user ships), the rule starts from that
     file's raw probabilities: for a float32 file, which answers as Keras does, it is the rule fitted
     on Keras, although the file has another rule folded into it."""
@@ -167,8 +205,16 @@ def test_calibrate_on_the_answers_of_a_converted_file_undoes_its_folded_rule(fol
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inp))
     model = keras.Model(inp, keras.layers.Softmax()(keras.layers.Dense(3, name="logits")(x)))
     path = save_keras(model, tmp_path / "r.keras", replace(tiny_model[1], decision=folded))
-    f32 = convert_model(path, calib=None, eval=synthetic_splits["val"], out=tmp_path / "o", variants="float32",
-                        latency_runs=2, kernel_check_images=0, layer_report=False).variants["float32"]
+    f32 = convert_model(
+        path,
+        calib=None,
+        eval=synthetic_splits["val"],
+        out=tmp_path / "o",
+        variants="float32",
+        latency_runs=2,
+        kernel_check_images=0,
+        layer_report=False,
+    ).variants["float32"]
     val = read_dataset(synthetic_splits["val"], None, tiny_model[1].labels)
     keras_raw, y = raw_probabilities(path, val)
     file_raw, y2 = raw_probabilities(path, val, answers_of=f32)
@@ -179,5 +225,7 @@ def test_calibrate_on_the_answers_of_a_converted_file_undoes_its_folded_rule(fol
     assert rule == fit_decision(keras_raw, y, tiny_model[1].labels, "val (answers of r_float32.tflite)")
     assert read_contract(path).decision.facts["fitted_on"] == "val (answers of r_float32.tflite)"
     other = save_keras(model, tmp_path / "other.keras", tiny_model[1])
-    res = CliRunner().invoke(cli, ["calibrate", str(other), "--val", str(synthetic_splits["val"]), "--answers-of", str(f32)])
+    res = CliRunner().invoke(
+        cli, ["calibrate", str(other), "--val", str(synthetic_splits["val"]), "--answers-of", str(f32)]
+    )
     assert res.exit_code != 0 and "converted from r.keras" in res.output

@@ -26,10 +26,12 @@ from sentilite.core.errors import ImageReadError, ModelFormatError
 from sentilite.core.imageio import ImageTooLargeError, decode_image_bytes, load_image
 
 #: runs argv (from sys.argv[1:]) with stdin passed through, then prints its peak RSS in MB
-_MEASURE = ("import resource, subprocess, sys\n"
-            "p = subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(), capture_output=True)\n"
-            "sys.stdout.buffer.write(p.stdout[-20000:]); sys.stderr.buffer.write(p.stderr[-5000:])\n"
-            "print('\\nPEAK %.1f RC %d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, p.returncode))\n")
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(), capture_output=True)\n"
+    "sys.stdout.buffer.write(p.stdout[-20000:]); sys.stderr.buffer.write(p.stderr[-5000:])\n"
+    "print('\\nPEAK %.1f RC %d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, p.returncode))\n"
+)
 
 
 def run_measured(argv: list[str], stdin: bytes = b"") -> tuple[int, str, str, float]:
@@ -45,9 +47,11 @@ def test_a_small_png_of_100_megapixels_is_refused_before_decoding():
     300 MB of pixels and its peak RSS passes the bound."""
     png = bomb_png(10000, 10000)
     assert len(png) < 400_000
-    code = ("import sys\nfrom sentilite.core.imageio import decode_image_bytes\n"
-            "try:\n    decode_image_bytes(sys.stdin.buffer.read(), 'bomb.png')\n"
-            "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    code = (
+        "import sys\nfrom sentilite.core.imageio import decode_image_bytes\n"
+        "try:\n    decode_image_bytes(sys.stdin.buffer.read(), 'bomb.png')\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
     _, out, err, peak = run_measured([sys.executable, "-c", code], png)
     assert "ImageTooLargeError bomb.png is 10000x10000 px (100 Mpx), over the decode budget" in out, (out, err)
     assert "SENTILITE_MAX_PIXELS" in out
@@ -95,7 +99,7 @@ def with_labels_entry(tmp_path: Path, payload: bytes, corrupt: bool = False) -> 
     if corrupt:
         name_len, extra_len = struct.unpack("<HH", new[26:30])
         body = 30 + name_len + extra_len
-        new[body + 10: body + 60] = bytes(range(50))
+        new[body + 10 : body + 60] = bytes(range(50))
     # zip offsets are relative to the zip's start only when it starts the file; rebase them
     out = zipfile_rebased(bytes(new), start)
     path = tmp_path / "model.tflite"
@@ -108,14 +112,14 @@ def zipfile_rebased(zip_bytes: bytes, offset: int) -> bytes:
     that many bytes of flatbuffer, as LiteRT's metadata writer places it)."""
     b = bytearray(zip_bytes)
     eocd = b.rfind(b"PK\x05\x06")
-    cd_size, cd_off = struct.unpack("<II", b[eocd + 12: eocd + 20])
+    cd_size, cd_off = struct.unpack("<II", b[eocd + 12 : eocd + 20])
     pos = cd_off
     while pos < cd_off + cd_size:
-        local = struct.unpack("<I", b[pos + 42: pos + 46])[0]
-        b[pos + 42: pos + 46] = struct.pack("<I", local + offset)
-        n, m, k = struct.unpack("<HHH", b[pos + 28: pos + 34])
+        local = struct.unpack("<I", b[pos + 42 : pos + 46])[0]
+        b[pos + 42 : pos + 46] = struct.pack("<I", local + offset)
+        n, m, k = struct.unpack("<HHH", b[pos + 28 : pos + 34])
         pos += 46 + n + m + k
-    b[eocd + 16: eocd + 20] = struct.pack("<I", cd_off + offset)
+    b[eocd + 16 : eocd + 20] = struct.pack("<I", cd_off + offset)
     return bytes(b)
 
 
@@ -141,7 +145,9 @@ def test_info_on_a_labels_zip_bomb_stays_small_and_says_so(tmp_path):
 def test_a_damaged_metadata_zip_is_named_not_a_zlib_error(tmp_path):
     """Planted defect: let zlib's error through; the CLI then ends in `unexpected error: Error -3`."""
     model = with_labels_entry(tmp_path, "".join(f"label{i}\n" for i in range(3000)).encode(), corrupt=True)
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(model)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "info", str(model)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and "unexpected" not in proc.stderr, proc.stderr
     assert "labels file is unreadable" in proc.stdout and "labels.txt is damaged" in proc.stdout, proc.stdout
     assert "re-convert the model" in proc.stdout
@@ -180,26 +186,28 @@ def test_json_nested_past_the_recursion_limit_is_a_clear_error_everywhere(tiny_v
     """Found by the hostile pass: a contract, conversion facts, a results file or a model card
     nested 100,000 deep raised RecursionError (the CLI's `unexpected RecursionError`). Planted
     defect: catch ValueError alone in PreprocessContract.from_json."""
-    from sentilite.core.modelfile import (
-        CONTRACT_METADATA_NAME,
-        CONVERSION_METADATA_NAME,
-        embed_tflite_metadata,
-    )
+    from sentilite.core.modelfile import CONTRACT_METADATA_NAME, CONVERSION_METADATA_NAME, embed_tflite_metadata
 
     data = tiny_variants["int8"].read_bytes()
     bad_contract = tmp_path / "contract.tflite"
     bad_contract.write_bytes(embed_tflite_metadata(data, {CONTRACT_METADATA_NAME: DEEP}))
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(bad_contract)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "info", str(bad_contract)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Fix: re-convert" in proc.stderr, proc.stderr
     assert "unexpected" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     bad_facts = tmp_path / "facts.tflite"
     bad_facts.write_bytes(embed_tflite_metadata(data, {CONVERSION_METADATA_NAME: DEEP}))
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "info", str(bad_facts)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "info", str(bad_facts)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and "not valid JSON" in proc.stdout and "informational only" in proc.stdout, proc.stderr
     results = tmp_path / "results.json"
     results.write_bytes(DEEP)
-    proc = subprocess.run([sys.executable, "-m", "sentilite", "bench", "compare", str(results), str(results)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "bench", "compare", str(results), str(results)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "is not valid JSON" in proc.stderr and "unexpected" not in proc.stderr, proc.stderr

@@ -58,7 +58,9 @@ def test_metadata_does_not_change_the_model(tiny_variants, tmp_path):
     p = tmp_path / "extra.tflite"
     p.write_bytes(extra)
     img = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(TFLiteClassifier(p).predict(img), TFLiteClassifier(tiny_variants["float32"]).predict(img))
+    np.testing.assert_array_equal(
+        TFLiteClassifier(p).predict(img), TFLiteClassifier(tiny_variants["float32"]).predict(img)
+    )
 
 
 def test_missing_contract_is_an_error_with_a_fix(tiny_variants, tmp_path):

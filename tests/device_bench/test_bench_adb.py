@@ -42,14 +42,22 @@ def calls(folder: Path) -> list[list[str]]:
 
 
 def shell_lines(folder: Path) -> list[str]:
-    return [" ".join(c[c.index("shell") + 1:]) for c in calls(folder) if "shell" in c]
+    return [" ".join(c[c.index("shell") + 1 :]) for c in calls(folder) if "shell" in c]
 
 
 def test_benchmark_model_over_adb_parses_into_the_common_schema(adb, tiny_variants, tmp_path):
     folder = adb()
     binary = fake_binary(tmp_path / "benchmark_model")
-    res = run_bench([tiny_variants["int8"], tiny_variants["float32"]], device="adb:R58M12345", threads=(1, 2), runs=7, warmup=2,
-                    benchmark_binary=binary, taskset="f0", out_dir=tmp_path / "out")
+    res = run_bench(
+        [tiny_variants["int8"], tiny_variants["float32"]],
+        device="adb:R58M12345",
+        threads=(1, 2),
+        runs=7,
+        warmup=2,
+        benchmark_binary=binary,
+        taskset="f0",
+        out_dir=tmp_path / "out",
+    )
     assert res.errors == [], res.errors
     assert len(res.rows) == 4 and all(r["error"] is None for r in res.rows)
     r = res.rows[0]
@@ -59,7 +67,11 @@ def test_benchmark_model_over_adb_parses_into_the_common_schema(adb, tiny_varian
     assert r["throughput_ips"] == pytest.approx(1000 / 145.528)
     assert r["rss_growth_mb"] == pytest.approx(73.4102)
     assert r["delegate"] == "XNNPACK (539/548 nodes)"
-    assert res.system["board"] == "Google Pixel 7" and res.system["machine"] == "arm64-v8a" and res.system["temperature_c"] == 38.5
+    assert (
+        res.system["board"] == "Google Pixel 7"
+        and res.system["machine"] == "arm64-v8a"
+        and res.system["temperature_c"] == 38.5
+    )
     every = calls(folder)
     assert all(c[:2] == ["-s", "R58M12345"] for c in every if c[0] != "devices")
     pushes = [c for c in every if "push" in c]
@@ -70,7 +82,9 @@ def test_benchmark_model_over_adb_parses_into_the_common_schema(adb, tiny_varian
     assert any(line.startswith("chmod 755 ") and line.endswith("/benchmark_model") for line in lines)
     runs = [line for line in lines if "./benchmark_model" in line]
     assert len(runs) == 4
-    assert runs[0].startswith(f"cd {remote_dir} && taskset f0 ./benchmark_model --graph=m0.tflite --num_threads=1 --warmup_runs=2")
+    assert runs[0].startswith(
+        f"cd {remote_dir} && taskset f0 ./benchmark_model --graph=m0.tflite --num_threads=1 --warmup_runs=2"
+    )
     assert "--num_runs=7" in runs[0] and "--report_peak_memory_footprint=true" in runs[0]
     assert "--num_threads=2" in runs[1] and "--graph=m1.tflite" in runs[2]
     assert lines[-1] == f"rm -rf {remote_dir}"
@@ -127,7 +141,9 @@ def test_push_failing_for_space_is_clear(adb, tiny_variants, tmp_path):
 
 def test_model_the_phone_cannot_load_is_a_row_error(adb, tiny_variants, tmp_path):
     adb(FAKE_ADB_FAIL_GRAPH="m0.tflite")
-    res = run_bench([tiny_variants["int8"], tiny_variants["float32"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"))
+    res = run_bench(
+        [tiny_variants["int8"], tiny_variants["float32"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm")
+    )
     assert res.errors == []
     bad, good = res.rows
     assert "Failed to mmap model m0.tflite" in bad["error"] and good["error"] is None
@@ -135,19 +151,26 @@ def test_model_the_phone_cannot_load_is_a_row_error(adb, tiny_variants, tmp_path
 
 def test_device_lost_mid_run_keeps_earlier_results(adb, tiny_variants, tmp_path):
     adb(FAKE_ADB_GONE_AFTER="1")
-    res = run_bench([tiny_variants["int8"], tiny_variants["float32"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"),
-                    out_dir=tmp_path / "out")
+    res = run_bench(
+        [tiny_variants["int8"], tiny_variants["float32"]],
+        device="adb",
+        benchmark_binary=fake_binary(tmp_path / "bm"),
+        out_dir=tmp_path / "out",
+    )
     assert len(res.errors) == 1 and "disconnected during the run" in res.errors[0]
     assert res.rows[0]["error"] is None and res.rows[0]["mean_ms"] == pytest.approx(145.528)
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["complete"] is False and saved["rows"][0]["median_ms"] == pytest.approx(141.253)
 
 
-@pytest.mark.parametrize("devices, match", [
-    ("R58M12345:unauthorized", "has not authorised this computer"),
-    ("A1:device,B2:device", "adb sees 2 usable devices"),
-    ("", "adb sees 0 usable devices"),
-])
+@pytest.mark.parametrize(
+    "devices, match",
+    [
+        ("R58M12345:unauthorized", "has not authorised this computer"),
+        ("A1:device,B2:device", "adb sees 2 usable devices"),
+        ("", "adb sees 0 usable devices"),
+    ],
+)
 def test_device_selection_errors(adb, tiny_variants, tmp_path, devices, match):
     adb(FAKE_ADB_DEVICES=devices)
     res = run_bench([tiny_variants["int8"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"))
@@ -157,7 +180,13 @@ def test_device_selection_errors(adb, tiny_variants, tmp_path, devices, match):
 def test_images_are_pushed_as_raw_model_input(adb, tiny_variants, synthetic_splits, tmp_path):
     folder = adb()
     images = synthetic_splits["train"].parent
-    res = run_bench([tiny_variants["int8"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"), images=images, max_images=3)
+    res = run_bench(
+        [tiny_variants["int8"]],
+        device="adb",
+        benchmark_binary=fake_binary(tmp_path / "bm"),
+        images=images,
+        max_images=3,
+    )
     assert res.errors == []
     pushes = [c[-1].rsplit("/", 1)[1] for c in calls(folder) if "push" in c]
     assert "in0.raw" in pushes
@@ -169,7 +198,9 @@ def test_adb_does_not_run_keras_and_refuses_bad_masks(tiny_model, tiny_variants,
     with pytest.raises(InputFileError, match="Keras baseline runs locally only"):
         run_bench([tiny_model[2]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"))
     with pytest.raises(DeviceError, match="hexadecimal CPU mask"):
-        run_bench([tiny_variants["int8"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"), taskset="f0; reboot")
+        run_bench(
+            [tiny_variants["int8"]], device="adb", benchmark_binary=fake_binary(tmp_path / "bm"), taskset="f0; reboot"
+        )
 
 
 def test_python_runner_on_a_device_with_python(adb, tiny_variants, tmp_path):
@@ -178,12 +209,20 @@ def test_python_runner_on_a_device_with_python(adb, tiny_variants, tmp_path):
 
     device_root = tmp_path / "device"
     folder = adb(FAKE_ADB_ROOT=str(device_root))
-    res = run_bench([tiny_variants["int8"]], device="adb", remote_python=sys.executable, threads=(1, 2), runs=3, warmup=1)
+    res = run_bench(
+        [tiny_variants["int8"]], device="adb", remote_python=sys.executable, threads=(1, 2), runs=3, warmup=1
+    )
     assert res.errors == [], res.errors
     assert [r["threads"] for r in res.rows] == [1, 2] and all(r["error"] is None and r["p90_ms"] for r in res.rows)
     assert res.rows[0]["runtime"].startswith("ai-edge-litert")
     pushed = [c[-1].rsplit("/", 1)[1] for c in calls(folder) if "push" in c]
-    bundle = ["runner.py", "sentilite_measure.py", "sentilite_record.py", "sentilite_sustained.py", "sentilite_probe.py"]
+    bundle = [
+        "runner.py",
+        "sentilite_measure.py",
+        "sentilite_record.py",
+        "sentilite_sustained.py",
+        "sentilite_probe.py",
+    ]
     assert pushed[:6] == bundle + ["spec.json"] and "m0.tflite" in pushed
     assert not list((device_root / "data" / "local" / "tmp").glob("sentilite-bench-*"))  # removed afterwards
     res = run_bench([tiny_variants["int8"]], device="adb", remote_python="/nonexistent/python3")

@@ -22,7 +22,15 @@ def test_riscv_output_with_op_profiling_and_scientific_notation():
     assert p["init_us"] == 17187 and p["first_us"] == 3512391
     assert p["warmup_avg_us"] == pytest.approx(3.51239e6) and p["inference_avg_us"] == pytest.approx(2.95034e6)
     # the timed phase, not the op-profiling "Timings (microseconds)" lines after the summary
-    assert p["timed"] == {"count": 50, "first": 2990275, "curr": 2913402, "min": 2727568, "max": 3189954, "avg": 2.95034e6, "std": 109798}
+    assert p["timed"] == {
+        "count": 50,
+        "first": 2990275,
+        "curr": 2913402,
+        "min": 2727568,
+        "max": 3189954,
+        "avg": 2.95034e6,
+        "std": 109798,
+    }
     assert p["warmup"] == {"count": 1, "curr": 3512391}
     assert p["mem_init_mb"] == pytest.approx(4.21094) and p["mem_overall_mb"] == pytest.approx(46.0859)
     assert p["model_size_mb"] == pytest.approx(16.9008) and p["session_init_ms"] == pytest.approx(17.187)
@@ -79,5 +87,8 @@ def test_command_carries_the_protocol():
     assert args[:4] == ["./benchmark_model", "--graph=m0.tflite", "--num_threads=2", "--warmup_runs=3"]
     assert "--num_runs=30" in args and "--min_secs=2.5" in args and "--use_xnnpack=false" in args
     extra = bm.input_args("serving_default_input:0", [1, 224, 224, 3], "in0.raw")
-    assert extra == ["--input_layer=serving_default_input:0", "--input_layer_shape=1,224,224,3",
-                     "--input_layer_value_files=serving_default_input::0:in0.raw"]
+    assert extra == [
+        "--input_layer=serving_default_input:0",
+        "--input_layer_shape=1,224,224,3",
+        "--input_layer_value_files=serving_default_input::0:in0.raw",
+    ]

@@ -33,7 +33,8 @@ def test_every_variant_and_thread_count_gets_a_row(four_variants_result):
     res, out = four_variants_result
     assert res.ok and res.errors == []
     assert [(r["variant"], r["threads"]) for r in res.rows] == [
-        (v, t) for v in ("float32", "float16", "dynamic-int8", "int8") for t in (1, 2)]
+        (v, t) for v in ("float32", "float16", "dynamic-int8", "int8") for t in (1, 2)
+    ]
     for r in res.rows:
         assert r["size_mb"] > 0 and r["load_ms"] > 0 and r["first_ms"] > 0
         assert r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["throughput_ips"] > 0
@@ -47,11 +48,18 @@ def test_result_files(four_variants_result):
     res, out = four_variants_result
     saved = json.loads((out / "results.json").read_text())
     assert saved["format"] == "sentilite-bench-results" and saved["complete"] and len(saved["rows"]) == 8
-    assert saved["protocol"]["runs"] == 5 and saved["protocol"]["threads"] == [1, 2] and "random" in saved["protocol"]["inputs"]
+    assert (
+        saved["protocol"]["runs"] == 5
+        and saved["protocol"]["threads"] == [1, 2]
+        and "random" in saved["protocol"]["inputs"]
+    )
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 8 and float(rows[0]["median_ms"]) > 0
     table = (out / "results.md").read_text()
-    assert "| model | variant | threads | size MB | load ms | first ms | median ms | p90 ms | img/s | peak RSS MB |" in table
+    assert (
+        "| model | variant | threads | size MB | load ms | first ms | median ms | p90 ms | img/s | peak RSS MB |"
+        in table
+    )
     assert (out / "latency_vs_size.png").stat().st_size > 1000
 
 
@@ -136,14 +144,27 @@ def test_argument_errors_are_clear(tiny_variants, tmp_path):
 
 
 def test_cli_bench_and_compare(tiny_variants, tmp_path):
-    a = cli_run("bench", str(tiny_variants["int8"]), "--threads", "1,2", "--runs", "3", "--warmup", "1", "--out", str(tmp_path / "a"))
+    a = cli_run(
+        "bench",
+        str(tiny_variants["int8"]),
+        "--threads",
+        "1,2",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--out",
+        str(tmp_path / "a"),
+    )
     assert a.exit_code == 0, a.output
     assert "| model_int8 | int8 | 2 |" in a.output
     b = cli_run("bench", str(tiny_variants["float32"]), "--runs", "3", "--json", "--out", str(tmp_path / "b"))
     assert b.exit_code == 0, b.output
-    rows = json.loads(b.output[b.output.index("["): b.output.rindex("]") + 1])
+    rows = json.loads(b.output[b.output.index("[") : b.output.rindex("]") + 1])
     assert rows[0]["variant"] == "float32"
-    c = cli_run("bench", "compare", str(tmp_path / "a" / "results.json"), str(tmp_path / "b"), "--out", str(tmp_path / "c"))
+    c = cli_run(
+        "bench", "compare", str(tmp_path / "a" / "results.json"), str(tmp_path / "b"), "--out", str(tmp_path / "c")
+    )
     assert c.exit_code == 0, c.output
     assert "| device | model |" in c.output and "[a]" in c.output and "[b]" in c.output
     merged = json.loads((tmp_path / "c" / "comparison.json").read_text())
@@ -154,8 +175,15 @@ def test_cli_bench_and_compare(tiny_variants, tmp_path):
 
 def test_cli_help_for_both_forms():
     run_help = cli_run("bench", "--help").output
-    assert "Usage: sentilite bench [OPTIONS] [MODEL]..." in run_help and "sentilite bench compare RESULTS.json..." in run_help
-    for example in ("--device ssh://pi@raspberrypi.local", "--device adb --benchmark-binary", "sentilite bench compare"):
+    assert (
+        "Usage: sentilite bench [OPTIONS] [MODEL]..." in run_help
+        and "sentilite bench compare RESULTS.json..." in run_help
+    )
+    for example in (
+        "--device ssh://pi@raspberrypi.local",
+        "--device adb --benchmark-binary",
+        "sentilite bench compare",
+    ):
         assert example in run_help
     compare_help = cli_run("bench", "compare", "--help").output
     assert "Usage: sentilite bench compare [OPTIONS] RESULTS.json..." in compare_help and "Examples:" in compare_help
@@ -202,7 +230,9 @@ def test_interrupt_keeps_what_was_measured_and_leaves_no_process(tiny_variants, 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     t0 = time.time()
     with pytest.raises(KeyboardInterrupt):
-        run_bench([tiny_variants["int8"], tiny_variants["float32"]], runs=2, min_seconds=1.0, out_dir=tmp_path, on_result=stop)
+        run_bench(
+            [tiny_variants["int8"], tiny_variants["float32"]], runs=2, min_seconds=1.0, out_dir=tmp_path, on_result=stop
+        )
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["complete"] is False and len(saved["runs"]) == 1 and "interrupted" in saved["errors"][0]
     time.sleep(0.2)
@@ -211,7 +241,11 @@ def test_interrupt_keeps_what_was_measured_and_leaves_no_process(tiny_variants, 
     jobs = []
     for p in psutil.process_iter(["cmdline", "create_time"]):
         cmd = p.info["cmdline"] or []
-        if any(c.endswith("device_bench/runner.py") for c in cmd) and "--job" in cmd and p.info["create_time"] >= t0 - 1:
+        if (
+            any(c.endswith("device_bench/runner.py") for c in cmd)
+            and "--job" in cmd
+            and p.info["create_time"] >= t0 - 1
+        ):
             jobs.append(p)
     assert jobs == [], "a measurement process outlived the interrupt"
 

@@ -37,12 +37,15 @@ def test_cpu_masks():
     assert probe.parse_cpu_mask("4-5,7") == {4, 5, 7}
 
 
-@pytest.mark.parametrize("dtype, spec, lo, hi", [
-    (np.uint8, {"kind": "random"}, 0, 255),
-    (np.int8, {"kind": "random"}, -128, 127),
-    (np.float32, {"kind": "random", "float_range": [-1.0, 1.0]}, -1.0, 1.0),
-    (np.float32, {"kind": "random", "float_range": [-2.1179, 2.64]}, -2.1179, 2.64),
-])
+@pytest.mark.parametrize(
+    "dtype, spec, lo, hi",
+    [
+        (np.uint8, {"kind": "random"}, 0, 255),
+        (np.int8, {"kind": "random"}, -128, 127),
+        (np.float32, {"kind": "random", "float_range": [-1.0, 1.0]}, -1.0, 1.0),
+        (np.float32, {"kind": "random", "float_range": [-2.1179, 2.64]}, -2.1179, 2.64),
+    ],
+)
 def test_random_inputs_fill_the_inputs_range(dtype, spec, lo, hi):
     detail = {"shape": [1, 32, 32, 3], "dtype": dtype}
     (x,) = M.make_input(detail, {"input": spec}, "/", np)
@@ -60,7 +63,12 @@ def test_npy_inputs_are_checked_against_the_model(tmp_path):
     xs = M.make_input(detail, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
     assert len(xs) == 3 and xs[0].shape == (1, 8, 8, 3)
     with pytest.raises(ValueError, match="the model wants"):
-        M.make_input({"shape": [1, 8, 8, 3], "dtype": np.float32}, {"input": {"kind": "npy", "path": "in.npy"}}, str(tmp_path), np)
+        M.make_input(
+            {"shape": [1, 8, 8, 3], "dtype": np.float32},
+            {"input": {"kind": "npy", "path": "in.npy"}},
+            str(tmp_path),
+            np,
+        )
 
 
 def test_measure_job_reports_the_protocol(tiny_variants):
@@ -85,10 +93,21 @@ def test_a_broken_model_is_an_error_result(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 100)
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"settings": {"runs": 2, "job_timeout": 60}, "jobs": [{"id": "m0-t1-r0", "model": "bad.tflite", "threads": 1}]}))
-    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", str(spec)], capture_output=True, text=True, timeout=120)
+    spec.write_text(
+        json.dumps(
+            {
+                "settings": {"runs": 2, "job_timeout": 60},
+                "jobs": [{"id": "m0-t1-r0", "model": "bad.tflite", "threads": 1}],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "--spec", str(spec)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1
-    lines = [json.loads(ln[len(R.RESULT_PREFIX):]) for ln in proc.stdout.splitlines() if ln.startswith(R.RESULT_PREFIX)]
+    lines = [
+        json.loads(ln[len(R.RESULT_PREFIX) :]) for ln in proc.stdout.splitlines() if ln.startswith(R.RESULT_PREFIX)
+    ]
     (res,) = [ln for ln in lines if "event" not in ln]
     assert "cannot load bad.tflite" in res["error"]
 
@@ -96,7 +115,12 @@ def test_a_broken_model_is_an_error_result(tmp_path):
 def test_check_reports_the_runtime():
     proc = subprocess.run([sys.executable, str(RUNNER), "--check"], capture_output=True, text=True, timeout=120)
     info = json.loads(proc.stdout)
-    assert proc.returncode == 0 and info["ok"] and info["runtime"]["name"] == "ai-edge-litert" and info["system"]["cores"] >= 1
+    assert (
+        proc.returncode == 0
+        and info["ok"]
+        and info["runtime"]["name"] == "ai-edge-litert"
+        and info["system"]["cores"] >= 1
+    )
 
 
 def test_runner_file_alone_runs_without_sentilite_or_tensorflow(tiny_variants, tmp_path):
@@ -111,11 +135,18 @@ def test_runner_file_alone_runs_without_sentilite_or_tensorflow(tiny_variants, t
     block = tmp_path / "block"
     block.mkdir()
     (block / "sitecustomize.py").write_text(
-        "import sys\nfor n in ('tensorflow', 'keras', 'sentilite', 'device_bench', 'cv2', 'PIL'):\n    sys.modules[n] = None\n"
+        "import sys\nfor n in ('tensorflow', 'keras', 'sentilite', 'device_bench', 'cv2', 'PIL'):\n    "
+        "sys.modules[n] = None\n"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(block)}
-    proc = subprocess.run([sys.executable, "runner.py", "--model", "model.tflite", "--threads", "1,2", "--runs", "3", "--out", "r.json"],
-                          cwd=alone, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "runner.py", "--model", "model.tflite", "--threads", "1,2", "--runs", "3", "--out", "r.json"],
+        cwd=alone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((alone / "r.json").read_text())
     assert [r["threads"] for r in saved["results"]] == [1, 2]

@@ -60,11 +60,21 @@ def wait_gone(path: str, seconds: float = 10.0) -> bool:
 
 
 def test_remote_run_streams_results_and_removes_its_folder(sshd, tiny_variants, synthetic_splits, tmp_path):
-    res, logs = bench(sshd, [tiny_variants["int8"], tiny_variants["float32"]], threads=(1, 2), out_dir=tmp_path / "out",
-                      images=synthetic_splits["train"].parent, max_images=2)
+    res, logs = bench(
+        sshd,
+        [tiny_variants["int8"], tiny_variants["float32"]],
+        threads=(1, 2),
+        out_dir=tmp_path / "out",
+        images=synthetic_splits["train"].parent,
+        max_images=2,
+    )
     assert res.errors == [], res.errors
     assert [(r["model"], r["threads"]) for r in res.rows] == [
-        ("model_int8", 1), ("model_int8", 2), ("model_float32", 1), ("model_float32", 2)]
+        ("model_int8", 1),
+        ("model_int8", 2),
+        ("model_float32", 1),
+        ("model_float32", 2),
+    ]
     for r in res.rows:
         assert r["error"] is None and r["median_ms"] > 0 and r["rss_peak_mb"] > 0
         assert r["device"] == sshd.device and r["runtime"].startswith("ai-edge-litert")
@@ -110,7 +120,7 @@ def test_python_without_litert_names_what_to_install(sshd, tiny_variants, tmp_pa
         "import sys\nfor n in ('ai_edge_litert', 'tflite_runtime', 'tensorflow'):\n    sys.modules[n] = None\n"
     )
     shim = tmp_path / "python-without-litert"
-    shim.write_text(f"#!/bin/sh\nPYTHONPATH={block} exec {sys.executable} \"$@\"\n")
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH={block} exec {sys.executable} "$@"\n')
     shim.chmod(0o755)
     with pytest.raises(RuntimeMissingError) as err:
         bench(sshd, [tiny_variants["int8"]], remote_python=str(shim), raise_on_error=True)
@@ -129,8 +139,12 @@ def test_missing_remote_python_is_a_clear_error(sshd, tiny_variants):
 def test_unreachable_host_is_a_clear_error(tiny_variants, tmp_path):
     port = free_port()  # nothing listens there
     t0 = time.monotonic()
-    res = run_bench([tiny_variants["int8"]], device=f"ssh://nobody@127.0.0.1:{port}", out_dir=tmp_path / "out",
-                    ssh_options=["StrictHostKeyChecking=no", f"UserKnownHostsFile={tmp_path / 'kh'}"])
+    res = run_bench(
+        [tiny_variants["int8"]],
+        device=f"ssh://nobody@127.0.0.1:{port}",
+        out_dir=tmp_path / "out",
+        ssh_options=["StrictHostKeyChecking=no", f"UserKnownHostsFile={tmp_path / 'kh'}"],
+    )
     assert time.monotonic() - t0 < 30
     assert len(res.errors) == 1
     assert "Connection refused" in res.errors[0] and "SSH server" in res.errors[0]
@@ -138,7 +152,12 @@ def test_unreachable_host_is_a_clear_error(tiny_variants, tmp_path):
 
 
 def test_bad_device_strings_are_refused_before_connecting():
-    for bad in ["ssh://-oProxyCommand=touch@host", "ssh://pi@-oProxyCommand=x", "ssh://pi@host:99999", "ssh://pi@ho st"]:
+    for bad in [
+        "ssh://-oProxyCommand=touch@host",
+        "ssh://pi@-oProxyCommand=x",
+        "ssh://pi@host:99999",
+        "ssh://pi@ho st",
+    ]:
         with pytest.raises(DeviceError):
             SSHTarget.parse(bad)
     assert SSHTarget.parse("ssh://pi@raspberrypi.local").label == "ssh://pi@raspberrypi.local"
@@ -147,7 +166,9 @@ def test_bad_device_strings_are_refused_before_connecting():
 
 def _slow_jobs(tiny_variants):
     # 3 jobs of ~1.5 s each: the connection can be broken after the first result.
-    return dict(models=[tiny_variants["int8"], tiny_variants["float32"], tiny_variants["float16"]], runs=1, min_seconds=1.5)
+    return dict(
+        models=[tiny_variants["int8"], tiny_variants["float32"], tiny_variants["float16"]], runs=1, min_seconds=1.5
+    )
 
 
 def test_connection_killed_mid_run_keeps_earlier_results(sshd, tiny_variants, tmp_path):
@@ -179,8 +200,15 @@ def test_stalled_connection_times_out(sshd, tiny_variants, tmp_path):
     jobs = _slow_jobs(tiny_variants)
     t0 = time.monotonic()
     try:
-        res, logs = bench(sshd, jobs.pop("models"), out_dir=tmp_path / "out", on_result=on_result,
-                          alive_interval=1, alive_count=2, **jobs)
+        res, logs = bench(
+            sshd,
+            jobs.pop("models"),
+            out_dir=tmp_path / "out",
+            on_result=on_result,
+            alive_interval=1,
+            alive_count=2,
+            **jobs,
+        )
     finally:
         sshd.signal_sessions(signal.SIGCONT)
     assert stopped and stopped[0] >= 1
@@ -207,8 +235,8 @@ def test_not_enough_disk_space_is_reported(tmp_path, tiny_variants):
     fake = tmp_path / "ssh"
     fake.write_text(
         "#!/bin/sh\n"
-        "for a in \"$@\"; do last=\"$a\"; done\n"
-        "case \"$last\" in\n"
+        'for a in "$@"; do last="$a"; done\n'
+        'case "$last" in\n'
         "  *mktemp*) echo /tmp/sentilite-bench.FAKE; echo '/dev/root 1000 900 100 90% /';;\n"
         "  *) : ;;\n"
         "esac\n"
@@ -242,10 +270,12 @@ def test_no_remote_folder_is_left_after_a_run_or_a_failed_check(sshd, tiny_varia
     """Runs of its own (one that works, one whose device lacks a runtime): each folder is removed."""
     block = tmp_path / "block"
     block.mkdir()
-    (block / "sitecustomize.py").write_text("import sys\nsys.modules['ai_edge_litert'] = sys.modules['tflite_runtime'] = None\n"
-                                            "sys.modules['tensorflow'] = None\n")
+    (block / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['ai_edge_litert'] = sys.modules['tflite_runtime'] = None\n"
+        "sys.modules['tensorflow'] = None\n"
+    )
     shim = tmp_path / "python-without-litert"
-    shim.write_text(f"#!/bin/sh\nPYTHONPATH={block} exec {sys.executable} \"$@\"\n")
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH={block} exec {sys.executable} "$@"\n')
     shim.chmod(0o755)
     _, ok_logs = bench(sshd, [tiny_variants["int8"]])
     failed, failed_logs = bench(sshd, [tiny_variants["int8"]], remote_python=str(shim))
@@ -263,7 +293,12 @@ def test_remote_paths_are_quoted_but_tilde_still_means_home(tmp_path):
     py.write_text("#!/bin/sh\necho ran\n")
     py.chmod(0o755)
     for given in (str(py), "~/my env/python;x"):
-        out = subprocess.run(["sh", "-c", f"{remote_path(given)}"], capture_output=True, text=True, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        out = subprocess.run(
+            ["sh", "-c", f"{remote_path(given)}"],
+            capture_output=True,
+            text=True,
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        )
         assert out.stdout.strip() == "ran", (given, out.stderr)
 
 
@@ -275,11 +310,32 @@ def test_cli_over_ssh(sshd, tiny_variants, tmp_path):
     def run(*args):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False, prog_name="sentilite")
 
-    ok = run("bench", str(tiny_variants["int8"]), "--device", sshd.device, "--ssh-config", str(sshd.ssh_config),
-             "--remote-python", sys.executable, "--runs", "2", "--warmup", "0", "--out", str(tmp_path / "ok"))
+    ok = run(
+        "bench",
+        str(tiny_variants["int8"]),
+        "--device",
+        sshd.device,
+        "--ssh-config",
+        str(sshd.ssh_config),
+        "--remote-python",
+        sys.executable,
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--out",
+        str(tmp_path / "ok"),
+    )
     assert ok.exit_code == 0, ok.output
     assert "| model_int8 | int8 | 1 |" in ok.output and (tmp_path / "ok" / "results.csv").is_file()
-    bad = run("bench", str(tiny_variants["int8"]), "--device", f"ssh://pi@127.0.0.1:{free_port()}", "--out", str(tmp_path / "bad"))
+    bad = run(
+        "bench",
+        str(tiny_variants["int8"]),
+        "--device",
+        f"ssh://pi@127.0.0.1:{free_port()}",
+        "--out",
+        str(tmp_path / "bad"),
+    )
     assert bad.exit_code == 2
     last = bad.output.strip().splitlines()[-1]
     assert last.startswith("error: SSH to ssh://pi@127.0.0.1:") and "Connection refused" in last
@@ -296,10 +352,33 @@ def test_sigterm_to_the_cli_ends_the_remote_runner_and_removes_its_folder(sshd, 
 
     env = {**os.environ, "SENTILITE_NO_PROGRESS": "1"}
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "sentilite", "bench", str(tiny_variants["int8"]), str(tiny_variants["float32"]),
-                             "--device", sshd.device, "--ssh-config", str(sshd.ssh_config), "--remote-python", sys.executable,
-                             "--runs", "3", "--min-seconds", "4", "--no-plot", "--out", str(tmp_path / "out")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "bench",
+            str(tiny_variants["int8"]),
+            str(tiny_variants["float32"]),
+            "--device",
+            sshd.device,
+            "--ssh-config",
+            str(sshd.ssh_config),
+            "--remote-python",
+            sys.executable,
+            "--runs",
+            "3",
+            "--min-seconds",
+            "4",
+            "--no-plot",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
     def remote_jobs() -> list[psutil.Process]:
         found = []

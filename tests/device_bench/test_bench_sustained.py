@@ -33,20 +33,36 @@ def test_sustained_run_detects_throttling_only_when_there_is_some(tiny_variants,
     res = run_bench([tiny_variants["int8"]], out_dir=tmp_path / "out", sustained=3)
     assert res.errors == [] and res.rows[0]["error"] is None
     s = res.runs[0]["sustained"]
-    assert s["seconds"] == 3 and len(s["series"]) >= 3 and s["first_window_median_ms"] > 0 and s["last_window_median_ms"] > 0
+    assert (
+        s["seconds"] == 3
+        and len(s["series"]) >= 3
+        and s["first_window_median_ms"] > 0
+        and s["last_window_median_ms"] > 0
+    )
     assert all(p["temperature_c"] == (85.0 if hot else 45.0) for p in s["series"])
     assert s["trend_judged"] is False  # a 3 s run: the verdict rests on temperature and clock alone
     assert s["throttled"] is hot
     if hot:
-        assert any("temperature reached 85.0 C" in r for r in s["reasons"]) and any("clock was capped" in r for r in s["reasons"])
+        assert any("temperature reached 85.0 C" in r for r in s["reasons"]) and any(
+            "clock was capped" in r for r in s["reasons"]
+        )
     table = (tmp_path / "out" / "results.md").read_text()
     assert ("THROTTLED" in table) is hot and "sustained 3 s" in table and "latency trend not judged" in table
     assert (tmp_path / "out" / "sustained.png").stat().st_size > 1000
 
 
 def test_a_rising_latency_is_reported_as_a_slowdown():
-    series = [{"t": float(t), "median_ms": 4.0 if t <= 60 else 8.0, "temperature_c": 60.0, "cpu_mhz": None, "max_mhz": None,
-               "throttled_flags": None} for t in range(1, 241)]
+    series = [
+        {
+            "t": float(t),
+            "median_ms": 4.0 if t <= 60 else 8.0,
+            "temperature_c": 60.0,
+            "cpu_mhz": None,
+            "max_mhz": None,
+            "throttled_flags": None,
+        }
+        for t in range(1, 241)
+    ]
     v = verdict(series, 240)
     assert v["window_s"] == 60 and v["first_window_median_ms"] == 4.0 and v["last_window_median_ms"] == 8.0
     assert v["throttled"] and v["slowdown"] == 2.0 and "latency rose 2.00x" in v["reasons"][0]
@@ -83,7 +99,10 @@ def test_the_loop_windows_a_slowdown_into_the_series_and_the_verdict_names_it():
     assert v["trend_judged"] and v["window_s"] == 10 and v["slowdown"] == pytest.approx(2.0)
     assert v["throttled"] and "latency rose 2.00x" in v["reasons"][0]
     steady = FakeClock(lambda t: 0.010)
-    assert verdict(run_sustained(steady.run, 4, 40, clock=steady, sampler=lambda: still(None))[1], 40)["throttled"] is False
+    assert (
+        verdict(run_sustained(steady.run, 4, 40, clock=steady, sampler=lambda: still(None))[1], 40)["throttled"]
+        is False
+    )
 
 
 def test_the_first_window_is_never_empty_when_the_first_sample_lands_after_one_second():

@@ -24,13 +24,15 @@ def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
     code = textwrap.dedent(f"""
         from sentilite.app.cli import main
         try:
-            main(["bench", {str(tiny_variants['int8'])!r}, {str(tiny_variants['float32'])!r}, "--threads", "1,2",
+            main(["bench", {str(tiny_variants["int8"])!r}, {str(tiny_variants["float32"])!r}, "--threads", "1,2",
                   "--runs", "3", "--warmup", "1", "--out", {str(out)!r}])
         except SystemExit as e:
             assert e.code in (0, None), e.code
         print("ok")
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ok" in proc.stdout and "| model_int8 | int8 | 1 |" in proc.stdout
     saved = json.loads((out / "results.json").read_text())
@@ -46,10 +48,17 @@ def test_keras_model_without_tensorflow_is_a_clear_row_error(tiny_model, tmp_pat
         res = run_bench([{str(keras_path)!r}], runs=2)
         print(res.rows[0]["error"])
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "TensorFlow is needed for the Keras baseline" in proc.stdout and "pip install 'sentilite[train]'" in proc.stdout
-    assert attempts(tmp_path) and set(a.split(".")[0] for a in attempts(tmp_path)) <= {"keras", "tensorflow"}  # the Keras runner did try
+    assert (
+        "TensorFlow is needed for the Keras baseline" in proc.stdout and "pip install 'sentilite[train]'" in proc.stdout
+    )
+    assert attempts(tmp_path) and set(a.split(".")[0] for a in attempts(tmp_path)) <= {
+        "keras",
+        "tensorflow",
+    }  # the Keras runner did try
 
 
 def test_runner_stays_light(tiny_variants):

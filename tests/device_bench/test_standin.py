@@ -55,8 +55,16 @@ def test_it_checked_its_own_numerics_before_anything_else(standin):
 
 
 def test_bench_over_ssh_names_aarch64_litert_kernels_and_emulation(standin, tmp_path):
-    res = run_bench([DEFAULT_MODEL_PATH], out_dir=tmp_path / "out", threads="1,2", runs=3, warmup=1, taskset="1",
-                    job_timeout=900, **ssh_kw(standin))
+    res = run_bench(
+        [DEFAULT_MODEL_PATH],
+        out_dir=tmp_path / "out",
+        threads="1,2",
+        runs=3,
+        warmup=1,
+        taskset="1",
+        job_timeout=900,
+        **ssh_kw(standin),
+    )
     assert res.errors == [], res.errors
     assert res.system["machine"] == "aarch64" and res.system["emulation"]["emulated"]
     assert "cortex-a72" in res.system["emulation"]["how"].lower() and res.system["cores"] == 4
@@ -67,9 +75,22 @@ def test_bench_over_ssh_names_aarch64_litert_kernels_and_emulation(standin, tmp_
     table = (tmp_path / "out" / "results.md").read_text()
     assert "emulated aarch64: timings are not device speeds" in table
     # No TensorFlow on the device: the runner had only LiteRT.
-    probe = subprocess.run(["ssh", "-F", standin["ssh_config"], "-p", str(standin["port"]), "127.0.0.1",
-                            standin["remote_python"], "-c", "'import importlib.util as u; print(u.find_spec(\"tensorflow\"))'"],
-                           capture_output=True, text=True, timeout=300)
+    probe = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            standin["ssh_config"],
+            "-p",
+            str(standin["port"]),
+            "127.0.0.1",
+            standin["remote_python"],
+            "-c",
+            "'import importlib.util as u; print(u.find_spec(\"tensorflow\"))'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert probe.stdout.strip() == "None", probe.stderr
 
 
@@ -78,10 +99,15 @@ def test_evaluate_on_the_standin_with_xnnpack_and_builtin_kernels(standin):
     require_shared(EMOTION6)
     from sentilite.device_bench.remote_eval import evaluate_on_device
 
-    options = BenchOptions(device=standin["device"], remote_python=standin["remote_python"],
-                           ssh=SSHOptions(config=standin["ssh_config"]), job_timeout=1200)
-    res = evaluate_on_device(DEFAULT_MODEL_PATH, EMOTION6 / "sentiment_test.txt", options, kernels=("xnnpack", "builtin"),
-                             max_images=20)
+    options = BenchOptions(
+        device=standin["device"],
+        remote_python=standin["remote_python"],
+        ssh=SSHOptions(config=standin["ssh_config"]),
+        job_timeout=1200,
+    )
+    res = evaluate_on_device(
+        DEFAULT_MODEL_PATH, EMOTION6 / "sentiment_test.txt", options, kernels=("xnnpack", "builtin"), max_images=20
+    )
     assert res["emulation"]["emulated"] and res["system"]["machine"] == "aarch64"
     from sentilite.core.classifier import TFLiteClassifier
     from sentilite.core.datasets import read_split_file

@@ -47,8 +47,11 @@ def test_pipeline_equals_core_prepare(synthetic_splits, tmp_path, name, cached):
 def test_pipeline_equals_core_prepare_on_real_photos(tmp_path):
     require_shared(EMOTION6)
     ds = read_split_file(EMOTION6 / "sentiment_val.txt").balanced_sample(12, seed=0)
-    for contract in (PreprocessContract.create(224, "imagenet"), PreprocessContract.create(224, "caffe", color_order="BGR"),
-                     PreprocessContract.create(224, "imagenet", interpolation="warp_linear")):
+    for contract in (
+        PreprocessContract.create(224, "imagenet"),
+        PreprocessContract.create(224, "caffe", color_order="BGR"),
+        PreprocessContract.create(224, "imagenet", interpolation="warp_linear"),
+    ):
         source = make_source(ds, contract, str(tmp_path))
         source.fill()
         got = _pipeline_images(source, batch_size=4)
@@ -122,8 +125,11 @@ def test_mixed_lists_and_readers(tmp_path, synthetic_splits):
     tree = tmp_path / "tree"
     (tree / "neutral").mkdir(parents=True)
     (tree / "neutral" / "a.jpg").write_bytes(images[2].read_bytes())
-    ds = read_training_data([str(synthetic_splits["train"]), str(tmp_path / "polar.txt"), str(tmp_path / "extra.csv"),
-                             str(tree)], None, ("negative", "neutral", "positive"))
+    ds = read_training_data(
+        [str(synthetic_splits["train"]), str(tmp_path / "polar.txt"), str(tmp_path / "extra.csv"), str(tree)],
+        None,
+        ("negative", "neutral", "positive"),
+    )
     n_train = len(read_split_file(synthetic_splits["train"]))
     assert len(ds) == n_train + 4
     assert ds.y[n_train:] == [0, 2, 0, 1]
@@ -145,7 +151,14 @@ def test_augmentation_is_seeded_bounded_and_off_for_evaluation(synthetic_splits,
     source = make_source(ds, contract, str(tmp_path))
     source.fill()
     idx = source.valid_indices()
-    args = (source, idx, np.zeros(len(idx), np.int32), np.ones(len(idx), np.float32), np.zeros((len(idx), 1), np.float32), 4)
+    args = (
+        source,
+        idx,
+        np.zeros(len(idx), np.int32),
+        np.ones(len(idx), np.float32),
+        np.zeros((len(idx), 1), np.float32),
+        4,
+    )
 
     def run(seed, names=("flip", "crop", "color")):
         return np.concatenate([x.numpy() for x, *_ in image_batches(*args, augment=names, seed=seed)])
@@ -176,5 +189,8 @@ def test_the_image_cache_is_keyed_by_the_interpolation(synthetic_splits):
     from sentilite.train.data import cache_key
 
     ds = read_split_file(synthetic_splits["val"])
-    keys = {cache_key(ds, PreprocessContract.create(32, "imagenet", interpolation=i)) for i in ("area", "linear", "warp_linear")}
+    keys = {
+        cache_key(ds, PreprocessContract.create(32, "imagenet", interpolation=i))
+        for i in ("area", "linear", "warp_linear")
+    }
     assert len(keys) == 3

@@ -35,9 +35,37 @@ def data(tmp_path_factory):
 
 
 def common(data, out: Path, epochs: int = 2, *extra: str) -> list[str]:
-    return ["--data", str(data["train"]), "--val", str(data["val"]), "--root", str(data["root"]), "--backbone", "student",
-            "--weights", "none", "--mode", "ft-a", "--preset", "adam-cosine", "--epochs", str(epochs), "--patience", "50",
-            "--batch-size", "20", "--dropout", "0", "--no-augment", "--cache-dir", "none", "--quiet", "--out", str(out), *extra]
+    return [
+        "--data",
+        str(data["train"]),
+        "--val",
+        str(data["val"]),
+        "--root",
+        str(data["root"]),
+        "--backbone",
+        "student",
+        "--weights",
+        "none",
+        "--mode",
+        "ft-a",
+        "--preset",
+        "adam-cosine",
+        "--epochs",
+        str(epochs),
+        "--patience",
+        "50",
+        "--batch-size",
+        "20",
+        "--dropout",
+        "0",
+        "--no-augment",
+        "--cache-dir",
+        "none",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 class Worker:
@@ -93,7 +121,9 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(extra, data, tmp_path
     log = (tmp_path / "two" / "train.log").read_text()
     assert "mirrored strategy over 2 device(s): global batch 20 = 10 per replica x 2 replicas" in log
     for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two")):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4) and a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4) and a["val_loss"] == pytest.approx(
+            b["val_loss"], rel=1e-4
+        )
     for wa, wb in zip(weights(tmp_path / "one" / "model.keras"), weights(tmp_path / "two" / "model.keras")):
         np.testing.assert_allclose(wa, wb, atol=2e-5)
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())["training"]
@@ -104,8 +134,13 @@ def _two_workers(data, out: Path, epochs: int, ports: list[int], resume: bool = 
     hosts = ",".join(f"127.0.0.1:{p}" for p in ports)
     procs = []
     for i in range(2):
-        args = ["--resume", str(out), "--worker-index", str(i), "--quiet"] if resume else \
-            common(data, out, epochs, "--strategy", "multi-worker", "--worker-hosts", hosts, "--worker-index", str(i))
+        args = (
+            ["--resume", str(out), "--worker-index", str(i), "--quiet"]
+            if resume
+            else common(
+                data, out, epochs, "--strategy", "multi-worker", "--worker-hosts", hosts, "--worker-index", str(i)
+            )
+        )
         procs.append(train(args, wait=False))
     return procs
 
@@ -116,7 +151,9 @@ def test_two_workers_on_loopback_train_and_end_with_identical_weights(data, tmp_
         rc, text = w.wait()
         assert rc == 0, text[-3000:]
     assert (out / "model.keras").is_file() and not (out / "worker-1" / "model.keras").exists()  # the chief writes it
-    chief, helper = (json.loads((d / "checkpoint" / "state.json").read_text())["weights"] for d in (out, out / "worker-1"))
+    chief, helper = (
+        json.loads((d / "checkpoint" / "state.json").read_text())["weights"] for d in (out, out / "worker-1")
+    )
     from sentilite.core.tf_import import import_keras
 
     model = import_keras().saving.load_model(out / "model.keras", compile=False)
@@ -193,8 +230,10 @@ def packs(data, tmp_path_factory):
     split = folder / "with_missing.txt"
     split.write_text(data["train"].read_text() + "images/nope/missing.jpg 1\n")
     contract = PreprocessContract.create(64, "symmetric", interpolation="warp_linear")
-    made = {fmt: pack_split(split, folder / fmt, contract, PackOptions(fmt, shard_size=16, processes=2), root=data["root"])
-            for fmt in ("raw", "jpeg")}
+    made = {
+        fmt: pack_split(split, folder / fmt, contract, PackOptions(fmt, shard_size=16, processes=2), root=data["root"])
+        for fmt in ("raw", "jpeg")
+    }
     return {"folder": folder, "contract": contract, "manifests": made}
 
 
@@ -218,7 +257,9 @@ def test_a_pack_round_trips_to_what_direct_decoding_gives(data, packs):
     samples = read_split_file(data["train"], data["root"]).samples
     direct = np.stack([resize_to_contract(load_image(s.path), contract) for s in samples])
     for fmt, manifest in packs["manifests"].items():
-        assert manifest["records"] == 60 and manifest["n_skipped"] == 1 and "missing.jpg" in manifest["skipped"][0]["path"]
+        assert (
+            manifest["records"] == 60 and manifest["n_skipped"] == 1 and "missing.jpg" in manifest["skipped"][0]["path"]
+        )
         assert len(manifest["shards"]) == 4 and manifest["input"]["interpolation"] == "warp_linear"
         pixels, labels = _streamed(packs["folder"] / fmt, contract)
         np.testing.assert_array_equal(labels, [s.label for s in samples])
@@ -226,7 +267,8 @@ def test_a_pack_round_trips_to_what_direct_decoding_gives(data, packs):
             np.testing.assert_array_equal(pixels, direct)
         else:
             diff = np.abs(pixels.astype(int) - direct.astype(int))
-            # q95 4:4:4 on these noise-textured synthetic images (a worst case): 2.0 levels mean, 8 at the 99th percentile
+            # q95 4:4:4 on these noise-textured synthetic images (a worst case):
+            # 2.0 levels mean, 8 at the 99th percentile
             assert diff.mean() < 2.5 and np.percentile(diff, 99) <= 10, (diff.mean(), np.percentile(diff, 99))
     raw_mb = sum((packs["folder"] / "raw" / s["file"]).stat().st_size for s in packs["manifests"]["raw"]["shards"])
     jpeg_mb = sum((packs["folder"] / "jpeg" / s["file"]).stat().st_size for s in packs["manifests"]["jpeg"]["shards"])
@@ -235,16 +277,41 @@ def test_a_pack_round_trips_to_what_direct_decoding_gives(data, packs):
 
 def test_training_streams_a_pack_and_refuses_a_mismatched_one(data, packs, tmp_path):
     pack = packs["folder"] / "raw"
-    args = ["--data", str(pack), "--val", str(data["val"]), "--root", str(data["root"]), "--backbone", "student", "--weights",
-            "none", "--mode", "two-phase", "--epochs", "1", "--batch-size", "20", "--quiet"]
+    args = [
+        "--data",
+        str(pack),
+        "--val",
+        str(data["val"]),
+        "--root",
+        str(data["root"]),
+        "--backbone",
+        "student",
+        "--weights",
+        "none",
+        "--mode",
+        "two-phase",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "20",
+        "--quiet",
+    ]
     train([*args, "--out", str(tmp_path / "ok")])
     log = (tmp_path / "ok" / "train.log").read_text()
     assert "train: 60 images streamed from 4 shard(s) of 1 pack(s) (raw)" in log and "ft-f from a pack" in log
-    bad = subprocess.run([sys.executable, "-m", "sentilite", "train", *args, "--interpolation", "area", "--out", str(tmp_path / "bad")],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sentilite", "train", *args, "--interpolation", "area", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "was packed for" in bad.stderr and "re-pack it" in bad.stderr
-    mixed = subprocess.run([sys.executable, "-m", "sentilite", "train", *args, "--data", str(data["train"]), "--out", str(tmp_path / "m")],
-                           capture_output=True, text=True, timeout=300)
+    mixed = subprocess.run(
+        [sys.executable, "-m", "sentilite", "train", *args, "--data", str(data["train"]), "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert mixed.returncode != 0 and "cannot be mixed" in mixed.stderr
 
 
@@ -255,11 +322,26 @@ def test_pack_cli_reports_and_never_leaves_a_half_pack(data, tmp_path):
 
     empty = tmp_path / "none.txt"
     empty.write_text("images/nope/a.jpg 0\nimages/nope/b.jpg 2\n")
-    res = CliRunner().invoke(cli, ["data", "pack", str(empty), "--root", str(data["root"]), "--out", str(tmp_path / "p"),
-                                   "--processes", "1"])
+    res = CliRunner().invoke(
+        cli, ["data", "pack", str(empty), "--root", str(data["root"]), "--out", str(tmp_path / "p"), "--processes", "1"]
+    )
     assert res.exit_code != 0 and "None of the 2 images" in res.output
     assert not (tmp_path / "p").exists() and not (tmp_path / "p.part").exists()
-    res = CliRunner().invoke(cli, ["data", "pack", str(data["val"]), "--root", str(data["root"]), "--out", str(tmp_path / "v"),
-                                   "--size", "32", "--processes", "1"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "data",
+            "pack",
+            str(data["val"]),
+            "--root",
+            str(data["root"]),
+            "--out",
+            str(tmp_path / "v"),
+            "--size",
+            "32",
+            "--processes",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "packed 12 of 12 images into 1 shard(s)" in res.output and (tmp_path / "v" / "pack.json").is_file()

@@ -33,8 +33,10 @@ def test_mixup_blends_each_image_with_its_partner_by_lam(tf):
     np.testing.assert_allclose(mixed.numpy(), lam * x + (1 - lam) * x[perm], rtol=1e-6)
     again = mix_batch(tf, tf.constant(x), MixSpec("mixup", 0.4, seed=3), tf.constant(5, tf.int64))
     np.testing.assert_array_equal(again[0].numpy(), mixed.numpy())  # a function of (seed, step): resumes identically
-    draws = {round(float(mix_batch(tf, tf.constant(x), MixSpec("mixup", 0.4, seed=3), tf.constant(s, tf.int64))[2]), 6)
-             for s in range(8)}
+    draws = {
+        round(float(mix_batch(tf, tf.constant(x), MixSpec("mixup", 0.4, seed=3), tf.constant(s, tf.int64))[2]), 6)
+        for s in range(8)
+    }
     assert len(draws) == 8, "every step draws its own lam"
 
 
@@ -50,7 +52,7 @@ def test_cutmix_pastes_one_box_and_lam_is_the_area_kept(tf):
             np.testing.assert_array_equal(mixed[i][~pasted[i]], x[i][~pasted[i]])
             rows, cols = np.nonzero(pasted[i])
             if len(rows):  # one axis-aligned box
-                assert pasted[i][rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+                assert pasted[i][rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
             assert 1.0 - pasted[i].mean() == pytest.approx(float(lam), abs=1e-6)
 
 
@@ -101,16 +103,41 @@ def test_with_ema_the_saved_model_is_the_average_that_was_validated(synthetic_sp
     and kept. Training itself continues from the trained weights, as without --ema."""
     from sentilite.train.api import evaluate_model, train_model
 
-    run = train_model(tiny_config(synthetic_splits, tmp_path / "r", tmp_path / "c", mode="ft-a", preset="adam-cosine",
-                                  lr=1e-2, epochs=3, ema=0.8, mix="cutmix", mix_alpha=1.0, decision="none"))
+    run = train_model(
+        tiny_config(
+            synthetic_splits,
+            tmp_path / "r",
+            tmp_path / "c",
+            mode="ft-a",
+            preset="adam-cosine",
+            lr=1e-2,
+            epochs=3,
+            ema=0.8,
+            mix="cutmix",
+            mix_alpha=1.0,
+            decision="none",
+        )
+    )
     best = min(run.history, key=lambda r: r["val_loss"])
     got = evaluate_model(run.model_path, str(synthetic_splits["val"]))
     labels = got["labels"]
     nll = np.mean([-np.log(p["probabilities"][labels.index(p["label"])]) for p in got["predictions"]])
     assert nll == pytest.approx(best["val_loss"], rel=1e-3)
     # The average observes the training, never steers it: without --ema the same losses, other weights.
-    plain = train_model(tiny_config(synthetic_splits, tmp_path / "p", tmp_path / "c", mode="ft-a", preset="adam-cosine",
-                                    lr=1e-2, epochs=3, mix="cutmix", mix_alpha=1.0, decision="none"))
+    plain = train_model(
+        tiny_config(
+            synthetic_splits,
+            tmp_path / "p",
+            tmp_path / "c",
+            mode="ft-a",
+            preset="adam-cosine",
+            lr=1e-2,
+            epochs=3,
+            mix="cutmix",
+            mix_alpha=1.0,
+            decision="none",
+        )
+    )
     np.testing.assert_allclose([r["loss"] for r in run.history], [r["loss"] for r in plain.history], rtol=1e-5)
     assert [r["val_loss"] for r in run.history] != pytest.approx([r["val_loss"] for r in plain.history], rel=1e-4)
     assert json.loads((run.run_dir / "config.json").read_text())["ema"] == 0.8

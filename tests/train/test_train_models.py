@@ -32,15 +32,21 @@ def _mobilenet(size=32):
 
 def test_backbone_table_records_each_networks_own_preprocessing():
     expected = {
-        "mobilenet_v2": ("symmetric", "RGB"), "inception_resnet_v2": ("symmetric", "RGB"),
-        "mobilenet_v3_small": ("raw", "RGB"), "mobilenet_v3_large": ("raw", "RGB"),
-        "efficientnet_b0": ("raw", "RGB"), "vgg19": ("caffe", "BGR"), "student": ("symmetric", "RGB"),
+        "mobilenet_v2": ("symmetric", "RGB"),
+        "inception_resnet_v2": ("symmetric", "RGB"),
+        "mobilenet_v3_small": ("raw", "RGB"),
+        "mobilenet_v3_large": ("raw", "RGB"),
+        "efficientnet_b0": ("raw", "RGB"),
+        "vgg19": ("caffe", "BGR"),
+        "student": ("symmetric", "RGB"),
     }
     assert {k: (v.norm, v.color_order) for k, v in BACKBONES.items()} == expected
     caffe = NORMALIZATIONS["caffe"]
     # caffe: (pixel/255 - mean/255) / (1/255) = pixel - mean, means in BGR order, no scaling
     assert np.allclose(np.array(caffe.mean) * 255, [103.939, 116.779, 123.68])
-    assert np.allclose((np.array([200.0] * 3) / 255 - caffe.mean) / caffe.std, 200 - np.array([103.939, 116.779, 123.68]))
+    assert np.allclose(
+        (np.array([200.0] * 3) / 255 - caffe.mean) / caffe.std, 200 - np.array([103.939, 116.779, 123.68])
+    )
 
 
 @pytest.mark.parametrize("name, norm", [("vgg19", "caffe"), ("mobilenet_v3_small", "raw"), ("efficientnet_b0", "raw")])
@@ -87,7 +93,11 @@ def test_ft_a_trains_every_layer_but_keeps_batchnorm_in_inference_mode():
     apply_phase(sm.backbone, "ft-f")
     apply_phase(sm.backbone, "ft-a")  # two-phase switches like this
     bns = [layer for layer in iter_layers(sm.backbone) if is_batchnorm(layer)]
-    convs = [layer for layer in iter_layers(sm.backbone) if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
+    convs = [
+        layer
+        for layer in iter_layers(sm.backbone)
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+    ]
     assert bns and convs
     assert all(not layer.trainable for layer in bns) and all(layer.trainable for layer in convs)
     trainable = {v.path for v in sm.logits_model.trainable_variables}
@@ -127,7 +137,13 @@ def test_weight_decay_targets_trainable_conv_kernels_only():
 def test_replication_preset_is_the_papers_recipe():
     ftf, fta = resolve_phases(_cfg(mode="two-phase", preset="replication"))
     for spec in (ftf, fta):
-        assert (spec.optimizer, spec.momentum, spec.schedule, spec.step_epochs, spec.step_factor) == ("sgd", 0.9, "step", 5, 0.1)
+        assert (spec.optimizer, spec.momentum, spec.schedule, spec.step_epochs, spec.step_factor) == (
+            "sgd",
+            0.9,
+            "step",
+            5,
+            0.1,
+        )
         assert (spec.epochs, spec.patience) == (15, 5) and spec.weight_decay > 0
     assert (ftf.mode, ftf.lr, ftf.batch_size) == ("ft-f", 1e-3, 64)
     assert (fta.mode, fta.lr, fta.batch_size) == ("ft-a", pytest.approx(1e-4), 48)
@@ -138,11 +154,15 @@ def test_replication_preset_is_the_papers_recipe():
     opt = make_optimizer(ftf, steps)
     for epoch, lr in [(0, 1e-3), (4, 1e-3), (5, 1e-4), (10, 1e-5), (14, 1e-5)]:
         assert learning_rate_at(ftf, epoch * steps, steps) == pytest.approx(lr)
-        assert float(opt.learning_rate if not callable(opt._learning_rate) else opt._learning_rate(epoch * steps)) == pytest.approx(lr)
+        assert float(
+            opt.learning_rate if not callable(opt._learning_rate) else opt._learning_rate(epoch * steps)
+        ) == pytest.approx(lr)
 
 
 def test_adam_cosine_preset_and_overrides():
-    ftf, fta = resolve_phases(_cfg(mode="two-phase", preset="adam-cosine", lr=3e-3, epochs=4, fine_tune_epochs=2, batch_size=8))
+    ftf, fta = resolve_phases(
+        _cfg(mode="two-phase", preset="adam-cosine", lr=3e-3, epochs=4, fine_tune_epochs=2, batch_size=8)
+    )
     assert (ftf.optimizer, ftf.schedule, ftf.lr, ftf.epochs, ftf.batch_size) == ("adam", "cosine", 3e-3, 4, 8)
     assert (fta.lr, fta.epochs, fta.batch_size) == (pytest.approx(3e-4), 2, 8)
     assert learning_rate_at(ftf, 0, 10) == pytest.approx(3e-3)
@@ -184,7 +204,9 @@ def test_offline_imagenet_weights_give_a_clear_error(monkeypatch):
     from keras.src.utils import file_utils
 
     def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(WeightsUnavailableError) as err:
@@ -196,11 +218,13 @@ def test_offline_imagenet_weights_give_a_clear_error(monkeypatch):
 def test_offline_imagenet_error_from_the_cli_is_one_line(synthetic_splits, tmp_path):
     code = (
         "import sys; from keras.src.utils import file_utils\n"
-        "def offline(*a, **k): raise Exception('URL fetch failure on https://x: [Errno -2] Name or service not known')\n"
+        "def offline(*a, **k): raise Exception('URL fetch failure on https://x: [Errno -2] Name or service not "
+        "known')\n"
         "file_utils.get_file = offline\n"
         "from sentilite.app.cli import main\n"
         f"main(['train', '--data', {str(synthetic_splits['train'])!r}, '--backbone', 'mobilenet_v2', '--width', '0.35',"
-        f" '--input-size', '96', '--out', {str(tmp_path / 'run')!r}, '--cache-dir', {str(tmp_path / 'c')!r}, '--quiet'])\n"
+        f" '--input-size', '96', '--out', {str(tmp_path / 'run')!r}, '--cache-dir', {str(tmp_path / 'c')!r}, "
+        f"'--quiet'])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr

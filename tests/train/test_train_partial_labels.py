@@ -74,7 +74,9 @@ def test_partial_training_data_never_moves_the_neutral_output(synthetic_splits, 
     from sentilite.train.api import train_model
 
     run_a, run_b, common = partial_runs(synthetic_splits, tmp_path)
-    full = train_model(tiny_config(synthetic_splits, tmp_path / "rf", tmp_path / "c", **{**common, "data": [str(tmp_path / "a.txt")]}))
+    full = train_model(
+        tiny_config(synthetic_splits, tmp_path / "rf", tmp_path / "c", **{**common, "data": [str(tmp_path / "a.txt")]})
+    )
     wa, wb, wf = (logits_kernel(r.run_dir) for r in (run_a, run_b, full))
     np.testing.assert_array_equal(wa[:, 1], wb[:, 1])
     assert not np.allclose(wa[:, 0], wb[:, 0]), "the negative/positive columns did learn"

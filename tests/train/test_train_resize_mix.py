@@ -41,8 +41,15 @@ def test_each_image_comes_resized_by_its_drawn_method_and_the_draw_is_reproducib
 def test_training_with_interp_fills_one_cache_per_method_and_keeps_the_contracts(synthetic_splits, tmp_path):
     from sentilite.train.api import train_model
 
-    cfg = tiny_config(synthetic_splits, tmp_path / "run", tmp_path / "cache", mode="ft-a", epochs=1, augment="flip,interp",
-                      interpolation="warp_linear")
+    cfg = tiny_config(
+        synthetic_splits,
+        tmp_path / "run",
+        tmp_path / "cache",
+        mode="ft-a",
+        epochs=1,
+        augment="flip,interp",
+        interpolation="warp_linear",
+    )
     result = train_model(cfg)
     log = (result.run_dir / "train.log").read_text()
     assert "interp augmentation: each image resized by one of warp_linear, " in log

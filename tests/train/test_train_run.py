@@ -25,19 +25,40 @@ from sentilite.train.config import TrainConfigError
 def trained_run(synthetic_splits, tmp_path_factory):
     """The student at 32 px, two-phase, 2 + 2 epochs, with a test split and plots."""
     tmp = tmp_path_factory.mktemp("trained")
-    cfg = tiny_config(synthetic_splits, tmp / "run", tmp / "cache", mode="two-phase", test=str(synthetic_splits["test"]),
-                      plots=True, preset="adam-cosine", lr=3e-3)
+    cfg = tiny_config(
+        synthetic_splits,
+        tmp / "run",
+        tmp / "cache",
+        mode="two-phase",
+        test=str(synthetic_splits["test"]),
+        plots=True,
+        preset="adam-cosine",
+        lr=3e-3,
+    )
     return train_model(cfg)
 
 
 def test_run_folder_has_every_output(trained_run):
     run = trained_run.run_dir
-    for name in ("model.keras", "contract.json", "config.json", "history.csv", "metrics.json", "train.log",
-                 "learning_curves.png", "confusion_val.png", "confusion_test.png"):
+    for name in (
+        "model.keras",
+        "contract.json",
+        "config.json",
+        "history.csv",
+        "metrics.json",
+        "train.log",
+        "learning_curves.png",
+        "confusion_val.png",
+        "confusion_test.png",
+    ):
         assert (run / name).is_file(), name
     contract = read_contract(run / "model.keras")
     assert contract == PreprocessContract.from_json((run / "contract.json").read_text())
-    assert (contract.height, contract.norm.name, contract.labels) == (32, "symmetric", ("negative", "neutral", "positive"))
+    assert (contract.height, contract.norm.name, contract.labels) == (
+        32,
+        "symmetric",
+        ("negative", "neutral", "positive"),
+    )
     assert contract.interpolation == "warp_linear"  # the default: MediaPipe's resize, and the cheapest per frame
     assert contract.provenance["backbone"] == "student" and contract.provenance["mode"] == "two-phase"
     m = trained_run.metrics
@@ -92,8 +113,16 @@ def test_early_stopping_rule():
 def test_cached_features_train_the_same_model_as_the_plain_path(synthetic_splits, tmp_path):
     results = {}
     for cached in (True, False):
-        cfg = tiny_config(synthetic_splits, tmp_path / f"run-{cached}", tmp_path / "cache", augment="none",
-                          feature_cache=cached, epochs=3, preset="adam-cosine", lr=1e-2)
+        cfg = tiny_config(
+            synthetic_splits,
+            tmp_path / f"run-{cached}",
+            tmp_path / "cache",
+            augment="none",
+            feature_cache=cached,
+            epochs=3,
+            preset="adam-cosine",
+            lr=1e-2,
+        )
         results[cached] = train_model(cfg)
     a, b = results[True], results[False]
     assert (a.run_dir / "features" / "train-plain.f32").is_file() and not (b.run_dir / "features").exists()
@@ -114,9 +143,16 @@ def test_a_corrupt_jpeg_in_the_training_data_is_skipped_and_listed(synthetic_spl
     split = tmp_path / "train_with_bad.txt"
     lines = synthetic_splits["train"].read_text().splitlines()
     root = synthetic_splits["train"].parent
-    split.write_text("\n".join([f"{root / ln.rsplit(' ', 1)[0]} {ln.rsplit(' ', 1)[1]}" for ln in lines]
-                               + [f"{bad['truncated']} 0", f"{bad['text']} 2", f"{tmp_path / 'missing.jpg'} 1"]) + "\n")
-    result = train_model(tiny_config(synthetic_splits, tmp_path / "run", tmp_path / "cache", data=[str(split)], epochs=1))
+    split.write_text(
+        "\n".join(
+            [f"{root / ln.rsplit(' ', 1)[0]} {ln.rsplit(' ', 1)[1]}" for ln in lines]
+            + [f"{bad['truncated']} 0", f"{bad['text']} 2", f"{tmp_path / 'missing.jpg'} 1"]
+        )
+        + "\n"
+    )
+    result = train_model(
+        tiny_config(synthetic_splits, tmp_path / "run", tmp_path / "cache", data=[str(split)], epochs=1)
+    )
     m = result.metrics
     assert m["n_skipped"] == 3 and m["data"]["train"]["n_used"] == len(lines)
     listed = {item["path"] for item in m["skipped"]["train"]}
@@ -126,11 +162,22 @@ def test_a_corrupt_jpeg_in_the_training_data_is_skipped_and_listed(synthetic_spl
 
 
 def test_distillation_from_a_teacher(trained_run, synthetic_splits, tmp_path):
-    cfg = tiny_config(synthetic_splits, tmp_path / "student", tmp_path / "cache", mode="ft-a", teacher=str(trained_run.model_path),
-                      temperature=4.0, alpha=0.3, epochs=1)
+    cfg = tiny_config(
+        synthetic_splits,
+        tmp_path / "student",
+        tmp_path / "cache",
+        mode="ft-a",
+        teacher=str(trained_run.model_path),
+        temperature=4.0,
+        alpha=0.3,
+        epochs=1,
+    )
     result = train_model(cfg)
     targets = np.load(result.run_dir / "teacher_targets.npy")
-    assert targets.shape == (len(result.metrics["data"]["train"]["class_counts"]) and result.metrics["data"]["train"]["n"], 3)
+    assert targets.shape == (
+        len(result.metrics["data"]["train"]["class_counts"]) and result.metrics["data"]["train"]["n"],
+        3,
+    )
     np.testing.assert_allclose(targets.sum(1), 1, rtol=1e-5)
     assert "distillation: T = 4.0" in (result.run_dir / "train.log").read_text()
 
@@ -166,7 +213,9 @@ def float32_tflite(trained_run, tmp_path_factory):
     return convert_variants(model, contract, out, np.zeros((1, 32, 32, 3), np.float32), ("float32",))["float32"]
 
 
-def test_evaluate_gives_identical_metrics_for_keras_and_float32_tflite(trained_run, float32_tflite, synthetic_splits, tmp_path):
+def test_evaluate_gives_identical_metrics_for_keras_and_float32_tflite(
+    trained_run, float32_tflite, synthetic_splits, tmp_path
+):
     from sentilite.train.evaluate import evaluate_model
 
     k = evaluate_model(trained_run.model_path, synthetic_splits["test"], json_out=tmp_path / "k.json")
@@ -187,7 +236,8 @@ def test_evaluate_a_tflite_without_tensorflow(float32_tflite, synthetic_splits, 
         "for n in ('tensorflow', 'keras', 'tf_keras'): sys.modules[n] = None\n"
         "from sentilite.app.cli import main\n"
         "try:\n"
-        f"    main(['evaluate', {str(float32_tflite)!r}, '--data', {str(synthetic_splits['test'])!r}, '--json', {str(out)!r}])\n"
+        f"    main(['evaluate', {str(float32_tflite)!r}, '--data', {str(synthetic_splits['test'])!r}, '--json', "
+        f"{str(out)!r}])\n"
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"
         "assert sys.modules.get('tensorflow') is None\n"
@@ -201,8 +251,20 @@ def test_evaluate_a_tflite_without_tensorflow(float32_tflite, synthetic_splits, 
 def test_evaluate_and_train_reject_a_bad_split_with_one_line(trained_run, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("a.jpg 0\nb.jpg 7\nc.jpg\n")
-    for args in (["evaluate", str(trained_run.model_path), "--data", str(bad)],
-                 ["train", "--data", str(bad), "--backbone", "student", "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]):
+    for args in (
+        ["evaluate", str(trained_run.model_path), "--data", str(bad)],
+        [
+            "train",
+            "--data",
+            str(bad),
+            "--backbone",
+            "student",
+            "--out",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    ):
         proc = subprocess.run([sys.executable, "-m", "sentilite", *args], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2, proc.stderr
         err = proc.stderr.strip().splitlines()
@@ -213,9 +275,34 @@ def test_evaluate_and_train_reject_a_bad_split_with_one_line(trained_run, tmp_pa
 
 
 def _train_cmd(splits, out, cache, epochs):
-    return [sys.executable, "-m", "sentilite", "train", "--data", str(splits["train"]), "--val", str(splits["val"]),
-            "--backbone", "student", "--input-size", "48", "--mode", "ft-a", "--preset", "replication",
-            "--epochs", str(epochs), "--batch-size", "8", "--dropout", "0", "--out", str(out), "--cache-dir", str(cache)]
+    return [
+        sys.executable,
+        "-m",
+        "sentilite",
+        "train",
+        "--data",
+        str(splits["train"]),
+        "--val",
+        str(splits["val"]),
+        "--backbone",
+        "student",
+        "--input-size",
+        "48",
+        "--mode",
+        "ft-a",
+        "--preset",
+        "replication",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--dropout",
+        "0",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 def test_a_sigterm_whose_exception_was_swallowed_still_stops_training_at_the_next_checkpoint():
@@ -241,8 +328,13 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
     epochs = 7  # the replication schedule divides the lr by 10 after epoch 5: the resumed part must follow it
     out = tmp_path / "killed"
     env = {**os.environ, "SENTILITE_NO_PROGRESS": "1"}
-    proc = subprocess.Popen(_train_cmd(synthetic_splits, out, tmp_path / "cache", epochs), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _train_cmd(synthetic_splits, out, tmp_path / "cache", epochs),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     state = out / "checkpoint" / "state.json"
     deadline = time.time() + 240
     done = 0
@@ -262,12 +354,21 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
     killed_at = len(json.loads(state.read_text())["history"])
     assert 2 <= killed_at < epochs
     # What a kill mid-write leaves behind: --resume removes it.
-    leftovers = [out / "checkpoint" / "ckpt-0-9.part.weights.h5", out / "model.part.keras", out / ".metrics.json.x1y2.part"]
+    leftovers = [
+        out / "checkpoint" / "ckpt-0-9.part.weights.h5",
+        out / "model.part.keras",
+        out / ".metrics.json.x1y2.part",
+    ]
     for p in leftovers:
         p.write_bytes(b"half")
 
-    resumed = subprocess.run([sys.executable, "-m", "sentilite", "train", "--resume", str(out)], env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sentilite", "train", "--resume", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     history = json.loads((out / "metrics.json").read_text())
     rows = [line.split(",") for line in (out / "history.csv").read_text().splitlines()[1:]]
@@ -279,8 +380,13 @@ def test_resume_after_killing_a_training_process(synthetic_splits, tmp_path, sig
 
     # The same run without interruption reaches the same model.
     straight = tmp_path / "straight"
-    subprocess.run(_train_cmd(synthetic_splits, straight, tmp_path / "cache", epochs) + ["--quiet"], env=env,
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        _train_cmd(synthetic_splits, straight, tmp_path / "cache", epochs) + ["--quiet"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     a = [line.split(",")[5] for line in (straight / "history.csv").read_text().splitlines()[1:]]
     b = [r[5] for r in rows]
     assert np.allclose(np.array(a, float), np.array(b, float), rtol=1e-4, atol=1e-6)
@@ -301,9 +407,19 @@ def test_two_phase_on_a_small_emotion6_subset_with_the_shared_backbone(tmp_path)
         path.write_text("".join(f"{s.path} {s.label}\n" for s in ds))
         return path
 
-    cfg = tiny_config({"train": subset("train", 24), "val": subset("val", 12)}, tmp_path / "run", tmp_path / "cache",
-                      backbone_file=str(MOBILENET_FILE), feature_layer="gap", input_size=None, backbone="mobilenet_v2",
-                      mode="two-phase", epochs=1, batch_size=8, test=str(subset("test", 12)))
+    cfg = tiny_config(
+        {"train": subset("train", 24), "val": subset("val", 12)},
+        tmp_path / "run",
+        tmp_path / "cache",
+        backbone_file=str(MOBILENET_FILE),
+        feature_layer="gap",
+        input_size=None,
+        backbone="mobilenet_v2",
+        mode="two-phase",
+        epochs=1,
+        batch_size=8,
+        test=str(subset("test", 12)),
+    )
     result = train_model(cfg)
     contract = read_contract(result.model_path)
     assert (contract.height, contract.norm.name) == (224, "imagenet")

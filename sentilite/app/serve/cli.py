@@ -38,19 +38,58 @@ def load_card(model: Path, is_default: bool) -> Optional[dict[str, Any]]:
 
 @click.command("serve", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port (0: any free port).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Inference worker threads, each with its own single-threaded interpreter.")
-@click.option("--queue", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Requests queued or running at most; beyond it the server answers 503.")
-@click.option("--max-mb", type=click.FloatRange(min=0.01), default=10.0, show_default=True, help="Largest upload accepted (413 above).")
-@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SECONDS",
-              help="An upload not fully received after this long is cut off (408); no queue slot is held meanwhile.")
-@click.option("--max-mpx", type=click.FloatRange(min=0.1), default=24.0, show_default=True,
-              help="Largest image decoded, in megapixels (checked on the header; a JPEG over it is decoded at 1/2-1/8 scale).")
-def serve_command(model: Optional[str], host: str, port: int, threads: int, queue: int, max_mb: float, body_timeout: float,
-                  max_mpx: float) -> None:
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port (0: any free port)."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Inference worker threads, each with its own single-threaded interpreter.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Requests queued or running at most; beyond it the server answers 503.",
+)
+@click.option(
+    "--max-mb",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="Largest upload accepted (413 above).",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="An upload not fully received after this long is cut off (408); no queue slot is held meanwhile.",
+)
+@click.option(
+    "--max-mpx",
+    type=click.FloatRange(min=0.1),
+    default=24.0,
+    show_default=True,
+    help="Largest image decoded, in megapixels (checked on the header; a JPEG over it is decoded at 1/2-1/8 scale).",
+)
+def serve_command(
+    model: Optional[str],
+    host: str,
+    port: int,
+    threads: int,
+    queue: int,
+    max_mb: float,
+    body_timeout: float,
+    max_mpx: float,
+) -> None:
     """Serve MODEL (default: the bundled model): an upload page at /, a live browser camera at
     /camera, and a JSON API (POST /api/predict, GET /api/model, GET /healthz). Runs on uvicorn
     without TensorFlow; stops gracefully on Ctrl-C or SIGTERM, finishing requests in flight."""
@@ -64,22 +103,31 @@ def serve_command(model: Optional[str], host: str, port: int, threads: int, queu
     except ImportError as exc:
         from ...core.errors import RuntimeMissingError
 
-        raise RuntimeMissingError(f"`sentilite serve` needs Starlette and uvicorn ({exc}).", "pip install 'sentilite[serve]'") from None
+        raise RuntimeMissingError(
+            f"`sentilite serve` needs Starlette and uvicorn ({exc}).", "pip install 'sentilite[serve]'"
+        ) from None
     path, is_default = resolve_model(model, "pass the model to serve: sentilite serve MODEL.tflite")
     pool = InferencePool(path, threads=threads, queue=queue, max_pixels=int(max_mpx * 1e6))
     info = model_description(path, pool, load_card(path, is_default))
     app = create_app(pool, info, max_bytes=int(max_mb * 2**20), body_timeout_s=body_timeout)
     _log_to_stderr()
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(click.style("warning: ", fg="yellow", bold=True)
-                   + f"binding {host}: the server is reachable from other machines (no authentication)", err=True)
+        click.echo(
+            click.style("warning: ", fg="yellow", bold=True)
+            + f"binding {host}: the server is reachable from other machines (no authentication)",
+            err=True,
+        )
     sock = _bind(host, port)
-    server = _graceful_server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10,
-                                             lifespan="off"))
+    server = _graceful_server(
+        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10, lifespan="off")
+    )
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in str(bound[0]) else bound[0]
-    click.echo(f"serving {path.name} ({pool.runtime}, {threads} worker thread(s), queue {queue}) on "
-               f"http://{shown}:{bound[1]}/  (camera: /camera, API: /api/predict; Ctrl-C to stop)", err=True)
+    click.echo(
+        f"serving {path.name} ({pool.runtime}, {threads} worker thread(s), queue {queue}) on "
+        f"http://{shown}:{bound[1]}/  (camera: /camera, API: /api/predict; Ctrl-C to stop)",
+        err=True,
+    )
     try:
         server.run(sockets=[sock])  # returns after SIGINT / SIGTERM, once the requests in flight are answered
     finally:
@@ -138,6 +186,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)  # connections made before uvicorn starts accepting wait in the backlog
     except OSError as exc:
         sock.close()
-        raise InputFileError(f"Cannot listen on {host}:{port} ({exc.strerror or exc}).",
-                             "pass another --port (or --port 0 for any free one), or stop what uses it") from None
+        raise InputFileError(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc}).",
+            "pass another --port (or --port 0 for any free one), or stop what uses it",
+        ) from None
     return sock

@@ -52,8 +52,10 @@ class InferencePool:
 
     def __init__(self, model: PathLike, threads: int = 1, queue: int = 64, max_pixels: int = 24_000_000) -> None:
         if threads < 1 or queue < threads:
-            raise SentiliteError(f"--threads {threads} / --queue {queue}: need threads >= 1 and queue >= threads.",
-                                 "e.g. --threads 2 --queue 64")
+            raise SentiliteError(
+                f"--threads {threads} / --queue {queue}: need threads >= 1 and queue >= threads.",
+                "e.g. --threads 2 --queue 64",
+            )
         self.model = Path(model)
         self.threads, self.capacity, self.max_pixels = threads, queue, max_pixels
         # Built here once, in the main thread: a broken model fails at start-up, not on the first request.
@@ -78,8 +80,10 @@ class InferencePool:
         with self._lock:
             if self._admitted >= self.capacity:
                 self.refused += 1
-                raise Busy(f"The server is busy: {self._admitted} requests are queued or running (limit {self.capacity}).",
-                           "retry in a moment")
+                raise Busy(
+                    f"The server is busy: {self._admitted} requests are queued or running (limit {self.capacity}).",
+                    "retry in a moment",
+                )
             self._admitted += 1
 
     def release(self) -> None:
@@ -98,18 +102,24 @@ class InferencePool:
     def predict(self, data: bytes) -> dict[str, Any]:
         """Decode ``data`` and classify it (runs in a worker thread)."""
         if not sniff_image(data):
-            raise NotAnImage("The upload is not an image (JPEG, PNG, GIF, BMP, WebP or TIFF expected).",
-                             "send the bytes of a photo, e.g. curl --data-binary @photo.jpg")
+            raise NotAnImage(
+                "The upload is not an image (JPEG, PNG, GIF, BMP, WebP or TIFF expected).",
+                "send the bytes of a photo, e.g. curl --data-binary @photo.jpg",
+            )
         from ...core.imageio import ImageTooLargeError, decode_image_bytes
 
         t0 = time.perf_counter()
         try:
             image = decode_image_bytes(data, "the upload", self.max_pixels)
         except ImageTooLargeError as exc:
-            raise CorruptImage(exc.problem[:1].upper() + exc.problem[1:],
-                               "send a smaller image (the model looks at a few hundred pixels), or start the server with --max-mpx") from None
+            raise CorruptImage(
+                exc.problem[:1].upper() + exc.problem[1:],
+                "send a smaller image (the model looks at a few hundred pixels), or start the server with --max-mpx",
+            ) from None
         except ImageReadError as exc:
-            raise CorruptImage(exc.problem[:1].upper() + exc.problem[1:], "send the complete image file (was the upload cut short?)") from None
+            raise CorruptImage(
+                exc.problem[:1].upper() + exc.problem[1:], "send the complete image file (was the upload cut short?)"
+            ) from None
         t1 = time.perf_counter()
         clf = self._classifier()
         x = clf.encode(image)
@@ -120,8 +130,11 @@ class InferencePool:
             "label": self.labels[int(np.argmax(probs))],
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, probs)},
             "inference_ms": round((t3 - t2) * 1e3, 3),
-            "timing_ms": {"decode": round((t1 - t0) * 1e3, 3), "preprocess": round((t2 - t1) * 1e3, 3),
-                          "inference": round((t3 - t2) * 1e3, 3)},
+            "timing_ms": {
+                "decode": round((t1 - t0) * 1e3, 3),
+                "preprocess": round((t2 - t1) * 1e3, 3),
+                "inference": round((t3 - t2) * 1e3, 3),
+            },
             "image_size": [int(image.shape[1]), int(image.shape[0])],
         }
 

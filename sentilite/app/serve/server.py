@@ -63,8 +63,12 @@ async def _server_error(_: Request, exc: Exception) -> Response:
     return _error(500, "The server failed on this request.", "retry; if it persists, report it with the server's log")
 
 
-def create_app(pool: InferencePool, model_info: dict[str, Any], max_bytes: int = DEFAULT_MAX_BYTES,
-               body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> Starlette:
+def create_app(
+    pool: InferencePool,
+    model_info: dict[str, Any],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+) -> Starlette:
     """The ASGI app serving ``pool``'s model: uploads up to ``max_bytes``, each in within ``body_timeout_s``."""
     noisy = RateLimitedLog(LOG)
     short_model = {k: model_info[k] for k in ("name", "sha256", "variant", "runtime")}
@@ -74,14 +78,22 @@ def create_app(pool: InferencePool, model_info: dict[str, Any], max_bytes: int =
         try:
             data = await image_bytes(request, max_bytes, body_timeout_s)
         except TooLarge as exc:
-            return _error(413, f"The upload is {exc.args[0]} bytes; this server takes at most {max_bytes}.",
-                          "send a smaller image (the model looks at 224x224 pixels anyway), or start the server with --max-mb")
+            return _error(
+                413,
+                f"The upload is {exc.args[0]} bytes; this server takes at most {max_bytes}.",
+                "send a smaller image (the model looks at 224x224 pixels anyway), or start the server with --max-mb",
+            )
         except TooSlow as exc:
             noisy.event("slow", f"an upload was cut off after {body_timeout_s:g} s with {exc.args[0]} bytes received")
-            return _error(408, f"The upload did not arrive within {body_timeout_s:g} s.",
-                          "send the whole image at once, or start the server with a longer --body-timeout")
+            return _error(
+                408,
+                f"The upload did not arrive within {body_timeout_s:g} s.",
+                "send the whole image at once, or start the server with a longer --body-timeout",
+            )
         except BadForm as exc:
-            return _error(400, f"Cannot read the form: {exc}.", "send the raw bytes, or a multipart field named 'image'")
+            return _error(
+                400, f"Cannot read the form: {exc}.", "send the raw bytes, or a multipart field named 'image'"
+            )
         except ClientDisconnect:
             noisy.event("disconnect", "a client disconnected mid-upload")
             return Response(status_code=400)  # nobody is left to read it
@@ -105,9 +117,18 @@ def create_app(pool: InferencePool, model_info: dict[str, Any], max_bytes: int =
         return JSONResponse(model_info)
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "model": model_info["name"], "threads": pool.threads, "queue": pool.capacity,
-                             "in_flight": pool.in_flight, "handled": pool.handled, "refused": pool.refused,
-                             "uptime_s": round(time.time() - started, 1)})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": model_info["name"],
+                "threads": pool.threads,
+                "queue": pool.capacity,
+                "in_flight": pool.in_flight,
+                "handled": pool.handled,
+                "refused": pool.refused,
+                "uptime_s": round(time.time() - started, 1),
+            }
+        )
 
     async def page(request: Request) -> Response:
         name = "camera.html" if request.url.path.rstrip("/") == "/camera" else "index.html"
