@@ -80,6 +80,17 @@ def test_every_error_is_json_with_a_fix(server):
     assert request(server.url + "/nope")[1]["fix"].startswith("the routes are")
 
 
+def test_a_request_that_is_not_http_gets_json_too(server):
+    """uvicorn answers unparsable HTTP itself, before any route. Planted defect: start uvicorn with
+    its own protocol class; the answer is text/plain `Invalid HTTP request received.`"""
+    sock = connect(server.url)
+    sock.sendall(b"GARBAGE \x00\x01 not http at all\r\n\r\n")
+    status, headers, body = answer(sock)
+    sock.close()
+    assert status == 400 and headers["content-type"] == "application/json", (headers, body)
+    assert json.loads(body)["error"] == "The request is not valid HTTP." and json.loads(body)["fix"]
+
+
 def test_an_oversized_form_is_refused_while_it_streams(server):
     """The form is cut at 0.6 MB (limit 0.5 MB) and the client then waits, sending nothing more:
     the 413 must come before the body ends. Planted defect: parse the form with starlette's

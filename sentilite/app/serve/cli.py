@@ -99,6 +99,7 @@ def serve_command(
     try:
         import uvicorn
 
+        from .protocol import json_400_protocol
         from .server import create_app
     except ImportError as exc:
         from ...core.errors import RuntimeMissingError
@@ -119,7 +120,14 @@ def serve_command(
         )
     sock = _bind(host, port)
     server = _graceful_server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10, lifespan="off")
+        uvicorn.Config(
+            app,
+            http=json_400_protocol(),
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            lifespan="off",
+        )
     )
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in str(bound[0]) else bound[0]
