@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 #: set by the SIGTERM handler; the training loop reads it after every checkpoint
 _TERMINATED = threading.Event()
+#: how many sigterm_as_interrupt blocks the main thread is in
+_DEPTH: list[int] = []
 
 
 @contextlib.contextmanager
@@ -33,13 +35,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
         _TERMINATED.set()
         raise KeyboardInterrupt
 
-    _TERMINATED.clear()
+    outermost = not _DEPTH
+    if outermost:  # a nested block (train's inside the CLI's) keeps what the outer one saw
+        _TERMINATED.clear()
+    _DEPTH.append(1)
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _TERMINATED.clear()
+        _DEPTH.pop()
+        if outermost:
+            _TERMINATED.clear()
 
 
 def raise_if_terminated() -> None:
