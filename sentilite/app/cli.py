@@ -48,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
     "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
     "info": ("sentilite.app.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
+    "predict": (
+        "sentilite.app.predict",
+        "predict_command",
+        "Say what a model answers for images, folders or split files.",
+    ),
     "data": (
         "sentilite.train.pack_cli",
         "data_group",
