@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 import cv2
 import numpy as np
 
-from sentilite.core.imageio import IMAGE_SUFFIXES, image_size, max_pixels
+from sentilite.core.imageio import IMAGE_SUFFIXES, image_size, jpeg_scale, max_pixels
 
 from .errors import SourceError
 
@@ -256,7 +256,7 @@ class ImageFolderSource(Source):
 
 
 #: OpenCV's reduced JPEG decodes (libjpeg DCT scaling: the full image is never held)
-_REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def _read_within_budget(path: Path) -> Optional[np.ndarray]:
@@ -265,11 +265,8 @@ def _read_within_budget(path: Path) -> Optional[np.ndarray]:
     size, budget = image_size(path), max_pixels()
     if size is None or size[0] * size[1] <= budget:
         return cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        for scale, flag in _REDUCED:
-            if (size[0] // scale) * (size[1] // scale) <= budget:
-                return cv2.imread(str(path), flag)
-    return None
+    scale = jpeg_scale(size[0], size[1], budget) if path.suffix.lower() in (".jpg", ".jpeg") else None
+    return cv2.imread(str(path), _REDUCED[scale]) if scale else None
 
 
 class PiCameraSource(Source):

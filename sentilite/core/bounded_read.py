@@ -32,8 +32,13 @@ class BudgetExceeded(ModelFormatError):
     """A container holds more than its budget allows (entries, inflated bytes)."""
 
 
+def _as_file(source: Union[PathLike, bytes, IO[bytes]]) -> Any:
+    """A path or file object as it is; bytes wrapped in a file object."""
+    return io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+
+
 def _open_zip(source: Union[PathLike, bytes, IO[bytes]], label: str) -> zipfile.ZipFile:
-    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    fp = _as_file(source)
     try:
         zf = zipfile.ZipFile(fp)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -52,8 +57,7 @@ _REPAIR = (
 
 def has_zip(source: Union[PathLike, bytes]) -> bool:
     """Whether ``source`` ends in a zip directory (a .tflite without metadata files has none)."""
-    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return zipfile.is_zipfile(fp)
+    return zipfile.is_zipfile(_as_file(source))
 
 
 def zip_names(source: Union[PathLike, bytes, IO[bytes]], label: str) -> list[str]:

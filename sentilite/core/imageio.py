@@ -34,16 +34,22 @@ def max_pixels() -> int:
     return int(raw) if raw.strip().isdigit() and int(raw) > 0 else DEFAULT_MAX_PIXELS
 
 
+def jpeg_scale(width: int, height: int, budget: int) -> Optional[int]:
+    """The smallest JPEG decode scale (1, 2, 4 or 8: libjpeg's DCT scaling) whose pixels fit
+    ``budget``; None when even 1/8 does not. Pillow's draft mode and OpenCV's
+    ``IMREAD_REDUCED_*`` both take it."""
+    return next((s for s in (1, 2, 4, 8) if (width // s) * (height // s) <= budget), None)
+
+
 def _fit_budget(img, name: str, budget: int) -> None:
     """Shrink a JPEG's decode scale until it fits ``budget``, or refuse the image."""
     w, h = img.size
     if w * h <= budget:
         return
-    if img.format == "JPEG":
-        for scale in (2, 4, 8):
-            if (w // scale) * (h // scale) <= budget:
-                img.draft("RGB", (w // scale, h // scale))
-                return
+    scale = jpeg_scale(w, h, budget) if img.format == "JPEG" else None
+    if scale is not None:
+        img.draft("RGB", (w // scale, h // scale))
+        return
     raise ImageTooLargeError(
         f"{name} is {w}x{h} px ({w * h / 1e6:.0f} Mpx), over the decode budget of {budget / 1e6:.0f} Mpx.",
         "downscale it first (the model looks at a few hundred pixels), or raise SENTILITE_MAX_PIXELS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -31,21 +31,6 @@ class BadForm(ValueError):
     """A multipart body that cannot be parsed, or that lacks the ``image`` field."""
 
 
-async def _chunks(request: Request, deadline: float) -> AsyncIterator[bytes]:
-    stream = request.stream().__aiter__()
-    seen = 0
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(left, 0.001))
-        except StopAsyncIteration:
-            return
-        except asyncio.TimeoutError:
-            raise TooSlow(seen) from None
-        seen += len(chunk)
-        yield chunk
-
-
 async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes:
     """The request body, refused (:class:`TooLarge`) as soon as it passes ``max_bytes`` and
     (:class:`TooSlow`) when it is not in after ``timeout_s``. Raises starlette's
@@ -53,13 +38,20 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(int(declared))
+    deadline = time.monotonic() + timeout_s
+    stream = request.stream().__aiter__()
     parts, size = [], 0
-    async for chunk in _chunks(request, time.monotonic() + timeout_s):
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(deadline - time.monotonic(), 0.001))
+        except StopAsyncIteration:
+            return b"".join(parts)
+        except asyncio.TimeoutError:
+            raise TooSlow(size) from None
         size += len(chunk)
         if size > max_bytes:
             raise TooLarge(size)
         parts.append(chunk)
-    return b"".join(parts)
 
 
 async def image_bytes(request: Request, max_bytes: int, timeout_s: float) -> bytes:
