@@ -21,9 +21,13 @@ import signal
 import sys
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from sentilite.core.errors import SentiliteError
+
+if TYPE_CHECKING:
+    from sentilite.camera_demo.sources import Source
+    from sentilite.core.classifier import Classifier
 
 
 @dataclass
@@ -106,7 +110,7 @@ def _warn(msg: str) -> None:
     print(f"{bold}WARNING: {msg}{reset}", file=stream, flush=True)
 
 
-def _load_model(config: DemoConfig, classifier: Any, say: Callable[[str], None]) -> tuple[Any, str]:
+def _load_model(config: DemoConfig, classifier: Classifier, say: Callable[[str], None]) -> tuple[Any, str]:
     """The classifier (the config's model, the bundled one, or an injected one) and its path."""
     from .model import load_demo_classifier, resolve_demo_model
 
@@ -187,7 +191,7 @@ def _status_line(say: Callable[[str], None]) -> Callable[[Any, Any, str], None]:
     return status
 
 
-def _mode_line(config: DemoConfig, source: Any, pace: Optional[float], display: Any) -> str:
+def _mode_line(config: DemoConfig, source: Source, pace: Optional[float], display: Any) -> str:
     return (
         f"mode    {'sync' if config.sync else 'latest'}: "
         + ("every frame, in order" if config.sync else "newest frame (older ones dropped)")
@@ -200,7 +204,7 @@ def _mode_line(config: DemoConfig, source: Any, pace: Optional[float], display: 
     )
 
 
-def _frame_reader(config: DemoConfig, source: Any, classifier: Any, mode: str, pace: Optional[float]) -> Any:
+def _frame_reader(config: DemoConfig, source: Source, classifier: Classifier, mode: str, pace: Optional[float]) -> Any:
     """The capture thread: frames read, encoded through the model's contract, queued per ``mode``."""
     from .capture import FrameReader
 
@@ -217,7 +221,7 @@ def _frame_reader(config: DemoConfig, source: Any, classifier: Any, mode: str, p
     )
 
 
-def _run_facts(config: DemoConfig, classifier: Any, source: Any, outputs: Any) -> dict[str, Any]:
+def _run_facts(config: DemoConfig, classifier: Classifier, source: Source, outputs: Any) -> dict[str, Any]:
     """What the summary says of the run besides its figures: runtime, source, outputs, the config."""
     from .sources import redact_url
 
@@ -232,7 +236,7 @@ def _run_facts(config: DemoConfig, classifier: Any, source: Any, outputs: Any) -
     }
 
 
-def _open_and_announce(source: Any, say: Callable[[str], None]) -> None:
+def _open_and_announce(source: Source, say: Callable[[str], None]) -> None:
     """Open the source and say what it is (size and frame rate where known), with its notes."""
     source.open()
     size = f", {source.frame_size[0]}x{source.frame_size[1]}" if source.frame_size else ""
@@ -241,7 +245,7 @@ def _open_and_announce(source: Any, say: Callable[[str], None]) -> None:
         _warn(note)
 
 
-def run_demo(config: DemoConfig, *, classifier: Any = None, source: Any = None) -> dict[str, Any]:
+def run_demo(config: DemoConfig, *, classifier: Classifier = None, source: Source = None) -> dict[str, Any]:
     """Run the demo per ``config``; returns the summary (see :meth:`RunStats.summary`).
 
     ``classifier`` (a :class:`~sentilite.core.classifier.Classifier`) and ``source`` (a

@@ -11,12 +11,15 @@ source that does not come back after its reconnect attempts.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from .capture import END, FrameReader
 from .overlay import Figures, Overlay
 from .smoothing import SentimentSmoother
 from .stats import RunStats
+
+if TYPE_CHECKING:
+    from sentilite.core.classifier import Classifier
 
 
 class StopFlag:
@@ -73,7 +76,7 @@ def _frame_record(
 
 
 def run_loop(
-    classifier: Any,
+    classifier: Classifier,
     reader: FrameReader,
     smoother: SentimentSmoother,
     overlay: Overlay,

@@ -23,10 +23,13 @@ from sentilite.core.modelfile import write_tflite
 from . import checks
 from .bias_correction import correct_classifier_bias
 from .export import FLEX_WARNING, ConversionRequest, build_converter, convert_saved_model, export_saved_model, flex_ops
+from .head_checks import KerasAnswers
 from .inputs import ConvertInputs, host_facts, read_inputs
 from .int8 import layer_errors, needs_repair, try_repairs, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
+from .output_heads import output_heads
 from .pixel_in import check_pixel_input, input_quantization
+from .records import ConvertReport, VariantRow
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
 from .staging import staged
@@ -53,7 +56,7 @@ def _float32_blob(sm: Path, got: _Converted, opts: ConvertOptions) -> bytes:
     return got.float32
 
 
-def _variant_facts(v: str, inp: ConvertInputs, opts: ConvertOptions, got: _Converted) -> dict[str, Any]:
+def _variant_facts(v: str, inp: ConvertInputs, opts: ConvertOptions, got: _Converted, data: bytes) -> dict[str, Any]:
     """The conversion facts stored in the .tflite beside the contract."""
     full_integer = VARIANT_SPECS[v].full_integer
     facts: dict[str, Any] = {
@@ -74,6 +77,9 @@ def _variant_facts(v: str, inp: ConvertInputs, opts: ConvertOptions, got: _Conve
     if opts.allow_select_tf_ops:
         facts["select_tf_ops"] = True
         facts["flex_ops"] = got.flex[v]
+    heads = output_heads(data, inp.keras_model, inp.export)
+    if heads is not None:
+        facts["outputs"] = heads
     return facts
 
 
@@ -91,7 +97,7 @@ def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path
         if full_integer and inp.calib_set is not None and opts.quantizer.bias_correction:
             say("int8: correcting the classifier bias for the mean shift quantisation adds")
             data, got.bias_facts = correct_classifier_bias(
-                data, _float32_blob(sm, got, opts), inp.calib_set.inputs(inp.calib_n)
+                data, _float32_blob(sm, got, opts), inp.calib_set.inputs(inp.calib_n), inp.export.num_classes
             )
         got.convert_s[v] = time.perf_counter() - t0
         got.flex[v] = flex_ops(data) if opts.allow_select_tf_ops else []
@@ -101,7 +107,7 @@ def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path
             stage / f"{inp.model_path.stem}_{v}.tflite",
             data,
             inp.export,
-            _variant_facts(v, inp, opts, got),
+            _variant_facts(v, inp, opts, got, data),
             standard=opts.standard_metadata(),
         )
     return got
@@ -109,7 +115,7 @@ def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path
 
 def _validate_all(
     inp: ConvertInputs, got: _Converted, opts: ConvertOptions, out_dir: Path, say: Log
-) -> tuple[list[dict[str, Any]], Any]:
+) -> tuple[list[VariantRow], KerasAnswers]:
     """Score Keras and every variant on the evaluation images; time the variants interleaved."""
     say(f"validating the Keras model on {len(inp.ev)} images")
     keras_row, ref = validate_keras(inp.model_path, inp.ev, inp.contract)
@@ -138,8 +144,8 @@ def _int8_diagnosis(
     sm: Path,
     inp: ConvertInputs,
     got: _Converted,
-    rows: list[dict[str, Any]],
-    ref: Any,
+    rows: list[VariantRow],
+    ref: KerasAnswers,
     opts: ConvertOptions,
     stage: Path,
     out_dir: Path,
@@ -175,7 +181,9 @@ def _int8_diagnosis(
     ):
 
         def finish(data: bytes) -> bytes:  # as the int8 variant was finished
-            return correct_classifier_bias(data, _float32_blob(sm, got, opts), calib.inputs(n))[0]
+            return correct_classifier_bias(
+                data, _float32_blob(sm, got, opts), calib.inputs(n), calib.contract.num_classes
+            )[0]
 
         block["repair"] = try_repairs(
             sm,
@@ -205,7 +213,7 @@ def _sweep(
     sm: Path,
     inp: ConvertInputs,
     got: _Converted,
-    ref: Any,
+    ref: KerasAnswers,
     keras_accuracy: float,
     opts: ConvertOptions,
     say: Log,
@@ -219,7 +227,7 @@ def _sweep(
         inp.calib_set,
         sizes,
         inp.ev,
-        ref,
+        ref.probs,
         keras_accuracy,
         opts.io,
         opts.quantizer,
@@ -239,11 +247,11 @@ def _build_report(
     inp: ConvertInputs,
     got: _Converted,
     opts: ConvertOptions,
-    rows: list[dict[str, Any]],
+    rows: list[VariantRow],
     sweep_rows: Optional[list[dict[str, Any]]],
     notes: list[str],
     timings: dict[str, Any],
-) -> dict[str, Any]:
+) -> ConvertReport:
     checks.add_comparisons(rows, opts.tolerance)
     calib_facts = inp.calib_set.facts(inp.calib_n) if inp.calib_set is not None else None
     warnings = checks.find_warnings(rows, opts.tolerance, calib_facts, inp.ev.facts(), got.flex)

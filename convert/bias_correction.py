@@ -11,11 +11,15 @@ activation ranges and every other op stay exactly as the converter made them.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from sentilite.core.preprocess import quantize
+
+if TYPE_CHECKING:
+    from ai_edge_litert import schema_py_generated as schema_fb
 
 #: Ops that may follow the classifier layer (it must produce the logits).
 _TAIL_OPS = ("SOFTMAX", "QUANTIZE", "DEQUANTIZE", "RESHAPE")
@@ -27,32 +31,47 @@ def _schema() -> Any:
     return schema
 
 
-def _op_names(schema: Any) -> dict[int, str]:
+def _op_names(schema: ModuleType) -> dict[int, str]:
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
-def _classifier_op(model: Any, schema: Any) -> Optional[tuple[int, Any]]:
-    """(index, op) of the FULLY_CONNECTED op producing the logits, if the graph ends that way."""
+def _classifier_op(
+    model: schema_fb.ModelT, schema: ModuleType, width: Optional[int] = None
+) -> Optional[tuple[int, Any]]:
+    """(index, op) of the FULLY_CONNECTED op producing the logits, if the graph ends that way. With
+    several outputs (a multi-head model) the sentiment one is the output ``width`` wide, and the op
+    is found walking back from it."""
     names = _op_names(schema)
-    ops = model.subgraphs[0].operators
-    for idx in range(len(ops) - 1, -1, -1):
+    graph = model.subgraphs[0]
+    ops = graph.operators
+    outputs = list(graph.outputs)
+    if len(outputs) > 1:
+        wide = [t for t in outputs if width is not None and int(graph.tensors[t].shape[-1]) == width]
+        if len(wide) != 1:
+            return None
+        outputs = wide
+    producer = {int(t): i for i, op in enumerate(ops) for t in op.outputs}
+    tensor = int(outputs[0])
+    while tensor in producer:
+        idx = producer[tensor]
         code = model.operatorCodes[ops[idx].opcodeIndex]
         name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
         if name == "FULLY_CONNECTED":
             return idx, ops[idx]
         if name not in _TAIL_OPS:
             return None
+        tensor = int(ops[idx].inputs[0])
     return None
 
 
-def _tensor_array(model: Any, index: int) -> np.ndarray:
+def _tensor_array(model: schema_fb.ModelT, index: int) -> np.ndarray:
     t = model.subgraphs[0].tensors[index]
     data = model.buffers[t.buffer].data
     dtype = {0: np.float32, 2: np.int32, 9: np.int8, 3: np.uint8}[t.type]
     return np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), dtype=dtype).reshape(list(t.shape))
 
 
-def _with_output(model: Any, tensor: int) -> bytes:
+def _with_output(model: schema_fb.ModelT, tensor: int) -> bytes:
     """Flatbuffer of ``model`` whose only graph output is ``tensor`` (so any delegate may run it)."""
     import flatbuffers
 
@@ -67,7 +86,7 @@ def _with_output(model: Any, tensor: int) -> bytes:
         sg.outputs = saved
 
 
-def _fc_inputs(model: Any, op: Any, inputs: np.ndarray) -> np.ndarray:
+def _fc_inputs(model: schema_fb.ModelT, op: schema_fb.OperatorT, inputs: np.ndarray) -> np.ndarray:
     """The (dequantised) input of ``op`` for each of ``inputs`` (float32, model layout)."""
     from sentilite.core.runtime import make_interpreter
 
@@ -86,16 +105,19 @@ def _fc_inputs(model: Any, op: Any, inputs: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def correct_classifier_bias(int8_data: bytes, float_data: bytes, inputs: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+def correct_classifier_bias(
+    int8_data: bytes, float_data: bytes, inputs: np.ndarray, width: Optional[int] = None
+) -> tuple[bytes, dict[str, Any]]:
     """Return the int8 flatbuffer with its classifier bias corrected, and what was done.
 
-    ``inputs``: calibration images as float32 model inputs ``(N, H, W, 3)``. Models that do not
+    ``inputs``: calibration images as float32 model inputs ``(N, H, W, 3)``; ``width``: the number of
+    sentiment classes, which picks the sentiment output of a multi-head model. Models that do not
     end in a FULLY_CONNECTED layer (with int32 bias) are returned unchanged with the reason.
     """
     schema = _schema()
     q_model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(int8_data, 0))
     f_model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(float_data, 0))
-    q_op, f_op = _classifier_op(q_model, schema), _classifier_op(f_model, schema)
+    q_op, f_op = _classifier_op(q_model, schema, width), _classifier_op(f_model, schema, width)
     if q_op is None or f_op is None:
         return int8_data, {"applied": False, "reason": "the model does not end in a fully connected layer"}
     (_, qop), (_, fop) = q_op, f_op

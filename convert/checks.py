@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from .records import KernelCheck, VariantRow
 from .validation import clearly_slower
 
 #: A variant counts as slower than float32 only beyond this ratio (timing noise on a shared host).
@@ -17,7 +18,7 @@ INT8_VARIANTS = ("dynamic-int8", "int8")
 KERNEL_AGREEMENT_MIN = 0.99
 
 
-def add_comparisons(rows: Sequence[dict[str, Any]], tolerance: float) -> None:
+def add_comparisons(rows: Sequence[VariantRow], tolerance: float) -> None:
     """Fill in delta vs Keras, compression vs Keras / float32, speed vs float32, within_tolerance."""
     by = {r["variant"]: r for r in rows}
     ref = by.get("keras")
@@ -46,7 +47,7 @@ def add_comparisons(rows: Sequence[dict[str, Any]], tolerance: float) -> None:
 
 
 def find_warnings(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[VariantRow],
     tolerance: float,
     calibration: Optional[dict[str, Any]] = None,
     evaluation: Optional[dict[str, Any]] = None,
@@ -104,7 +105,7 @@ def find_warnings(
     return out + _image_set_warnings(calibration, evaluation)
 
 
-def _kernel_warnings(v: str, kernels: dict[str, Any]) -> list[str]:
+def _kernel_warnings(v: str, kernels: dict[str, KernelCheck]) -> list[str]:
     """A variant whose answers change with the kernel library (or that a library cannot run)."""
     out = []
     for name, k in kernels.items():
@@ -143,7 +144,7 @@ def _image_set_warnings(calibration: Optional[dict[str, Any]], evaluation: Optio
     return out
 
 
-def recommend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any]:
+def recommend(rows: Sequence[VariantRow], tolerance: float) -> dict[str, Any]:
     """The fastest converted variant within ``tolerance`` points of Keras (and not collapsed).
 
     "Fastest" must hold beyond timing noise: the variants whose median's 95 % interval overlaps

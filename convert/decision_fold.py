@@ -7,14 +7,17 @@ with the rule, for MediaPipe and any app as much as for sentilite.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentilite.core.contract import PreprocessContract
 
+if TYPE_CHECKING:
+    import keras
 
-def fold_decision_rule(model: Any, contract: PreprocessContract) -> tuple[Any, PreprocessContract, bool]:
+
+def fold_decision_rule(model: keras.Model, contract: PreprocessContract) -> tuple[Any, PreprocessContract, bool]:
     """Fold the contract's decision rule into the final Dense layer (named ``logits``, as
     ``sentilite train`` builds it); the returned contract carries an identity rule, with the
     fold in its provenance.
@@ -37,7 +40,7 @@ def fold_decision_rule(model: Any, contract: PreprocessContract) -> tuple[Any, P
     return model, folded, True
 
 
-def _find_layer(model: Any, name: str) -> Any:
+def _find_layer(model: keras.Model, name: str) -> Any:
     for layer in getattr(model, "layers", []):
         if layer.name == name:
             return layer

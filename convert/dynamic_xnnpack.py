@@ -13,9 +13,13 @@ before. Weights, scales and every other op are left exactly as the converter mad
 
 from __future__ import annotations
 
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from sentilite.core.errors import ConversionError
+
+if TYPE_CHECKING:
+    from ai_edge_litert import schema_py_generated as schema_fb
 
 
 def _schema() -> Any:
@@ -24,12 +28,12 @@ def _schema() -> Any:
     return schema
 
 
-def _builtin(model: Any, op: Any) -> int:
+def _builtin(model: schema_fb.ModelT, op: schema_fb.OperatorT) -> int:
     code = model.operatorCodes[op.opcodeIndex]
     return max(code.builtinCode, code.deprecatedBuiltinCode)
 
 
-def _opcode_index(model: Any, builtin: int, schema: Any) -> int:
+def _opcode_index(model: schema_fb.ModelT, builtin: int, schema: ModuleType) -> int:
     """Index of ``builtin``'s operator code in ``model``, added when the model has none."""
     for i, code in enumerate(model.operatorCodes):
         if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:

@@ -18,7 +18,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from sentilite.core.errors import ConversionError
 from sentilite.core.probe import CaptureStderr
@@ -34,6 +34,9 @@ from .variants import (  # noqa: F401 - re-exported: the converter's vocabulary
     parse_variants,
     variant_spec,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 PathLike = Union[str, os.PathLike]
 
@@ -95,7 +98,7 @@ def flex_ops(data: bytes) -> list[str]:
     return sorted(set(names))
 
 
-def export_saved_model(model: Any, directory: PathLike) -> Path:
+def export_saved_model(model: keras.Model, directory: PathLike) -> Path:
     """Write ``model`` as a SavedModel with one serving signature (Keras 3 ``model.export``)."""
     with captured_native_stderr():
         model.export(os.fspath(directory), format="tf_saved_model", verbose=False)
@@ -194,7 +197,7 @@ def convert_saved_model(req: ConversionRequest) -> bytes:
 
 
 def convert_keras_model(
-    model: Any,
+    model: keras.Model,
     variants: Sequence[str],
     representative: Optional[Representative] = None,
     io_type: str = "uint8",

@@ -10,15 +10,18 @@ normalisation).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import ConversionError
 
+if TYPE_CHECKING:
+    import keras
 
-def wrap_pixel_in(model: Any, contract: PreprocessContract) -> Any:
+
+def wrap_pixel_in(model: keras.Model, contract: PreprocessContract) -> Any:
     """``model`` behind a layer computing ``(pixel / 255 - mean) / std`` per channel.
 
     The layer is a 1x1 depthwise convolution with fixed weights and bias: int8 MUL and ADD with a

@@ -11,6 +11,7 @@ from sentilite.core.plotting import PLOTS_MISSING, pyplot
 from sentilite.core.reporting import fmt_float, fmt_str, markdown_table, write_csv, write_json, write_markdown
 
 from .int8 import LAYER_PLOT_FILE, int8_section, plot_layer_errors
+from .records import ConvertReport, VariantRow
 
 PathLike = Union[str, os.PathLike]
 
@@ -40,7 +41,7 @@ def _mb(v: Any) -> str:
     return "–" if v is None else f"{v / 1e6:.2f}"
 
 
-def flat_row(row: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
+def flat_row(row: VariantRow, labels: Sequence[str]) -> dict[str, Any]:
     """One table/CSV row: nested per-class F1 spread into ``f1_<label>`` columns."""
     out = {k: v for k, v in row.items() if not isinstance(v, (dict, list))}
     for name in labels:
@@ -109,7 +110,7 @@ SWEEP_COLUMNS = [
 ]
 
 
-def _noise_text(rows: Sequence[dict[str, Any]]) -> str:
+def _noise_text(rows: Sequence[VariantRow]) -> str:
     """How noisy the timings were: the widest 95 % interval of a median, relative to it."""
     spans = [
         ((r["latency_ci95"][1] - r["latency_ci95"][0]) / 2 / r["latency_ms"], r["variant"])
@@ -134,7 +135,7 @@ def _bias_text(facts: Any) -> str:
     return f" (classifier bias corrected: logit shift [{shift}] removed, measured on {facts['images']} images)"
 
 
-def _interval_text(rows: list[dict[str, Any]]) -> str:
+def _interval_text(rows: list[VariantRow]) -> str:
     """How far a top-1 agreement on this many images can be trusted, for the int8 row (else the
     least agreeing one): the Wilson 95 % interval."""
     scored = [r for r in rows if r.get("top1_agreement_ci95") and r["variant"] != "keras"]
@@ -156,7 +157,35 @@ def _interval_text(rows: list[dict[str, Any]]) -> str:
     return text
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def heads_section(rows: Sequence[VariantRow]) -> list[str]:
+    """A multi-head model's extra heads against Keras, per variant (nothing for one head)."""
+    with_heads = [r for r in rows if r.get("heads")]
+    if not with_heads:
+        return []
+    names = list(with_heads[0]["heads"])
+    head = "| variant | " + " | ".join(names) + " |"
+    out = ["## Extra heads against Keras", "", head, "|---" * (len(names) + 1) + "|"]
+    for r in with_heads:
+        cells = []
+        for n in names:
+            c = r["heads"][n]
+            if c["kind"] == "distribution":
+                cells.append(f"top-1 agree {100 * c['top1_agreement']:.1f} %, mean abs Δp {c['mean_abs_diff']:.4f}")
+            else:
+                cells.append(
+                    f"MAE {c['mae']:.3f} (" + ", ".join(f"{k} {v:.3f}" for k, v in c["mae_per_value"].items()) + ")"
+                )
+        out.append(f"| {r['variant']} | " + " | ".join(cells) + " |")
+    return out + [
+        "",
+        "Class heads: share of images whose top class equals Keras's, and mean absolute difference of their "
+        "probabilities; valence/arousal: mean absolute difference from Keras on the 1-9 scale. int8 needs repair when "
+        "a class head agrees on fewer than 97 % of images or a regression head is off by more than 0.25 on average.",
+        "",
+    ]
+
+
+def render_markdown(report: ConvertReport) -> str:
     labels = report["contract"]["labels"]
     rows = [flat_row(r, labels) for r in report["rows"]]
     model = report["model"]
@@ -191,6 +220,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "(what a device without XNNPACK would answer)." + _interval_text(report["rows"]),
         "",
     ]
+    lines += heads_section(report["rows"])
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report["warnings"]] + [""]
     plots = report["files"].get("plots") or {}
@@ -218,7 +248,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_accuracy_vs_latency(report: dict[str, Any], path: PathLike) -> bool:
+def plot_accuracy_vs_latency(report: ConvertReport, path: PathLike) -> bool:
     """Accuracy against latency per variant, point area proportional to file size."""
     plt = pyplot()
     if plt is None:
@@ -260,7 +290,7 @@ def plot_accuracy_vs_latency(report: dict[str, Any], path: PathLike) -> bool:
     return True
 
 
-def plot_calibration_sweep(report: dict[str, Any], path: PathLike) -> bool:
+def plot_calibration_sweep(report: ConvertReport, path: PathLike) -> bool:
     plt = pyplot()
     sweep = report.get("calibration_sweep")
     if plt is None or not sweep:
@@ -290,7 +320,7 @@ def _save(fig: Any, path: PathLike) -> None:
     save_figure(fig, path)
 
 
-def write_reports(report: dict[str, Any], out_dir: PathLike) -> dict[str, Optional[str]]:
+def write_reports(report: ConvertReport, out_dir: PathLike) -> dict[str, Optional[str]]:
     """Write the plots, report.md, report.json and report.csv into ``out_dir``; returns file names."""
     out = Path(out_dir)
     plots: dict[str, Optional[str]] = {"accuracy_vs_latency": None, "calibration_sweep": None}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .records import ConvertReport
 from .report import render_markdown
 
 
@@ -22,7 +23,7 @@ class ConversionResult:
     recommended: Optional[str]
     recommendation: str
     warnings: list[str]
-    report: dict[str, Any] = field(repr=False)
+    report: ConvertReport = field(repr=False)
 
     @property
     def recommended_path(self) -> Optional[Path]:

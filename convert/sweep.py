@@ -63,7 +63,7 @@ def calibration_sweep(
                 ConversionRequest(Path(saved_model_dir), "int8", calib.representative(n), io_type, quantizer=quantizer)
             )
             if float_data is not None:
-                data, _ = correct_classifier_bias(data, float_data, calib.inputs(n))
+                data, _ = correct_classifier_bias(data, float_data, calib.inputs(n), calib.contract.num_classes)
             seconds = time.perf_counter() - t0
             path = write_tflite(
                 Path(tmp) / f"int8_{n}.tflite", data, calib.contract, {"variant": "int8", "io": io_type}

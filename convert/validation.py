@@ -27,6 +27,8 @@ from sentilite.core.preprocess import normalize, resize_to_contract
 from sentilite.core.progress import make_progress
 
 from .calibration import load_dataset
+from .head_checks import KerasAnswers, head_checks, keras_answers, tflite_answers
+from .records import KernelCheck, VariantRow
 
 PathLike = Union[str, os.PathLike]
 
@@ -152,7 +154,7 @@ def median_ci95(samples: Any) -> list[float]:
     return [round(float(t[lo]), 4), round(float(t[n - 1 - lo]), 4)]  # and its mirror above
 
 
-def clearly_slower(a: dict[str, Any], b: dict[str, Any], margin: float = 1.0) -> bool:
+def clearly_slower(a: VariantRow, b: VariantRow, margin: float = 1.0) -> bool:
     """Whether row ``a`` is slower than row ``b`` beyond timing noise: their medians' 95 %
     intervals separate, and ``a``'s median is more than ``margin`` times ``b``'s. Rows without
     intervals (written by older versions) compare medians with the margin alone."""
@@ -203,10 +205,10 @@ def _io_text(detail: dict[str, Any]) -> str:
     return f"{dtype} (scale {scale:.6g}, zero point {zp})" if scale else dtype
 
 
-def score(probs: np.ndarray, ev: EvalSet, reference: Optional[np.ndarray]) -> dict[str, Any]:
+def score(probs: np.ndarray, ev: EvalSet, reference: Optional[np.ndarray]) -> VariantRow:
     """Accuracy, per-class F1 etc. of ``probs`` on ``ev``, and agreement with ``reference``."""
     m = classification_metrics(ev.y, probs, ev.contract.labels)
-    row: dict[str, Any] = {
+    row: VariantRow = {
         "n": m["n"],
         "accuracy": m["accuracy"],
         "macro_f1": m["macro_f1"],
@@ -226,10 +228,11 @@ def score(probs: np.ndarray, ev: EvalSet, reference: Optional[np.ndarray]) -> di
 
 def validate_keras(
     path: PathLike, ev: EvalSet, contract: Optional[PreprocessContract], latency_runs: int = 10
-) -> tuple[dict[str, Any], np.ndarray]:
-    """Row and probabilities of the Keras model itself (the reference)."""
+) -> tuple[VariantRow, KerasAnswers]:
+    """Row and answers (probabilities, and every extra head's) of the Keras model itself (the reference)."""
     clf = KerasClassifier(path, contract=contract)
-    probs = keras_probs(clf, ev)
+    answers = keras_answers(clf, ev)
+    probs = answers.probs
     row = {
         "variant": "keras",
         "file": Path(path).name,
@@ -241,7 +244,7 @@ def validate_keras(
     }
     x = normalize(ev.pixels[:1], ev.contract)
     row.update(median_latency_ms(lambda: clf.run_batch(x), runs=latency_runs, warmup=2))
-    return row, probs
+    return row, answers
 
 
 #: the kernel libraries besides XNNPACK every variant is also scored with (devices without XNNPACK use them)
@@ -249,7 +252,9 @@ OTHER_KERNELS = ("builtin", "reference")
 DEFAULT_KERNEL_CHECK_IMAGES = 50
 
 
-def kernel_agreement(clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarray, images: int) -> dict[str, Any]:
+def kernel_agreement(
+    clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarray, images: int
+) -> dict[str, KernelCheck]:
     """Top-1 agreement and max |Δp| of LiteRT's builtin and reference kernels with XNNPACK (what
     ``clf`` runs) on the first ``images`` evaluation images: the first hint, without a device, that
     a variant's answers depend on the kernels that run it. Each library runs in a child process
@@ -258,7 +263,7 @@ def kernel_agreement(clf: TFLiteClassifier, ev: EvalSet, xnnpack_probs: np.ndarr
 
     n = min(images, len(ev))
     x = np.stack([clf.encoder.encode_resized(px)[None] for px in ev.pixels[:n]])
-    out: dict[str, Any] = {}
+    out: dict[str, KernelCheck] = {}
     for kernels in OTHER_KERNELS:
         try:
             raw = raw_outputs_in_child(clf.path, x, kernels)
@@ -279,15 +284,16 @@ def validate_tflite(
     variant: str,
     path: PathLike,
     ev: EvalSet,
-    reference: Optional[np.ndarray],
+    reference: Union[None, np.ndarray, KerasAnswers],
     threads: int = 1,
     kernel_check_images: int = DEFAULT_KERNEL_CHECK_IMAGES,
-) -> tuple[dict[str, Any], Optional[np.ndarray], Optional[Callable[[], Any]]]:
-    """Row, probabilities and a one-image runner (for latency) of one .tflite variant.
+) -> tuple[VariantRow, Optional[np.ndarray], Optional[Callable[[], Any]]]:
+    """Row, probabilities and a one-image runner (for latency) of one .tflite variant; with the
+    Keras model's :class:`KerasAnswers` as reference, its extra heads are checked too (``heads``).
 
     When the variant cannot run here the row has ``error`` and the other two are None.
     """
-    row: dict[str, Any] = {
+    row: VariantRow = {
         "variant": variant,
         "file": Path(path).name,
         "path": str(path),
@@ -302,8 +308,14 @@ def validate_tflite(
     row["output"] = _io_text(clf.output_detail)
     row["runtime"] = f"{clf.runtime.describe()}, {threads} thread(s)"
     row["contract_warnings"] = list(clf.warnings)
-    probs = tflite_probs(clf, ev)
-    row.update(score(probs, ev, reference))
+    ref_probs = reference.probs if isinstance(reference, KerasAnswers) else reference
+    if clf.contract.heads and isinstance(reference, KerasAnswers):
+        answers = tflite_answers(clf, ev)
+        probs = answers.probs
+        row["heads"] = head_checks(clf.contract.heads, reference, answers)
+    else:
+        probs = tflite_probs(clf, ev)
+    row.update(score(probs, ev, ref_probs))
     if kernel_check_images and clf.runtime.name != "tensorflow":  # Flex models run on TF's interpreter only
         row["kernels"] = kernel_agreement(clf, ev, probs, kernel_check_images)
     x = clf.encoder.encode_resized(ev.pixels[0])[None]

@@ -7,6 +7,7 @@ variant is adding a row, not another ``elif``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import ModuleType
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -79,7 +80,12 @@ class VariantSpec:
         return self.description + (f", {io_type} I/O" if self.full_integer else "")
 
     def configure(
-        self, conv: Any, tf: Any, representative: Optional[Representative], io_type: str, quantizer: QuantizerOptions
+        self,
+        conv: Any,
+        tf: ModuleType,
+        representative: Optional[Representative],
+        io_type: str,
+        quantizer: QuantizerOptions,
     ) -> list[Any]:
         """Set ``conv`` (a TFLiteConverter) up for this variant; returns the op sets it allows."""
         if self.optimize:

@@ -26,6 +26,7 @@ from sentilite.core.signals import terminated
 from .inputs import prepare_inputs
 from .models import ModelEntry, describe_models
 from .options import BenchOptions, SSHOptions, parse_threads
+from .records import RunResult, SystemInfo
 from .results import BenchResults, build_rows, write_results
 from .transports import device_kind, make_transport
 from .transports.base import JobKey, Plan, Transport
@@ -65,12 +66,12 @@ class _Collector:
         entries: list[ModelEntry],
         device: str,
         say: Log,
-        on_result: Optional[Callable[[dict[str, Any]], None]],
+        on_result: Optional[Callable[[RunResult], None]],
     ) -> None:
         self.table, self.entries, self.device, self.say, self.on_result = table, entries, device, say, on_result
-        self.runs: list[dict[str, Any]] = []
+        self.runs: list[RunResult] = []
 
-    def __call__(self, result: dict[str, Any]) -> None:
+    def __call__(self, result: RunResult) -> None:
         key = self.table.get(str(result.get("id") or ""))
         if key is not None:
             result["model_index"], result["threads"], result["repeat_index"] = key.model_index, key.threads, key.repeat
@@ -82,7 +83,7 @@ class _Collector:
             self.on_result(result)
 
     @staticmethod
-    def _line(r: dict[str, Any]) -> str:
+    def _line(r: RunResult) -> str:
         if r.get("error"):
             return f"  {r.get('name')} x{r.get('threads')}: ERROR {r['error']}"
         lat = r.get("latency_ms") or {}
@@ -96,7 +97,7 @@ class _Collector:
 
 def _measure(
     transport: Transport, plan: Plan, work: Path, collect: _Collector, say: Log
-) -> tuple[dict[str, Any], list[str], Optional[SentiliteError], Optional[BaseException]]:
+) -> tuple[SystemInfo, list[str], Optional[SentiliteError], Optional[BaseException]]:
     """Run the plan; a failure or Ctrl-C keeps what was measured. -> (system, errors, first error, interrupt)."""
     try:
         return transport.run(plan, work, collect, say) or {}, [], None, None
@@ -131,7 +132,7 @@ def run_bench(
     options: Optional[BenchOptions] = None,
     out_dir: Optional[PathLike] = None,
     *,
-    on_result: Optional[Callable[[dict[str, Any]], None]] = None,
+    on_result: Optional[Callable[[RunResult], None]] = None,
     log: Optional[Log] = None,
     raise_on_error: bool = False,
     **overrides: Any,

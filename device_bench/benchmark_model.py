@@ -22,6 +22,7 @@ import re
 from typing import Any, Optional, Sequence
 
 from .record import BenchResult
+from .records import RunnerJob, RunnerSettings, RunResult
 
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _STATS_RE = re.compile(r"\bcount=(\d+)((?:\s+\w+=" + r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?" + r")*)")
@@ -143,7 +144,7 @@ def _ms(v: Optional[float]) -> Optional[float]:
     return None if v is None else v / 1000.0
 
 
-def to_result(parsed: dict[str, Any], job: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+def to_result(parsed: dict[str, Any], job: RunnerJob, settings: RunnerSettings) -> RunResult:
     """A parsed report as one result in the runner's schema."""
     timed = parsed.get("timed") or {}
     mean = _ms(parsed["inference_avg_us"])
@@ -193,7 +194,7 @@ def to_result(parsed: dict[str, Any], job: dict[str, Any], settings: dict[str, A
 def command(
     model: str,
     threads: int,
-    settings: dict[str, Any],
+    settings: RunnerSettings,
     binary: str = "./benchmark_model",
     input_args: Sequence[str] = (),
 ) -> list[str]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import click
 
 from sentilite.core.errors import DeviceError, SentiliteError
+
+from .records import TableRow
 
 RUN_EXAMPLES = """\b
 Examples:
@@ -286,7 +288,7 @@ def run_command(
         )
 
 
-def _show(rows: list[dict[str, Any]], table: str, as_json: bool) -> None:
+def _show(rows: list[TableRow], table: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     else:

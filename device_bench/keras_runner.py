@@ -21,11 +21,10 @@ from sentilite.core import probe
 from . import runner as R
 from .measure import make_input, timed_invocations
 from .record import BenchResult
+from .records import RunnerJob, RunnerSettings
 
 
-def measure_keras_job(
-    job: dict[str, Any], settings: dict[str, Any], base_dir: str, t_start: Optional[float]
-) -> BenchResult:
+def measure_keras_job(job: RunnerJob, settings: RunnerSettings, base_dir: str, t_start: Optional[float]) -> BenchResult:
     """Time one .keras model at one thread count with the .tflite runner's protocol."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if settings.get("cpu_mask"):

@@ -18,6 +18,8 @@ from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import InputFileError
 from sentilite.core.modelfile import read_contract, read_conversion_facts, require_format
 
+from .records import ModelFacts
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -37,7 +39,7 @@ class ModelEntry:
     def size_mb(self) -> float:
         return self.size_bytes / 1e6
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ModelFacts:
         return {
             "name": self.name,
             "path": str(self.path),

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence, Union
 from sentilite.core.errors import DeviceError, InputFileError
 
 from .inputs import DEFAULT_MAX_IMAGES
+from .records import RunnerSettings
 from .stats import DEFAULT_CV_THRESHOLD
 
 PathLike = Union[str, os.PathLike]
@@ -122,7 +123,7 @@ class BenchOptions:
         if self.min_seconds is not None and float(self.min_seconds) < 0:
             raise InputFileError(f"--min-seconds {self.min_seconds} is negative.", "e.g. --min-seconds 10")
 
-    def runner_settings(self, device_kind: str) -> dict[str, Any]:
+    def runner_settings(self, device_kind: str) -> RunnerSettings:
         """The settings every runner reads from the spec (JSON-serialisable)."""
         return {
             "runs": int(self.runs),

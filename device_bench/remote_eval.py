@@ -28,6 +28,7 @@ from sentilite.core.metrics import agreement, classification_metrics
 
 from .models import describe_models
 from .options import BenchOptions
+from .records import RunResult
 from .transports import device_kind, make_transport
 from .transports.base import Plan
 
@@ -108,7 +109,7 @@ def device_outputs(
         )
         table = plan.job_table()
 
-        def collect(result: dict[str, Any]) -> None:
+        def collect(result: RunResult) -> None:
             key = table.get(str(result.get("id")))
             k = kernels[key.variant] if key else "?"
             got[k] = result

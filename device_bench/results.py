@@ -19,6 +19,7 @@ from sentilite.core.fsutil import atomic_write_text
 from sentilite.core.probe import EMULATION_NOTE
 from sentilite.core.reporting import Column, csv_text, fmt_float, fmt_str, markdown_table, write_json
 
+from .records import ModelFacts, RunResult, SystemInfo, TableRow
 from .stats import DEFAULT_CV_THRESHOLD, VARIATION_ADVICE, aggregate
 from .sustained_report import plot_sustained, verdict_text
 
@@ -83,12 +84,12 @@ def _delegate_text(d: Optional[dict[str, Any]]) -> Optional[str]:
 
 
 def build_rows(
-    models: Sequence[dict[str, Any]],
-    runs: Sequence[dict[str, Any]],
+    models: Sequence[ModelFacts],
+    runs: Sequence[RunResult],
     threads: Sequence[int],
     device: str,
     cv_threshold: float = DEFAULT_CV_THRESHOLD,
-) -> list[dict[str, Any]]:
+) -> list[TableRow]:
     """One row per model x thread count (in the order given), aggregating its repeats."""
     rows = []
     for mi, m in enumerate(models):
@@ -149,11 +150,11 @@ class BenchResults:
     """What one ``run_bench`` produced (also what ``results.json`` holds)."""
 
     device: str
-    system: dict[str, Any]
+    system: SystemInfo
     protocol: dict[str, Any]
-    models: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
-    rows: list[dict[str, Any]]
+    models: list[ModelFacts]
+    runs: list[RunResult]
+    rows: list[TableRow]
     errors: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     created: str = field(default_factory=lambda: _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
@@ -185,7 +186,7 @@ class BenchResults:
         return results_table(self.rows)
 
 
-def results_table(rows: Sequence[dict[str, Any]], with_device: bool = False) -> str:
+def results_table(rows: Sequence[TableRow], with_device: bool = False) -> str:
     """The Markdown table, then one note line per row that has a CI, a flag or an error."""
     cols = ([("device", "device", fmt_str)] if with_device else []) + TABLE_COLUMNS
     text = markdown_table(rows, cols)
@@ -234,7 +235,7 @@ def write_results(res: BenchResults, out_dir: PathLike, plot: bool = True) -> di
     return res.files
 
 
-def describe_system(system: dict[str, Any]) -> str:
+def describe_system(system: SystemInfo) -> str:
     if not system:
         return "System: unknown."
     emu = system.get("emulation") or {}
@@ -263,7 +264,7 @@ def describe_protocol(p: dict[str, Any]) -> str:
 
 
 def plot_latency_vs_size(
-    rows: Sequence[dict[str, Any]], path: Path, title: str = "Median latency vs size", by_device: bool = False
+    rows: Sequence[TableRow], path: Path, title: str = "Median latency vs size", by_device: bool = False
 ) -> bool:
     """One point per row (variant x threads[, device]); colour = variant (or device), marker = threads."""
     from sentilite.core.plotting import pyplot, save_figure

@@ -15,6 +15,8 @@ from typing import Any, Optional, Sequence
 
 from sentilite.core.probe import summarize
 
+from .records import RunResult
+
 #: A result whose timed runs vary more than this (std / mean) is flagged.
 DEFAULT_CV_THRESHOLD = 0.10
 
@@ -92,7 +94,7 @@ def _max(values: Sequence[Optional[float]]) -> Optional[float]:
     return max(v) if v else None
 
 
-def aggregate(results: Sequence[dict[str, Any]], cv_threshold: float = DEFAULT_CV_THRESHOLD) -> dict[str, Any]:
+def aggregate(results: Sequence[RunResult], cv_threshold: float = DEFAULT_CV_THRESHOLD) -> dict[str, Any]:
     """Merge the per-process results of one model x thread count into one table row.
 
     Latency statistics pool the timed samples of all repeats (or, for tools that report only

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .records import RunResult
 from .sustained import MIN_TREND_S
 
 
@@ -24,7 +25,7 @@ def verdict_text(s: Optional[dict[str, Any]]) -> Optional[str]:
     return f"sustained {s['seconds']:.0f} s, first vs last {s['window_s']:.0f} s: {trend}, {why}{short}"
 
 
-def plot_sustained(runs: Sequence[dict[str, Any]], path: Path) -> bool:
+def plot_sustained(runs: Sequence[RunResult], path: Path) -> bool:
     """Median latency per second (left axis) and temperature (right axis) against time."""
     from sentilite.core.plotting import pyplot, save_figure
 

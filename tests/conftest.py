@@ -76,6 +76,21 @@ def tiny_variants(tiny_model, synthetic_splits, tmp_path_factory) -> dict[str, P
 
 
 @pytest.fixture(scope="session")
+def three_head_files(tmp_path_factory):
+    """(keras model, {"float32", "int8"} -> .tflite, .keras path) of a tiny untrained three-head
+    model (sentiment, seven emotions, valence/arousal) whose outputs are in another order than its
+    contract's heads."""
+    import numpy as np
+    from modelkit import HEADS_CONTRACT, TINY_CONTRACT, build_three_head_model, convert_variants, save_keras
+
+    d = tmp_path_factory.mktemp("heads")
+    model = build_three_head_model()
+    calib = np.random.default_rng(0).uniform(-1, 1, (16, *TINY_CONTRACT.input_shape)).astype(np.float32)
+    files = convert_variants(model, HEADS_CONTRACT, d, calib, variants=("float32", "int8"))
+    return model, files, save_keras(model, d / "model.keras", HEADS_CONTRACT)
+
+
+@pytest.fixture(scope="session")
 def mobilenet_sentiment(tmp_path_factory):
     """A real MobileNetV2 (../shared ImageNet backbone) with a sentiment head fitted on Emotion6
     features, saved as .keras and converted to float32 and full-int8 (uint8 I/O).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -9,12 +10,15 @@ import numpy as np
 
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import Dataset
+from sentilite.core.heads import EMOTION_HEAD, VALENCE_AROUSAL_HEAD
 from sentilite.core.imageio import load_image
 from sentilite.core.modelfile import write_contract_keras, write_tflite
 from sentilite.core.preprocess import prepare
 from sentilite.core.tf_import import import_keras
 
 TINY_CONTRACT = PreprocessContract.create(32, "symmetric", provenance={"backbone": "tiny-test-cnn"})
+#: the tiny contract with issue 30's two extra heads (seven emotions, valence/arousal)
+HEADS_CONTRACT = replace(TINY_CONTRACT, heads=(EMOTION_HEAD, VALENCE_AROUSAL_HEAD))
 
 
 def load_prepared(
@@ -116,3 +120,20 @@ def tflite_probs(data: bytes, xs: np.ndarray) -> np.ndarray:
         interp.invoke()
         out.append(interp.get_tensor(o["index"])[0])
     return np.array(out)
+
+
+def build_three_head_model(seed: int = 0):
+    """Outputs deliberately in another order than the contract's: sentiment, valence/arousal, emotions."""
+    from sentilite.core.tf_import import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(TINY_CONTRACT.input_shape)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = dict(bias_initializer="random_normal")  # non-zero biases, as after training
+    sentiment = keras.layers.Dense(3, activation="softmax", name="sentiment", **dense)(x)
+    va = keras.layers.Dense(2, activation="sigmoid", **dense)(x)
+    va = keras.layers.Rescaling(8.0, offset=1.0, name="valence_arousal")(va)
+    emotions = keras.layers.Dense(7, activation="softmax", name="emotions", **dense)(x)
+    return keras.Model(inp, [sentiment, va, emotions], name="three_heads")

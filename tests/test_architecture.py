@@ -113,3 +113,45 @@ def test_size_rules_no_function_over_80_lines_no_module_over_400():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
                     too_long.append(f"function {rel}:{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not too_long, too_long
+
+
+# Issue 29 counted 303 of 1,954 parameters typed `Any` and ~150 `dict[str, Any]` in convert and
+# device_bench; the records (convert/records.py, device_bench/records.py) and the real types of
+# models, tensors and modules halved both. These ceilings keep it so: raise them only with a reason.
+ANY_PARAMETER_CEILING = 150
+DICT_ANY_CEILING = 79
+
+
+def _parts_sources():
+    for folder in ("sentilite", "train", "convert", "device_bench", "camera_demo"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            yield path, path.read_text(encoding="utf-8")
+
+
+def count_any_parameters() -> tuple[int, int]:
+    """(parameters annotated exactly ``Any``, all parameters) over the package's functions."""
+    import ast
+
+    typed_any = total = 0
+    for _, src in _parts_sources():
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+                    if arg.arg in ("self", "cls"):
+                        continue
+                    total += 1
+                    typed_any += arg.annotation is not None and ast.unparse(arg.annotation) == "Any"
+    return typed_any, total
+
+
+def test_any_stays_cut_at_the_layer_crossings():
+    """Typed records cross the layers, not ``Any`` (issue 29): planting ``Any`` back fails here."""
+    typed_any, total = count_any_parameters()
+    dict_any = sum(
+        src.count("dict[str, Any]")
+        for path, src in _parts_sources()
+        if path.relative_to(REPO).parts[0] in ("convert", "device_bench")
+    )
+    assert typed_any <= ANY_PARAMETER_CEILING, f"{typed_any} of {total} parameters are typed Any"
+    assert dict_any <= DICT_ANY_CEILING, f"dict[str, Any] appears {dict_any} times in convert and device_bench"

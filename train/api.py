@@ -13,7 +13,8 @@ import math
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sentilite.core.fsutil import atomic_write_json
 from sentilite.core.modelfile import write_contract_keras
@@ -25,6 +26,11 @@ from .prepare import absolute_path, phase_features, preflight, read_lists
 from .session import Setup, set_up, starting_state
 from .state import TrainState
 from .summary import build_metrics
+
+if TYPE_CHECKING:
+    from sentilite.train.checkpoint import Checkpointer
+    from sentilite.train.distribute import Distribution
+    from sentilite.train.rundir import RunDir
 
 # Re-exported so ``from sentilite.train.api import evaluate_model`` works as documented.
 __all__ = ["train_model", "resume_training", "evaluate_model", "TrainConfig", "TrainResult"]
@@ -99,7 +105,7 @@ def resume_training(run_dir: str | Path, verbose: bool = True, worker_index: Opt
 
 def _run(
     config: TrainConfig,
-    run: Any,
+    run: RunDir,
     resuming: bool,
     lists: Optional[tuple[Any, Any, Any]] = None,
     chief_dir: Optional[Path] = None,
@@ -131,16 +137,16 @@ def _run(
 
 
 def _run_one_phase(
-    tf: Any,
+    tf: ModuleType,
     p: int,
     phases: list[Any],
     config: TrainConfig,
-    run: Any,
+    run: RunDir,
     setup: Setup,
-    checkpointer: Any,
+    checkpointer: Checkpointer,
     state: TrainState,
     log: Log,
-    dist: Any = None,
+    dist: Optional[Distribution] = None,
 ) -> tuple[TrainState, float]:
     from sentilite.core.tf_import import import_keras
 
@@ -178,7 +184,11 @@ def _run_one_phase(
         + ("; head on cached features" if use_features else f"; augmentation {','.join(augment) or 'off'}")
     )
     loss = LossSpec(
-        len(setup.labels), config.temperature if config.teacher else None, config.alpha, config.label_smoothing
+        len(setup.labels),
+        config.temperature if config.teacher else None,
+        config.alpha,
+        config.label_smoothing,
+        config.head_specs,
     )
     mix = MixSpec(config.mix, config.mix_alpha, int(config.seed))
     if mix.active:
@@ -225,7 +235,7 @@ def _phase_info(
     }
 
 
-def _save_model(setup: Setup, run: Any, precision: str = "float32") -> None:
+def _save_model(setup: Setup, run: RunDir, precision: str = "float32") -> None:
     """model.keras (float32) with its contract inside, or nothing: written under a temporary name, then renamed."""
     model = setup.sm.model
     if precision != "float32":
@@ -240,7 +250,7 @@ def _save_model(setup: Setup, run: Any, precision: str = "float32") -> None:
     tmp.replace(run.model)
 
 
-def _evaluate(run: Any, setup: Setup, log: Log) -> dict[str, Any]:
+def _evaluate(run: RunDir, setup: Setup, log: Log) -> dict[str, Any]:
     """val/test metrics through the core path (the same one `sentilite evaluate` uses)."""
     from sentilite.core.keras_classifier import KerasClassifier
 
@@ -256,7 +266,7 @@ def _evaluate(run: Any, setup: Setup, log: Log) -> dict[str, Any]:
     return results
 
 
-def _write_outputs(config: TrainConfig, run: Any, setup: Setup, state: TrainState, results: dict[str, Any]) -> None:
+def _write_outputs(config: TrainConfig, run: RunDir, setup: Setup, state: TrainState, results: dict[str, Any]) -> None:
     from .rundir import plot_learning_curves, write_history
 
     write_history(run, state.history)
@@ -272,7 +282,7 @@ def _write_outputs(config: TrainConfig, run: Any, setup: Setup, state: TrainStat
 
 def _train(
     config: TrainConfig,
-    run: Any,
+    run: RunDir,
     resuming: bool,
     log: Log,
     lists: Optional[tuple[Any, Any, Any]] = None,
@@ -341,10 +351,10 @@ def _train(
 
 def _finish(
     config: TrainConfig,
-    run: Any,
+    run: RunDir,
     setup: Setup,
     state: TrainState,
-    checkpointer: Any,
+    checkpointer: Checkpointer,
     monitor: Any,
     feature_seconds: float,
     t_session: float,

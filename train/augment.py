@@ -11,13 +11,17 @@ normalisation and never during evaluation.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 #: Luma weights (ITU-R BT.601) per channel, for the saturation jitter.
 _LUMA_RGB = (0.299, 0.587, 0.114)
 
 
-def augment_batch(tf: Any, images: Any, seed: Any, names: Sequence[str], color_order: str = "RGB") -> Any:
+def augment_batch(tf: ModuleType, images: Any, seed: tf.Tensor, names: Sequence[str], color_order: str = "RGB") -> Any:
     """uint8 ``(B, H, W, 3)`` -> augmented float32 pixels in [0, 255] (same colour order)."""
     x = tf.cast(images, tf.float32)
     if not names:

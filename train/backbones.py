@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Optional
 
 from sentilite.core.contract import Normalization, normalization
@@ -158,7 +159,7 @@ def _is_download_failure(exc: BaseException) -> bool:
     )
 
 
-def _build_student(size: int, keras: Any) -> Any:
+def _build_student(size: int, keras: ModuleType) -> Any:
     inp = keras.Input((size, size, 3), name="image")
     x = keras.layers.Conv2D(64, 3, activation="relu", name="conv1")(inp)
     x = keras.layers.MaxPooling2D(name="pool1")(x)
@@ -167,7 +168,7 @@ def _build_student(size: int, keras: Any) -> Any:
     return keras.Model(inp, x, name="backbone")
 
 
-def _build_application(spec: BackboneSpec, config: TrainConfig, size: int, weights: str, keras: Any) -> Any:
+def _build_application(spec: BackboneSpec, config: TrainConfig, size: int, weights: str, keras: ModuleType) -> Any:
     fn: Callable[..., Any] = getattr(keras.applications, spec.application)
     kwargs: dict[str, Any] = dict(include_top=False, pooling="avg", input_shape=(size, size, 3))
     if spec.has_width:
@@ -198,7 +199,7 @@ def _build_application(spec: BackboneSpec, config: TrainConfig, size: int, weigh
     return keras.Model(app.inputs[0], app.outputs[0], name="backbone")
 
 
-def _from_file(config: TrainConfig, keras: Any) -> Backbone:
+def _from_file(config: TrainConfig, keras: ModuleType) -> Backbone:
     path = Path(config.backbone_file)  # type: ignore[arg-type]
     require_format(path, "keras")
     try:

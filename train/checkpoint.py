@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from sentilite.core.fsutil import atomic_write_json
 
 from .state import TrainState
 
+if TYPE_CHECKING:
+    import keras
+
 STATE_VERSION = 1
 
 
@@ -33,7 +36,7 @@ class CheckpointError(SentiliteError):
     """A checkpoint cannot be used to resume."""
 
 
-def _save_weights_atomic(model: Any, path: Path) -> None:
+def _save_weights_atomic(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(path.name.replace(".weights.h5", ".part.weights.h5"))
     model.save_weights(tmp)
     os.replace(tmp, path)
@@ -67,7 +70,9 @@ class Checkpointer:
     def write_state(self, state: TrainState) -> None:
         atomic_write_json(self.state_path, {**state.to_dict(), "version": STATE_VERSION})
 
-    def save_epoch(self, model: Any, optimizer: Any, state: TrainState, phase: int, epoch: int) -> TrainState:
+    def save_epoch(
+        self, model: keras.Model, optimizer: keras.optimizers.Optimizer, state: TrainState, phase: int, epoch: int
+    ) -> TrainState:
         """Save weights + optimizer of a finished epoch, then the state that points at them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = f"ckpt-{phase}-{epoch}"
@@ -83,13 +88,13 @@ class Checkpointer:
         self._remove_stale(previous, state)
         return state
 
-    def save_best(self, model: Any, phase: int) -> str:
+    def save_best(self, model: keras.Model, phase: int) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"best-{phase}.weights.h5"
         _save_weights_atomic(model, self.folder / name)
         return name
 
-    def save_weights_only(self, model: Any, state: TrainState, tag: str) -> TrainState:
+    def save_weights_only(self, model: keras.Model, state: TrainState, tag: str) -> TrainState:
         """End of a phase: the (best-restored) weights, no optimizer (the next phase starts fresh)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{tag}.weights.h5"
@@ -107,14 +112,14 @@ class Checkpointer:
             if name and name not in keep:
                 (self.folder / name).unlink(missing_ok=True)
 
-    def load_weights(self, model: Any, name: str, own: bool = False) -> None:
+    def load_weights(self, model: keras.Model, name: str, own: bool = False) -> None:
         """Weights to resume from (the chief's), or with ``own`` this process's (a phase's best)."""
         path = (self.folder if own else self.restore_folder) / name
         if not path.is_file():
             raise CheckpointError(f"Checkpoint file {path} is missing.", "start a new run with another --out")
         model.load_weights(path)
 
-    def load_optimizer(self, optimizer: Any, variables: list[Any], name: str) -> None:
+    def load_optimizer(self, optimizer: keras.optimizers.Optimizer, variables: list[Any], name: str) -> None:
         path = self.restore_folder / name
         if not path.is_file():
             raise CheckpointError(f"Optimizer checkpoint {path} is missing.", "start a new run with another --out")

@@ -171,6 +171,14 @@ Examples:
     help="Spread this much of each hard label evenly over the classes the sample could have had.",
 )
 @click.option(
+    "--heads",
+    default="",
+    metavar="HEAD,...",
+    help="Extra heads beside sentiment, a comma list of emotions (the seven-emotion distribution, learned from "
+    "Emotion6's annotator shares) and valence_arousal (1-9). Each is taught by the images whose data folder "
+    "has its labels (Emotion6's ground_truth.txt, OASIS's valence.csv); other images teach sentiment only.",
+)
+@click.option(
     "--mix",
     type=click.Choice(MIXES),
     default="none",

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from sentilite.core.contract import INTERPOLATIONS
 from sentilite.core.errors import SentiliteError
+from sentilite.core.heads import KNOWN_HEADS, Head
 from sentilite.core.labels import SENTIMENT_LABELS
 
 from .precision import PRECISIONS
@@ -127,6 +128,9 @@ class TrainConfig:
     #: Train the frozen-backbone (FT-F) phase on cached backbone features.
     feature_cache: bool = True
     labels: Sequence[str] = SENTIMENT_LABELS
+    #: Extra heads beside sentiment (issue 30): ``emotions`` (the seven-emotion distribution) and/or
+    #: ``valence_arousal``; taught by the images whose data folder has their labels (core.affect).
+    heads: Sequence[str] = ()
     #: Threads decoding images (default: CPU count).
     workers: Optional[int] = None
     #: After training, fit the contract's decision rule (temperature, neutral offset) on --val: fit | none.
@@ -150,9 +154,17 @@ class TrainConfig:
         )
         self.augment = parse_augment(self.augment)
         self.labels = tuple(self.labels)
+        if isinstance(self.heads, str):
+            self.heads = [h.strip() for h in self.heads.split(",") if h.strip()]
+        self.heads = tuple(self.heads)
         if isinstance(self.worker_hosts, str):
             self.worker_hosts = [h.strip() for h in self.worker_hosts.split(",") if h.strip()]
         self.worker_hosts = list(self.worker_hosts)
+
+    @property
+    def head_specs(self) -> tuple[Head, ...]:
+        """The extra heads, in the order a model outputs them (the contract's)."""
+        return tuple(KNOWN_HEADS[name] for name in KNOWN_HEADS if name in self.heads)
 
     def validate(self) -> TrainConfig:
         problems: list[tuple[str, str]] = []
@@ -180,6 +192,9 @@ class TrainConfig:
             problems.append(
                 (f"Unknown class weighting {self.class_weight!r}.", f"use one of {', '.join(CLASS_WEIGHTS)}")
             )
+        unknown = [h for h in self.heads if h not in KNOWN_HEADS]
+        if unknown:
+            problems.append((f"Unknown head(s) {', '.join(unknown)}.", f"use {', '.join(KNOWN_HEADS)}"))
         problems += self._numeric_problems()
         if problems:
             raise TrainConfigError(problems[0][0], problems[0][1])
@@ -269,6 +284,7 @@ class TrainConfig:
         d["teacher"] = list(self.teacher)
         d["augment"] = list(self.augment)
         d["labels"] = list(self.labels)
+        d["heads"] = list(self.heads)
         return d
 
     @classmethod

@@ -24,7 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from sentilite.core.errors import ImageReadError, InputFileError
 from sentilite.core.fsutil import atomic_write_json
 from sentilite.core.imageio import load_image
 from sentilite.core.preprocess import resize_to_contract
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 CACHE_VERSION = 1
 
@@ -301,7 +305,7 @@ def make_source(dataset: Dataset, contract: PreprocessContract, cache_dir: Optio
 # -- tf.data --------------------------------------------------------------------------------------
 
 
-def normalize_tf(tf: Any, pixels: Any, contract: PreprocessContract) -> Any:
+def normalize_tf(tf: ModuleType, pixels: tf.Tensor, contract: PreprocessContract) -> Any:
     """``(pixel / 255 - mean) / std`` in float32: the same operations, in the same order, as
     :func:`sentilite.core.preprocess.normalize` (tested equal on real images)."""
     if contract.norm.name == "raw":
@@ -379,7 +383,9 @@ def image_batches(
     return ds.prefetch(2)
 
 
-def augment_and_normalize(tf: Any, x: Any, seed: Any, names: Sequence[str], contract: PreprocessContract) -> Any:
+def augment_and_normalize(
+    tf: ModuleType, x: tf.Tensor, seed: tf.Tensor, names: Sequence[str], contract: PreprocessContract
+) -> Any:
     from .augment import augment_batch
 
     return normalize_tf(tf, augment_batch(tf, x, seed, names, contract.color_order), contract)

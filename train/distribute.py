@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -92,7 +93,7 @@ def tf_config_from_flags(hosts: Sequence[str], index: int) -> dict[str, Any]:
     return {"cluster": {"worker": list(hosts)}, "task": {"type": "worker", "index": int(index)}}
 
 
-def _mirrored_devices(tf: Any) -> Optional[list[str]]:
+def _mirrored_devices(tf: ModuleType) -> Optional[list[str]]:
     """Every GPU; without one, ``SENTILITE_LOGICAL_CPUS=N`` logical CPUs (how the tests mirror on a CPU)."""
     if tf.config.list_physical_devices("GPU"):
         return None
@@ -104,7 +105,7 @@ def _mirrored_devices(tf: Any) -> Optional[list[str]]:
 
 
 def make_distribution(
-    tf: Any, kind: str, hosts: Sequence[str] = (), index: Optional[int] = None, timeout_s: Optional[float] = None
+    tf: ModuleType, kind: str, hosts: Sequence[str] = (), index: Optional[int] = None, timeout_s: Optional[float] = None
 ) -> Optional[Distribution]:
     """The strategy for ``kind`` (None for one device). Must run before any other TensorFlow op."""
     if kind == "none":

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .data import ImageSource, RecordFile, eval_batches
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 FEATURE_VERSION = 1
 
@@ -54,7 +58,7 @@ class FeatureStore:
 
 
 def extract_features(
-    backbone: Any,
+    backbone: keras.Model,
     source: ImageSource,
     indices: np.ndarray,
     store: FeatureStore,
@@ -68,7 +72,7 @@ def extract_features(
     tf = import_tensorflow("training")
 
     @tf.function(reduce_retracing=True)
-    def forward(x: Any) -> Any:
+    def forward(x: tf.Tensor) -> Any:
         if flip:
             x = tf.reverse(x, axis=[2])
         return backbone(x, training=False)

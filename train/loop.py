@@ -11,21 +11,29 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 import numpy as np
+
+from sentilite.core.heads import Head
 
 from .checkpoint import Checkpointer
 from .data import ImageSource, epoch_order, image_batches, normalize_tf
 from .distribute import Distribution
 from .ema import averaged_weights
 from .features import FeatureStore, feature_batches
+from .head_losses import head_loss
 from .losses import distillation_loss, hard_loss, unpack_targets
 from .mixing import MixSpec, mix_batch
 from .precision import scaled
 from .presets import PhaseSpec, learning_rate_at
 from .rundir import live_progress, raise_if_terminated
 from .state import TrainState
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 
 @dataclass
@@ -81,12 +89,18 @@ class LossSpec:
     temperature: Optional[float] = None
     alpha: float = 0.1
     label_smoothing: float = 0.0
+    #: extra heads: ``logits`` then holds their outputs after the C sentiment logits
+    heads: tuple[Head, ...] = ()
 
-    def per_sample(self, tf: Any, y: Any, logits: Any, t: Any) -> Any:
-        teacher, mask = unpack_targets(t, self.num_classes)
+    def per_sample(self, tf: ModuleType, y: tf.Tensor, logits: tf.Tensor, t: tf.Tensor) -> Any:
+        teacher_width = self.num_classes if self.temperature is not None else 1
+        teacher, mask, tail = unpack_targets(t, self.num_classes, teacher_width)
+        z = logits[:, : self.num_classes]
         if self.temperature is None:
-            return hard_loss(tf, y, logits, mask, self.label_smoothing)
-        return distillation_loss(tf, y, logits, teacher, self.temperature, self.alpha, mask, self.label_smoothing)
+            loss = hard_loss(tf, y, z, mask, self.label_smoothing)
+        else:
+            loss = distillation_loss(tf, y, z, teacher, self.temperature, self.alpha, mask, self.label_smoothing)
+        return loss + head_loss(tf, self.heads, logits[:, self.num_classes :], tail) if self.heads else loss
 
 
 @dataclass
@@ -99,6 +113,7 @@ class SplitArrays:
     weights: Optional[np.ndarray] = None  # per class
     targets: Optional[np.ndarray] = None  # (len(source), Ct + C): losses.pack_targets rows (prepare.split_arrays)
     features: list[FeatureStore] = field(default_factory=list)
+    tail: int = 0  # target columns of the extra heads (train.head_losses)
 
 
 class PhaseRunner:
@@ -106,9 +121,9 @@ class PhaseRunner:
 
     def __init__(
         self,
-        tf: Any,
-        net: Any,
-        optimizer: Any,
+        tf: ModuleType,
+        net: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
         spec: PhaseSpec,
         loss: LossSpec,
         l2_vars: list[Any],
@@ -124,7 +139,7 @@ class PhaseRunner:
         wd = float(spec.weight_decay)
         replicas = dist.replicas if dist else 1
 
-        def step(x: Any, y: Any, w: Any, t: Any, global_n: Any) -> Any:
+        def step(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, t: tf.Tensor, global_n: tf.Tensor) -> Any:
             # The loss of a replica's share over the *global* batch size: summed over replicas
             # (as tf.distribute sums gradients), it is the mean over the global batch.
             if x.dtype == tf.uint8:  # pixels from a pack: normalised here, on the accelerator
@@ -145,17 +160,17 @@ class PhaseRunner:
                 total = scaled(optimizer, total)
             grads = tape.gradient(total, variables)
             optimizer.apply_gradients(zip(grads, variables))
-            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            pred = tf.argmax(logits[:, : loss.num_classes], axis=-1, output_type=tf.int32)
             return data_loss, tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
 
         @tf.function(reduce_retracing=True)
-        def train_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+        def train_step(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, t: tf.Tensor) -> Any:
             return step(x, y, w, t, tf.cast(tf.shape(y)[0], tf.float32))
 
         self.global_batch = dist.per_replica_batch(spec.batch_size) * replicas if dist else spec.batch_size
 
         @tf.function(reduce_retracing=True)
-        def dist_step(x: Any, y: Any, w: Any, t: Any) -> Any:
+        def dist_step(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, t: tf.Tensor) -> Any:
             n = tf.constant(float(self.global_batch), tf.float32)
             data_loss, correct = dist.strategy.run(step, args=(x, y, w, t, n))
             return dist.strategy.reduce("SUM", data_loss, axis=None), dist.strategy.reduce("SUM", correct, axis=None)
@@ -164,8 +179,8 @@ class PhaseRunner:
             train_step = dist_step
 
         @tf.function(reduce_retracing=True)
-        def eval_step(x: Any, y: Any) -> Any:
-            logits = net(x, training=False)
+        def eval_step(x: tf.Tensor, y: tf.Tensor) -> Any:
+            logits = net(x, training=False)[:, : loss.num_classes]  # validation judges the sentiment head
             per = hard_loss(tf, y, logits)
             pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return tf.reduce_sum(per), tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
@@ -212,7 +227,7 @@ def _train_batches(
     if hasattr(train.source, "batches"):  # a pack: streamed shard by shard
         steps = dist.steps(len(train.indices), spec.batch_size) if dist else None
         batch = dist.per_replica_batch(spec.batch_size) if dist else spec.batch_size
-        return train.source.batches(train.weights, batch, augment, seed, phase, epoch, dist, steps)
+        return train.source.batches(train.weights, batch, augment, seed, phase, epoch, dist, steps, tail=train.tail)
     if hasattr(train.source, "set_epoch"):  # the interp augmentation draws each image's resize method
         train.source.set_epoch(seed, phase, epoch)
     order = train.indices[epoch_order(len(train.indices), seed, phase, epoch)]
@@ -278,7 +293,7 @@ def _epoch_row(
 def run_phase(
     *,
     runner: PhaseRunner,
-    model: Any,
+    model: keras.Model,
     checkpointer: Checkpointer,
     state: TrainState,
     phase: int,

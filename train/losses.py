@@ -13,32 +13,41 @@ Distillation (Hinton et al. 2015, as in the distillation study, T = 4 by default
 The T² factor keeps the soft term's gradients on the same scale as the hard term's when T changes.
 
 What the loop feeds the step as ``t`` is :func:`pack_targets`' row per sample: the teacher's
-probabilities (or one zero) followed by the C-wide class mask.
+probabilities (or one zero), the C-wide class mask, then the extra heads' target columns
+(``train.head_losses``; none for a sentiment-only model).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 _EPS = 1e-12
 _MASKED = -1e4  # a logit whose softmax is 0 in float32 and whose product with a 0 target is 0, not NaN
 
 
-def pack_targets(teacher: Optional[np.ndarray], masks: np.ndarray) -> np.ndarray:
-    """(n, Ct + C) rows: teacher probabilities (Ct = C) or a zero column (Ct = 1), then the class masks."""
+def pack_targets(teacher: Optional[np.ndarray], masks: np.ndarray, heads: Optional[np.ndarray] = None) -> np.ndarray:
+    """(n, Ct + C + H) rows: teacher probabilities (Ct = C) or a zero column (Ct = 1), the class
+    masks, then the extra heads' columns (H = 0 without them)."""
     masks = np.asarray(masks, np.float32)
     head = np.zeros((len(masks), 1), np.float32) if teacher is None else np.asarray(teacher, np.float32)
-    return np.concatenate([head, masks], axis=1)
+    tail = np.zeros((len(masks), 0), np.float32) if heads is None else np.asarray(heads, np.float32)
+    return np.concatenate([head, masks, tail], axis=1)
 
 
-def unpack_targets(t: Any, num_classes: int) -> tuple[Any, Any]:
-    """(teacher part, class masks) of a batch of :func:`pack_targets` rows."""
-    return t[:, :-num_classes], t[:, -num_classes:]
+def unpack_targets(t: tf.Tensor, num_classes: int, teacher_width: int = 1) -> tuple[Any, Any, Any]:
+    """(teacher part, class masks, the heads' columns) of a batch of :func:`pack_targets` rows
+    (``teacher_width``: C with a teacher, else 1)."""
+    end = teacher_width + num_classes
+    return t[:, :teacher_width], t[:, teacher_width:end], t[:, end:]
 
 
-def hard_loss(tf: Any, y: Any, logits: Any, mask: Any = None, smoothing: float = 0.0) -> Any:
+def hard_loss(tf: ModuleType, y: tf.Tensor, logits: tf.Tensor, mask: tf.Tensor = None, smoothing: float = 0.0) -> Any:
     """Cross-entropy of label ``y`` among the classes ``mask`` allows (all when None), label-smoothed."""
     y = tf.cast(y, tf.int32)
     if mask is None and not smoothing:
@@ -55,13 +64,13 @@ def hard_loss(tf: Any, y: Any, logits: Any, mask: Any = None, smoothing: float =
 
 
 def distillation_loss(
-    tf: Any,
-    y: Any,
-    logits: Any,
-    soft_targets: Any,
+    tf: ModuleType,
+    y: tf.Tensor,
+    logits: tf.Tensor,
+    soft_targets: tf.Tensor,
     temperature: float,
     alpha: float,
-    mask: Any = None,
+    mask: tf.Tensor = None,
     smoothing: float = 0.0,
 ) -> Any:
     """Per-sample distillation loss (see the module docstring); ``soft_targets`` = p_T."""

@@ -13,7 +13,11 @@ uninterrupted one would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class MixSpec:
         return self.kind != "none"
 
 
-def _beta(tf: Any, alpha: float, seed: Any) -> Any:
+def _beta(tf: ModuleType, alpha: float, seed: tf.Tensor) -> Any:
     """One Beta(alpha, alpha) draw from two stateless Gamma draws."""
     a = tf.constant(float(alpha), tf.float32)
     g1 = tf.random.stateless_gamma([], seed=seed, alpha=a)
@@ -37,7 +41,7 @@ def _beta(tf: Any, alpha: float, seed: Any) -> Any:
     return g1 / tf.maximum(g1 + g2, 1e-12)
 
 
-def box_mask(tf: Any, height: Any, width: Any, lam: Any, seed: Any) -> Any:
+def box_mask(tf: ModuleType, height: tf.Tensor, width: tf.Tensor, lam: tf.Tensor, seed: tf.Tensor) -> Any:
     """(H, W, 1) float mask, 1 inside a box of about ``1 - lam`` of the image, centred uniformly
     (clipped at the borders as in the CutMix paper)."""
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
@@ -53,7 +57,7 @@ def box_mask(tf: Any, height: Any, width: Any, lam: Any, seed: Any) -> Any:
     return (inside_r[:, None] * inside_c[None, :])[:, :, None]
 
 
-def mix_batch(tf: Any, x: Any, spec: MixSpec, step: Any) -> tuple[Any, Any, Any]:
+def mix_batch(tf: ModuleType, x: tf.Tensor, spec: MixSpec, step: tf.Tensor) -> tuple[Any, Any, Any]:
     """(mixed x, permutation, lam): ``lam`` is the share of each sample's own content (for CutMix,
     the area actually kept after clipping)."""
     seed = tf.stack([tf.constant(int(spec.seed), tf.int64), tf.cast(step, tf.int64) * 7 + 1])

@@ -7,6 +7,13 @@ Four views share the same layers:
 - ``logits_model``: image -> logits (what training optimises; distillation needs logits);
 - ``model``: image -> probabilities (what is saved as model.keras; contract output "probabilities").
 
+With extra heads (issue 30: the seven emotions, valence/arousal) the head has one Dense per head
+on the same features, and ``head``/``logits_model`` output their concatenation, ``[sentiment
+logits | emotion logits | valence/arousal pre-activations]`` (one tensor, so the training step,
+mixing and tf.distribute stay as they are; ``train.head_losses`` splits it). ``model`` outputs
+each head by name, in the contract's order: ``sentiment`` (softmax), ``emotions`` (softmax) and
+``valence_arousal`` (``low + (high - low) * sigmoid``, on the head's scale).
+
 Frozen-backbone training on cached features trains ``head`` alone, which updates the very same
 weights ``model`` uses.
 """
@@ -14,7 +21,13 @@ weights ``model`` uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+from sentilite.core.heads import Head
 
 from .backbones import Backbone
 
@@ -34,7 +47,15 @@ class SentimentModel:
         }
 
 
-def build_head(feature_dim: int, num_classes: int, dropout: float, hidden: tuple[int, ...], keras: Any) -> Any:
+def build_head(
+    feature_dim: int,
+    num_classes: int,
+    dropout: float,
+    hidden: tuple[int, ...],
+    keras: ModuleType,
+    heads: tuple[Head, ...] = (),
+) -> tuple[keras.Model, keras.Model]:
+    """(the head as trained: one output tensor, the head's parts: one output per head)."""
     inp = keras.Input((feature_dim,), name="features")
     x = inp
     for i, units in enumerate(hidden):
@@ -42,11 +63,29 @@ def build_head(feature_dim: int, num_classes: int, dropout: float, hidden: tuple
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)  # float32 logits under mixed precision
-    return keras.Model(inp, logits, name="head")
+    if not heads:
+        head = keras.Model(inp, logits, name="head")
+        return head, head
+    parts = [logits] + [keras.layers.Dense(h.width, name=f"{h.name}_logits", dtype="float32")(x) for h in heads]
+    joined = keras.layers.Concatenate(name="head_outputs", dtype="float32")(parts)
+    return keras.Model(inp, joined, name="head"), keras.Model(inp, parts, name="head_parts")
+
+
+def _head_output(keras: ModuleType, head: Head, z: Any) -> Any:
+    if head.kind == "distribution":
+        return keras.layers.Softmax(name=head.name, dtype="float32")(z)
+    lo, hi = head.scale or (0.0, 1.0)
+    squashed = keras.layers.Activation("sigmoid", name=f"{head.name}_unit", dtype="float32")(z)
+    return keras.layers.Rescaling(hi - lo, offset=lo, name=head.name, dtype="float32")(squashed)
 
 
 def assemble(
-    backbone: Backbone, num_classes: int, dropout: float, name: str = "sentilite", precision: str = "float32"
+    backbone: Backbone,
+    num_classes: int,
+    dropout: float,
+    name: str = "sentilite",
+    precision: str = "float32",
+    heads: tuple[Head, ...] = (),
 ) -> SentimentModel:
     """The four views; under mixed precision the backbone and head compute in 16 bits (a
     --backbone-file keeps the policy it was saved with, so it is re-created in ``precision``)."""
@@ -55,14 +94,24 @@ def assemble(
     from .precision import with_policy
 
     keras = import_keras("training")
-    head = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras)
+    head, parts = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras, heads)
     net = backbone.model
     if precision != "float32":
         net = with_policy(keras, net, precision)
-        head = with_policy(keras, head, precision, keep_float32=("logits",))
+        keep = ("logits", "head_outputs", *(f"{h.name}_logits" for h in heads))
+        head = with_policy(keras, head, precision, keep_float32=keep)
+        parts = (
+            head
+            if not heads
+            else keras.Model(head.input, [head.get_layer(n).output for n in keep if n != "head_outputs"])
+        )
     image = keras.Input((backbone.size, backbone.size, 3), name="image")
-    logits = head(net(image))
-    logits_model = keras.Model(image, logits, name=f"{name}_logits")
-    probs = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
-    model = keras.Model(image, probs, name=name)
-    return SentimentModel(net, head, logits_model, model)
+    features = net(image)
+    logits_model = keras.Model(image, head(features), name=f"{name}_logits")
+    if not heads:
+        probs = keras.layers.Softmax(name="probabilities", dtype="float32")(logits_model.output)
+        return SentimentModel(net, head, logits_model, keras.Model(image, probs, name=name))
+    zs = parts(features)
+    outputs = [keras.layers.Softmax(name="sentiment", dtype="float32")(zs[0])]
+    outputs += [_head_output(keras, h, z) for h, z in zip(heads, zs[1:])]
+    return SentimentModel(net, head, logits_model, keras.Model(image, outputs, name=name))

@@ -12,7 +12,10 @@ A randomly initialised backbone (``--weights none``) keeps its BatchNorm trainab
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import keras
 
 PHASES_OF_MODE: dict[str, tuple[str, ...]] = {"ft-f": ("ft-f",), "ft-a": ("ft-a",), "two-phase": ("ft-f", "ft-a")}
 
@@ -21,7 +24,7 @@ def phases_for(mode: str) -> tuple[str, ...]:
     return PHASES_OF_MODE[mode]
 
 
-def iter_layers(model: Any) -> Iterator[Any]:
+def iter_layers(model: keras.Model) -> Iterator[Any]:
     """Every layer of ``model``, descending into nested models."""
     for layer in getattr(model, "layers", []):
         yield layer
@@ -29,14 +32,14 @@ def iter_layers(model: Any) -> Iterator[Any]:
             yield from iter_layers(layer)
 
 
-def is_batchnorm(layer: Any) -> bool:
+def is_batchnorm(layer: keras.Layer) -> bool:
     from sentilite.core.tf_import import import_keras
 
     keras = import_keras("training")
     return isinstance(layer, keras.layers.BatchNormalization)
 
 
-def apply_phase(backbone: Any, phase: str, pretrained: bool = True) -> None:
+def apply_phase(backbone: keras.Model, phase: str, pretrained: bool = True) -> None:
     """Freeze ``backbone`` for ``phase`` ("ft-f" or "ft-a"). The head is never frozen.
 
     ``pretrained=False`` (random initialisation): in ft-a BatchNorm trains normally, since there
@@ -55,7 +58,7 @@ def apply_phase(backbone: Any, phase: str, pretrained: bool = True) -> None:
         raise ValueError(f"unknown phase {phase!r}")
 
 
-def trainable_summary(model: Any) -> dict[str, int]:
+def trainable_summary(model: keras.Model) -> dict[str, int]:
     """Parameter counts: total, trainable, non-trainable."""
     import numpy as np
 

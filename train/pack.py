@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
@@ -109,7 +110,7 @@ def pack_contract(contract: PreprocessContract) -> dict[str, Any]:
     }
 
 
-def _example(tf: Any, image: bytes, label: int, index: int) -> bytes:
+def _example(tf: ModuleType, image: bytes, label: int, index: int) -> bytes:
     feature = {
         "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image])),
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
@@ -121,7 +122,7 @@ def _example(tf: Any, image: bytes, label: int, index: int) -> bytes:
 class _ShardWriter:
     """Fills ``shard-NNNNN.tfrecord`` files of ``size`` records each, in order."""
 
-    def __init__(self, tf: Any, folder: Path, size: int) -> None:
+    def __init__(self, tf: ModuleType, folder: Path, size: int) -> None:
         self.tf, self.folder, self.size = tf, folder, size
         self.shards: list[dict[str, Any]] = []
         self.writer: Any = None

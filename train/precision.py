@@ -10,12 +10,17 @@ always float32, so conversion and every consumer see the same network as after f
 
 from __future__ import annotations
 
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
-def describe_devices(tf: Any) -> list[dict[str, Any]]:
+def describe_devices(tf: ModuleType) -> list[dict[str, Any]]:
     """Every physical device TensorFlow can use (type, name, and for a GPU its model and compute capability)."""
     out = []
     for dev in tf.config.list_physical_devices():
@@ -45,19 +50,19 @@ def devices_line(devices: list[dict[str, Any]]) -> str:
     return f"training on {len(gpus)} GPU(s): {names}"
 
 
-def set_policy(keras: Any, precision: str) -> None:
+def set_policy(keras: ModuleType, precision: str) -> None:
     """Make ``precision`` the global dtype policy for the layers built next (float32 resets it)."""
     keras.mixed_precision.set_dtype_policy(precision)
 
 
-def wrap_optimizer(keras: Any, optimizer: Any, precision: str) -> Any:
+def wrap_optimizer(keras: ModuleType, optimizer: keras.optimizers.Optimizer, precision: str) -> Any:
     """float16 needs loss scaling (bfloat16 has float32's exponent range, so it does not)."""
     if precision == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
 
-def scaled(optimizer: Any, loss: Any) -> Any:
+def scaled(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> Any:
     """The loss to differentiate: scaled up under a LossScaleOptimizer (it unscales the gradients)."""
     scale = getattr(optimizer, "scale_loss", None)
     return scale(loss) if scale is not None else loss
@@ -73,7 +78,7 @@ def _rewrite_policies(config: Any, policy: str) -> Any:
     return config
 
 
-def with_policy(keras: Any, model: Any, policy: str, keep_float32: tuple[str, ...] = ()) -> Any:
+def with_policy(keras: ModuleType, model: keras.Model, policy: str, keep_float32: tuple[str, ...] = ()) -> Any:
     """A copy of a functional ``model`` whose layers compute in ``policy``, with the same weights.
 
     A model loaded from a file keeps the policy it was saved with, whatever the global policy

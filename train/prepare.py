@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -19,6 +19,14 @@ from sentilite.core.errors import InputFileError
 
 from .config import TrainConfig
 from .rundir import live_progress
+
+if TYPE_CHECKING:
+    from sentilite.core.heads import Head
+    from sentilite.train.backbones import Backbone
+    from sentilite.train.data import ImageSource
+    from sentilite.train.rundir import RunDir
+    from sentilite.train.session import Setup
+    from sentilite.train.stream import PackedSource
 
 
 @contextlib.contextmanager
@@ -113,24 +121,38 @@ def prepare_source(
     return source
 
 
-def log_skipped(name: str, source: Any, log: Callable[[str], None]) -> None:
+def log_skipped(name: str, source: ImageSource | PackedSource, log: Callable[[str], None]) -> None:
     if source.skipped:
         log(f"{name}: skipped {len(source.skipped)} unreadable image(s):")
         for item in source.skipped_list():
             log(f"  skipped {item['path']}: {item['reason']}")
 
 
-def split_arrays(source: Any, weights: Optional[np.ndarray] = None, teacher: Optional[np.ndarray] = None) -> Any:
-    """A split for the loop; its per-sample targets are the teacher's probabilities and the class masks."""
+def split_arrays(
+    source: ImageSource | PackedSource,
+    weights: Optional[np.ndarray] = None,
+    teacher: Optional[np.ndarray] = None,
+    heads: tuple[Head, ...] = (),
+) -> Any:
+    """A split for the loop; its per-sample targets are the teacher's probabilities, the class masks
+    and the extra heads' labels (from the data folders' affect files; none for a pack)."""
+    from sentilite.core.affect import affect_labels_for
+
+    from .head_losses import head_columns, tail_width
     from .loop import SplitArrays
     from .losses import pack_targets
 
     labels = np.asarray(source.dataset.y, np.int64)
-    targets = pack_targets(teacher, source.dataset.label_masks())
-    return SplitArrays(source, source.valid_indices(), labels, weights, targets)
+    columns = None
+    if heads:
+        packed = hasattr(source, "batches")
+        affect = [None] * len(labels) if packed else affect_labels_for(source.dataset.paths)
+        columns = head_columns(heads, affect)
+    targets = pack_targets(teacher, source.dataset.label_masks(), columns)
+    return SplitArrays(source, source.valid_indices(), labels, weights, targets, tail=tail_width(heads))
 
 
-def feature_folder(source: Any, backbone: Any, run: Any) -> Path:
+def feature_folder(source: ImageSource | PackedSource, backbone: Backbone, run: RunDir) -> Path:
     """Beside the image cache when the features can be shared (pretrained backbone, cached images):
     later runs on the same images and backbone (e.g. a sweep of heads) reuse them. Else in the run."""
     if source.cached and backbone.fingerprint:
@@ -139,7 +161,13 @@ def feature_folder(source: Any, backbone: Any, run: Any) -> Path:
 
 
 def ensure_features(
-    split: str, arrays: Any, backbone: Any, run: Any, batch: int, views: tuple[str, ...], log: Callable[[str], None]
+    split: str,
+    arrays: Any,
+    backbone: Backbone,
+    run: RunDir,
+    batch: int,
+    views: tuple[str, ...],
+    log: Callable[[str], None],
 ) -> float:
     from .features import FeatureStore, extract_features
 
@@ -164,7 +192,7 @@ def ensure_features(
 
 
 def phase_features(
-    config: TrainConfig, run: Any, setup: Any, spec: Any, log: Callable[[str], None]
+    config: TrainConfig, run: RunDir, setup: Setup, spec: Any, log: Callable[[str], None]
 ) -> tuple[bool, float]:
     """(train the head on cached backbone features?, seconds spent computing them) for one phase of
     ``setup`` (the run's train/val arrays and backbone)."""

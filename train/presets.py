@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import TrainConfig
 from .modes import phases_for
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def make_optimizer(spec: PhaseSpec, steps_per_epoch: int) -> Any:
     return keras.optimizers.Adam(learning_rate=lr, **ema)
 
 
-def conv_kernels(model: Any) -> list[Any]:
+def conv_kernels(model: keras.Model) -> list[Any]:
     """The trainable conv kernels (Conv2D, DepthwiseConv2D, SeparableConv2D) the L2 decay applies to."""
     from sentilite.core.tf_import import import_keras
 

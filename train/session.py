@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -16,6 +16,11 @@ from sentilite.core.fsutil import atomic_path, atomic_write_text
 from .config import TrainConfig, TrainConfigError, TrainResult
 from .prepare import log_lists, prepare_source, read_lists, split_arrays
 from .state import TrainState
+
+if TYPE_CHECKING:
+    from sentilite.train.checkpoint import Checkpointer
+    from sentilite.train.loop import SplitArrays
+    from sentilite.train.rundir import RunDir
 
 Log = Callable[[str], None]
 
@@ -40,7 +45,7 @@ class Setup:
                 src.close()
 
 
-def starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Union[TrainState, TrainResult]:
+def starting_state(checkpointer: Checkpointer, run: RunDir, resuming: bool, log: Log) -> Union[TrainState, TrainResult]:
     """A fresh state, the checkpointed one, or (a finished run) its result."""
     import json
 
@@ -66,7 +71,7 @@ def starting_state(checkpointer: Any, run: Any, resuming: bool, log: Log) -> Uni
     return state
 
 
-def set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]], log: Log) -> Setup:
+def set_up(config: TrainConfig, run: RunDir, lists: Optional[tuple[Any, Any, Any]], log: Log) -> Setup:
     """Read the lists, build backbone + head + contract, fill the image cache, teacher targets."""
     from .backbones import build_backbone
     from .lists import class_weight_vector
@@ -84,6 +89,7 @@ def set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]],
         labels=labels,
         output="probabilities",
         interpolation=config.interpolation,
+        heads=config.head_specs,
         provenance={
             **backbone.provenance,
             "mode": config.mode,
@@ -100,6 +106,7 @@ def set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]],
         config.head_dropout,
         name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}",
         precision=config.precision,
+        heads=config.head_specs,
     )
     atomic_write_text(run.contract, contract.to_json() + "\n")
     train_src = prepare_source("train", train_ds, contract, config, log)
@@ -109,10 +116,11 @@ def set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]],
     if config.class_weight != "none":
         log("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(labels, cw)))
     targets = _teacher_targets(config, run, train_ds, labels, log) if config.teacher else None
-    train = split_arrays(train_src, cw, targets)
+    train = split_arrays(train_src, cw, targets, config.head_specs)
+    _log_head_labels(config, train, log)
     if len(train.indices) == 0:
         raise TrainConfigError("No readable training images.", "check the paths in the split file (and --root)")
-    val = split_arrays(val_src) if val_src is not None else None
+    val = split_arrays(val_src, heads=config.head_specs) if val_src is not None else None
     if val is not None and len(val.indices) == 0:
         raise TrainConfigError(
             f"None of the {len(val_ds)} validation images could be read.",
@@ -121,7 +129,29 @@ def set_up(config: TrainConfig, run: Any, lists: Optional[tuple[Any, Any, Any]],
     return Setup(backbone, contract, sm, labels, (train_ds, val_ds, test_ds), (train_src, val_src), train, val, cw)
 
 
-def _teacher_targets(config: TrainConfig, run: Any, train_ds: Dataset, labels: tuple[str, ...], log: Log) -> np.ndarray:
+def _log_head_labels(config: TrainConfig, train: SplitArrays, log: Log) -> None:
+    """Say how many training images teach each extra head; a head nothing teaches is an error."""
+    from .head_losses import head_counts
+
+    heads = config.head_specs
+    if not heads:
+        return
+    counts = head_counts(heads, train.targets[:, train.targets.shape[1] - train.tail :])
+    log(
+        "extra heads: " + ", ".join(f"{name} taught by {n} of {len(train.labels)} images" for name, n in counts.items())
+    )
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        raise TrainConfigError(
+            f"No training image has labels for the {', '.join(empty)} head(s).",
+            "add --data from a folder with Emotion6's ground_truth.txt (emotions, valence/arousal) or OASIS's "
+            "valence.csv (valence/arousal), or drop the head",
+        )
+
+
+def _teacher_targets(
+    config: TrainConfig, run: RunDir, train_ds: Dataset, labels: tuple[str, ...], log: Log
+) -> np.ndarray:
     """The teacher's soft targets, computed once per run and kept (written atomically) for --resume."""
     from .distill import teacher_targets
 

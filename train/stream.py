@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
@@ -20,6 +21,11 @@ from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import InputFileError
 
 from .pack import pack_contract, read_manifest
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from sentilite.train.distribute import Distribution
 
 SHUFFLE_BUFFER = 2048
 
@@ -92,7 +98,7 @@ class PackedSource:
         )
 
     # -- tf.data ------------------------------------------------------------------------------
-    def _parse_batch(self, tf: Any, records: Any) -> Any:
+    def _parse_batch(self, tf: ModuleType, records: Any) -> Any:
         """Serialized records -> ``(uint8 images in the contract's colour order, labels)``, a batch at a time."""
         h, w = self.contract.height, self.contract.width
         spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
@@ -109,7 +115,7 @@ class PackedSource:
             images = images[..., ::-1]
         return images, tf.cast(ex["label"], tf.int32)
 
-    def _serialized(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
+    def _serialized(self, tf: ModuleType, files: list[str], cycle: int = 8) -> Any:
         return tf.data.Dataset.from_tensor_slices(files).interleave(
             tf.data.TFRecordDataset,
             cycle_length=max(1, min(cycle, len(files))),
@@ -117,7 +123,7 @@ class PackedSource:
             deterministic=True,
         )
 
-    def records(self, tf: Any, files: list[str], cycle: int = 8) -> Any:
+    def records(self, tf: ModuleType, files: list[str], cycle: int = 8) -> Any:
         """Decoded ``(uint8 image, label)`` records of ``files``, interleaved (what training sees, unshuffled)."""
         return self._serialized(tf, files, cycle).batch(64).map(lambda r: self._parse_batch(tf, r)).unbatch()
 
@@ -129,9 +135,10 @@ class PackedSource:
         seed: int,
         phase: int,
         epoch: int,
-        dist: Any = None,
+        dist: Optional[Distribution] = None,
         steps: Optional[int] = None,
         n_cls: int = 1,
+        tail: int = 0,
     ) -> Any:
         """One epoch of ``(x, y, w, t)`` batches; ``x`` is uint8 pixels, normalised by the training step
         on the accelerator (the CPU pipeline then does little more than JPEG decoding); ``t`` says "no teacher, every
@@ -167,12 +174,14 @@ class PackedSource:
             )
         )
 
-        def finish(k: Any, x: Any, y: Any) -> Any:
+        def finish(k: Any, x: tf.Tensor, y: tf.Tensor) -> Any:
             if names:  # augmented pixels are rounded back to uint8, like any photo
                 seed_k = s0 + tf.stack([tf.constant(0, tf.int64), k])
                 x = tf.cast(tf.round(augment_batch(tf, x, seed_k, names, order)), tf.uint8)
             n = tf.shape(y)[0]  # targets as train.losses.pack_targets lays them out: no teacher, all classes allowed
-            return x, y, tf.gather(cw, y), tf.concat([tf.zeros((n, 1)), tf.ones((n, len(self.labels)))], axis=1)
+            # (and no label for any extra head: the tail's "present" flags are 0)
+            t = tf.concat([tf.zeros((n, 1)), tf.ones((n, len(self.labels))), tf.zeros((n, tail))], axis=1)
+            return x, y, tf.gather(cw, y), t
 
         return (
             ds.enumerate()

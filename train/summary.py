@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import TrainConfig
 from .state import TrainState
 
+if TYPE_CHECKING:
+    from sentilite.train.rundir import RunDir
+    from sentilite.train.session import Setup
+
 
 def build_metrics(
     config: TrainConfig,
-    run: Any,
-    setup: Any,
+    run: RunDir,
+    setup: Setup,
     state: TrainState,
     results: dict[str, Any],
     usage: dict[str, Any],

@@ -26,11 +26,15 @@ quantisation of the scaled producers is unaffected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .graph import called_once, consumers, is_depthwise, is_linear, probe_batches, rewritable, sources
+
+if TYPE_CHECKING:
+    import keras
 
 #: limits on one channel's scale: beyond 64x a channel is noise the float model barely uses
 MAX_SCALE = 64.0
@@ -62,7 +66,7 @@ class Group:
         }
 
 
-def _relu_bound(layer: Any, keras: Any) -> tuple[bool, Optional[float]]:
+def _relu_bound(layer: keras.Layer, keras: ModuleType) -> tuple[bool, Optional[float]]:
     """(is a plain ReLU, its upper bound or None): a ReLU layer, or a layer whose activation is relu/relu6."""
     if isinstance(layer, keras.layers.ReLU):
         plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
@@ -71,7 +75,7 @@ def _relu_bound(layer: Any, keras: Any) -> tuple[bool, Optional[float]]:
     return name in ("relu", "relu6"), 6.0 if name == "relu6" else None
 
 
-def find_groups(model: Any, keras: Any) -> list[Group]:
+def find_groups(model: keras.Model, keras: ModuleType) -> list[Group]:
     """The ReLU pairs and linear streams of ``model`` that can be equalised exactly."""
     L = keras.layers
     layers, readers = consumers(model, keras)
@@ -79,15 +83,15 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
         return []
     src = sources(layers, readers)
 
-    def single_source(lay: Any) -> Optional[Any]:
+    def single_source(lay: keras.Layer) -> Optional[Any]:
         got = src.get(id(lay), [])
         return got[0] if len(got) == 1 else None
 
-    def sole_reader(lay: Any) -> Optional[Any]:
+    def sole_reader(lay: keras.Layer) -> Optional[Any]:
         got = readers.get(id(lay), [])
         return got[0] if len(got) == 1 else None
 
-    def scalable(lay: Any) -> bool:
+    def scalable(lay: keras.Layer) -> bool:
         """A producer whose output channels can be multiplied: a BatchNorm (with gamma) that alone
         reads a linear weighted layer, or a weighted layer itself."""
         if isinstance(lay, L.BatchNormalization):
@@ -95,7 +99,7 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
             return bool(lay.scale) and rewritable(prev, keras) and is_linear(prev) and sole_reader(prev) is lay
         return rewritable(lay, keras)
 
-    def through_pad(reader: Any) -> Optional[Any]:
+    def through_pad(reader: keras.Layer) -> Optional[Any]:
         """The weighted layer that reads through ``reader`` (itself, or past one zero padding)."""
         if isinstance(reader, L.ZeroPadding2D):
             reader = sole_reader(reader)
@@ -146,7 +150,7 @@ def find_groups(model: Any, keras: Any) -> list[Group]:
 
 
 def channel_maxima(
-    model: Any, keras: Any, groups: list[Group], inputs: np.ndarray, batch: int = 16
+    model: keras.Model, keras: ModuleType, groups: list[Group], inputs: np.ndarray, batch: int = 16
 ) -> list[np.ndarray]:
     """Per group, the per-channel maximum of |x| over ``inputs`` and over the group's taps."""
     taps = [t for g in groups for t in g.taps]
@@ -210,7 +214,7 @@ def apply_scales(group: Group, s: np.ndarray) -> None:
 
 
 def equalize(
-    model: Any,
+    model: keras.Model,
     inputs: np.ndarray,
     pair_alpha: float = 0.5,
     stream_alpha: float = 1.0,

@@ -7,15 +7,19 @@ cross-layer equalisation (:mod:`convert.int8.equalize`) and output-aware roundin
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sentilite.core.errors import ConversionError
+
+if TYPE_CHECKING:
+    import keras
 
 #: the pixel-in normalisation layer's weights are exact constants: no rewrite or fine-tuning touches them
 FROZEN_LAYERS = ("normalize_in_graph",)
 
 
-def layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
+def layer_classes(keras: ModuleType) -> dict[str, tuple[type, ...]]:
     """The layer kinds the int8 rewrites care about."""
     L = keras.layers
     return {
@@ -36,7 +40,7 @@ def layer_classes(keras: Any) -> dict[str, tuple[type, ...]]:
     }
 
 
-def is_softmax(layer: Any, keras: Any) -> bool:
+def is_softmax(layer: keras.Layer, keras: ModuleType) -> bool:
     """True for a Softmax layer or a layer with a softmax activation."""
     return (
         isinstance(layer, keras.layers.Softmax)
@@ -44,7 +48,7 @@ def is_softmax(layer: Any, keras: Any) -> bool:
     )
 
 
-def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
+def trace_flat(model: keras.Model, inputs: Any, call: Callable[..., Any]) -> Any:
     """Run ``model``'s graph on ``inputs`` with nested functional models inlined; every layer is
     applied through ``call(layer, *args, **kwargs)``."""
     from keras.src.models.functional import Functional
@@ -64,13 +68,13 @@ def trace_flat(model: Any, inputs: Any, call: Callable[..., Any]) -> Any:
     return model._run_through_graph(inputs, operation_fn=op_fn)
 
 
-def consumers(model: Any, keras: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+def consumers(model: keras.Model, keras: ModuleType) -> tuple[list[Any], dict[int, list[Any]]]:
     """(the layers of the flattened graph in call order, id(layer) -> the layers that read its output)."""
     made: dict[int, Any] = {}
     readers: dict[int, list[Any]] = {}
     called: list[Any] = []
 
-    def record(layer: Any, *args: Any, **kwargs: Any) -> Any:
+    def record(layer: keras.Layer, *args: Any, **kwargs: Any) -> Any:
         for t in keras.tree.flatten((args, kwargs)):
             if id(t) in made:
                 readers.setdefault(id(made[id(t)]), []).append(layer)
@@ -93,16 +97,16 @@ def sources(layers: list[Any], readers: dict[int, list[Any]]) -> dict[int, list[
     return out
 
 
-def is_linear(layer: Any) -> bool:
+def is_linear(layer: keras.Layer) -> bool:
     """True when ``layer`` applies no activation (or has none)."""
     return getattr(getattr(layer, "activation", None), "__name__", "linear") == "linear"
 
 
-def is_depthwise(layer: Any) -> bool:
+def is_depthwise(layer: keras.Layer) -> bool:
     return type(layer).__name__ == "DepthwiseConv2D"
 
 
-def rewritable(layer: Any, keras: Any) -> bool:
+def rewritable(layer: keras.Layer, keras: ModuleType) -> bool:
     """A Conv2D / DepthwiseConv2D / Dense whose kernel the int8 rewrites may change: not grouped,
     no depth multiplier, not the pixel-in normalisation."""
     if (
@@ -121,14 +125,14 @@ def called_once(layers: list[Any]) -> bool:
 
 
 def probe_batches(
-    model: Any, keras: Any, layers: list[Any], inputs: Any, batch: int, what: str = "output"
+    model: keras.Model, keras: ModuleType, layers: list[Any], inputs: Any, batch: int, what: str = "output"
 ) -> Iterator[list[Any]]:
     """Run ``model`` over ``inputs`` a batch at a time; yield, per batch, the outputs (or, with
     ``what="input"``, the first inputs) of ``layers`` in the flattened graph, as a list."""
     wanted = {id(layer) for layer in layers}
     seen: dict[int, Any] = {}
 
-    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(layer: keras.Layer, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
         out = layer(*args, **kwargs)
         if id(layer) in wanted:

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import csv
 import io
+from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from ..records import LayerError
 
 Dataset = Callable[[], Iterable[Sequence[np.ndarray]]]
 
@@ -54,14 +57,14 @@ def snr_db(float_values: Any, quant_values: Any, scale: float, zero_point: int) 
 METRICS = {"rmse_over_std": rmse_over_std, "snr_db": snr_db}
 
 
-def _debugger(tf: Any, converter: Any, dataset: Dataset, denylisted: Sequence[str] = ()) -> Any:
+def _debugger(tf: ModuleType, converter: Any, dataset: Dataset, denylisted: Sequence[str] = ()) -> Any:
     options = tf.lite.experimental.QuantizationDebugOptions(
         layer_direct_compare_metrics=METRICS if not denylisted else None, denylisted_nodes=list(denylisted) or None
     )
     return tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset, debug_options=options)
 
 
-def _rows(debugger: Any) -> list[dict[str, Any]]:
+def _rows(debugger: Any) -> list[LayerError]:
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)
     out = []
@@ -80,8 +83,8 @@ def _rows(debugger: Any) -> list[dict[str, Any]]:
 
 
 def layer_errors(
-    tf: Any, make_converter: Callable[[], Any], calibration: Dataset, evaluation: Dataset
-) -> list[dict[str, Any]]:
+    tf: ModuleType, make_converter: Callable[[], Any], calibration: Dataset, evaluation: Dataset
+) -> list[LayerError]:
     """Every quantised layer in graph order, with its metrics on the calibration and the evaluation images.
 
     ``make_converter`` returns a fresh full-integer TFLiteConverter (the debugger changes the
@@ -109,7 +112,7 @@ def layer_errors(
     return merged
 
 
-def worst(layers: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+def worst(layers: list[LayerError], k: int) -> list[LayerError]:
     """The ``k`` layers with the largest error on the evaluation images."""
     return sorted(layers, key=lambda r: -r["rmse_over_std"])[:k]
 
@@ -126,7 +129,9 @@ def short_name(tensor: str) -> str:
     return parts[-1] if parts else tensor
 
 
-def mixed_model(tf: Any, make_converter: Callable[[], Any], calibration: Dataset, tensors: Sequence[str]) -> bytes:
+def mixed_model(
+    tf: ModuleType, make_converter: Callable[[], Any], calibration: Dataset, tensors: Sequence[str]
+) -> bytes:
     """The int8 model with the layers producing ``tensors`` kept in float (a *mixed* model: it
     needs float kernels, so integer-only NPUs and Edge TPUs cannot run it)."""
     dbg = _debugger(tf, make_converter(), calibration, denylisted=tensors)

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from sentilite.core.metrics import agreement
 
 from .graph import FROZEN_LAYERS, consumers, is_softmax, layer_classes, trace_flat
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 Log = Callable[[str], None]
 
@@ -59,7 +63,7 @@ class QatResult:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
+def build_qat_model(model: keras.Model) -> tuple[Any, list[Any]]:
     """(the simulated-int8 model sharing ``model``'s weights, its quantising layers: the
     activations' :class:`FakeQuant` and the weights' :class:`FoldedQuantWeights`)."""
     from sentilite.core.tf_import import import_keras
@@ -79,17 +83,17 @@ def build_qat_model(model: Any) -> tuple[Any, list[Any]]:
     folded = {id(bn) for bn in bn_of.values()}
     fqs: list[Any] = []
 
-    def quantize_output(layer: Any) -> bool:
+    def quantize_output(layer: keras.Layer) -> bool:
         nxt = sole.get(id(layer))
         if isinstance(nxt, kinds["activation"]) and not is_softmax(nxt, keras):
             return False  # the int8 kernel fuses the activation: only its output is stored
         return not isinstance(layer, kinds["same_range"]) and not is_softmax(layer, keras)
 
-    def fq(x: Any, name: str) -> Any:
+    def fq(x: tf.Tensor, name: str) -> Any:
         fqs.append(FakeQuant(name=f"fq_{name}_{len(fqs)}"))
         return fqs[-1](x)
 
-    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(layer: keras.Layer, *args: Any, **kwargs: Any) -> Any:
         if isinstance(layer, kinds["weighted"]):
             bn = bn_of.get(id(layer))
             layer.trainable = layer.name not in FROZEN_LAYERS
@@ -119,7 +123,7 @@ def observe_ranges(qat: Any, fqs: list[Any], inputs: np.ndarray, batch: int) -> 
         f.stop_observing()
 
 
-def predict_in_batches(model: Any, inputs: np.ndarray, batch: int) -> np.ndarray:
+def predict_in_batches(model: keras.Model, inputs: np.ndarray, batch: int) -> np.ndarray:
     """``model``'s outputs on ``inputs``, a batch at a time (a whole MobileNetV2 pass at once does not fit in
     memory)."""
     return np.concatenate(
@@ -137,7 +141,7 @@ def _agreement(qat: Any, inputs: np.ndarray, targets: np.ndarray, batch: int) ->
 
 
 def qat_finetune(
-    model: Any,
+    model: keras.Model,
     inputs: np.ndarray,
     epochs: int = 3,
     lr: float = 1e-5,
@@ -166,7 +170,7 @@ def qat_finetune(
     variables = qat.trainable_variables
 
     @tf.function(reduce_retracing=True)
-    def step(x: Any, p: Any) -> Any:
+    def step(x: tf.Tensor, p: Any) -> Any:
         with tf.GradientTape() as tape:
             q = qat(x, training=False)
             loss = tf.reduce_mean(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentilite.core.tf_import import import_keras, import_tensorflow
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 keras = import_keras("conversion")
 tf = import_tensorflow("conversion")
@@ -34,7 +38,7 @@ class FakeQuant(_Observing):
         self.lo = self.add_weight(shape=(), initializer="zeros", trainable=False, name="lo")
         self.hi = self.add_weight(shape=(), initializer="zeros", trainable=False, name="hi")
 
-    def compute_output_spec(self, x: Any) -> Any:
+    def compute_output_spec(self, x: tf.Tensor) -> Any:
         return keras.KerasTensor(x.shape, x.dtype)
 
     def start_observing(self) -> None:
@@ -42,7 +46,7 @@ class FakeQuant(_Observing):
         self.hi.assign(float("-inf"))
         super().start_observing()
 
-    def call(self, x: Any) -> Any:
+    def call(self, x: tf.Tensor) -> Any:
         observing = self.observing > 0.5
         lo = tf.where(observing, tf.minimum(self.lo, tf.reduce_min(x)), self.lo)
         hi = tf.where(observing, tf.maximum(self.hi, tf.reduce_max(x)), self.hi)
@@ -60,12 +64,12 @@ class FoldedQuantWeights(_Observing):
     channel (symmetric, narrow range: scale = max |w| / 127). Shares the wrapped layers' weights.
     While observing, the folded kernel stays float (the converter calibrates the float network)."""
 
-    def __init__(self, layer: Any, bn: Any = None, **kwargs: Any) -> None:
+    def __init__(self, layer: keras.Layer, bn: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.inner, self.bn = layer, bn
         self.depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
 
-    def compute_output_spec(self, x: Any) -> Any:
+    def compute_output_spec(self, x: tf.Tensor) -> Any:
         return self.inner.compute_output_spec(x)
 
     def _folded(self) -> tuple[Any, Any]:
@@ -93,7 +97,7 @@ class FoldedQuantWeights(_Observing):
             kq = tf.reshape(kq, layer.kernel.shape)
         return kq, b
 
-    def call(self, x: Any) -> Any:
+    def call(self, x: tf.Tensor) -> Any:
         layer = self.inner
         kq, b = self._folded()
         if isinstance(layer, keras.layers.Dense):

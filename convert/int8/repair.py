@@ -30,28 +30,37 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from sentilite.core.modelfile import write_tflite
 
 from ..export import ConversionRequest, build_converter, convert_saved_model
+from ..head_checks import KerasAnswers, heads_off
 from ..inputs import ConvertInputs
 from ..options import ConvertOptions
+from ..output_heads import output_heads
+from ..records import LayerError, VariantRow
 from ..validation import clearly_slower, interleaved_latency, tflite_runner, validate_tflite
 from .layer_errors import mixed_model, worst
+
+if TYPE_CHECKING:
+    import keras
 
 Log = Callable[[str], None]
 AGREEMENT_FLOOR = 0.97
 
 
 def needs_repair(
-    int8_row: dict[str, Any], keras_accuracy: float, tolerance_pts: float, floor: float = AGREEMENT_FLOOR
+    int8_row: VariantRow, keras_accuracy: float, tolerance_pts: float, floor: float = AGREEMENT_FLOOR
 ) -> bool:
-    """True when the int8 file loses more than the tolerance, or agrees with Keras on fewer than ``floor``."""
+    """True when the int8 file loses more than the tolerance, or agrees with Keras on fewer than
+    ``floor`` of the images, on sentiment or on any extra head (:func:`convert.head_checks.heads_off`)."""
     lost = 100.0 * (keras_accuracy - int8_row.get("accuracy", keras_accuracy))
-    return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor
+    off = heads_off(int8_row.get("heads") or {}, floor)
+    return lost > tolerance_pts or int8_row.get("top1_agreement", 1.0) < floor or bool(off)
 
 
 #: a candidate: name, what it is, how to make it, and (report key, facts its maker fills) or None
@@ -62,8 +71,8 @@ def candidates(
     sm: Path,
     inp: ConvertInputs,
     opts: ConvertOptions,
-    layers: list[dict[str, Any]],
-    tf: Any,
+    layers: list[LayerError],
+    tf: ModuleType,
     factory: Callable[[], Any],
     images: Callable[[], Any],
     say: Log,
@@ -140,13 +149,13 @@ def try_repairs(
     sm: Path,
     inp: ConvertInputs,
     opts: ConvertOptions,
-    layers: list[dict[str, Any]],
-    rows: list[dict[str, Any]],
-    ref: Any,
+    layers: list[LayerError],
+    rows: list[VariantRow],
+    ref: KerasAnswers,
     stage: Path,
     out_dir: Path,
     say: Log,
-    tf: Any,
+    tf: ModuleType,
     factory: Callable[[], Any],
     finish: Optional[Callable[[bytes], bytes]] = None,
 ) -> dict[str, Any]:
@@ -167,7 +176,7 @@ def try_repairs(
                 data = make()
                 if finish is not None and full_integer(name):
                     data = finish(data)
-            write_tflite(path, data, inp.export, {"variant": name, "repair": what})
+            _write_candidate(path, data, inp, name, what)
             row, _, runner = validate_tflite(name, path, inp.ev, ref, threads=opts.threads, kernel_check_images=0)
         except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
             tried.append(
@@ -217,7 +226,13 @@ def try_repairs(
     }
 
 
-def _copy(model: Any) -> Any:
+def _write_candidate(path: Path, data: bytes, inp: ConvertInputs, name: str, what: str) -> None:
+    """The candidate's file with the export contract, and which head each output holds."""
+    heads = output_heads(data, inp.keras_model, inp.export)
+    write_tflite(path, data, inp.export, {"variant": name, "repair": what, **({"outputs": heads} if heads else {})})
+
+
+def _copy(model: keras.Model) -> Any:
     """A copy of a Keras model with its own weights (the exported model stays as it is)."""
     from sentilite.core.tf_import import import_keras
 
@@ -226,7 +241,7 @@ def _copy(model: Any) -> Any:
     return copy
 
 
-def _convert_like_int8(model: Any, inp: ConvertInputs, opts: ConvertOptions) -> bytes:
+def _convert_like_int8(model: keras.Model, inp: ConvertInputs, opts: ConvertOptions) -> bytes:
     """The ordinary full-int8 conversion of a rewritten Keras model, with the int8 variant's
     calibration images and I/O type."""
     import tempfile
@@ -297,7 +312,7 @@ def qat_candidate(
 
 
 def _time_with_float32(
-    runners: dict[str, Any], f32_row: Optional[dict[str, Any]], stage: Path, inp: ConvertInputs, opts: ConvertOptions
+    runners: dict[str, Any], f32_row: Optional[VariantRow], stage: Path, inp: ConvertInputs, opts: ConvertOptions
 ) -> dict[str, dict[str, Any]]:
     """The candidates' latencies, timed in one interleaved run beside the float32 file (key
     "float32"), so that a load that comes and goes hits both alike."""
@@ -310,10 +325,11 @@ def _time_with_float32(
 
 
 def _winner(
-    tried: list[dict[str, Any]], int8_row: dict[str, Any], f32_lat: Optional[dict[str, Any]]
+    tried: list[dict[str, Any]], int8_row: VariantRow, f32_lat: Optional[dict[str, Any]]
 ) -> Optional[dict[str, Any]]:
-    """The best candidate that agrees with Keras at least as often as int8, is at least 10 % closer
-    in mean |dp|, and is not slower than float32 (else float32 would be the better repair).
+    """The best candidate that agrees with Keras at least as often as int8 (on every extra head too),
+    is at least 10 % closer in mean |dp|, and is not slower than float32 (else float32 would be the
+    better repair).
     "Slower" must hold beyond noise: the candidate's and float32's latency intervals, measured in
     the same interleaved run, separate, and its median is more than 10 % above float32's."""
     ok = [
@@ -322,6 +338,22 @@ def _winner(
         if "error" not in r
         and r["top1_agreement"] >= int8_row["top1_agreement"]
         and r["mean_abs_diff"] <= 0.9 * int8_row["mean_abs_diff"]
+        and not _worse_on_a_head(r, int8_row)
         and not (f32_lat and clearly_slower(r, f32_lat, 1.1))
     ]
     return max(ok, key=lambda r: (r["top1_agreement"], -r["mean_abs_diff"])) if ok else None
+
+
+def _worse_on_a_head(candidate: dict[str, Any], int8_row: VariantRow) -> bool:
+    """True when the candidate agrees with Keras less often (class heads) or strays further
+    (regression heads) than int8 on some extra head."""
+    mine, theirs = candidate.get("heads") or {}, int8_row.get("heads") or {}
+    for name, c in theirs.items():
+        got = mine.get(name)
+        if got is None:
+            return True
+        if c["kind"] == "distribution" and got["top1_agreement"] < c["top1_agreement"]:
+            return True
+        if c["kind"] == "regression" and got["mae"] > c["mae"]:
+            return True
+    return False

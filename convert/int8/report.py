@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from sentilite.core.plotting import pyplot
 
+from ..records import ConvertReport
 from .layer_errors import short_name
 
 LAYER_PLOT_FILE = "int8_layer_error.png"
@@ -15,7 +16,7 @@ def _f(v: Any, fmt: str) -> str:
     return format(v, fmt) if isinstance(v, (int, float)) else "–"
 
 
-def int8_section(report: dict[str, Any], plot: Optional[str]) -> list[str]:
+def int8_section(report: ConvertReport, plot: Optional[str]) -> list[str]:
     block = report.get("int8_layers")
     if not block:
         return []
@@ -77,7 +78,7 @@ def int8_section(report: dict[str, Any], plot: Optional[str]) -> list[str]:
     return lines + _dynamic_alternative(report)
 
 
-def _dynamic_alternative(report: dict[str, Any]) -> list[str]:
+def _dynamic_alternative(report: ConvertReport) -> list[str]:
     """A sentence on dynamic-int8 when it follows Keras more closely than full int8 and is not slower than float32."""
     by = {r.get("variant"): r for r in report.get("rows", []) if "error" not in r}
     dyn, int8, f32 = by.get("dynamic-int8"), by.get("int8"), by.get("float32")
@@ -94,7 +95,7 @@ def _dynamic_alternative(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def plot_layer_errors(report: dict[str, Any], path: Any) -> bool:
+def plot_layer_errors(report: ConvertReport, path: Any) -> bool:
     """RMSE / std of every quantised layer in graph order; the worst ones named."""
     plt = pyplot()
     block = report.get("int8_layers")

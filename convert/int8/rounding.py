@@ -24,11 +24,16 @@ converter quantises them per channel as assumed here (checked by the tests on a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .graph import called_once, consumers, is_depthwise, is_linear, probe_batches, rewritable
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 #: input dimensions (kernel height x width x input channels) beyond which a layer keeps nearest rounding (memory, time)
 MAX_DIM = 4608
@@ -58,7 +63,7 @@ class Rounded:
         }
 
 
-def fold_batchnorm(layer: Any, bn: Optional[Any]) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def fold_batchnorm(layer: keras.Layer, bn: Optional[Any]) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """(kernel, bias) of ``layer`` with ``bn`` (inference statistics) folded in, as the converter folds it."""
     k = np.asarray(layer.kernel, np.float64)
     b = np.asarray(layer.bias, np.float64) if layer.use_bias else None
@@ -72,12 +77,12 @@ def fold_batchnorm(layer: Any, bn: Optional[Any]) -> tuple[np.ndarray, Optional[
     return k, shift if b is None else b * scale + shift
 
 
-def _columns(layer: Any, k: np.ndarray) -> np.ndarray:
+def _columns(layer: keras.Layer, k: np.ndarray) -> np.ndarray:
     """The kernel as (input dims, output channels); a depthwise kernel as (kh*kw, channels)."""
     return k.reshape(-1, k.shape[2] * k.shape[3]) if is_depthwise(layer) else k.reshape(-1, k.shape[-1])
 
 
-def _patches(tf: Any, layer: Any, x: Any) -> Any:
+def _patches(tf: ModuleType, layer: keras.Layer, x: tf.Tensor) -> Any:
     """The input rows each output position reads: (rows, kh*kw*cin), ordered as the kernel."""
     kh, kw = layer.kernel_size
     if (kh, kw) == (1, 1) and tuple(layer.strides) == (1, 1):
@@ -89,7 +94,7 @@ def _patches(tf: Any, layer: Any, x: Any) -> Any:
 
 
 def second_moments(
-    model: Any, keras: Any, layers: list[Any], inputs: np.ndarray, batch: int = 8, seed: int = 0
+    model: keras.Model, keras: ModuleType, layers: list[Any], inputs: np.ndarray, batch: int = 8, seed: int = 0
 ) -> list[np.ndarray]:
     """Per layer, ``E[x x^T]`` of its input rows over ``inputs`` (a depthwise layer: one 9x9 per channel)."""
     from sentilite.core.tf_import import import_tensorflow
@@ -208,13 +213,13 @@ def gptq_round(w: np.ndarray, c: np.ndarray, damp: float = 0.01) -> np.ndarray:
     return (q[np.argsort(order)] if shared else q) * step
 
 
-def _input_dims(layer: Any) -> int:
+def _input_dims(layer: keras.Layer) -> int:
     """The inputs one output value reads: kh*kw for a depthwise kernel, kh*kw*cin for a convolution."""
     shape = layer.kernel.shape
     return int(np.prod(shape[:2] if is_depthwise(layer) else shape[:-1]))
 
 
-def _moment_bytes(layer: Any) -> int:
+def _moment_bytes(layer: keras.Layer) -> int:
     """The size of a layer's second-moment matrix (float64; a depthwise layer's, one per channel)."""
     return 8 * _input_dims(layer) ** 2 * (layer.kernel.shape[2] if is_depthwise(layer) else 1)
 
@@ -235,7 +240,7 @@ def _by_memory(convs: list[Any], budget: int) -> list[list[Any]]:
 
 
 def round_weights(
-    model: Any, inputs: np.ndarray, batch: int = 8, gptq: bool = True, memory: int = MOMENT_MEMORY
+    model: keras.Model, inputs: np.ndarray, batch: int = 8, gptq: bool = True, memory: int = MOMENT_MEMORY
 ) -> list[Rounded]:
     """Fold every BatchNorm into its convolution and round the convolutions' weights for their
     outputs on calibration ``inputs`` (in place); returns the per-layer output errors. Without
@@ -272,7 +277,7 @@ def round_weights(
     return done
 
 
-def _write(layer: Any, bn: Optional[Any], k: np.ndarray, b: Optional[np.ndarray]) -> None:
+def _write(layer: keras.Layer, bn: Optional[Any], k: np.ndarray, b: Optional[np.ndarray]) -> None:
     """Give ``layer`` the rounded, BatchNorm-folded kernel ``k`` and bias ``b``; the BatchNorm
     becomes x + bias: (x - (-bias)) / sqrt(1 - eps + eps) * 1 + 0."""
     layer.kernel.assign(k.astype(np.float32))

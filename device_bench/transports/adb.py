@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from sentilite.core.errors import DeviceError, InputFileError, RuntimeMissingErr
 from .. import benchmark_model as bm
 from ..models import remote_file_name
 from ..record import BenchResult
+from ..records import SystemInfo
 from .base import RUNNER_BUNDLE, Log, OnResult, Plan, last_line, stream_runner, write_spec
 
 REMOTE_BASE = "/data/local/tmp"
@@ -79,7 +80,7 @@ class ADBTransport:
             raise DeviceError(f"--taskset {taskset!r} is not a hexadecimal CPU mask.", "e.g. --taskset f0 for CPUs 4-7")
         self.taskset = taskset
         self.label = f"adb:{serial}" if serial else "adb"
-        self.system: dict[str, Any] = {}
+        self.system: SystemInfo = {}
         self.remote_dir: Optional[str] = None
         if self.binary is None and not remote_python:
             raise DeviceError(
@@ -162,7 +163,7 @@ class ADBTransport:
         self.label = f"adb:{self.serial}"
         return self.serial
 
-    def read_system(self) -> dict[str, Any]:
+    def read_system(self) -> SystemInfo:
         script = (
             'echo "manufacturer=$(getprop ro.product.manufacturer)"; echo "model=$(getprop ro.product.model)"; '
             'echo "abi=$(getprop ro.product.cpu.abi)"; echo "android=$(getprop ro.build.version.release)"; '
@@ -262,7 +263,7 @@ class ADBTransport:
         return False
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
+    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> SystemInfo:
         if any(e.kind != "tflite" for e in plan.entries):
             raise DeviceError("The Keras baseline runs locally only.", "benchmark .keras models with --device local")
         self.select_device()

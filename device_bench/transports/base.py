@@ -25,8 +25,9 @@ from sentilite.core import probe
 
 from ..models import ModelEntry
 from ..record import RESULT_PREFIX
+from ..records import RunnerJob, RunnerSettings, RunnerSpec, RunResult, SystemInfo
 
-OnResult = Callable[[dict[str, Any]], None]
+OnResult = Callable[[RunResult], None]
 Log = Callable[[str], None]
 
 RUNNER_FILE = Path(__file__).resolve().parents[1] / "runner.py"
@@ -45,9 +46,9 @@ class Transport(Protocol):
 
     kind: str  # "local", "ssh" or "adb"
     label: str  # shown in every row: "local", "pi@raspberrypi.local", "adb:R58M..."
-    system: dict[str, Any]  # what the device said about itself (CPU, cores, temperature...)
+    system: SystemInfo  # what the device said about itself (CPU, cores, temperature...)
 
-    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
+    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> SystemInfo:
         """Run every job of ``plan``, calling ``on_result`` per result as it arrives; returns ``system``."""
         ...
 
@@ -69,7 +70,7 @@ class Plan:
     entries: list[ModelEntry]
     threads: list[int]
     repeat: int
-    settings: dict[str, Any]  # runs, warmup, min_seconds, xnnpack, cpu_mask, runtime, job_timeout
+    settings: RunnerSettings  # runs, warmup, min_seconds, xnnpack, cpu_mask, runtime, job_timeout
     inputs: dict[int, dict[str, Any]]  # model index -> runner input spec
     input_files: dict[int, Path] = field(default_factory=dict)  # model index -> .npy on the host
     #: per-job overrides, one set of jobs each: {"mode": "outputs", "settings": {"kernels": "builtin"}}
@@ -87,7 +88,7 @@ class Plan:
 
     def jobs(
         self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[RunnerJob]:
         """The runner's job list for the entries of these kinds, in :meth:`job_table` order."""
         out = []
         for job_id, key in self.job_table().items():
@@ -109,11 +110,11 @@ class Plan:
             )
         return out
 
-    def spec(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    def spec(self, jobs: list[RunnerJob]) -> RunnerSpec:
         return {"format": "sentilite-bench-spec", "version": 1, "settings": self.settings, "jobs": jobs}
 
 
-def write_spec(path: Path, spec: dict[str, Any]) -> Path:
+def write_spec(path: Path, spec: RunnerSpec) -> Path:
     path.write_text(json.dumps(spec, indent=1))
     return path
 
@@ -123,7 +124,7 @@ class StreamOutcome:
     returncode: Optional[int]
     stderr_tail: list[str]
     stdout_other: list[str]
-    events: list[dict[str, Any]]
+    events: list[RunResult]
     timed_out: bool
     results: int
 
@@ -161,7 +162,7 @@ class _Pipes:
 @dataclass
 class _Reading:
     other: list[str] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[RunResult] = field(default_factory=list)
     results: int = 0
     timed_out: bool = False
 
@@ -194,7 +195,7 @@ def _read_results(proc: subprocess.Popen, pipes: _Pipes, on_result: OnResult, id
             on_result(obj)
 
 
-def _parse_result_line(line: str) -> Optional[dict[str, Any]]:
+def _parse_result_line(line: str) -> Optional[RunResult]:
     if not line.startswith(RESULT_PREFIX):
         return None
     try:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from sentilite.core.errors import DeviceError, RuntimeMissingError
 
+from ..records import SystemInfo
 from .base import RUNNER_FILE, Log, OnResult, Plan, last_line, stream_runner, write_spec
 
 
@@ -25,7 +26,7 @@ class LocalTransport:
     def __init__(self, python: Optional[str] = None) -> None:
         self.python = python or sys.executable
         self.label = "local"
-        self.system: dict[str, Any] = {}
+        self.system: SystemInfo = {}
 
     def check(self, runtime: Optional[str] = None) -> dict[str, Any]:
         """Is the runtime the runner will measure with importable by the Python that runs it?"""
@@ -46,7 +47,7 @@ class LocalTransport:
         self.system = info.get("system") or {}
         return info
 
-    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
+    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> SystemInfo:
         timeout = float(plan.settings.get("job_timeout") or 600) + 60
         env = dict(os.environ)
         tfl = plan.jobs(("tflite",))

@@ -33,6 +33,7 @@ from sentilite.core.errors import DeviceError, RuntimeMissingError
 
 from ..models import remote_file_name
 from ..options import SSHOptions
+from ..records import SystemInfo
 from .base import RUNNER_BUNDLE, Log, OnResult, Plan, last_line, link_or_copy, stream_runner, write_spec
 
 _USER_RE = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
@@ -136,7 +137,7 @@ class SSHTransport:
                 )
             opts += ["-o", o]
         self.common = opts
-        self.system: dict[str, Any] = {}
+        self.system: SystemInfo = {}
         self.remote_dir: Optional[str] = None
 
     # -- commands ------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ class SSHTransport:
             return True
         return False
 
-    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> dict[str, Any]:
+    def run(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> SystemInfo:
         if any(e.kind != "tflite" for e in plan.entries):
             raise DeviceError("The Keras baseline runs locally only.", "benchmark .keras models with --device local")
         jobs = plan.jobs(("tflite",), model_file=remote_file_name)

@@ -12,7 +12,8 @@ from ..core.default_model import resolve_model
 
 def _fmt_io(t: dict[str, Any]) -> str:
     q = f", scale {t['scale']:.6g}, zero point {t['zero_point']}" if t.get("scale") else ""
-    return f"{t['dtype']} {t['shape']}{q}"
+    head = f"  <- {t['head']} head" if t.get("head") else ""
+    return f"{t['dtype']} {t['shape']}{q}{head}"
 
 
 def _short(value: Any, width: int = 90) -> str:
@@ -50,6 +51,9 @@ def render_info(info: dict[str, Any]) -> str:
     if c:
         contract = PreprocessContract.from_dict(c)
         lines.append(f"labels    {', '.join(contract.labels)} ({contract.output})")
+        for h in contract.heads:
+            what = f"scale {h.scale[0]:g}-{h.scale[1]:g}" if h.kind == "regression" and h.scale else h.output
+            lines.append(f"head      {h.name}: {h.kind} over {', '.join(h.labels)} ({what})")
         lines.append(f"contract  {contract.describe()}")
         if contract.provenance:
             lines.append("provenance (the full record: --json)")

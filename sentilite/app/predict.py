@@ -1,9 +1,10 @@
 """``sentilite predict``: what a model says of each image, as a table, JSON or CSV (no TensorFlow).
 
 Inputs are image files, folders of images and split files (the images they list), in the order
-given. Each answer is a record ``{"path", "sentiment": {"label", "probabilities": {label: p}}}``:
-the shape issue 30's multi-head models extend with ``emotions``, ``valence`` and ``arousal``. An
-image that cannot be read is listed and skipped; none readable is an error.
+given. Each answer is a record ``{"path", "sentiment": {"label", "probabilities": {label: p}}}``;
+a multi-head model adds each distribution head by name (``"emotions": {emotion: p}``) and each
+regression value by its label (``"valence": v, "arousal": a``, on Emotion6's 1-9 scale). An image
+that cannot be read is listed and skipped; none readable is an error.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import click
 
 from ..core.errors import ImageReadError, InputFileError
+from ..core.heads import Head
+from ..core.reading import Reading
 
 PathLike = Union[str, os.PathLike]
 
@@ -36,25 +39,68 @@ class Predictions:
     labels: list[str]
     records: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    heads: tuple[Head, ...] = ()
+
+    def _extra_columns(self) -> list[tuple[str, Callable[[dict[str, Any]], float]]]:
+        cols: list[tuple[str, Callable[[dict[str, Any]], float]]] = []
+        for h in self.heads:
+            for n in h.labels:
+                if h.kind == "distribution":
+                    cols.append((f"p_{n}", lambda r, h=h, n=n: r[h.name][n]))
+                else:
+                    cols.append((n, lambda r, n=n: r[n]))
+        return cols
 
     def csv_text(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["path", "label", *[f"p_{name}" for name in self.labels]])
+        extra = self._extra_columns()
+        w.writerow(["path", "label", *[f"p_{name}" for name in self.labels], *[c for c, _ in extra]])
         for r in self.records:
             s = r["sentiment"]
-            w.writerow([r["path"], s["label"], *[f"{s['probabilities'][n]:.6f}" for n in self.labels]])
+            w.writerow(
+                [r["path"], s["label"], *[f"{s['probabilities'][n]:.6f}" for n in self.labels]]
+                + [f"{get(r):.6f}" for _, get in extra]
+            )
         return buf.getvalue()
 
     def table(self) -> str:
         width = max([len(r["path"]) for r in self.records] + [4])
-        head = f"{'path':<{width}}  {'label':<9}" + "".join(f"{n:>10}" for n in self.labels)
-        rows = [
-            f"{r['path']:<{width}}  {r['sentiment']['label']:<9}"
-            + "".join(f"{r['sentiment']['probabilities'][n]:>10.3f}" for n in self.labels)
-            for r in self.records
-        ]
-        return "\n".join([head, *rows])
+        dists = [h for h in self.heads if h.kind == "distribution"]
+        values = [n for h in self.heads if h.kind == "regression" for n in h.labels]
+        head = (
+            f"{'path':<{width}}  {'label':<9}"
+            + "".join(f"{n:>10}" for n in self.labels)
+            + "".join(f"  {h.name:<16}" for h in dists)
+            + "".join(f"{n:>9}" for n in values)
+        )
+        return "\n".join([head, *[self._row(r, width, dists, values) for r in self.records]])
+
+    def _row(self, r: dict[str, Any], width: int, dists: list[Head], values: list[str]) -> str:
+        s = r["sentiment"]
+        line = f"{r['path']:<{width}}  {s['label']:<9}" + "".join(
+            f"{s['probabilities'][n]:>10.3f}" for n in self.labels
+        )
+        for h in dists:
+            top = max(r[h.name], key=r[h.name].get)
+            line += f"  {f'{top} {r[h.name][top]:.2f}':<16}"
+        return line + "".join(f"{r[n]:>9.2f}" for n in values)
+
+
+def head_fields(reading: Reading, heads: Sequence[Head]) -> dict[str, Any]:
+    """A reading's extra heads as record fields: a distribution by its head's name, each regression
+    value by its label, moved onto Emotion6's 1-9 scale (:data:`sentilite.core.affect.SCALE`)."""
+    from ..core.affect import to_common_scale
+
+    out: dict[str, Any] = {}
+    for h in heads:
+        v = reading.heads[h.name]
+        if h.kind == "distribution":
+            out[h.name] = {n: round(float(p), 6) for n, p in zip(h.labels, v)}
+        else:
+            lo, hi = h.scale or (1.0, 9.0)
+            out.update({n: round(to_common_scale(float(x), lo, hi), 4) for n, x in zip(h.labels, v)})
+    return out
 
 
 def expand_inputs(inputs: Sequence[PathLike]) -> list[Path]:
@@ -85,18 +131,19 @@ def predict_images(model: PathLike, paths: Sequence[Path], threads: Optional[int
     from ..core.progress import track
 
     clf = TFLiteClassifier(model, num_threads=threads or os.cpu_count() or 1)
-    out = Predictions(list(clf.contract.labels))
+    out = Predictions(list(clf.contract.labels), heads=clf.contract.heads)
     for path in track(paths, "predicting", total=len(paths)):
         try:
-            probs = clf.predict(load_image(path))
+            reading = clf.read(load_image(path))
         except ImageReadError as exc:
             out.skipped.append((str(path), exc.problem))
             continue
+        probs = reading.sentiment
         sentiment = {
             "label": out.labels[int(probs.argmax())],
             "probabilities": {n: round(float(p), 6) for n, p in zip(out.labels, probs)},
         }
-        out.records.append({"path": str(path), "sentiment": sentiment})
+        out.records.append({"path": str(path), "sentiment": sentiment, **head_fields(reading, out.heads)})
     return out
 
 
@@ -115,7 +162,8 @@ def predict_command(
     csv_out: Optional[str],
     threads: Optional[int],
 ) -> None:
-    """Say what MODEL answers for each image: its label and every class's probability."""
+    """Say what MODEL answers for each image: its label and every class's probability, and every other
+    head it has (the seven emotions, valence and arousal)."""
     from ..core.default_model import resolve_model
     from ..core.fsutil import atomic_write_json, atomic_write_text
 
@@ -135,4 +183,4 @@ def predict_command(
         click.echo(f"{len(result.records)} image(s) predicted, {len(result.skipped)} skipped", err=True)
 
 
-__all__ = ["Predictions", "expand_inputs", "predict_command", "predict_images"]
+__all__ = ["Predictions", "expand_inputs", "head_fields", "predict_command", "predict_images"]

@@ -16,7 +16,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from .errors import DatasetFormatError, InputFileError
 
@@ -96,4 +96,27 @@ def read_oasis_affect(folder: PathLike) -> dict[str, AffectLabel]:
                 ) from None
             key = f"images/{row['file']}"
             out[key] = AffectLabel(key, None, valence, arousal)
+    return out
+
+
+#: the label files a data folder may hold, and their readers
+_AFFECT_FILES = (("ground_truth.txt", read_emotion6_affect), ("valence.csv", read_oasis_affect))
+
+
+def affect_labels_for(paths: Sequence[PathLike], depth: int = 3) -> list[Optional[AffectLabel]]:
+    """The affect label of each image, or None: looked up in the Emotion6 ``ground_truth.txt`` or
+    OASIS ``valence.csv`` of the data folder the image lies in (``depth`` folders up at most, the
+    ``images/<class>/`` layout of the split files)."""
+    tables: dict[Path, dict[str, AffectLabel]] = {}
+    out: list[Optional[AffectLabel]] = []
+    for item in paths:
+        path, found = Path(item).absolute(), None
+        for folder in list(path.parents)[:depth]:
+            if folder not in tables:
+                reader = next((r for name, r in _AFFECT_FILES if (folder / name).is_file()), None)
+                tables[folder] = reader(folder) if reader else {}
+            found = tables[folder].get(path.relative_to(folder).as_posix())
+            if found is not None or tables[folder]:
+                break
+        out.append(found)
     return out

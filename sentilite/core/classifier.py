@@ -9,14 +9,16 @@ before any prediction is made.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional, Protocol
+from typing import Any, Iterable, Optional, Protocol
 
 import numpy as np
 
 from .contract import PreprocessContract
+from .heads import Head, head_values, match_outputs
 from .model_checks import PathLike, check_model_io, refuse_contradiction, resolve_contract, softmax
 from .modelfile import read_conversion_facts, require_format
 from .preprocess import InputEncoder, dequantize
+from .reading import Reading
 from .runtime import Runtime, make_interpreter
 
 
@@ -56,23 +58,34 @@ class TFLiteClassifier:
             self.path, num_threads=num_threads, runtime=runtime, kernels=kernels
         )
         self.num_threads = num_threads
+        self.facts = read_conversion_facts(self.path)
         inp = self.interpreter.get_input_details()
         out = self.interpreter.get_output_details()
+        order = self._output_order(out)
         check_model_io(
             self.path,
             len(inp),
             len(out),
             tuple(int(v) for v in inp[0]["shape"][1:]),
-            int(out[0]["shape"][-1]),
+            int(out[order[0]]["shape"][-1]),
             self.contract,
             "re-convert the model so its contract matches it",
         )
-        self.input_detail, self.output_detail = inp[0], out[0]
+        self.input_detail, self.output_detail = inp[0], out[order[0]]
+        #: the extra heads' output details, in the contract's order
+        self.head_details = [out[i] for i in order[1:]]
         in_scale, in_zp = self.input_detail["quantization"]
         refuse_contradiction(self.path, self.contract, self.input_detail["dtype"], in_scale, in_zp)
         self.warnings: list[str] = []
         self.encoder = InputEncoder(self.contract, self.input_detail["dtype"], in_scale or None, int(in_zp))
-        self.facts = read_conversion_facts(self.path)
+
+    def _output_order(self, out: list[dict[str, Any]]) -> list[int]:
+        if not self.contract.heads or len(out) == 1:
+            return [0]  # check_model_io names a mismatch in the number of outputs
+        widths = [int(d["shape"][-1]) for d in out]
+        names = [d["name"] for d in out]
+        heads, declared = self.contract.heads, self.facts.get("outputs")
+        return match_outputs(names, widths, self.contract.num_classes, heads, self.path, declared)
 
     @property
     def input_dtype(self) -> np.dtype:
@@ -99,6 +112,30 @@ class TFLiteClassifier:
             scale, zp = self.output_detail["quantization"]
             y = dequantize(y, scale, zp)
         return self.contract.decision.apply(softmax(y) if self.contract.output == "logits" else y)
+
+    def run_heads(self, x: np.ndarray) -> Reading:
+        """Invoke once on an encoded input; every head's answer (sentiment probabilities first)."""
+        sentiment = self.run(x)
+        return Reading(sentiment, {h.name: self.head_output(h.name, self.raw_head(d)) for h, d in self._heads()})
+
+    def raw_head(self, detail: dict[str, Any]) -> np.ndarray:
+        """An extra head's output tensor from the last invoke, as the model gives it."""
+        return self.interpreter.get_tensor(detail["index"])[0]
+
+    def head_output(self, name: str, y: np.ndarray) -> np.ndarray:
+        """Raw values of the head ``name`` (from here or from a device) -> what they mean."""
+        head, detail = next((h, d) for h, d in self._heads() if h.name == name)
+        y = np.asarray(y, dtype=detail["dtype"])
+        if y.dtype != np.float32:
+            y = dequantize(y, *detail["quantization"])
+        return head_values(head, y)
+
+    def _heads(self) -> list[tuple[Head, dict[str, Any]]]:
+        return list(zip(self.contract.heads, self.head_details))
+
+    def read(self, image: np.ndarray, order: str = "RGB") -> Reading:
+        """Every head's answer for one decoded uint8 image."""
+        return self.run_heads(self.encode(image, order))
 
     def predict(self, image: np.ndarray, order: str = "RGB") -> np.ndarray:
         """Class probabilities for one decoded uint8 image."""

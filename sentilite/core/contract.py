@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from .decision import DecisionRule
 from .errors import ContractError
+from .heads import Head
 from .labels import SENTIMENT_LABELS
 
 CONTRACT_FORMAT = "sentilite-contract"
@@ -100,6 +101,8 @@ class PreprocessContract:
     decision: DecisionRule = field(default_factory=DecisionRule)
     #: Free-form facts about where the model came from (backbone, training data, variant...).
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: Outputs after the sentiment head (seven emotions, valence/arousal...), in output order.
+    heads: tuple[Head, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -119,6 +122,8 @@ class PreprocessContract:
             problems.append(f"normalisation {self.norm.name!r} outside a graph that normalises itself (need 'raw')")
         if self.output not in ("probabilities", "logits"):
             problems.append(f"output {self.output!r} (need 'probabilities' or 'logits')")
+        if len({h.name for h in self.heads}) != len(self.heads):
+            problems.append(f"heads {[h.name for h in self.heads]} (need distinct names)")
         if problems:
             raise ContractError("Invalid preprocessing contract: " + "; ".join(problems) + ".")
 
@@ -168,7 +173,7 @@ class PreprocessContract:
         return replace(self, provenance={**dict(self.provenance), **facts})
 
     def same_preprocessing(self, other: PreprocessContract, tol: float = 1e-6) -> bool:
-        """True when both turn any image into the same input and use the same labels."""
+        """True when both turn any image into the same input and use the same labels and heads."""
         return (
             self.height,
             self.width,
@@ -179,6 +184,7 @@ class PreprocessContract:
             self.labels,
             self.output,
             self.pixel_in,
+            self.heads,
         ) == (
             other.height,
             other.width,
@@ -189,6 +195,7 @@ class PreprocessContract:
             other.labels,
             other.output,
             other.pixel_in,
+            other.heads,
         ) and all(abs(a - b) <= tol for a, b in zip(self.norm.mean + self.norm.std, other.norm.mean + other.norm.std))
 
     # -- serialisation ----------------------------------------------------------------------
@@ -210,6 +217,7 @@ class PreprocessContract:
             **({"decision": self.decision.to_dict()} if not self.decision.identity else {}),
             "labels": list(self.labels),
             "output": self.output,
+            **({"heads": [h.to_dict() for h in self.heads]} if self.heads else {}),
             "provenance": dict(self.provenance),
         }
 
@@ -244,6 +252,7 @@ class PreprocessContract:
                 labels=tuple(str(x) for x in data["labels"]),
                 output=str(data.get("output", "probabilities")),
                 provenance=dict(data.get("provenance") or {}),
+                heads=tuple(Head.from_dict(h) for h in data.get("heads") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ContractError(f"Malformed preprocessing contract ({exc!r}).") from None

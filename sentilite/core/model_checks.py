@@ -64,10 +64,12 @@ def check_model_io(
     fix: str,
 ) -> None:
     """Refuse a model whose inputs/outputs do not fit a classifier with this contract."""
-    if n_inputs != 1 or n_outputs != 1:
+    if n_inputs != 1 or n_outputs != 1 + len(contract.heads):
+        heads = f" and {len(contract.heads)} more head(s) its contract names" if contract.heads else ""
         raise ContractError(
-            f"{path} has {n_inputs} inputs and {n_outputs} outputs; a sentiment classifier has one of each.",
-            "pass a single-input, single-output image classifier",
+            f"{path} has {n_inputs} inputs and {n_outputs} outputs; a sentiment classifier has one input and "
+            f"one output{heads}.",
+            "pass a single-input image classifier whose contract lists every output",
         )
     if tuple(input_shape) != contract.input_shape:
         raise ContractError(

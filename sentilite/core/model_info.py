@@ -107,6 +107,25 @@ def app_compatibility(contract: Any, input_dtype: np.dtype) -> list[str]:
     return out
 
 
+def output_heads(contract: Any, facts: dict[str, Any], outputs: list[dict[str, Any]]) -> tuple[dict[str, int], str]:
+    """(head name -> output index, a problem or "") of a file with ``contract`` whose outputs are ``outputs``."""
+    from .errors import ContractError
+    from .heads import SENTIMENT, match_outputs
+
+    widths = [int(o["shape"][-1]) for o in outputs]
+    if not contract.heads:
+        if len(outputs) == 1 and widths[0] == contract.num_classes:
+            return {SENTIMENT: 0}, ""
+        return {}, f"{len(outputs)} output(s) {widths} wide but {contract.num_classes} labels in the contract"
+    try:
+        order = match_outputs(
+            [o["name"] for o in outputs], widths, contract.num_classes, contract.heads, "the file", facts.get("outputs")
+        )
+    except ContractError as exc:
+        return {}, exc.problem
+    return dict(zip([SENTIMENT, *(h.name for h in contract.heads)], order)), ""
+
+
 def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     contract = read_contract(path)
     facts = read_conversion_facts(path)
@@ -126,8 +145,11 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
         i0 = inputs[0]
         if tuple(i0["shape"][1:]) != contract.input_shape:
             warnings.append(f"input shape {i0['shape']} does not match the contract's {list(contract.input_shape)}")
-        if outputs[0]["shape"][-1] != contract.num_classes:
-            warnings.append(f"{outputs[0]['shape'][-1]} outputs but {contract.num_classes} labels in the contract")
+        heads, problem = output_heads(contract, facts, outputs)
+        if problem:
+            warnings.append(problem)
+        for name, i in heads.items():
+            outputs[i]["head"] = name
         warnings += [
             f"{w}; evaluate, bench and demo refuse this model"
             for w in input_quantization_issues(

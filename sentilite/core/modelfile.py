@@ -305,7 +305,7 @@ def write_tflite(
     float input, the labels file) that MediaPipe and Android tooling read; ``standard`` gives
     its name, description, version, author and license (defaults from the contract and facts).
     """
-    from .tflite_metadata import METADATA_NAME, append_label_file, build_model_metadata
+    from .tflite_metadata import METADATA_NAME, append_label_file, build_model_metadata, head_outputs
 
     facts = conversion or {}
     variant = facts.get("variant", "")
@@ -318,11 +318,31 @@ def write_tflite(
         "license": "",
         **(standard or {}),
     }
+    outputs = None
+    if contract.heads:  # one metadata entry per output, in the file's own output order
+        order = file_output_order(data, contract, path, facts.get("outputs"))
+        by_head = head_outputs(contract)
+        outputs = [by_head[order.index(i)] for i in range(len(order))]
     entries = {
         CONTRACT_METADATA_NAME: contract.to_json(indent=None).encode(),
-        METADATA_NAME: build_model_metadata(contract, float_input=_float_input(data), **info),
+        METADATA_NAME: build_model_metadata(contract, float_input=_float_input(data), outputs=outputs, **info),
     }
     if conversion is not None:
         entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
-    atomic_write_bytes(path, append_label_file(embed_tflite_metadata(data, entries), tuple(contract.labels)))
+    more = {o.labels_file: o.labels for o in outputs or [] if o.labels_file and o.name != "sentiment"}
+    atomic_write_bytes(path, append_label_file(embed_tflite_metadata(data, entries), tuple(contract.labels), more))
     return Path(path)
+
+
+def file_output_order(
+    data: bytes, contract: PreprocessContract, path: object = "the model", declared: Optional[list[str]] = None
+) -> list[int]:
+    """For the sentiment head then each of the contract's heads, the index of the file's output
+    holding it (see :func:`sentilite.core.heads.match_outputs`)."""
+    from .heads import match_outputs
+    from .runtime import make_interpreter
+
+    interp, _ = make_interpreter(data)
+    out = interp.get_output_details()
+    widths = [int(d["shape"][-1]) for d in out]
+    return match_outputs([d["name"] for d in out], widths, contract.num_classes, contract.heads, path, declared)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import struct
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -39,8 +40,10 @@ def build_model_metadata(
     version: str,
     author: str = "",
     license: str = "",
+    outputs: Optional[list[OutputMeta]] = None,
 ) -> bytes:  # noqa: A002 - the schema's field name
-    """The ``TFLITE_METADATA`` flatbuffer for an image classifier with ``contract``."""
+    """The ``TFLITE_METADATA`` flatbuffer for an image classifier with ``contract``; ``outputs``
+    describe the file's outputs in its order (default: the one sentiment output)."""
     import flatbuffers
 
     b = flatbuffers.Builder(1024)
@@ -54,11 +57,7 @@ def build_model_metadata(
             ("license", license),
             ("min", MIN_PARSER_VERSION),
             ("in", "image"),
-            ("out", "probability"),
-            ("labels", LABEL_FILE),
-            ("labels_desc", "Labels of the output classes, one per line, in output order."),
             ("in_desc", f"RGB image, {contract.describe()}"),
-            ("out_desc", "Probabilities of " + ", ".join(contract.labels)),
         )
     }
     # input: ImageProperties(color_space RGB, default_size), and NormalizationOptions for a float input
@@ -82,22 +81,11 @@ def build_model_metadata(
     if units is not None:
         b.PrependUOffsetTRelativeSlot(4, units, 0)
     input_md = b.EndObject()
-    # output: the labels file
-    b.StartObject(5)
-    b.PrependUOffsetTRelativeSlot(0, s["labels"], 0)
-    b.PrependUOffsetTRelativeSlot(1, s["labels_desc"], 0)
-    b.PrependInt8Slot(2, _TENSOR_AXIS_LABELS, 0)
-    label_file = b.EndObject()
-    files = _offset_vector(b, [label_file])
-    b.StartObject(7)
-    b.PrependUOffsetTRelativeSlot(0, s["out"], 0)
-    b.PrependUOffsetTRelativeSlot(1, s["out_desc"], 0)
-    b.PrependUOffsetTRelativeSlot(6, files, 0)
-    output_md = b.EndObject()
-    inputs, outputs = _offset_vector(b, [input_md]), _offset_vector(b, [output_md])
+    output_mds = [_output_metadata(b, o) for o in (outputs or [sentiment_output(contract)])]
+    inputs, outputs_vec = _offset_vector(b, [input_md]), _offset_vector(b, output_mds)
     b.StartObject(10)
     b.PrependUOffsetTRelativeSlot(2, inputs, 0)
-    b.PrependUOffsetTRelativeSlot(3, outputs, 0)
+    b.PrependUOffsetTRelativeSlot(3, outputs_vec, 0)
     subgraph = b.EndObject()
     subgraphs = _offset_vector(b, [subgraph])
     b.StartObject(8)
@@ -106,6 +94,54 @@ def build_model_metadata(
     b.PrependUOffsetTRelativeSlot(3, subgraphs, 0)
     b.Finish(b.EndObject(), file_identifier=IDENTIFIER)
     return bytes(b.Output())
+
+
+@dataclass(frozen=True)
+class OutputMeta:
+    """One output tensor's metadata: the head's name (what MediaPipe calls the classification head),
+    a description, and its labels file (None for values without labels, e.g. valence/arousal)."""
+
+    name: str
+    description: str
+    labels_file: Optional[str] = None
+    labels: tuple[str, ...] = ()
+
+
+def sentiment_output(contract: PreprocessContract, name: str = "probability") -> OutputMeta:
+    """The sentiment output, with ``labels.txt``."""
+    return OutputMeta(name, "Probabilities of " + ", ".join(contract.labels), LABEL_FILE, tuple(contract.labels))
+
+
+def head_outputs(contract: PreprocessContract) -> list[OutputMeta]:
+    """Sentiment then each extra head, in the contract's order, each named after its head."""
+    out = [sentiment_output(contract, "sentiment")]
+    for h in contract.heads:
+        if h.kind == "distribution":
+            desc = "Probabilities of " + ", ".join(h.labels)
+            out.append(OutputMeta(h.name, desc, f"{h.name}_labels.txt", h.labels))
+        else:
+            lo, hi = h.scale or (0.0, 0.0)
+            out.append(OutputMeta(h.name, f"{', '.join(h.labels)} on a {lo:g}-{hi:g} scale, in this order"))
+    return out
+
+
+def _output_metadata(b: Any, o: OutputMeta) -> int:
+    name, desc = b.CreateString(o.name), b.CreateString(o.description)
+    files = None
+    if o.labels_file:
+        fname = b.CreateString(o.labels_file)
+        fdesc = b.CreateString("Labels of this output's classes, one per line, in output order.")
+        b.StartObject(5)
+        b.PrependUOffsetTRelativeSlot(0, fname, 0)
+        b.PrependUOffsetTRelativeSlot(1, fdesc, 0)
+        b.PrependInt8Slot(2, _TENSOR_AXIS_LABELS, 0)
+        files = _offset_vector(b, [b.EndObject()])
+    b.StartObject(7)
+    b.PrependUOffsetTRelativeSlot(0, name, 0)
+    b.PrependUOffsetTRelativeSlot(1, desc, 0)
+    if files is not None:
+        b.PrependUOffsetTRelativeSlot(6, files, 0)
+    return b.EndObject()
 
 
 def _normalization_units(b: Any, contract: PreprocessContract) -> int:
@@ -131,14 +167,18 @@ def _offset_vector(b: Any, offsets: list[int]) -> int:
     return b.EndVector()
 
 
-def append_label_file(model: bytes, labels: tuple[str, ...]) -> bytes:
-    """The flatbuffer with a zip holding ``labels.txt`` appended (how associated files travel)."""
+def append_label_file(
+    model: bytes, labels: tuple[str, ...], more: Optional[dict[str, tuple[str, ...]]] = None
+) -> bytes:
+    """The flatbuffer with a zip holding ``labels.txt`` (and ``more`` label files by name) appended
+    (how associated files travel)."""
     import zipfile
 
     buf = io.BytesIO(model)
     buf.seek(0, io.SEEK_END)
     with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(LABEL_FILE, "\n".join(labels) + "\n")
+        for name, names in {LABEL_FILE: labels, **(more or {})}.items():
+            zf.writestr(name, "\n".join(names) + "\n")
     return buf.getvalue()
 
 
@@ -225,12 +265,12 @@ def parse_model_metadata(buf: bytes) -> dict[str, Any]:
             if unit.scalar(0, "B") == _NORMALIZATION_OPTIONS:
                 norm = unit.table(1)
                 out["input"]["normalization"] = {"mean": norm.floats(0), "std": norm.floats(1)}
-    outp = (sub.tables(3) if sub else [None])[0]
-    if outp is not None:
-        out["output"] = {
-            "name": outp.string(0),
-            "files": [{"name": f.string(0), "type": f.scalar(2, "b")} for f in outp.tables(6)],
-        }
+    outs = [
+        {"name": o.string(0), "files": [{"name": f.string(0), "type": f.scalar(2, "b")} for f in o.tables(6)]}
+        for o in (sub.tables(3) if sub else [])
+    ]
+    if outs:
+        out["output"], out["outputs"] = outs[0], outs
     return out
 
 

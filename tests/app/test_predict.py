@@ -75,3 +75,32 @@ def test_the_table_and_the_errors(tiny_variants, synthetic_splits, tmp_path):
     assert proc.returncode == 2 and "None of the 1 images could be read" in proc.stderr and "Fix:" in proc.stderr
     proc = predict(tmp_path / "missing.jpg", tmp=tmp_path, check=False)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_a_multi_head_model_answers_every_head_in_the_issue_30_record(three_head_files, synthetic_splits, tmp_path):
+    """The record gains "emotions" ({emotion: p}), "valence" and "arousal" (1-9), each equal to the
+    classifier's own reading; the table and the CSV show them too. Planted defect: writing the
+    emotions by position of the file's outputs (valence/arousal's) fails the comparison."""
+    from sentilite.core.affect import EMOTIONS
+
+    folder = synthetic_splits["val"].parent / "images" / "neutral"
+    images = sorted(folder.glob("*.jpg"))[:3]
+    out, out_csv = tmp_path / "heads.json", tmp_path / "heads.csv"
+    model = three_head_files[1]["int8"]
+    proc = predict(*images, "--model", model, "--json", out, "--csv", out_csv, tmp=tmp_path)
+    assert attempts(tmp_path) == [], proc.stderr
+    records = json.loads(out.read_text())
+    clf = TFLiteClassifier(model)
+    for r in records:
+        want = clf.read(load_image(r["path"]))
+        assert list(r["emotions"]) == list(EMOTIONS)
+        assert np.allclose(list(r["emotions"].values()), want.heads["emotions"], atol=1e-5)
+        assert [r["valence"], r["arousal"]] == pytest.approx(want.heads["valence_arousal"].tolist(), abs=1e-3)
+        assert 1.0 <= r["valence"] <= 9.0 and 1.0 <= r["arousal"] <= 9.0
+    rows = list(csv.DictReader(out_csv.open()))
+    assert float(rows[0]["p_joy"]) == pytest.approx(records[0]["emotions"]["joy"], abs=1e-6)
+    assert float(rows[0]["valence"]) == pytest.approx(records[0]["valence"], abs=1e-4)
+    table = predict(images[0], "--model", model, tmp=tmp_path).stdout.splitlines()
+    assert table[0].split()[-3:] == ["emotions", "valence", "arousal"]
+    top = max(records[0]["emotions"], key=records[0]["emotions"].get)
+    assert top in table[1] and f"{records[0]['valence']:.2f}" in table[1]

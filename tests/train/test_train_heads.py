@@ -1,0 +1,112 @@
+"""Training extra heads (issue 30): the seven-emotion distribution (a KL loss to the annotators'
+shares) and valence/arousal, each taught only by the images that have its labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from trainkit import tiny_config
+
+from sentilite.core.affect import EMOTIONS
+from sentilite.core.heads import EMOTION_HEAD, VALENCE_AROUSAL_HEAD
+
+#: per synthetic class (negative, neutral, positive): its annotators' emotion shares and valence/arousal
+SHARES = {
+    "negative": (0.1, 0.1, 0.1, 0.0, 0.6, 0.0, 0.1),
+    "neutral": (0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.7),
+    "positive": (0.0, 0.0, 0.0, 0.8, 0.0, 0.1, 0.1),
+}
+VA = {"negative": (2.0, 6.0), "neutral": (5.0, 3.0), "positive": (8.0, 5.0)}
+
+
+@pytest.fixture(scope="module")
+def tf():
+    from sentilite.core.tf_import import import_tensorflow
+
+    return import_tensorflow("tests")
+
+
+@pytest.fixture(scope="module")
+def affect_splits(tmp_path_factory):
+    """A synthetic dataset whose folder holds an Emotion6-format ground_truth.txt."""
+    from sentilite.core.synthetic import make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("affect-data")
+    splits = make_synthetic_dataset(root, per_class=(30, 30, 30), size=(48, 48), seed=3)
+    rows = ["[image]\t[valence]\t[arousal]\t" + "\t".join(f"[{e}]" for e in EMOTIONS)]
+    for img in sorted((root / "images").rglob("*.jpg")):
+        cls = img.parent.name
+        rows.append("\t".join([f"{cls}/{img.name}", *map(str, VA[cls]), *map(str, SHARES[cls])]))
+    (root / "ground_truth.txt").write_text("\n".join(rows) + "\n")
+    return splits
+
+
+def test_head_losses_are_kl_to_the_shares_and_squared_error_on_0_1_and_absent_labels_teach_nothing(tf):
+    from sentilite.train.head_losses import REGRESSION_WEIGHT, head_columns, head_loss
+
+    heads = (EMOTION_HEAD, VALENCE_AROUSAL_HEAD)
+    from sentilite.core.affect import AffectLabel
+
+    label = AffectLabel("x", SHARES["positive"], 8.0, 5.0)
+    tail = tf.constant(head_columns(heads, [label, None]))
+    z = tf.Variable(np.random.default_rng(0).normal(size=(2, 9)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = head_loss(tf, heads, z, tail)
+    zn = z.numpy()
+    q = np.exp(zn[0, :7]) / np.exp(zn[0, :7]).sum()
+    p = np.asarray(SHARES["positive"])
+    kl = float(np.sum(np.where(p > 0, p * (np.log(np.maximum(p, 1e-12)) - np.log(q)), 0.0)))
+    unit = (np.array([8.0, 5.0]) - 1.0) / 8.0
+    mse = REGRESSION_WEIGHT * float(np.mean((1 / (1 + np.exp(-zn[0, 7:])) - unit) ** 2))
+    assert loss.numpy()[0] == pytest.approx(kl + mse, rel=1e-5)
+    assert loss.numpy()[1] == 0.0
+    assert np.all(tape.gradient(loss, z).numpy()[1] == 0.0), "an image without affect labels must not move the heads"
+
+
+def test_a_three_head_model_learns_each_head_and_saves_them_in_the_contract_order(affect_splits, tmp_path):
+    """Planted defect: dropping the heads' loss from the step leaves the emotion head at chance."""
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.train.api import train_model
+
+    config = tiny_config(
+        affect_splits,
+        tmp_path / "run",
+        tmp_path / "cache",
+        heads="valence_arousal,emotions",
+        epochs=12,
+        lr=3e-3,
+        preset="adam-cosine",
+        mode="ft-a",
+        weights="none",
+        decision="none",
+    )
+    result = train_model(config)
+    clf = KerasClassifier(result.model_path)
+    assert [h.name for h in clf.contract.heads] == ["emotions", "valence_arousal"]  # fixed order, whatever was asked
+    test = read_split_file(affect_splits["test"])
+    names = ("negative", "neutral", "positive")
+    dominant_hits, valences = 0, {n: [] for n in names}
+    for s in test.samples:
+        r = clf.read(load_image(s.path))
+        cls = names[s.label]
+        dominant_hits += int(np.argmax(r.heads["emotions"]) == int(np.argmax(SHARES[cls])))
+        valences[cls].append(float(r.heads["valence_arousal"][0]))
+    assert dominant_hits / len(test) >= 0.7, dominant_hits
+    assert np.mean(valences["negative"]) < np.mean(valences["neutral"]) < np.mean(valences["positive"])
+    log = (result.run_dir / "train.log").read_text()
+    n = len(read_split_file(affect_splits["train"]))
+    assert f"emotions taught by {n} of {n} images, valence_arousal taught by {n} of {n} images" in log
+
+
+def test_a_head_no_training_image_teaches_is_refused_with_the_fix(synthetic_splits, tmp_path):
+    from sentilite.train.api import train_model
+    from sentilite.train.config import TrainConfigError
+
+    config = tiny_config(synthetic_splits, tmp_path / "run", tmp_path / "cache", heads="emotions", epochs=1)
+    with pytest.raises(TrainConfigError, match="No training image has labels for the emotions head") as e:
+        train_model(config)
+    assert "ground_truth.txt" in e.value.fix
+    with pytest.raises(TrainConfigError, match="Unknown head"):
+        tiny_config(synthetic_splits, tmp_path / "r2", tmp_path / "cache", heads="mood").validate()
