@@ -22,6 +22,9 @@ CLIENT = textwrap.dedent("""
     from mediapipe.tasks.python.components.containers.rect import RectF
     from mediapipe.tasks.python.vision.core.image_processing_options import ImageProcessingOptions
     model, images = sys.argv[1], sys.argv[2:]
+    every_head = bool(images) and images[0] == "--all-heads"  # {head name: {category: score}} per image
+    if every_head:
+        images.pop(0)
     rois = {}
     if images and images[0].startswith("--rois="):  # JSON file: {path: [left, top, right, bottom]} (normalised)
         rois = json.load(open(images.pop(0)[len("--rois="):]))
@@ -38,7 +41,11 @@ CLIENT = textwrap.dedent("""
         box = dict(zip(("left", "top", "right", "bottom"), roi)) if roi else None
         options = ImageProcessingOptions(region_of_interest=RectF(**box)) if box else None
         res = clf.classify(mp.Image.create_from_file(path), options)
-        out.append({c.category_name: c.score for c in res.classifications[0].categories})
+        if every_head:  # a category without a name (valence/arousal) is keyed by its index
+            out.append({h.head_name: {c.category_name or str(c.index): c.score for c in h.categories}
+                        for h in res.classifications})
+        else:
+            out.append({c.category_name: c.score for c in res.classifications[0].categories})
     print(json.dumps(out))
 """)
 

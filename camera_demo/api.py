@@ -286,7 +286,7 @@ def run_demo(config: DemoConfig, *, classifier: Classifier = None, source: Sourc
                 classifier,
                 reader,
                 SentimentSmoother(len(labels), config.smoothing, config.hysteresis),
-                Overlay(labels),
+                Overlay(labels, getattr(classifier.contract, "heads", ())),
                 stats,
                 labels,
                 recorder=outputs.recorder,

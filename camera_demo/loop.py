@@ -46,6 +46,28 @@ def _running_figures(fig: Figures, reader: FrameReader, stats: RunStats, pre_ms:
     fig.draw_ms = stats.draw.value
 
 
+def _reader(classifier: Classifier) -> Callable[[Any], tuple[Any, Optional[dict[str, Any]]]]:
+    """``x -> (sentiment probabilities, extra heads or None)``: one invoke either way; a one-head
+    model keeps the plain path."""
+    if not getattr(classifier.contract, "heads", ()):
+        run = classifier.run
+        return lambda x: (run(x), None)
+
+    def read(x: Any) -> tuple[Any, Optional[dict[str, Any]]]:
+        reading = classifier.run_heads(x)  # type: ignore[attr-defined]
+        return reading.sentiment, reading.heads
+
+    return read
+
+
+def _head_fields(classifier: Classifier, heads: Optional[dict[str, Any]]) -> dict[str, Any]:
+    if heads is None:
+        return {}
+    from sentilite.core.reading import reading_fields
+
+    return reading_fields(heads, classifier.contract.heads)
+
+
 def _frame_record(
     frame: Any,
     labels: list[str],
@@ -97,7 +119,7 @@ def run_loop(
     fig = Figures()
     perf = time.perf_counter
     wall = time.time
-    run = classifier.run
+    run = _reader(classifier)
     update = smoother.update
     draw = overlay.draw
     stats.start()
@@ -116,13 +138,15 @@ def run_loop(
                 raise reader.error
             return reader.end_reason or "end_of_source"
         t0 = perf()
-        probs = run(frame.x)
+        probs, heads = run(frame.x)
         t1 = perf()
         label, smoothed = update(probs)
         _running_figures(fig, reader, stats, frame.pre_ms, (t1 - t0) * 1e3)
         # Headless with no video output nobody sees the overlay: drawing it would only cost time.
         image = (
-            draw(frame.image, label, smoothed, fig) if (recorder is not None or display is not None) else frame.image
+            draw(frame.image, label, smoothed, fig, heads)
+            if (recorder is not None or display is not None)
+            else frame.image
         )
         t2 = perf()
         keep_going = True
@@ -134,11 +158,10 @@ def run_loop(
         infer_ms = (t1 - t0) * 1e3
         latency_ms = (t_shown - frame.t_capture) * 1e3
         if log is not None:
-            log.write(
-                _frame_record(
-                    frame, labels, label, probs, smoothed, reader, latency_ms, infer_ms, (t2 - t1) * 1e3, wall()
-                )
+            record = _frame_record(
+                frame, labels, label, probs, smoothed, reader, latency_ms, infer_ms, (t2 - t1) * 1e3, wall()
             )
+            log.write({**record, **_head_fields(classifier, heads)})
         t_out = perf()
         stats.add(frame.pre_ms, infer_ms, (t2 - t1) * 1e3, (t_out - t2) * 1e3, latency_ms, t_shown, label)
         if not keep_going:

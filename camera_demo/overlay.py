@@ -24,10 +24,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
+
+from sentilite.core.heads import Head
 
 from .font import BitmapFont
 
@@ -37,6 +39,7 @@ PALETTE = [(235, 160, 60), (60, 200, 235), (200, 90, 200), (120, 220, 180)]
 TEXT = (255, 255, 255)
 DIM = (150, 150, 150)
 SOFT = (200, 200, 200)
+EMOTION_COLOUR = (208, 111, 122)  # BGR of the serve pages' emotion purple
 
 
 @dataclass
@@ -63,8 +66,9 @@ def _darken(img: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 class Overlay:
     """Draws the demo's overlay for a fixed list of labels (layout cached per frame size)."""
 
-    def __init__(self, labels: Sequence[str]) -> None:
+    def __init__(self, labels: Sequence[str], heads: Sequence[Head] = ()) -> None:
         self.labels = list(labels)
+        self.heads = tuple(heads)
         self.colours = [
             LABEL_COLOURS.get(name.lower(), PALETTE[i % len(PALETTE)]) for i, name in enumerate(self.labels)
         ]
@@ -108,8 +112,18 @@ class Overlay:
             self._layouts[key] = lay
         return lay
 
-    def draw(self, img: np.ndarray, label: int, probs: Sequence[float], fig: Figures) -> np.ndarray:
-        """Annotate ``img`` (BGR uint8) in place and return it."""
+    def draw(
+        self,
+        img: np.ndarray,
+        label: int,
+        probs: Sequence[float],
+        fig: Figures,
+        heads: Optional[Mapping[str, np.ndarray]] = None,
+    ) -> np.ndarray:
+        """Annotate ``img`` (BGR uint8) in place and return it; ``heads``: a multi-head model's extra
+        readings, drawn top right (emotion bars, the valence/arousal point)."""
+        if heads:
+            draw_heads(img, self.heads, heads, self._layout(*img.shape[:2])["small"])
         h, w = img.shape[:2]
         lay = self._layout(h, w)
         small: BitmapFont = lay["small"]
@@ -150,7 +164,53 @@ class Overlay:
     def regions(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         """(x0, y0, x1, y1) boxes the overlay draws into on an ``h x w`` frame (for tests)."""
         lay = self._layout(h, w)
-        return [lay["panel"], (0, lay["strip"], w, h)]
+        boxes = [lay["panel"], (0, lay["strip"], w, h)]
+        return boxes + ([heads_panel(self.heads, lay["small"], w)] if self.heads else [])
+
+
+def heads_panel(heads: Sequence[Head], font: BitmapFont, w: int) -> tuple[int, int, int, int]:
+    """The top-right box the extra heads are drawn into."""
+    dist = next((h for h in heads if h.kind == "distribution"), None)
+    rows = len(dist.labels) if dist else 0
+    name_w = max([font.text_size(n)[0] for n in dist.labels] if dist else [0])
+    width = max(name_w + 6 + 60, 64) + 12
+    height = 8 + rows * (font.height + 3) + (64 + 8 if any(h.kind == "regression" for h in heads) else 0)
+    return (w - width - 6, 6, w - 6, 6 + height)
+
+
+def draw_heads(img: np.ndarray, heads: Sequence[Head], values: Mapping[str, np.ndarray], font: BitmapFont) -> None:
+    """The emotion bars (the top one highlighted) and a valence (x) / arousal (y) square with its point."""
+    x0, y0, x1, y1 = heads_panel(heads, font, img.shape[1])
+    _darken(img, x0, y0, x1, y1)
+    y = y0 + 4
+    for h in heads:
+        v = values.get(h.name)
+        if v is None:
+            continue
+        if h.kind == "distribution":
+            top = int(np.argmax(v))
+            name_w = max(font.text_size(n)[0] for n in h.labels)
+            for i, name in enumerate(h.labels):
+                font.put(img, name, (x0 + 6, y), TEXT if i == top else DIM)
+                bx = x0 + 6 + name_w + 6
+                cv2.rectangle(img, (bx, y), (bx + 60, y + font.height - 1), DIM, 1, cv2.LINE_8)
+                fill = int(round(60 * min(max(float(v[i]), 0.0), 1.0)))
+                if fill > 0:
+                    cv2.rectangle(img, (bx, y), (bx + fill, y + font.height - 1), EMOTION_COLOUR, -1, cv2.LINE_8)
+                y += font.height + 3
+        elif h.scale is not None and len(v) >= 2:
+            lo, hi = h.scale
+            sx, sy = x0 + 6, y + 4
+            cv2.rectangle(img, (sx, sy), (sx + 60, sy + 60), DIM, 1, cv2.LINE_8)
+            cv2.line(img, (sx + 30, sy), (sx + 30, sy + 60), DIM, 1, cv2.LINE_8)
+            cv2.line(img, (sx, sy + 30), (sx + 60, sy + 30), DIM, 1, cv2.LINE_8)
+            fx = (float(v[0]) - lo) / (hi - lo)
+            fy = (float(v[1]) - lo) / (hi - lo)
+            cx, cy = sx + int(round(60 * min(max(fx, 0.0), 1.0))), sy + 60 - int(round(60 * min(max(fy, 0.0), 1.0)))
+            cv2.circle(img, (cx, cy), 4, EMOTION_COLOUR, -1, cv2.LINE_AA)
+            font.put(img, f"V {float(v[0]):.1f}", (sx + 66, sy + 4), TEXT)
+            font.put(img, f"A {float(v[1]):.1f}", (sx + 66, sy + 4 + font.height + 3), TEXT)
+            y = sy + 68
 
 
 def render_example(path: Union[str, os.PathLike], labels: Sequence[str] = ("negative", "neutral", "positive")) -> Path:

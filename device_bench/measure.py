@@ -259,7 +259,9 @@ def outputs_job(job, settings, base_dir, t_start):
 
     runtime = load_runtime(settings.get("runtime"))
     interp, load_ms, load_log = load_interpreter(job, settings, os.path.join(base_dir, job["model"]), runtime)
-    detail, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    # a multi-head model: the host names the output that holds the sentiment head (files keep
+    # their outputs in the converter's order, not the contract's)
+    detail, out = interp.get_input_details()[0], interp.get_output_details()[int(job.get("output_index", 0))]
     xs = make_input(detail, job, base_dir, np)
     values = []
     t0 = time.perf_counter()

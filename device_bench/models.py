@@ -48,6 +48,7 @@ class ModelEntry:
             "size_bytes": self.size_bytes,
             "size_mb": round(self.size_mb, 4),
             "contract": self.contract.describe() if self.contract is not None else None,
+            "heads": ["sentiment", *(h.name for h in self.contract.heads)] if self.contract is not None else [],
             "notes": list(self.notes),
         }
 

@@ -84,7 +84,8 @@ class ModelFacts(TypedDict, total=False):
     kind: str
     size_bytes: int
     size_mb: float
-    contract: Optional[dict[str, object]]
+    contract: Optional[str]
+    heads: list[str]  # the model's outputs by head: one invoke computes them all
     notes: list[str]
     tflite: Optional[dict[str, object]]
     seed: Optional[int]
@@ -116,6 +117,8 @@ class RunnerJob(TypedDict, total=False):
     repeat: int
     model_index: int
     input: dict[str, object]
+    mode: str  # "outputs": on-device evaluation, returning the raw outputs
+    output_index: int  # which output an "outputs" job returns (a multi-head file's sentiment head)
     kernels: Optional[str]
 
 

@@ -90,9 +90,10 @@ def compare_outputs(
 
 
 def device_outputs(
-    model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log
+    model: Path, x: np.ndarray, kernels: Sequence[str], options: BenchOptions, say: Log, output_index: int = 0
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], str]:
-    """Raw outputs per kernel library, from the device (one runner process each)."""
+    """Raw outputs (of the file's output ``output_index``) per kernel library, from the device
+    (one runner process each)."""
     entries = describe_models([model])
     transport = make_transport(options)
     got: dict[str, dict[str, Any]] = {}
@@ -105,7 +106,7 @@ def device_outputs(
             options.runner_settings(device_kind(options.device)),
             {0: {"kind": "npy", "path": "in0.npy"}},
             {0: Path(tmp) / "in0.npy"},
-            variants=[{"mode": "outputs", "settings": {"kernels": k}} for k in kernels],
+            variants=[{"mode": "outputs", "output_index": output_index, "settings": {"kernels": k}} for k in kernels],
         )
         table = plan.job_table()
 
@@ -138,9 +139,10 @@ def evaluate_on_device(
     x, labels, paths, skipped = encode_split(clf, data, root, max_images)
     say(f"encoded {len(x)} images through {model.name}'s contract on this machine ({clf.contract.describe()})")
     # This machine's answers come from the same runner, in child processes: some kernel libraries abort.
-    host_out, _, _ = device_outputs(model, x, list(kernels), BenchOptions(device="local"), lambda _m: None)
+    index = [d["index"] for d in clf.interpreter.get_output_details()].index(clf.output_detail["index"])
+    host_out, _, _ = device_outputs(model, x, list(kernels), BenchOptions(device="local"), lambda _m: None, index)
     host_raw = {k: np.asarray(r["outputs"]["values"]) for k, r in host_out.items() if not r.get("error")}
-    device_out, system, label = device_outputs(model, x, list(kernels), options, say)
+    device_out, system, label = device_outputs(model, x, list(kernels), options, say, index)
     per_kernels = {}
     for k in kernels:
         res = device_out.get(k)

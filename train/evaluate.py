@@ -17,6 +17,7 @@ from sentilite.core.classifier import load_classifier
 from sentilite.core.datasets import Dataset, read_dataset
 from sentilite.core.decision import ece
 from sentilite.core.errors import InputFileError
+from sentilite.core.head_evaluation import evaluate_heads
 from sentilite.core.modelfile import require_format
 
 PathLike = Union[str, os.PathLike]
@@ -71,7 +72,9 @@ def evaluate_model(
     The dict has ``accuracy``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``polar`` (the
     2-class reading: positive vs negative images, comparing only those two probabilities),
     ``skipped`` images, ``predictions`` (per image: path, label, predicted label, probabilities
-    in the contract's label order), timing, and what was evaluated. Written to ``json_out`` when given.
+    in the contract's label order), timing, and what was evaluated; for a multi-head model on
+    images with affect labels, ``heads`` (:func:`sentilite.core.head_evaluation.evaluate_heads`).
+    Written to ``json_out`` when given.
     """
     fmt = require_format(model_path, "tflite", "keras")
     clf = load_classifier(model_path, num_threads=num_threads, kernels=kernels)
@@ -89,6 +92,9 @@ def evaluate_model(
         "warnings": list(getattr(clf, "warnings", [])),
         **metrics,
     }
+    heads = evaluate_heads(clf, dataset.paths)
+    if heads is not None:
+        result["heads"] = heads
     if json_out:
         from sentilite.core.reporting import write_json
 

@@ -87,10 +87,37 @@ def evaluate_command(
         click.echo(
             f"skipped {result['n_skipped']} unreadable image(s): " + "; ".join(s["path"] for s in result["skipped"][:5])
         )
+    for line in head_lines(result.get("heads")):
+        click.echo(line)
     for w in result.get("warnings", []):
         click.echo(f"warning: {w}", err=True)
     if json_out:
         click.echo(f"metrics written to {json_out}")
+
+
+def _ci(block: dict[str, Any], key: str) -> str:
+    lo, hi = block[f"{key}_ci95"]
+    return f"{block[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def head_lines(heads: Optional[dict[str, Any]]) -> list[str]:
+    """The extra heads' scores, one line per reading, with 95 % intervals."""
+    if not heads:
+        return []
+    lines = [f"extra heads on the {heads['images']} image(s) with affect labels (95 % intervals):"]
+    for name, b in heads.items():
+        if not isinstance(b, dict):
+            continue
+        if "kl" in b:
+            lines.append(
+                f"  {name:9s} KL {_ci(b, 'kl')}  cosine {_ci(b, 'cosine')}  Chebyshev {_ci(b, 'chebyshev')}  "
+                f"intersection {_ci(b, 'intersection')}  dominant top-1 {_ci(b, 'top1')}  n {b['n']}"
+            )
+        elif "pearson_r" in b:
+            lines.append(
+                f"  {name:9s} Pearson r {_ci(b, 'pearson_r')}  CCC {_ci(b, 'ccc')}  MAE {_ci(b, 'mae')}  n {b['n']}"
+            )
+    return lines
 
 
 def _on_device(

@@ -20,7 +20,7 @@ import click
 
 from ..core.errors import ImageReadError, InputFileError
 from ..core.heads import Head
-from ..core.reading import Reading
+from ..core.reading import reading_fields
 
 PathLike = Union[str, os.PathLike]
 
@@ -87,22 +87,6 @@ class Predictions:
         return line + "".join(f"{r[n]:>9.2f}" for n in values)
 
 
-def head_fields(reading: Reading, heads: Sequence[Head]) -> dict[str, Any]:
-    """A reading's extra heads as record fields: a distribution by its head's name, each regression
-    value by its label, moved onto Emotion6's 1-9 scale (:data:`sentilite.core.affect.SCALE`)."""
-    from ..core.affect import to_common_scale
-
-    out: dict[str, Any] = {}
-    for h in heads:
-        v = reading.heads[h.name]
-        if h.kind == "distribution":
-            out[h.name] = {n: round(float(p), 6) for n, p in zip(h.labels, v)}
-        else:
-            lo, hi = h.scale or (1.0, 9.0)
-            out.update({n: round(to_common_scale(float(x), lo, hi), 4) for n, x in zip(h.labels, v)})
-    return out
-
-
 def expand_inputs(inputs: Sequence[PathLike]) -> list[Path]:
     """Image files as given, a folder's images (sorted), a split file's listed images."""
     from ..core.datasets import list_images, read_split_file
@@ -143,7 +127,7 @@ def predict_images(model: PathLike, paths: Sequence[Path], threads: Optional[int
             "label": out.labels[int(probs.argmax())],
             "probabilities": {n: round(float(p), 6) for n, p in zip(out.labels, probs)},
         }
-        out.records.append({"path": str(path), "sentiment": sentiment, **head_fields(reading, out.heads)})
+        out.records.append({"path": str(path), "sentiment": sentiment, **reading_fields(reading.heads, out.heads)})
     return out
 
 
@@ -183,4 +167,4 @@ def predict_command(
         click.echo(f"{len(result.records)} image(s) predicted, {len(result.skipped)} skipped", err=True)
 
 
-__all__ = ["Predictions", "expand_inputs", "head_fields", "predict_command", "predict_images"]
+__all__ = ["Predictions", "expand_inputs", "predict_command", "predict_images"]

@@ -226,3 +226,28 @@ def test_each_worker_thread_has_its_own_interpreter(tiny_variants, monkeypatch):
         pool.close()
     assert len({r["label"] for r in results}) == 1 and len({tuple(r["probabilities"].values()) for r in results}) == 1
     assert 1 <= len(used) <= 3 and all(len(threads) == 1 for threads in used.values()), used
+
+
+def test_a_multi_head_model_answers_every_head_and_describes_them(three_head_files, synthetic_splits, tmp_path):
+    """/api/predict adds the issue-30 fields (emotions, valence, arousal) equal to the classifier's
+    reading; /api/model lists the heads; a one-head model's answers gain none of them."""
+    model = three_head_files[1]["int8"]
+    srv = start_server(model, tmp_path, env=guarded_env(tmp_path))
+    try:
+        data = next((synthetic_splits["val"].parent / "images" / "negative").glob("*.jpg")).read_bytes()
+        status, body, _ = request(srv.url + "/api/predict", data, {"Content-Type": "image/jpeg"})
+        assert status == 200, body
+        want = TFLiteClassifier(model).read(decode_image_bytes(data))
+        assert list(body["emotions"].values()) == pytest.approx(want.heads["emotions"].tolist(), abs=1e-5)
+        assert [body["valence"], body["arousal"]] == pytest.approx(want.heads["valence_arousal"].tolist(), abs=1e-3)
+        status, described, _ = request(srv.url + "/api/model")
+        assert [h["name"] for h in described["heads"]] == ["emotions", "valence_arousal"]
+    finally:
+        assert srv.stop() == 0
+    assert attempts(tmp_path) == []
+
+
+def test_a_one_head_model_answers_have_no_head_fields(server):
+    data = jpeg()
+    status, body, _ = request(server.url + "/api/predict", data, {"Content-Type": "image/jpeg"})
+    assert status == 200 and not {"emotions", "valence", "arousal"} & set(body)

@@ -107,9 +107,41 @@ def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_pat
         )
         facts = driver.find_element(By.ID, "model-facts").text
         assert "Emotion6 test" in facts and "int8" in facts and driver.find_element(By.ID, "error").text == ""
+        assert not driver.find_element(By.ID, "heads").is_displayed()  # a one-head model: no emotion block
         driver.save_screenshot(str(screenshot_path(tmp_path, "serve_upload.png")))
     finally:
         driver.quit()
+
+
+def test_upload_page_draws_the_emotion_bars_and_the_valence_arousal_point(three_head_files, synthetic_splits, tmp_path):
+    """A multi-head model's page shows seven emotion bars and the valence/arousal point where the
+    API's answer puts it; a one-head model's page keeps that block hidden (the other tests)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    srv = start_server(three_head_files[1]["int8"], tmp_path, "--threads", "1")
+    photo = next((synthetic_splits["val"].parent / "images" / "positive").glob("*.jpg"))
+    expected = request(srv.url + "/api/predict", photo.read_bytes())[1]
+    driver = chrome([])
+    try:
+        driver.get(srv.url + "/")
+        WebDriverWait(driver, 20).until(lambda d: "heads" in d.find_element(By.ID, "model-facts").text)
+        field = driver.find_element(By.ID, "file")
+        driver.execute_script("arguments[0].hidden = false", field)
+        field.send_keys(str(photo))
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "va-text").text != "")
+        bars = driver.find_elements(By.CSS_SELECTOR, "#emotion-bars .bar")
+        assert [b.get_attribute("data-label") for b in bars] == list(expected["emotions"])
+        top = max(expected["emotions"], key=expected["emotions"].get)
+        shown = {b.get_attribute("data-label"): b.find_element(By.CLASS_NAME, "pct").text for b in bars}
+        assert shown[top] == f"{100 * expected['emotions'][top]:.1f} %"
+        dot = driver.find_element(By.ID, "va-dot")
+        assert float(dot.get_attribute("cx")) == pytest.approx(10 + (expected["valence"] - 1) / 8 * 100, abs=0.06)
+        assert float(dot.get_attribute("cy")) == pytest.approx(110 - (expected["arousal"] - 1) / 8 * 100, abs=0.06)
+        assert driver.find_element(By.ID, "heads").is_displayed()
+    finally:
+        driver.quit()
+        srv.stop()
 
 
 def test_camera_page_shows_a_label_and_a_frame_rate(bundled_server, tmp_path):

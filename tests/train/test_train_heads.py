@@ -63,13 +63,12 @@ def test_head_losses_are_kl_to_the_shares_and_squared_error_on_0_1_and_absent_la
     assert np.all(tape.gradient(loss, z).numpy()[1] == 0.0), "an image without affect labels must not move the heads"
 
 
-def test_a_three_head_model_learns_each_head_and_saves_them_in_the_contract_order(affect_splits, tmp_path):
-    """Planted defect: dropping the heads' loss from the step leaves the emotion head at chance."""
-    from sentilite.core.datasets import read_split_file
-    from sentilite.core.imageio import load_image
-    from sentilite.core.keras_classifier import KerasClassifier
+@pytest.fixture(scope="module")
+def trained(affect_splits, tmp_path_factory):
+    """A three-head student trained on the labelled synthetic data (its TrainResult)."""
     from sentilite.train.api import train_model
 
+    tmp_path = tmp_path_factory.mktemp("heads-run")
     config = tiny_config(
         affect_splits,
         tmp_path / "run",
@@ -82,7 +81,16 @@ def test_a_three_head_model_learns_each_head_and_saves_them_in_the_contract_orde
         weights="none",
         decision="none",
     )
-    result = train_model(config)
+    return train_model(config)
+
+
+def test_a_three_head_model_learns_each_head_and_saves_them_in_the_contract_order(affect_splits, trained):
+    """Planted defect: dropping the heads' loss from the step leaves the emotion head at chance."""
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
+
+    result = trained
     clf = KerasClassifier(result.model_path)
     assert [h.name for h in clf.contract.heads] == ["emotions", "valence_arousal"]  # fixed order, whatever was asked
     test = read_split_file(affect_splits["test"])
@@ -110,3 +118,51 @@ def test_a_head_no_training_image_teaches_is_refused_with_the_fix(synthetic_spli
     assert "ground_truth.txt" in e.value.fix
     with pytest.raises(TrainConfigError, match="Unknown head"):
         tiny_config(synthetic_splits, tmp_path / "r2", tmp_path / "cache", heads="mood").validate()
+
+
+def test_evaluate_scores_each_head_against_the_labels_on_the_device_side(affect_splits, trained, tmp_path):
+    """`sentilite evaluate` on the .tflite (no TensorFlow, under the import guard) adds a heads block:
+    the emotion distribution's KL/cosine/top-1 and valence/arousal's r/CCC/MAE with intervals, and
+    per image the readings beside the labels."""
+    import json
+    import subprocess
+    import sys
+
+    from modelkit import convert_variants
+    from tfguard import attempts, guarded_env
+
+    from sentilite.core.keras_classifier import KerasClassifier
+
+    keras = KerasClassifier(trained.model_path)
+    calib = np.zeros((2, *keras.contract.input_shape), np.float32)
+    tfl = convert_variants(keras.model, keras.contract, tmp_path, calib, variants=("float32",))["float32"]
+    out = tmp_path / "eval.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "evaluate",
+            str(tfl),
+            "--data",
+            str(affect_splits["test"]),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=guarded_env(tmp_path),
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert attempts(tmp_path) == []
+    heads = json.loads(out.read_text())["heads"]
+    n = len(affect_splits["test"].read_text().splitlines())
+    assert heads["images"] == n and heads["emotions"]["n"] == n
+    assert heads["emotions"]["top1"] >= 0.7 and heads["emotions"]["kl"] < 1.0
+    assert heads["emotions"]["kl_ci95"][0] <= heads["emotions"]["kl"] <= heads["emotions"]["kl_ci95"][1]
+    assert heads["valence"]["pearson_r"] > 0.5 and set(heads["arousal"]) >= {"pearson_r", "ccc", "mae"}
+    first = heads["predictions"][0]
+    assert set(first) == {"path", "emotions", "valence", "arousal", "truth"}
+    assert set(first["truth"]) == {"emotions", "valence", "arousal"}
+    assert "extra heads on the" in proc.stdout and "dominant top-1" in proc.stdout and "Pearson r" in proc.stdout

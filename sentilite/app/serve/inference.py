@@ -20,6 +20,7 @@ import numpy as np
 
 from ...core.classifier import TFLiteClassifier
 from ...core.errors import ImageReadError, SentiliteError
+from ...core.reading import reading_fields
 
 PathLike = Union[str, os.PathLike]
 
@@ -124,11 +125,13 @@ class InferencePool:
         clf = self._classifier()
         x = clf.encode(image)
         t2 = time.perf_counter()
-        probs = clf.run(x)
+        reading = clf.run_heads(x)
         t3 = time.perf_counter()
+        probs = reading.sentiment
         return {
             "label": self.labels[int(np.argmax(probs))],
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, probs)},
+            **reading_fields(reading.heads, clf.contract.heads),
             "inference_ms": round((t3 - t2) * 1e3, 3),
             "timing_ms": {
                 "decode": round((t1 - t0) * 1e3, 3),
@@ -155,6 +158,7 @@ def model_description(model: Path, pool: InferencePool, card: Optional[dict[str,
         "variant": facts.get("variant"),
         "runtime": pool.runtime,
         "labels": pool.labels,
+        "heads": [h.to_dict() for h in pool.contract.heads],
         "contract": pool.contract.to_dict(),
         "contract_text": pool.contract.describe(),
         "card": card,

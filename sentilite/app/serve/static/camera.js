@@ -49,6 +49,7 @@ async function sendFrame() {
   document.getElementById("rtt").textContent = rtt.toFixed(0);
   document.getElementById("infer").textContent = r.inference_ms.toFixed(1);
   showBars(r.probabilities);
+  showHeads(r);
   drawOverlay(lastLabel, fps, rtt);
 }
 

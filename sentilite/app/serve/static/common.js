@@ -1,8 +1,8 @@
 // Shared by both pages: the probability bars, the model summary and error display.
 "use strict";
 
-function showBars(probabilities) {
-  const bars = document.getElementById("bars");
+function showBars(probabilities, containerId = "bars") {
+  const bars = document.getElementById(containerId);
   for (const [label, p] of Object.entries(probabilities)) {
     let row = bars.querySelector(`.bar[data-label="${label}"]`);
     if (!row) {
@@ -14,6 +14,20 @@ function showBars(probabilities) {
     }
     row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
     row.querySelector(".pct").textContent = `${(100 * p).toFixed(1)} %`;
+  }
+}
+
+// A multi-head model's extra readings: the seven emotion bars and the valence/arousal point.
+function showHeads(r) {
+  const heads = document.getElementById("heads");
+  if (!r.emotions && r.valence === undefined) { heads.hidden = true; return; }
+  heads.hidden = false;
+  if (r.emotions) showBars(r.emotions, "emotion-bars");
+  if (r.valence !== undefined && r.arousal !== undefined) {
+    const dot = document.getElementById("va-dot");
+    dot.setAttribute("cx", (10 + (r.valence - 1) / 8 * 100).toFixed(1));
+    dot.setAttribute("cy", (110 - (r.arousal - 1) / 8 * 100).toFixed(1));
+    document.getElementById("va-text").textContent = `valence ${r.valence.toFixed(2)}, arousal ${r.arousal.toFixed(2)}`;
   }
 }
 
@@ -42,6 +56,7 @@ async function showModel() {
       ["input", m.contract_text],
       ["labels", m.labels.join(", ")],
     ];
+    if (m.heads && m.heads.length) rows.push(["heads", m.heads.map((h) => h.name).join(", ")]);
     if (card.architecture) rows.push(["architecture", card.architecture.split(" (")[0]]);
     const test = card.evaluation && card.evaluation.emotion6_test_int8;
     if (test) rows.push(["Emotion6 test", `${(100 * test.accuracy).toFixed(1)} % (3 classes), ${(100 * test.polar_accuracy).toFixed(1)} % positive vs negative`]);

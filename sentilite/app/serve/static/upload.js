@@ -23,6 +23,7 @@ async function classify(file) {
   const r = await response.json();
   document.getElementById("label").textContent = r.label;
   showBars(r.probabilities);
+  showHeads(r);
   document.getElementById("timing").textContent =
     `inference ${r.inference_ms.toFixed(1)} ms · decode ${r.timing_ms.decode.toFixed(1)} ms · round trip ${rtt.toFixed(0)} ms`;
 }
