@@ -145,7 +145,7 @@ def _log_head_labels(config: TrainConfig, train: SplitArrays, log: Log) -> None:
         raise TrainConfigError(
             f"No training image has labels for the {', '.join(empty)} head(s).",
             "add --data from a folder with Emotion6's ground_truth.txt (emotions, valence/arousal) or OASIS's "
-            "valence.csv (valence/arousal), or drop the head",
+            "valence.csv (valence/arousal), or drop the head (packs carry no affect labels)",
         )
 
 

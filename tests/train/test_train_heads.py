@@ -166,3 +166,58 @@ def test_evaluate_scores_each_head_against_the_labels_on_the_device_side(affect_
     assert set(first) == {"path", "emotions", "valence", "arousal", "truth"}
     assert set(first["truth"]) == {"emotions", "valence", "arousal"}
     assert "extra heads on the" in proc.stdout and "dominant top-1" in proc.stdout and "Pearson r" in proc.stdout
+
+
+def test_heads_train_under_distillation_and_mixup(affect_splits, trained, tmp_path):
+    """The heads' target columns ride behind the teacher's and the class mask, and mixup blends the
+    partner's head labels too: with both on, the heads still learn."""
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.train.api import train_model
+
+    config = tiny_config(
+        affect_splits,
+        tmp_path / "run",
+        tmp_path / "cache",
+        heads="emotions,valence_arousal",
+        epochs=12,
+        lr=3e-3,
+        preset="adam-cosine",
+        mode="ft-a",
+        weights="none",
+        decision="none",
+        teacher=[str(trained.model_path)],
+        mix="mixup",
+    )
+    clf = KerasClassifier(train_model(config).model_path)
+    test = read_split_file(affect_splits["test"])
+    hits = sum(
+        int(
+            np.argmax(clf.read(load_image(s.path)).heads["emotions"])
+            == int(np.argmax(SHARES[("negative", "neutral", "positive")[s.label]]))
+        )
+        for s in test.samples
+    )
+    assert hits / len(test) >= 0.7
+
+
+def test_a_pack_teaches_no_head_and_alone_is_refused(affect_splits, tmp_path):
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.train.api import train_model
+    from sentilite.train.config import TrainConfigError
+    from sentilite.train.pack import PackOptions, pack_split
+
+    contract = PreprocessContract.create(32, "symmetric", interpolation="warp_linear")
+    pack_split(affect_splits["train"], tmp_path / "pack", contract, PackOptions("raw", shard_size=16, processes=1))
+    config = tiny_config(
+        {"train": tmp_path / "pack", "val": affect_splits["val"]},
+        tmp_path / "run",
+        tmp_path / "cache",
+        heads="emotions",
+        epochs=1,
+        weights="none",
+    )
+    with pytest.raises(TrainConfigError, match="No training image has labels for the emotions head") as e:
+        train_model(config)
+    assert "packs carry no affect labels" in e.value.fix
