@@ -15,6 +15,7 @@ import numpy as np
 
 from sentilite.core.heads import Head
 from sentilite.core.preprocess import normalize
+from sentilite.core.vocabulary import normalize_rows
 
 from .records import HeadCheck
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 #: mean |Δ| of a regression head (on a 1-9 scale) above which int8 needs repair: a tenth of a point
 #: is below what separates two annotators' means; half a point is not
 MAE_ALARM = 0.25
+#: mean cosine between an embedding head's vectors and Keras's below which int8 needs repair
+COSINE_ALARM = 0.98
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ def head_checks(heads: Sequence[Head], reference: KerasAnswers, got: KerasAnswer
     for h in heads:
         ref, mine = reference.heads[h.name], got.heads[h.name]
         diff = np.abs(ref - mine)
-        if h.kind == "distribution":
+        if h.kind == "embedding":
+            cos = np.sum(normalize_rows(ref) * normalize_rows(mine), axis=1)
+            out[h.name] = {"kind": h.kind, "mean_cosine": float(cos.mean()), "min_cosine": float(cos.min())}
+        elif h.kind == "distribution":
             out[h.name] = {
                 "kind": h.kind,
                 "top1_agreement": float(np.mean(ref.argmax(1) == mine.argmax(1))),
@@ -84,4 +90,5 @@ def heads_off(checks: dict[str, HeadCheck], floor: float) -> list[str]:
         for name, c in checks.items()
         if (c["kind"] == "distribution" and c["top1_agreement"] < floor)
         or (c["kind"] == "regression" and c["mae"] > MAE_ALARM)
+        or (c["kind"] == "embedding" and c["mean_cosine"] < COSINE_ALARM)
     ]

@@ -27,6 +27,8 @@ class HeadCheck(TypedDict, total=False):
     mean_abs_diff: float
     mae: float  # regression heads, on the head's scale
     mae_per_value: dict[str, float]
+    mean_cosine: float  # embedding heads
+    min_cosine: float
 
 
 class VariantRow(TypedDict, total=False):

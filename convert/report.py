@@ -171,6 +171,8 @@ def heads_section(rows: Sequence[VariantRow]) -> list[str]:
             c = r["heads"][n]
             if c["kind"] == "distribution":
                 cells.append(f"top-1 agree {100 * c['top1_agreement']:.1f} %, mean abs Δp {c['mean_abs_diff']:.4f}")
+            elif c["kind"] == "embedding":
+                cells.append(f"cosine mean {c['mean_cosine']:.4f}, min {c['min_cosine']:.4f}")
             else:
                 cells.append(
                     f"MAE {c['mae']:.3f} (" + ", ".join(f"{k} {v:.3f}" for k, v in c["mae_per_value"].items()) + ")"

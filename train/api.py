@@ -235,7 +235,7 @@ def _phase_info(
     }
 
 
-def _save_model(setup: Setup, run: RunDir, precision: str = "float32") -> None:
+def _save_model(setup: Setup, run: RunDir, precision: str = "float32", vocabulary: Optional[str] = None) -> None:
     """model.keras (float32) with its contract inside, or nothing: written under a temporary name, then renamed."""
     model = setup.sm.model
     if precision != "float32":
@@ -247,6 +247,11 @@ def _save_model(setup: Setup, run: RunDir, precision: str = "float32") -> None:
     tmp = run.path / "model.part.keras"
     model.save(tmp)
     write_contract_keras(tmp, setup.contract)
+    if any(h.kind == "embedding" for h in setup.contract.heads):  # the words it can tag with, and their vectors
+        from sentilite.core.vocabulary_file import write_vocabulary_keras
+        from sentilite.core.word_vectors import build_vocabulary
+
+        write_vocabulary_keras(tmp, build_vocabulary(vocabulary))
     tmp.replace(run.model)
 
 
@@ -362,7 +367,7 @@ def _finish(
     facts: dict[str, Any],
 ) -> TrainResult:
     """Save the model, evaluate it, write metrics and plots (the chief, or the only process)."""
-    _save_model(setup, run, config.precision)
+    _save_model(setup, run, config.precision, config.vocabulary)
     state = state.update(wall_seconds=state.wall_seconds + (time.perf_counter() - t_session))
     log(f"saved {run.model} ({run.model.stat().st_size / 1e6:.2f} MB); training wall time {state.wall_seconds:.1f} s")
     if setup.datasets[1] is not None and config.decision == "fit":

@@ -175,8 +175,15 @@ Examples:
     default="",
     metavar="HEAD,...",
     help="Extra heads beside sentiment, a comma list of emotions (the seven-emotion distribution, learned from "
-    "Emotion6's annotator shares) and valence_arousal (1-9). Each is taught by the images whose data folder "
-    "has its labels (Emotion6's ground_truth.txt, OASIS's valence.csv); other images teach sentiment only.",
+    "Emotion6's annotator shares), valence_arousal (1-9) and semantic (a photo in GloVe's word space, for "
+    "zero-shot tags; needs sentilite[semantic]). Each is taught by the images whose data folder has its labels "
+    "(Emotion6's ground_truth.txt, OASIS's valence.csv); other images teach sentiment only.",
+)
+@click.option(
+    "--vocabulary",
+    type=click.Path(dir_okay=False, exists=True),
+    help="With --heads semantic: the words the model carries for tagging, one label a line (several words on a "
+    "line are one phrase) [default: sentilite's affect, scene and object words].",
 )
 @click.option(
     "--mix",

@@ -131,6 +131,9 @@ class TrainConfig:
     #: Extra heads beside sentiment (issue 30): ``emotions`` (the seven-emotion distribution) and/or
     #: ``valence_arousal``; taught by the images whose data folder has their labels (core.affect).
     heads: Sequence[str] = ()
+    #: The words a semantic head's model carries for tagging (a file, one label a line); default
+    #: sentilite's affect, scene and object words (sentilite/models/vocabulary.txt).
+    vocabulary: Optional[str] = None
     #: Threads decoding images (default: CPU count).
     workers: Optional[int] = None
     #: After training, fit the contract's decision rule (temperature, neutral offset) on --val: fit | none.

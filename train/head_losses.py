@@ -11,14 +11,20 @@ so the head's loss for it is 0, as ``--partial-data`` masks classes for the sent
   gradients are on the scale of the classification losses (a squared error on 0..1 is ~0.02 where
   a cross-entropy is ~1).
 
-The columns of one head in a target row are its values (shares, or values on its scale), then a
-"present" flag; :func:`head_columns` writes them, :func:`head_loss` reads them.
+- ``embedding`` heads (issue 31's semantic head) learn DeViSE's hinge rank loss (Frome et al.
+  2013): the photo's unit embedding ``v`` must be closer to its concept's word vector ``t`` than to
+  every other concept in the batch by a margin, ``mean_j max(0, MARGIN - t.v + t_j.v)`` (in-batch
+  negatives: the other labelled photos of the batch whose concept differs).
+
+The columns of one head in a target row are its values (shares, values on its scale, or the
+concept's word vector), then a "present" flag; :func:`head_columns` writes them, :func:`head_loss`
+reads them.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 
 #: weight of a regression head's squared error on 0..1 (see the module docstring)
 REGRESSION_WEIGHT = 10.0
+#: DeViSE's margin between the true concept's cosine and another's
+MARGIN = 0.1
 _EPS = 1e-12
 
 
@@ -38,22 +46,31 @@ def tail_width(heads: Sequence[Head]) -> int:
     return sum(h.width + 1 for h in heads)
 
 
-def _values(head: Head, label: Optional[AffectLabel]) -> Optional[Sequence[float]]:
+def _values(
+    head: Head, label: Optional[AffectLabel], concept_vector: Optional[Callable[[str], np.ndarray]] = None
+) -> Optional[Sequence[float]]:
     if label is None:
         return None
+    if head.kind == "embedding":
+        return concept_vector(label.concept) if (concept_vector and label.concept) else None
     if head.kind == "distribution":
         return label.emotions if head.labels == EMOTIONS else None
     values = [getattr(label, n, None) for n in head.labels]
     return None if any(v is None for v in values) else values
 
 
-def head_columns(heads: Sequence[Head], labels: Sequence[Optional[AffectLabel]]) -> np.ndarray:
-    """(n, tail_width) target columns for ``labels`` (None where a sample has no affect label)."""
+def head_columns(
+    heads: Sequence[Head],
+    labels: Sequence[Optional[AffectLabel]],
+    concept_vector: Optional[Callable[[str], np.ndarray]] = None,
+) -> np.ndarray:
+    """(n, tail_width) target columns for ``labels`` (None where a sample has no affect label);
+    ``concept_vector`` gives an embedding head the word vector of a concept."""
     out = np.zeros((len(labels), tail_width(heads)), np.float32)
     col = 0
     for h in heads:
         for i, label in enumerate(labels):
-            values = _values(h, label)
+            values = _values(h, label, concept_vector)
             if values is not None:
                 out[i, col : col + h.width] = values
                 out[i, col + h.width] = 1.0
@@ -77,7 +94,9 @@ def head_loss(tf: ModuleType, heads: Sequence[Head], z: tf.Tensor, tail: tf.Tens
     zc = tc = 0
     for h in heads:
         zh, target, present = z[:, zc : zc + h.width], tail[:, tc : tc + h.width], tail[:, tc + h.width]
-        if h.kind == "distribution":
+        if h.kind == "embedding":
+            loss = _devise(tf, zh, target, present)
+        elif h.kind == "distribution":
             log_q = tf.nn.log_softmax(zh, axis=-1)
             loss = tf.reduce_sum(target * (tf.math.log(tf.maximum(target, _EPS)) - log_q), axis=-1)
         else:
@@ -87,3 +106,14 @@ def head_loss(tf: ModuleType, heads: Sequence[Head], z: tf.Tensor, tail: tf.Tens
         total = total + present * loss
         zc, tc = zc + h.width, tc + h.width + 1
     return total
+
+
+def _devise(tf: ModuleType, z: tf.Tensor, target: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+    """Per-sample hinge rank loss against the batch's other concepts (see the module docstring)."""
+    v = tf.math.l2_normalize(z, axis=-1)
+    scores = tf.matmul(v, target, transpose_b=True)  # (b, b): photo i against concept j
+    positive = tf.linalg.diag_part(scores)
+    same = tf.matmul(target, target, transpose_b=True) > 0.999  # the same concept is no negative
+    negative = tf.cast(~same, z.dtype) * present[None, :] * present[:, None]
+    hinge = tf.nn.relu(MARGIN - positive[:, None] + scores) * negative
+    return tf.reduce_sum(hinge, axis=-1) / tf.maximum(tf.reduce_sum(negative, axis=-1), 1.0)

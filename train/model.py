@@ -74,6 +74,8 @@ def build_head(
 def _head_output(keras: ModuleType, head: Head, z: Any) -> Any:
     if head.kind == "distribution":
         return keras.layers.Softmax(name=head.name, dtype="float32")(z)
+    if head.kind == "embedding":  # cosine to word vectors is then a dot product, as MediaPipe's embedder wants
+        return keras.layers.UnitNormalization(name=head.name, dtype="float32")(z)
     lo, hi = head.scale or (0.0, 1.0)
     squashed = keras.layers.Activation("sigmoid", name=f"{head.name}_unit", dtype="float32")(z)
     return keras.layers.Rescaling(hi - lo, offset=lo, name=head.name, dtype="float32")(squashed)

@@ -17,7 +17,7 @@ from sentilite.core.contract import PreprocessContract
 from sentilite.core.datasets import Dataset
 from sentilite.core.errors import InputFileError
 
-from .config import TrainConfig
+from .config import TrainConfig, TrainConfigError
 from .rundir import live_progress
 
 if TYPE_CHECKING:
@@ -147,9 +147,28 @@ def split_arrays(
     if heads:
         packed = hasattr(source, "batches")
         affect = [None] * len(labels) if packed else affect_labels_for(source.dataset.paths)
-        columns = head_columns(heads, affect)
+        columns = head_columns(heads, affect, concept_vectors(heads))
     targets = pack_targets(teacher, source.dataset.label_masks(), columns)
     return SplitArrays(source, source.valid_indices(), labels, weights, targets, tail=tail_width(heads))
+
+
+def concept_vectors(heads: tuple[Head, ...]) -> Optional[Callable[[str], np.ndarray]]:
+    """The word vector of a concept, for a semantic (embedding) head; None without one."""
+    if not any(h.kind == "embedding" for h in heads):
+        return None
+    from sentilite.core.word_vectors import load_glove
+
+    glove = load_glove()
+
+    def vector(concept: str) -> np.ndarray:
+        v = glove.phrase_vector(concept)
+        if v is None:
+            raise TrainConfigError(
+                f"No word vector for the concept {concept!r}.", "fix its spelling in the labels file"
+            )
+        return v
+
+    return vector
 
 
 def feature_folder(source: ImageSource | PackedSource, backbone: Backbone, run: RunDir) -> Path:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 
 from sentilite.core.modelfile import write_tflite
+from sentilite.core.vocabulary_file import read_vocabulary, vocabulary_entry
 
 from ..export import ConversionRequest, build_converter, convert_saved_model
 from ..head_checks import KerasAnswers, heads_off
@@ -229,7 +230,8 @@ def try_repairs(
 def _write_candidate(path: Path, data: bytes, inp: ConvertInputs, name: str, what: str) -> None:
     """The candidate's file with the export contract, and which head each output holds."""
     heads = output_heads(data, inp.keras_model, inp.export)
-    write_tflite(path, data, inp.export, {"variant": name, "repair": what, **({"outputs": heads} if heads else {})})
+    facts = {"variant": name, "repair": what, **({"outputs": heads} if heads else {})}
+    write_tflite(path, data, inp.export, facts, extra=vocabulary_entry(read_vocabulary(inp.model_path)))
 
 
 def _copy(model: keras.Model) -> Any:
@@ -355,5 +357,7 @@ def _worse_on_a_head(candidate: dict[str, Any], int8_row: VariantRow) -> bool:
         if c["kind"] == "distribution" and got["top1_agreement"] < c["top1_agreement"]:
             return True
         if c["kind"] == "regression" and got["mae"] > c["mae"]:
+            return True
+        if c["kind"] == "embedding" and got["mean_cosine"] < c["mean_cosine"]:
             return True
     return False

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "predict_command",
         "Say what a model answers for images, folders or split files.",
     ),
+    "tag": ("sentilite.app.tag", "tag_command", "Zero-shot tags for photos from a model's semantic head."),
     "data": (
         "sentilite.train.pack_cli",
         "data_group",

@@ -52,6 +52,9 @@ def render_info(info: dict[str, Any]) -> str:
         contract = PreprocessContract.from_dict(c)
         lines.append(f"labels    {', '.join(contract.labels)} ({contract.output})")
         for h in contract.heads:
+            if h.kind == "embedding":
+                lines.append(f"head      {h.name}: unit-length {h.dims}-d embedding in word space (sentilite tag)")
+                continue
             what = f"scale {h.scale[0]:g}-{h.scale[1]:g}" if h.kind == "regression" and h.scale else h.output
             lines.append(f"head      {h.name}: {h.kind} over {', '.join(h.labels)} ({what})")
         lines.append(f"contract  {contract.describe()}")

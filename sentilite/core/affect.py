@@ -36,6 +36,9 @@ class AffectLabel:
     emotions: Optional[tuple[float, ...]] = None  # shares of EMOTIONS, summing to 1
     valence: Optional[float] = None  # on SCALE
     arousal: Optional[float] = None  # on SCALE
+    #: what the photo shows, as words (an OASIS theme, an Emotion6 folder's emotion) for a semantic
+    #: head; None for OASIS's zero-shot held-out themes, which must never reach a semantic training
+    concept: Optional[str] = None
 
     @property
     def dominant(self) -> Optional[set[int]]:
@@ -75,7 +78,8 @@ def read_emotion6_affect(folder: PathLike) -> dict[str, AffectLabel]:
                     f"each line holds valence, arousal and the shares of {', '.join(EMOTIONS)}",
                 )
             key = f"images/{row[0].strip()}"
-            out[key] = AffectLabel(key, tuple(shares), valence, arousal)
+            concept = row[0].strip().split("/")[0] if "/" in row[0] else None  # the emotion the photo was found by
+            out[key] = AffectLabel(key, tuple(shares), valence, arousal, concept)
     return out
 
 
@@ -85,6 +89,7 @@ def read_oasis_affect(folder: PathLike) -> dict[str, AffectLabel]:
     if not path.is_file():
         raise InputFileError(f"OASIS ratings not found: {path}.", "pass the oasis folder of ../shared")
     out: dict[str, AffectLabel] = {}
+    heldout = read_heldout_themes(folder)
     with open(path, encoding="utf-8", newline="") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
             try:
@@ -95,8 +100,23 @@ def read_oasis_affect(folder: PathLike) -> dict[str, AffectLabel]:
                     f"{path}, line {n}: no readable valence/arousal.", "restore the original file"
                 ) from None
             key = f"images/{row['file']}"
-            out[key] = AffectLabel(key, None, valence, arousal)
+            theme = oasis_theme(row.get("theme") or "")
+            out[key] = AffectLabel(key, None, valence, arousal, None if theme in heldout else theme or None)
     return out
+
+
+def oasis_theme(theme: str) -> str:
+    """OASIS's theme without its number: ``"Car crash 2"`` -> ``"Car crash"``."""
+    words = theme.split()
+    return " ".join(words[:-1] if words and words[-1].isdigit() else words)
+
+
+def read_heldout_themes(folder: PathLike) -> set[str]:
+    """The zero-shot held-out themes listed beside OASIS (``zero_shot_heldout_themes.txt``), if any."""
+    path = Path(folder) / "zero_shot_heldout_themes.txt"
+    if not path.is_file():
+        return set()
+    return {ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()}
 
 
 #: the label files a data folder may hold, and their readers

@@ -5,7 +5,9 @@ Output 0 of every sentilite model is the sentiment head the contract's ``labels`
 
 - ``distribution``: a probability distribution over ``labels`` (the seven emotions), trained
   against annotators' shares; ``output`` says whether the graph ends in a softmax or in logits;
-- ``regression``: one value per name in ``labels`` (valence, arousal) on the ``scale`` given.
+- ``regression``: one value per name in ``labels`` (valence, arousal) on the ``scale`` given;
+- ``embedding``: a unit-length vector of ``dims`` values in a word-vector space (issue 31's
+  semantic head); what it means is read against the model's vocabulary (core.vocabulary).
 
 The contract lists the heads in output order. A converter may reorder a file's outputs, so a
 reader maps them back (:func:`match_outputs`): by name where the file names its outputs after the
@@ -22,7 +24,7 @@ import numpy as np
 from .affect import EMOTIONS, SCALE
 from .errors import ContractError
 
-HEAD_KINDS = ("distribution", "regression")
+HEAD_KINDS = ("distribution", "regression", "embedding")
 SENTIMENT = "sentiment"
 
 
@@ -35,6 +37,7 @@ class Head:
     labels: tuple[str, ...]
     output: str = "probabilities"  # distribution heads: "probabilities" or "logits"
     scale: Optional[tuple[float, float]] = None  # regression heads: the values' range
+    dims: int = 0  # embedding heads: the vector's length
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,7 +45,10 @@ class Head:
             problems.append(f"name {self.name!r} (need a name other than {SENTIMENT!r})")
         if self.kind not in HEAD_KINDS:
             problems.append(f"kind {self.kind!r} (need one of {HEAD_KINDS})")
-        if not self.labels or len(set(self.labels)) != len(self.labels):
+        if self.kind == "embedding":
+            if self.dims < 2 or self.labels:
+                problems.append(f"an embedding head needs dims >= 2 and no labels, got {self.dims} and {self.labels}")
+        elif not self.labels or len(set(self.labels)) != len(self.labels):
             problems.append(f"labels {list(self.labels)} (need distinct names)")
         if self.kind == "distribution" and (len(self.labels) < 2 or self.output not in ("probabilities", "logits")):
             problems.append("a distribution head needs 2+ labels and output 'probabilities' or 'logits'")
@@ -53,12 +59,14 @@ class Head:
 
     @property
     def width(self) -> int:
-        return len(self.labels)
+        return self.dims if self.kind == "embedding" else len(self.labels)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "kind": self.kind, "labels": list(self.labels)}
         if self.kind == "distribution":
             out["output"] = self.output
+        elif self.kind == "embedding":
+            out["dims"] = self.dims
         else:
             out["scale"] = list(self.scale or ())
         return out
@@ -72,6 +80,7 @@ class Head:
             labels=tuple(str(x) for x in data["labels"]),  # type: ignore[attr-defined]
             output=str(data.get("output", "probabilities")),
             scale=(float(scale[0]), float(scale[1])) if scale else None,  # type: ignore[index]
+            dims=int(data.get("dims", 0)),  # type: ignore[call-overload]
         )
 
 
@@ -79,8 +88,10 @@ class Head:
 EMOTION_HEAD = Head("emotions", "distribution", EMOTIONS)
 #: valence and arousal on Emotion6's 1-9 scale (OASIS ratings are mapped onto it)
 VALENCE_AROUSAL_HEAD = Head("valence_arousal", "regression", ("valence", "arousal"), scale=SCALE)
+#: a photo in GloVe 6B's 50-d word space (issue 31), unit length
+SEMANTIC_HEAD = Head("semantic", "embedding", (), dims=50)
 #: the heads ``sentilite train --heads`` can add, by name
-KNOWN_HEADS = {h.name: h for h in (EMOTION_HEAD, VALENCE_AROUSAL_HEAD)}
+KNOWN_HEADS = {h.name: h for h in (EMOTION_HEAD, VALENCE_AROUSAL_HEAD, SEMANTIC_HEAD)}
 
 
 def _names_match(output_name: str, head: str) -> bool:
@@ -137,6 +148,8 @@ def head_values(head: Head, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if head.kind == "regression":
         return y
+    if head.kind == "embedding":  # unit length again after (de)quantisation
+        return y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-12)
     if head.output == "logits":
         e = np.exp(y - y.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)

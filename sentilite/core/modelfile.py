@@ -270,16 +270,21 @@ def require_contract(path: PathLike) -> PreprocessContract:
 
 def write_contract_keras(path: PathLike, contract: PreprocessContract) -> None:
     """Store the contract inside a .keras zip (rewritten atomically)."""
+    write_keras_entry(path, KERAS_CONTRACT_ENTRY, contract.to_json().encode())
+
+
+def write_keras_entry(path: PathLike, name: str, payload: bytes) -> None:
+    """Store ``payload`` as the zip entry ``name`` of a .keras file (rewritten atomically; Keras
+    ignores entries it does not know)."""
     require_format(path, "keras")
-    payload = contract.to_json().encode()
     with atomic_path(path) as tmp:
         import zipfile
 
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as dst:
             for item in src.infolist():
-                if item.filename != KERAS_CONTRACT_ENTRY:
+                if item.filename != name:
                     dst.writestr(item, src.read(item.filename))
-            dst.writestr(KERAS_CONTRACT_ENTRY, payload)
+            dst.writestr(name, payload)
 
 
 def _float_input(data: bytes) -> bool:
@@ -298,6 +303,7 @@ def write_tflite(
     contract: PreprocessContract,
     conversion: Optional[dict[str, Any]] = None,
     standard: Optional[dict[str, str]] = None,
+    extra: Optional[dict[str, bytes]] = None,
 ) -> Path:
     """Write a .tflite with its contract embedded, atomically (never a half-written file).
 
@@ -329,6 +335,7 @@ def write_tflite(
     }
     if conversion is not None:
         entries[CONVERSION_METADATA_NAME] = json.dumps(conversion).encode()
+    entries.update(extra or {})  # e.g. a semantic head's vocabulary (core.vocabulary_file)
     more = {o.labels_file: o.labels for o in outputs or [] if o.labels_file and o.name != "sentiment"}
     atomic_write_bytes(path, append_label_file(embed_tflite_metadata(data, entries), tuple(contract.labels), more))
     return Path(path)

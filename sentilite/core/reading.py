@@ -29,6 +29,8 @@ def reading_fields(values: Mapping[str, np.ndarray], heads: Sequence[Head]) -> d
     out: dict[str, Any] = {}
     for h in heads:
         v = values[h.name]
+        if h.kind == "embedding":  # a vector in word space: read by `sentilite tag`, not a field
+            continue
         if h.kind == "distribution":
             out[h.name] = {n: round(float(p), 6) for n, p in zip(h.labels, v)}
         else:

@@ -119,6 +119,8 @@ def head_outputs(contract: PreprocessContract) -> list[OutputMeta]:
         if h.kind == "distribution":
             desc = "Probabilities of " + ", ".join(h.labels)
             out.append(OutputMeta(h.name, desc, f"{h.name}_labels.txt", h.labels))
+        elif h.kind == "embedding":
+            out.append(OutputMeta(h.name, f"Unit-length {h.dims}-d embedding in the GloVe 6B word-vector space"))
         else:
             lo, hi = h.scale or (0.0, 0.0)
             out.append(OutputMeta(h.name, f"{', '.join(h.labels)} on a {lo:g}-{hi:g} scale, in this order"))

