@@ -1,0 +1,238 @@
+"""Issue 31's zero-shot figure: OASIS's 48 held-out themes, named by a semantic head never taught them.
+
+The recipe: `sentilite train --heads semantic` on the ImageNet MobileNetV2 of ../shared (FT-F, the
+head on cached backbone features), Emotion6 train + all of OASIS, early-stopped on Emotion6 val.
+The semantic head learns from the concepts of the other 197 OASIS themes and Emotion6's six
+emotion folders (core.affect: held-out themes carry no concept). Then, on the int8 file:
+
+- zero-shot: each of the 176 photos of the 48 held-out themes tagged among those 48 theme labels
+  (a label is the theme's words, their mean GloVe vector): top-1, top-5, top-10 with Wilson 95 %
+  intervals; and the generalised figure, among all 245 themes;
+- the ridge baseline beside it: a ridge regression from the same frozen ImageNet features to the
+  theme vectors, fitted on the other themes' photos (its penalty chosen on a validation fifth of
+  those themes), scored the same way.
+
+ConSE is not run: it needs ImageNet's class names, which no package here ships offline.
+
+    python -m bench.zero_shot --out runs/zero-shot --cache-dir runs/affect-heads/.cache   # ~6 min on 2 cores
+
+Writes <out>/zero_shot.json and <out>/zero_shot.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentilite.core.affect import oasis_theme, read_heldout_themes
+from sentilite.core.datasets import read_split_file
+from sentilite.core.fsutil import atomic_write_json, atomic_write_text
+from sentilite.core.metrics import wilson_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {1: 0.30, 5: 0.72, 10: 0.85}
+CHANCE = {k: k / 48 for k in GOALS}
+
+
+def oasis_photos(shared: Path) -> list[tuple[Path, str]]:
+    """(photo, theme) for every OASIS photo of the split file."""
+    import csv
+
+    with open(shared / "data/oasis/valence.csv", encoding="utf-8", newline="") as fh:
+        theme_of = {row["file"]: oasis_theme(row["theme"]) for row in csv.DictReader(fh)}
+    return [(p, theme_of[p.name]) for p in read_split_file(shared / "data/oasis/sentiment_all.txt").paths]
+
+
+def train_semantic(args: argparse.Namespace) -> Path:
+    from sentilite.train import TrainConfig, train
+
+    run = args.out / "semantic"
+    if (run / "metrics.json").is_file():
+        return run / "model.keras"
+    config = TrainConfig(
+        data=[
+            str(args.shared / "data/emotion6/sentiment_train.txt"),
+            str(args.shared / "data/oasis/sentiment_all.txt"),
+        ],
+        val=str(args.shared / "data/emotion6/sentiment_val.txt"),
+        backbone_file=str(args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras"),
+        feature_layer="gap",
+        mode="ft-f",
+        heads=("semantic",),
+        epochs=args.epochs,
+        out=str(run),
+        cache_dir=str(args.cache_dir or args.out / ".cache"),
+        verbose=False,
+        plots=False,
+    )
+    return train(config).model_path
+
+
+def convert_int8(model: Path, args: argparse.Namespace) -> Path:
+    from sentilite.convert import ConvertOptions, convert
+
+    int8 = model.parent / "convert" / f"{model.stem}_int8.tflite"
+    if not int8.is_file():
+        e6 = args.shared / "data/emotion6"
+        options = ConvertOptions(variants=("float32", "int8"), repair="never", layer_report=False, latency_runs=5)
+        convert(
+            model,
+            options,
+            calib=e6 / "sentiment_train.txt",
+            eval=e6 / "sentiment_val.txt",
+            out=model.parent / "convert",
+        )
+    return int8
+
+
+def ranks(embeddings: np.ndarray, truth: list[str], labels: list[str], vectors: np.ndarray) -> np.ndarray:
+    """The rank (0 = first) of each photo's own theme among ``labels`` by cosine."""
+    from sentilite.core.vocabulary import normalize_rows
+
+    scores = normalize_rows(embeddings) @ normalize_rows(vectors).T
+    own = np.array([labels.index(t) for t in truth])
+    return (scores > scores[np.arange(len(own)), own][:, None]).sum(axis=1)
+
+
+def topk(r: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": int(len(r))}
+    for k in GOALS:
+        hits = int((r < k).sum())
+        out[f"top{k}"], out[f"top{k}_ci95"] = hits / len(r), [round(v, 4) for v in wilson_interval(hits, len(r))]
+    return out
+
+
+def head_embeddings(model: Path, photos: list[Path]) -> np.ndarray:
+    from sentilite.app.tag import open_semantic
+    from sentilite.core.imageio import load_image
+
+    clf, head, _ = open_semantic(model, threads=2)
+    return np.stack([clf.read(load_image(p)).heads[head] for p in photos])
+
+
+def backbone_features(args: argparse.Namespace, photos: list[Path]) -> np.ndarray:
+    """The frozen ImageNet MobileNetV2's pooled features (the ridge's input), through the same contract."""
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.core.imageio import load_image
+    from sentilite.core.preprocess import prepare
+    from sentilite.core.tf_import import import_keras
+
+    keras = import_keras("the ridge baseline")
+    full = keras.saving.load_model(args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras", compile=False)
+    backbone = keras.Model(full.inputs, full.get_layer("gap").output)
+    contract = PreprocessContract.create(224, "imagenet", interpolation="warp_linear")
+    x = np.stack([prepare(load_image(p), contract) for p in photos])
+    return backbone.predict(x, batch_size=32, verbose=0)
+
+
+def ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+    """Closed-form ridge weights (bias as a last, unpenalised column)."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    reg = penalty * np.eye(xb.shape[1])
+    reg[-1, -1] = 0.0
+    return np.linalg.solve(xb.T @ xb + reg, xb.T @ y)
+
+
+def ridge_baseline(
+    args: argparse.Namespace, photos: list[tuple[Path, str]], heldout: set[str], glove: Any
+) -> dict[str, Any]:
+    """The ridge from frozen features to theme vectors, its penalty chosen on a fifth of the other themes."""
+    feats = backbone_features(args, [p for p, _ in photos])
+    vec = {t: glove.phrase_vector(t) for t in {t for _, t in photos}}
+    train_idx = [i for i, (_, t) in enumerate(photos) if t not in heldout]
+    seen = sorted({photos[i][1] for i in train_idx})
+    val_themes = set(np.random.default_rng(0).permutation(seen)[: len(seen) // 5].tolist())
+    fit = [i for i in train_idx if photos[i][1] not in val_themes]
+    val = [i for i in train_idx if photos[i][1] in val_themes]
+    val_labels = sorted(val_themes)
+    best = None
+    for penalty in (0.1, 1.0, 10.0, 100.0, 1000.0):
+        w = ridge(feats[fit], np.stack([vec[photos[i][1]] for i in fit]), penalty)
+        pred = np.hstack([feats[val], np.ones((len(val), 1))]) @ w
+        score = float(
+            (ranks(pred, [photos[i][1] for i in val], val_labels, np.stack([vec[t] for t in val_labels])) < 5).mean()
+        )
+        if best is None or score > best[0]:
+            best = (score, penalty)
+    w = ridge(feats[train_idx], np.stack([vec[photos[i][1]] for i in train_idx]), best[1])
+    test = [i for i, (_, t) in enumerate(photos) if t in heldout]
+    return {
+        "penalty": best[1],
+        "val_top5": best[0],
+        "embeddings": np.hstack([feats[test], np.ones((len(test), 1))]) @ w,
+    }
+
+
+def evaluate(embeddings: np.ndarray, truth: list[str], held: list[str], every: list[str], glove: Any) -> dict[str, Any]:
+    held_vec = np.stack([glove.phrase_vector(t) for t in held])
+    all_vec = np.stack([glove.phrase_vector(t) for t in every])
+    return {
+        "heldout": topk(ranks(embeddings, truth, held, held_vec)),
+        "generalised": topk(ranks(embeddings, truth, every, all_vec)),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"Zero-shot on OASIS's {result['photos']} photos of its {result['themes']} held-out themes "
+        f"(among those {result['themes']} labels; generalised: among all {result['all_themes']}):",
+        "",
+        "| method | top-1 | top-5 | top-10 | generalised top-1 / top-5 / top-10 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, key in (("semantic head, int8", "semantic_int8"), ("ridge on frozen ImageNet features", "ridge")):
+        h, g = result[key]["heldout"], result[key]["generalised"]
+        cells = " | ".join(
+            f"{h[f'top{k}']:.3f} [{h[f'top{k}_ci95'][0]:.2f}, {h[f'top{k}_ci95'][1]:.2f}]" for k in GOALS
+        )
+        gen = " / ".join(f"{g[f'top{k}']:.3f}" for k in GOALS)
+        lines.append(f"| {name} | {cells} | {gen} |")
+    lines.append(f"| goal | {' | '.join(f'≥ {v}' for v in GOALS.values())} | |")
+    lines.append(f"| chance | {' | '.join(f'{v:.2f}' for v in CHANCE.values())} | |")
+    lines += [
+        "",
+        f"Ridge penalty {result['ridge']['penalty']:g} (chosen on a validation fifth of the other themes). "
+        f"int8 file {result['int8_bytes'] / 1e6:.2f} MB. {result['seconds'] / 60:.1f} min.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zero-shot")
+    ap.add_argument("--cache-dir", type=Path, help="image and feature cache (share one with bench.affect_heads)")
+    ap.add_argument("--epochs", type=int, default=40)
+    args = ap.parse_args()
+    from sentilite.core.word_vectors import load_glove
+
+    t0 = time.perf_counter()
+    glove = load_glove()
+    heldout = read_heldout_themes(args.shared / "data/oasis")
+    photos = oasis_photos(args.shared)
+    test = [(p, t) for p, t in photos if t in heldout]
+    int8 = convert_int8(train_semantic(args), args)
+    held, every = sorted(heldout), sorted({t for _, t in photos})
+    truth = [t for _, t in test]
+    result: dict[str, Any] = {
+        "photos": len(test),
+        "themes": len(held),
+        "all_themes": len(every),
+        "int8_bytes": int8.stat().st_size,
+    }
+    result["semantic_int8"] = evaluate(head_embeddings(int8, [p for p, _ in test]), truth, held, every, glove)
+    base = ridge_baseline(args, photos, heldout, glove)
+    result["ridge"] = {"penalty": base["penalty"], **evaluate(base["embeddings"], truth, held, every, glove)}
+    result["seconds"] = time.perf_counter() - t0
+    atomic_write_json(args.out / "zero_shot.json", result)
+    text = markdown(result)
+    atomic_write_text(args.out / "zero_shot.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
