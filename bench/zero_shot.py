@@ -1,7 +1,11 @@
 """Issue 31's zero-shot figure: OASIS's 48 held-out themes, named by a semantic head never taught them.
 
 The recipe: `sentilite train --heads semantic` on the ImageNet MobileNetV2 of ../shared (FT-F, the
-head on cached backbone features), Emotion6 train + all of OASIS, early-stopped on Emotion6 val.
+head on cached backbone features), Emotion6 train + all of OASIS, Adam with a cosine schedule
+(lr 3e-3, 60 epochs; the weights of the best Emotion6-val epoch kept). The replication preset
+(SGD 1e-3, its rate cut tenfold after 5 epochs) leaves the projection untrained: its photos of the
+training themes rank their own theme in the top 5 of 197 no more often than chance (printed as
+"training-theme fit", which is how the recipe was chosen: never on the held-out themes).
 The semantic head learns from the concepts of the other 197 OASIS themes and Emotion6's six
 emotion folders (core.affect: held-out themes carry no concept). Then, on the int8 file:
 
@@ -63,6 +67,9 @@ def train_semantic(args: argparse.Namespace) -> Path:
         feature_layer="gap",
         mode="ft-f",
         heads=("semantic",),
+        preset="adam-cosine",
+        lr=3e-3,
+        patience=args.epochs,
         epochs=args.epochs,
         out=str(run),
         cache_dir=str(args.cache_dir or args.out / ".cache"),
@@ -176,6 +183,14 @@ def evaluate(embeddings: np.ndarray, truth: list[str], held: list[str], every: l
     }
 
 
+def training_fit(model: Path, photos: list[tuple[Path, str]], heldout: set[str], glove: Any) -> dict[str, Any]:
+    """Does the head fit what it was taught? A quarter of the training themes' photos, among those 197 themes."""
+    seen = [(p, t) for p, t in photos if t not in heldout][::4]
+    labels = sorted({t for _, t in photos if t not in heldout})
+    vectors = np.stack([glove.phrase_vector(t) for t in labels])
+    return topk(ranks(head_embeddings(model, [p for p, _ in seen]), [t for _, t in seen], labels, vectors))
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Zero-shot on OASIS's {result['photos']} photos of its {result['themes']} held-out themes "
@@ -193,7 +208,11 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {cells} | {gen} |")
     lines.append(f"| goal | {' | '.join(f'≥ {v}' for v in GOALS.values())} | |")
     lines.append(f"| chance | {' | '.join(f'{v:.2f}' for v in CHANCE.values())} | |")
+    fit = result["training_theme_fit"]
     lines += [
+        "",
+        f"Training-theme fit of the semantic head ({fit['n']} photos among the 197 training themes): "
+        f"top-1 {fit['top1']:.3f}, top-5 {fit['top5']:.3f}, top-10 {fit['top10']:.3f}.",
         "",
         f"Ridge penalty {result['ridge']['penalty']:g} (chosen on a validation fifth of the other themes). "
         f"int8 file {result['int8_bytes'] / 1e6:.2f} MB. {result['seconds'] / 60:.1f} min.",
@@ -206,7 +225,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "zero-shot")
     ap.add_argument("--cache-dir", type=Path, help="image and feature cache (share one with bench.affect_heads)")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=60)
     args = ap.parse_args()
     from sentilite.core.word_vectors import load_glove
 
@@ -225,6 +244,7 @@ def main() -> None:
         "int8_bytes": int8.stat().st_size,
     }
     result["semantic_int8"] = evaluate(head_embeddings(int8, [p for p, _ in test]), truth, held, every, glove)
+    result["training_theme_fit"] = training_fit(int8, photos, heldout, glove)
     base = ridge_baseline(args, photos, heldout, glove)
     result["ridge"] = {"penalty": base["penalty"], **evaluate(base["embeddings"], truth, held, every, glove)}
     result["seconds"] = time.perf_counter() - t0

@@ -87,6 +87,9 @@ def render_info(info: dict[str, Any]) -> str:
         )
     elif info["format"] == "tflite":
         lines.append("standard  none")
+    if info.get("vocabulary"):
+        v = info["vocabulary"]
+        lines.append(f"vocabulary {v['words']} words, {v['dims']}-d unit vectors (what `sentilite tag` names)")
     lines.append(f"runtime   {info['runtime']}")
     lines += [f"warning   {w}" for w in info.get("warnings", [])]
     return "\n".join(lines)

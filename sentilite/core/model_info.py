@@ -11,7 +11,7 @@ import os
 import struct
 from collections import Counter
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -126,6 +126,18 @@ def output_heads(contract: Any, facts: dict[str, Any], outputs: list[dict[str, A
     return dict(zip([SENTIMENT, *(h.name for h in contract.heads)], order)), ""
 
 
+def _vocabulary_facts(path: PathLike, warnings: list[str]) -> Optional[dict[str, int]]:
+    """How many words (and of what length) a semantic head's model carries; None without any."""
+    from .vocabulary_file import read_vocabulary
+
+    try:
+        vocabulary = read_vocabulary(path)
+    except ModelFormatError as exc:
+        warnings.append(f"its vocabulary is unreadable: {exc.problem}")
+        return None
+    return {"words": len(vocabulary), "dims": vocabulary.dims} if vocabulary is not None else None
+
+
 def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
     contract = read_contract(path)
     facts = read_conversion_facts(path)
@@ -159,7 +171,9 @@ def tflite_info(path: PathLike, num_threads: int = 1) -> dict[str, Any]:
         warnings += app_compatibility(contract, np.dtype(i0["dtype"]))
     standard = standard_metadata(path, contract)
     warnings += standard.pop("disagreements", [])
+    vocabulary = _vocabulary_facts(path, warnings)
     return {
+        "vocabulary": vocabulary,
         "path": str(path),
         "format": "tflite",
         "variant": facts.get("variant", inferred),
