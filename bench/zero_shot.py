@@ -157,7 +157,7 @@ def ridge_baseline(
     val = [i for i in train_idx if photos[i][1] in val_themes]
     val_labels = sorted(val_themes)
     best = None
-    for penalty in (0.1, 1.0, 10.0, 100.0, 1000.0):
+    for penalty in (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5):
         w = ridge(feats[fit], np.stack([vec[photos[i][1]] for i in fit]), penalty)
         pred = np.hstack([feats[val], np.ones((len(val), 1))]) @ w
         score = float(
