@@ -54,6 +54,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Say what a model answers for images, folders or split files.",
     ),
     "tag": ("sentilite.app.tag", "tag_command", "Zero-shot tags for photos from a model's semantic head."),
+    "index": ("sentilite.app.search", "index_command", "Embed a photo collection for search in word space."),
+    "search": ("sentilite.app.search", "search_command", "Find photos in an index by a phrase or a photo."),
     "data": (
         "sentilite.train.pack_cli",
         "data_group",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,59 @@ def test_words_outside_the_vocabulary_need_the_word_vectors_and_the_error_names_
         assert "sentilite[semantic]" in e.value.fix
     finally:
         word_vectors.load_glove.cache_clear()
+
+
+def test_index_and_search_find_photos_by_word_and_by_photo(semantic_model, concept_splits, tmp_path):
+    """A folder indexed without TensorFlow; a word finds its concept's photos first, a photo finds
+    itself first; an unreadable photo is skipped without shifting the rows; a half-built index
+    leaves nothing behind. Planted defect: rows shifted by one after a skipped photo fail the
+    photo-finds-itself check."""
+    from tfguard import attempts, guarded_env
+
+    from sentilite.app.search import search_photos
+    from sentilite.core.photo_index import PhotoIndex
+
+    model = semantic_model[1].variants["int8"]
+    folder = concept_splits["test"].parent / "images"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(folder.rglob("*.jpg")):
+        (photos / f"{p.parent.name}_{p.name}").write_bytes(p.read_bytes())
+    (photos / "aaa_broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "photos.index"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "index", str(photos), "--model", str(model), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=guarded_env(tmp_path),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert attempts(tmp_path) == [] and "aaa_broken.jpg" in proc.stderr
+    index = PhotoIndex.open(out)
+    assert len(index.paths) == len(list(photos.glob("*.jpg"))) - 1 and index.manifest["head"] == "semantic"
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+    for name in NAMES:
+        hits = search_photos(out, text=name, k=5)
+        assert sum(Path(h.path).name.startswith(name) for h in hits) >= 4, (name, hits)
+    for path in index.paths[::7]:  # a photo's own row is at cosine 1 (float16 storage), none is closer
+        hits = search_photos(out, image=path, k=len(index.paths))
+        own = next(h for h in hits if h.path == path)
+        assert own.score >= 0.999 and own.score >= hits[0].score - 1e-3, (path, own, hits[0])
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentilite", "search", str(out), "--text", "positive", "-k", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3
+
+
+def test_an_index_refuses_another_models_queries(semantic_model, concept_splits, tmp_path):
+    from sentilite.app.search import index_photos, search_photos
+    from sentilite.core.errors import ContractError
+
+    images = sorted((concept_splits["test"].parent / "images").rglob("*.jpg"))[:4]
+    out, _ = index_photos(semantic_model[1].variants["int8"], images, tmp_path / "i")
+    with pytest.raises(ContractError, match="word space is another"):
+        search_photos(out, text="positive", model=semantic_model[1].variants["float32"])
