@@ -50,6 +50,35 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+#: MediaPipe's ImageEmbedder: per image {head name: embedding (floats)}, or {"error": ...}
+EMBEDDER = textwrap.dedent("""
+    import json, sys
+    import mediapipe as mp
+    from mediapipe.tasks import python as mpt
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.components.containers.rect import RectF
+    from mediapipe.tasks.python.vision.core.image_processing_options import ImageProcessingOptions
+    model, images = sys.argv[1], sys.argv[2:]
+    rois = {}
+    if images and images[0].startswith("--rois="):
+        rois = json.load(open(images.pop(0)[len("--rois="):]))
+    opts = vision.ImageEmbedderOptions(base_options=mpt.BaseOptions(model_asset_path=model), l2_normalize=True)
+    try:
+        emb = vision.ImageEmbedder.create_from_options(opts)
+    except Exception as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(0)
+    out = []
+    for path in images:
+        roi = rois.get(path)
+        box = dict(zip(("left", "top", "right", "bottom"), roi)) if roi else None
+        options = ImageProcessingOptions(region_of_interest=RectF(**box)) if box else None
+        res = emb.embed(mp.Image.create_from_file(path), options)
+        out.append({e.head_name: [float(v) for v in e.embedding] for e in res.embeddings})
+    print(json.dumps(out))
+""")
+
+
 def mediapipe_venv_python(timeout: float = 900) -> tuple[Path, str]:
     """(the venv's python, "" or why it could not be made): made once, cached under
     ``$SENTILITE_CACHE`` (default ``~/.cache/sentilite``)."""

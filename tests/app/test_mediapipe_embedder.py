@@ -1,0 +1,120 @@
+"""The real MediaPipe ImageEmbedder reads a semantic head (issue 31): on 50 Emotion6 test photos its
+vector has cosine >= 0.99 (float32) and >= 0.98 (int8) with sentilite's.
+
+The model: the ../shared ImageNet MobileNetV2 with a sentiment head and a 50-d semantic head
+(unit length in the graph) fitted on its features, converted by `sentilite convert` (pixel-in,
+warp_linear). Photos are handed over losslessly with the centred square as region of interest,
+as in tests/app/test_mediapipe_client.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import EMOTION6, MOBILENET_FILE, require_shared
+
+from bench.mediapipe_client import EMBEDDER, mediapipe_venv_python
+from sentilite.core.classifier import TFLiteClassifier
+
+pytestmark = [pytest.mark.mediapipe, pytest.mark.shared]
+
+
+@pytest.fixture(scope="module")
+def mediapipe_python():
+    python, why = mediapipe_venv_python()
+    if why:
+        pytest.skip(why)
+    return python
+
+
+@pytest.fixture(scope="module")
+def mobilenet_semantic(tmp_path_factory):
+    require_shared(MOBILENET_FILE, EMOTION6)
+    from dataclasses import replace
+
+    from modelkit import load_prepared, save_keras
+
+    from sentilite.convert.api import convert_model
+    from sentilite.core.contract import PreprocessContract
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.heads import SEMANTIC_HEAD
+    from sentilite.core.tf_import import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    contract = replace(PreprocessContract.create(224, "imagenet", interpolation="warp_linear"), heads=(SEMANTIC_HEAD,))
+    full = keras.saving.load_model(MOBILENET_FILE, compile=False)
+    backbone = keras.Model(full.inputs, full.get_layer("gap").output, name="backbone")
+    train = read_split_file(EMOTION6 / "sentiment_train.txt").balanced_sample(120, seed=2)
+    x, y = load_prepared(train, contract)
+    feats = backbone.predict(x, batch_size=32, verbose=0)
+    targets = np.random.default_rng(0).normal(size=(3, 50)).astype(np.float32)[y]  # a word vector per class
+    f = keras.Input((1280,))
+    heads = keras.Model(
+        f,
+        [
+            keras.layers.Dense(3, activation="softmax", name="sentiment")(f),
+            keras.layers.UnitNormalization(name="semantic")(keras.layers.Dense(50, name="semantic_logits")(f)),
+        ],
+    )
+    heads.compile(keras.optimizers.Adam(1e-3), ["sparse_categorical_crossentropy", "cosine_similarity"])
+    heads.fit(feats, [y, targets], epochs=30, batch_size=32, verbose=0)
+    inp = keras.Input(contract.input_shape)
+    model = keras.Model(inp, heads(backbone(inp)), name="mobilenet_v2_semantic")
+    out = tmp_path_factory.mktemp("mp_semantic")
+    result = convert_model(
+        save_keras(model, out / "mnv2_semantic.keras", contract),
+        calib=EMOTION6 / "sentiment_train.txt",
+        eval=EMOTION6 / "sentiment_val.txt",
+        out=out / "convert",
+        variants="float32,int8",
+        calib_size=100,
+        latency_runs=2,
+        kernel_check_images=0,
+        repair="never",
+        layer_report=False,
+    )
+    return result.variants
+
+
+def test_mediapipe_embeds_like_sentilite(mediapipe_python, mobilenet_semantic, tmp_path):
+    import cv2
+
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+
+    samples = read_split_file(EMOTION6 / "sentiment_test.txt").balanced_sample(51, seed=7).samples
+    files, rois, rgbs = [], {}, []
+    for i, sample in enumerate(samples):
+        rgb = load_image(sample.path)
+        png = tmp_path / f"photo{i}.png"
+        cv2.imwrite(str(png), rgb[..., ::-1])
+        h, w = rgb.shape[:2]
+        s = min(h, w)
+        left, top = (w - s) / 2, (h - s) / 2
+        rois[str(png)] = [left / w, top / h, (left + s) / w, (top + s) / h]
+        files.append(png)
+        rgbs.append(rgb)
+    (tmp_path / "rois.json").write_text(json.dumps(rois))
+    for variant, floor in {"float32": 0.99, "int8": 0.98}.items():
+        model = mobilenet_semantic[variant]
+        proc = subprocess.run(
+            [str(mediapipe_python), "-c", EMBEDDER, str(model), f"--rois={tmp_path / 'rois.json'}"]
+            + list(map(str, files)),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))]
+        assert lines, proc.stderr[-2000:]
+        theirs = json.loads(lines[-1])
+        assert isinstance(theirs, list), theirs
+        assert all("semantic" in t and len(t["semantic"]) == 50 for t in theirs), list(theirs[0])
+        clf = TFLiteClassifier(model)
+        ours = [clf.read(rgb).heads["semantic"] for rgb in rgbs]
+        cos = np.array([float(np.dot(o, t["semantic"]) / np.linalg.norm(t["semantic"])) for o, t in zip(ours, theirs)])
+        print(f"{variant}: cosine of MediaPipe's vector with sentilite's: mean {cos.mean():.5f}, min {cos.min():.5f}")
+        assert cos.min() >= floor, (variant, cos.min())
