@@ -251,3 +251,9 @@ def test_a_one_head_model_answers_have_no_head_fields(server):
     data = jpeg()
     status, body, _ = request(server.url + "/api/predict", data, {"Content-Type": "image/jpeg"})
     assert status == 200 and not {"emotions", "valence", "arousal"} & set(body)
+
+
+def test_a_model_without_a_semantic_head_says_so_on_the_search_routes(server):
+    for route in ("/api/embed", "/api/search"):
+        status, body, _ = request(server.url + route, jpeg(), {"Content-Type": "image/jpeg"})
+        assert status == 404 and "no semantic head" in body["error"] and "--heads semantic" in body["fix"]

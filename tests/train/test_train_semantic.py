@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,57 @@ def test_an_index_refuses_another_models_queries(semantic_model, concept_splits,
     out, _ = index_photos(semantic_model[1].variants["int8"], images, tmp_path / "i")
     with pytest.raises(ContractError, match="word space is another"):
         search_photos(out, text="positive", model=semantic_model[1].variants["float32"])
+
+
+def test_serve_embeds_searches_and_serves_only_indexed_photos(semantic_model, concept_splits, tmp_path):
+    """/api/embed gives the classifier's unit vector and tags; /api/search by phrase and by photo;
+    /api/photo serves rows of the index only; all without TensorFlow."""
+    from servekit import request, start_server
+    from tfguard import attempts, guarded_env
+
+    from sentilite.app.search import index_photos
+    from sentilite.core.classifier import TFLiteClassifier
+    from sentilite.core.imageio import decode_image_bytes
+
+    model = semantic_model[1].variants["int8"]
+    images = sorted((concept_splits["test"].parent / "images").rglob("*.jpg"))
+    index, _ = index_photos(model, images, tmp_path / "photos.index")
+    srv = start_server(model, tmp_path, "--index", str(index), env=guarded_env(tmp_path))
+    try:
+        data = images[0].read_bytes()
+        status, body, _ = request(srv.url + "/api/embed", data, {"Content-Type": "image/jpeg"})
+        assert status == 200, body
+        want = TFLiteClassifier(model).read(decode_image_bytes(data)).heads["semantic"]
+        assert body["dims"] == 50 and np.allclose(body["embedding"], want, atol=1e-5)
+        assert len(body["tags"]) == 5 and body["tags"][0]["score"] >= body["tags"][-1]["score"]
+        status, found, _ = request(srv.url + "/api/search?text=negative&k=5")
+        assert status == 200 and len(found["hits"]) == 5
+        assert sum("negative" in str(images[h["row"]]) for h in found["hits"]) >= 4
+        status, by_photo, _ = request(srv.url + "/api/search?k=3", data, {"Content-Type": "image/jpeg"})
+        assert status == 200 and by_photo["hits"][0]["score"] >= 0.999
+        with urllib.request.urlopen(srv.url + f"/api/photo/{found['hits'][0]['row']}") as resp:
+            assert resp.read()[:2] == b"\xff\xd8"  # the indexed JPEG itself
+        status, missing, _ = request(srv.url + "/api/photo/99999")
+        assert status == 404 and "row" in missing["error"]
+        status, bad, _ = request(srv.url + "/api/search?text=")
+        assert status == 400 and bad["fix"]
+    finally:
+        assert srv.stop() == 0
+    assert attempts(tmp_path) == []
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentilite",
+            "serve",
+            str(semantic_model[1].variants["float32"]),
+            "--index",
+            str(index),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.returncode == 2 and "made with" in other.stderr

@@ -80,6 +80,12 @@ def load_card(model: Path, is_default: bool) -> Optional[dict[str, Any]]:
     show_default=True,
     help="Largest image decoded, in megapixels (checked on the header; a JPEG over it is decoded at 1/2-1/8 scale).",
 )
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A photo index made with this model (`sentilite index`): the /search page and /api/search.",
+)
 def serve_command(
     model: Optional[str],
     host: str,
@@ -89,9 +95,11 @@ def serve_command(
     max_mb: float,
     body_timeout: float,
     max_mpx: float,
+    index_dir: Optional[str],
 ) -> None:
     """Serve MODEL (default: the bundled model): an upload page at /, a live browser camera at
-    /camera, and a JSON API (POST /api/predict, GET /api/model, GET /healthz). Runs on uvicorn
+    /camera, and a JSON API (POST /api/predict, GET /api/model, GET /healthz); a model with a
+    semantic head adds POST /api/embed, and with --index a /search page and /api/search. Runs on uvicorn
     without TensorFlow; stops gracefully on Ctrl-C or SIGTERM, finishing requests in flight."""
     from ...core.default_model import resolve_model
     from .inference import InferencePool, model_description
@@ -110,7 +118,8 @@ def serve_command(
     path, is_default = resolve_model(model, "pass the model to serve: sentilite serve MODEL.tflite")
     pool = InferencePool(path, threads=threads, queue=queue, max_pixels=int(max_mpx * 1e6))
     info = model_description(path, pool, load_card(path, is_default))
-    app = create_app(pool, info, max_bytes=int(max_mb * 2**20), body_timeout_s=body_timeout)
+    index = _open_index(index_dir, path, info["sha256"]) if index_dir else None
+    app = create_app(pool, info, max_bytes=int(max_mb * 2**20), body_timeout_s=body_timeout, index=index)
     _log_to_stderr()
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
@@ -199,3 +208,15 @@ def _bind(host: str, port: int) -> socket.socket:
             "pass another --port (or --port 0 for any free one), or stop what uses it",
         ) from None
     return sock
+
+
+def _open_index(folder: str, model: Path, sha256: str) -> Any:
+    """The photo index, refused at start-up when another model made it (another word space)."""
+    from ...core.errors import ContractError
+    from ...core.photo_index import PhotoIndex, model_mismatch
+
+    index = PhotoIndex.open(folder)
+    why = model_mismatch(index, sha256, model.name)
+    if why:
+        raise ContractError(why + ".", "serve the model that made the index, or index the photos with this one")
+    return index

@@ -21,6 +21,7 @@ import numpy as np
 from ...core.classifier import TFLiteClassifier
 from ...core.errors import ImageReadError, SentiliteError
 from ...core.reading import reading_fields
+from ...core.vocabulary_file import read_vocabulary
 
 PathLike = Union[str, os.PathLike]
 
@@ -63,6 +64,9 @@ class InferencePool:
         probe = TFLiteClassifier(self.model, num_threads=1)
         self.contract, self.runtime = probe.contract, probe.runtime.describe()
         self.labels = list(self.contract.labels)
+        # a semantic head: its name, and the words the model can tag with (issue 31)
+        self.semantic = next((h.name for h in self.contract.heads if h.kind == "embedding"), None)
+        self.vocabulary = read_vocabulary(self.model) if self.semantic else None
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sentilite-infer")
         self._admitted = 0
@@ -128,7 +132,9 @@ class InferencePool:
         reading = clf.run_heads(x)
         t3 = time.perf_counter()
         probs = reading.sentiment
+        semantic = self._semantic_fields(reading.heads)
         return {
+            **semantic,
             "label": self.labels[int(np.argmax(probs))],
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, probs)},
             **reading_fields(reading.heads, clf.contract.heads),
@@ -140,6 +146,15 @@ class InferencePool:
             },
             "image_size": [int(image.shape[1]), int(image.shape[0])],
         }
+
+    def _semantic_fields(self, heads: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The best five words of the model's vocabulary, and the embedding (for /api/embed and
+        /api/search, which take it out of the answer)."""
+        if self.semantic is None:
+            return {}
+        embedding = heads[self.semantic]
+        tags = self.vocabulary.tags(embedding, 5) if self.vocabulary is not None else []
+        return {"tags": [{"word": t.word, "score": t.score} for t in tags], "_embedding": embedding}
 
     def close(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=not wait)

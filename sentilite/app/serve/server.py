@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,7 +31,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ...core.photo_index import PhotoIndex
 from .inference import Busy, CorruptImage, InferencePool, NotAnImage
+from .search_routes import search_routes
 from .uploads import BadForm, ClientDisconnect, RateLimitedLog, TooLarge, TooSlow, image_bytes
 
 STATIC = Path(__file__).with_name("static")
@@ -68,13 +70,16 @@ def create_app(
     model_info: dict[str, Any],
     max_bytes: int = DEFAULT_MAX_BYTES,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    index: Optional[PhotoIndex] = None,
 ) -> Starlette:
-    """The ASGI app serving ``pool``'s model: uploads up to ``max_bytes``, each in within ``body_timeout_s``."""
+    """The ASGI app serving ``pool``'s model: uploads up to ``max_bytes``, each in within
+    ``body_timeout_s``; with a semantic head, /api/embed, and with ``index``, photo search."""
     noisy = RateLimitedLog(LOG)
     short_model = {k: model_info[k] for k in ("name", "sha256", "variant", "runtime")}
     started = time.time()
 
-    async def predict(request: Request) -> Response:
+    async def classify(request: Request) -> dict[str, Any] | Response:
+        """Read the upload and run the model on it: its answer, or the error response."""
         try:
             data = await image_bytes(request, max_bytes, body_timeout_s)
         except TooLarge as exc:
@@ -111,6 +116,13 @@ def create_app(
             return _error(400, exc.problem, exc.fix or "")
         finally:
             pool.release()
+        return result
+
+    async def predict(request: Request) -> Response:
+        result = await classify(request)
+        if isinstance(result, Response):
+            return result
+        result.pop("_embedding", None)
         return JSONResponse({**result, "model": short_model})
 
     async def model(_: Request) -> Response:
@@ -140,6 +152,7 @@ def create_app(
         Route("/api/predict", predict, methods=["POST"]),
         Route("/api/model", model),
         Route("/healthz", healthz),
+        *search_routes(pool, index, classify, short_model),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error})
