@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -65,18 +65,11 @@ async def _server_error(_: Request, exc: Exception) -> Response:
     return _error(500, "The server failed on this request.", "retry; if it persists, report it with the server's log")
 
 
-def create_app(
-    pool: InferencePool,
-    model_info: dict[str, Any],
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
-    index: Optional[PhotoIndex] = None,
-) -> Starlette:
-    """The ASGI app serving ``pool``'s model: uploads up to ``max_bytes``, each in within
-    ``body_timeout_s``; with a semantic head, /api/embed, and with ``index``, photo search."""
-    noisy = RateLimitedLog(LOG)
-    short_model = {k: model_info[k] for k in ("name", "sha256", "variant", "runtime")}
-    started = time.time()
+def _upload_classifier(
+    pool: InferencePool, max_bytes: int, body_timeout_s: float, noisy: RateLimitedLog
+) -> Callable[[Request], Awaitable[dict[str, Any] | Response]]:
+    """The handler step every image route shares: read the upload within its budgets, take a queue
+    slot, run the model; the model's answer, or the JSON error response."""
 
     async def classify(request: Request) -> dict[str, Any] | Response:
         """Read the upload and run the model on it: its answer, or the error response."""
@@ -117,6 +110,24 @@ def create_app(
         finally:
             pool.release()
         return result
+
+    return classify
+
+
+def create_app(
+    pool: InferencePool,
+    model_info: dict[str, Any],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    index: Optional[PhotoIndex] = None,
+) -> Starlette:
+    """The ASGI app serving ``pool``'s model: uploads up to ``max_bytes``, each in within
+    ``body_timeout_s``; with a semantic head, /api/embed, and with ``index``, photo search."""
+    noisy = RateLimitedLog(LOG)
+    short_model = {k: model_info[k] for k in ("name", "sha256", "variant", "runtime")}
+    started = time.time()
+
+    classify = _upload_classifier(pool, max_bytes, body_timeout_s, noisy)
 
     async def predict(request: Request) -> Response:
         result = await classify(request)
