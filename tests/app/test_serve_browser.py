@@ -171,3 +171,33 @@ def test_camera_page_shows_a_label_and_a_frame_rate(bundled_server, tmp_path):
     finally:
         driver.quit()
     assert request(bundled_server.url + "/healthz")[1]["handled"] >= 2
+
+
+def test_search_page_finds_photos_by_a_word_and_shows_them(semantic_model, concept_splits, tmp_path):
+    """The /search page of a semantic model served with --index: a word in, the closest photos out,
+    as thumbnails the server serves from the index, in the order /api/search gives."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from sentilite.app.search import index_photos
+
+    model = semantic_model[1].variants["int8"]
+    images = sorted((concept_splits["test"].parent / "images").rglob("*.jpg"))
+    index, _ = index_photos(model, images, tmp_path / "photos.index")
+    srv = start_server(model, tmp_path, "--index", str(index))
+    expected = request(srv.url + "/api/search?k=12&text=positive")[1]["hits"]
+    driver = chrome([])
+    try:
+        driver.get(srv.url + "/search")
+        driver.find_element(By.ID, "text").send_keys("positive")
+        driver.find_element(By.CSS_SELECTOR, "#text-form button").click()
+        WebDriverWait(driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#hits .hit")) == 12)
+        shown = driver.find_elements(By.CSS_SELECTOR, "#hits .hit")
+        assert [int(h.get_attribute("data-row")) for h in shown] == [h["row"] for h in expected]
+        WebDriverWait(driver, 20).until(
+            lambda d: all(img.get_property("naturalWidth") > 0 for img in d.find_elements(By.CSS_SELECTOR, "#hits img"))
+        )
+        assert driver.find_element(By.ID, "error").text == ""
+    finally:
+        driver.quit()
+        srv.stop()
