@@ -66,7 +66,8 @@ def render_info(info: dict[str, Any]) -> str:
     if info.get("conversion"):
         conv = {k: v for k, v in info["conversion"].items() if k != "variant"}
         if conv:
-            lines.append("converted " + ", ".join(f"{k}={v}" for k, v in conv.items()))
+            lines.append("conversion (the full record: --json)")
+            lines += [f"  {k:<22} {_short(v)}" for k, v in conv.items()]
     std = info.get("standard_metadata")
     if std and std.get("present") and not std.get("error"):
         inp = std.get("input") or {}

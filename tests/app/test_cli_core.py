@@ -38,6 +38,8 @@ def test_info_describes_each_variant(tiny_variants, variant, dtype):
     assert f"input     {dtype} [1, 32, 32, 3]" in out
     assert "labels    negative, neutral, positive" in out
     assert "symmetric normalisation" in out and "runtime   ai-edge-litert" in out
+    # a card: conversion facts as short labelled lines, never Python reprs of dicts (issue 29)
+    assert "conversion (the full record: --json)" in out and "{'" not in out
     if variant == "int8":
         assert "scale 0.00784" in out and "zero point 12" in out  # [-1, 1] on uint8
 
