@@ -221,3 +221,26 @@ def test_a_pack_teaches_no_head_and_alone_is_refused(affect_splits, tmp_path):
     with pytest.raises(TrainConfigError, match="No training image has labels for the emotions head") as e:
         train_model(config)
     assert "packs carry no affect labels" in e.value.fix
+
+
+def test_heads_train_in_mixed_precision_and_save_a_float32_model(affect_splits, tmp_path):
+    """Under mixed_float16 the heads' Dense layers stay float32 and the saved model is float32 with
+    every head (the head is re-created in the policy, its parts taken from the re-created layers)."""
+    from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.train.api import train_model
+
+    config = tiny_config(
+        affect_splits,
+        tmp_path / "run",
+        tmp_path / "cache",
+        heads="emotions,valence_arousal",
+        epochs=1,
+        precision="mixed_float16",
+        weights="none",
+        decision="none",
+    )
+    clf = KerasClassifier(train_model(config).model_path)
+    policies = {layer.dtype_policy.name for layer in clf.model._flatten_layers()}
+    assert policies == {"float32"} and [h.name for h in clf.contract.heads] == ["emotions", "valence_arousal"]
+    r = clf.read(np.zeros((40, 40, 3), np.uint8))
+    assert r.heads["emotions"].shape == (7,) and r.heads["valence_arousal"].shape == (2,)
