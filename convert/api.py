@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from sentilite.core.modelfile import write_tflite
-from sentilite.core.vocabulary_file import read_vocabulary, vocabulary_entry
 
 from . import checks
 from .bias_correction import correct_classifier_bias
@@ -87,7 +86,6 @@ def _variant_facts(v: str, inp: ConvertInputs, opts: ConvertOptions, got: _Conve
 def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path, say: Log) -> _Converted:
     """Each variant into ``stage``, with its contract and conversion facts inside."""
     got = _Converted()
-    vocabulary = vocabulary_entry(read_vocabulary(inp.model_path))  # a semantic head's words travel along
     for v in opts.variant_names():
         full_integer = VARIANT_SPECS[v].full_integer
         say(f"converting {v}" + (f" (calibrating on {inp.calib_n} images, {opts.io} I/O)" if full_integer else ""))
@@ -111,7 +109,7 @@ def _convert_all(sm: Path, inp: ConvertInputs, opts: ConvertOptions, stage: Path
             inp.export,
             _variant_facts(v, inp, opts, got, data),
             standard=opts.standard_metadata(),
-            extra=vocabulary,
+            extra=inp.extra_metadata,
         )
     return got
 

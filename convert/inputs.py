@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -42,6 +42,8 @@ class ConvertInputs:
     keras_model: Any
     tf_version: str
     model_sha: str
+    #: metadata entries every file written carries beside the contract (a semantic head's vocabulary)
+    extra_metadata: dict[str, bytes] = field(default_factory=dict)
 
 
 # -- checks done before any conversion -------------------------------------------------------
@@ -156,8 +158,19 @@ def read_inputs(
     if calib_set is not None:
         calib_set.contract = export  # what the calibration sweep's files carry
     calib_n = min(opts.calib_size, len(calib_set)) if calib_set is not None else 0
+    from sentilite.core.vocabulary_file import read_vocabulary, vocabulary_entry
+
     return ConvertInputs(
-        model_path, contract, export, calib_set, calib_n, ev, keras_model, tensorflow_version(), sha256_file(model_path)
+        model_path,
+        contract,
+        export,
+        calib_set,
+        calib_n,
+        ev,
+        keras_model,
+        tensorflow_version(),
+        sha256_file(model_path),
+        vocabulary_entry(read_vocabulary(model_path)),  # a semantic head's words travel along
     )
 
 

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 
 from sentilite.core.modelfile import write_tflite
-from sentilite.core.vocabulary_file import read_vocabulary, vocabulary_entry
 
 from ..export import ConversionRequest, build_converter, convert_saved_model
 from ..head_checks import KerasAnswers, heads_off
@@ -231,7 +230,7 @@ def _write_candidate(path: Path, data: bytes, inp: ConvertInputs, name: str, wha
     """The candidate's file with the export contract, and which head each output holds."""
     heads = output_heads(data, inp.keras_model, inp.export)
     facts = {"variant": name, "repair": what, **({"outputs": heads} if heads else {})}
-    write_tflite(path, data, inp.export, facts, extra=vocabulary_entry(read_vocabulary(inp.model_path)))
+    write_tflite(path, data, inp.export, facts, extra=inp.extra_metadata)
 
 
 def _copy(model: keras.Model) -> Any:

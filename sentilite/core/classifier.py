@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional, Protocol
 import numpy as np
 
 from .contract import PreprocessContract
-from .heads import Head, head_values, match_outputs
+from .heads import Head, head_values, output_order
 from .model_checks import PathLike, check_model_io, refuse_contradiction, resolve_contract, softmax
 from .modelfile import read_conversion_facts, require_format
 from .preprocess import InputEncoder, dequantize
@@ -82,10 +82,8 @@ class TFLiteClassifier:
     def _output_order(self, out: list[dict[str, Any]]) -> list[int]:
         if not self.contract.heads or len(out) == 1:
             return [0]  # check_model_io names a mismatch in the number of outputs
-        widths = [int(d["shape"][-1]) for d in out]
-        names = [d["name"] for d in out]
-        heads, declared = self.contract.heads, self.facts.get("outputs")
-        return match_outputs(names, widths, self.contract.num_classes, heads, self.path, declared)
+        declared = self.facts.get("outputs")
+        return output_order(out, self.contract.num_classes, self.contract.heads, self.path, declared)
 
     @property
     def input_dtype(self) -> np.dtype:

@@ -17,7 +17,7 @@ heads, else by width where every head's width is unique, else it refuses the fil
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -142,6 +142,19 @@ def match_outputs(
     return order
 
 
+def output_order(
+    details: Sequence[Mapping[str, Any]],
+    sentiment_width: int,
+    heads: Sequence[Head],
+    path: object,
+    declared: Optional[Sequence[str]] = None,
+) -> list[int]:
+    """:func:`match_outputs` for a .tflite's output details (dicts with ``name`` and ``shape``, as
+    LiteRT's ``get_output_details`` gives them)."""
+    widths = [int(d["shape"][-1]) for d in details]
+    return match_outputs([str(d["name"]) for d in details], widths, sentiment_width, heads, path, declared)
+
+
 def head_values(head: Head, y: np.ndarray) -> np.ndarray:
     """A head's float output (already dequantised) -> what it means: a distribution over its labels
     (softmax of logits; probabilities renormalised), or its values on its scale."""
@@ -149,7 +162,9 @@ def head_values(head: Head, y: np.ndarray) -> np.ndarray:
     if head.kind == "regression":
         return y
     if head.kind == "embedding":  # unit length again after (de)quantisation
-        return y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-12)
+        from .vocabulary import normalize_rows
+
+        return normalize_rows(y)
     if head.output == "logits":
         e = np.exp(y - y.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)

@@ -110,17 +110,15 @@ def app_compatibility(contract: Any, input_dtype: np.dtype) -> list[str]:
 def output_heads(contract: Any, facts: dict[str, Any], outputs: list[dict[str, Any]]) -> tuple[dict[str, int], str]:
     """(head name -> output index, a problem or "") of a file with ``contract`` whose outputs are ``outputs``."""
     from .errors import ContractError
-    from .heads import SENTIMENT, match_outputs
+    from .heads import SENTIMENT, output_order
 
-    widths = [int(o["shape"][-1]) for o in outputs]
     if not contract.heads:
+        widths = [int(o["shape"][-1]) for o in outputs]
         if len(outputs) == 1 and widths[0] == contract.num_classes:
             return {SENTIMENT: 0}, ""
         return {}, f"{len(outputs)} output(s) {widths} wide but {contract.num_classes} labels in the contract"
     try:
-        order = match_outputs(
-            [o["name"] for o in outputs], widths, contract.num_classes, contract.heads, "the file", facts.get("outputs")
-        )
+        order = output_order(outputs, contract.num_classes, contract.heads, "the file", facts.get("outputs"))
     except ContractError as exc:
         return {}, exc.problem
     return dict(zip([SENTIMENT, *(h.name for h in contract.heads)], order)), ""

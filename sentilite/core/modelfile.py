@@ -346,10 +346,8 @@ def file_output_order(
 ) -> list[int]:
     """For the sentiment head then each of the contract's heads, the index of the file's output
     holding it (see :func:`sentilite.core.heads.match_outputs`)."""
-    from .heads import match_outputs
+    from .heads import output_order
     from .runtime import make_interpreter
 
     interp, _ = make_interpreter(data)
-    out = interp.get_output_details()
-    widths = [int(d["shape"][-1]) for d in out]
-    return match_outputs([d["name"] for d in out], widths, contract.num_classes, contract.heads, path, declared)
+    return output_order(interp.get_output_details(), contract.num_classes, contract.heads, path, declared)

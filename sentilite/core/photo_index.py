@@ -26,7 +26,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 
 from .errors import InputFileError
-from .vocabulary import normalize_rows
+from .vocabulary import normalize_rows, top_k
 
 PathLike = Union[str, os.PathLike]
 INDEX_FORMAT = "sentilite-photo-index"
@@ -101,11 +101,10 @@ class PhotoIndex:
         best_rows, best_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
         for start in range(0, len(self.vectors), CHUNK):
             scores = self._rows(start) @ q
-            keep = min(k, len(scores))
-            top = np.argpartition(-scores, keep - 1)[:keep]
+            top = top_k(scores, k)
             best_rows = np.concatenate([best_rows, top + start])
             best_scores = np.concatenate([best_scores, scores[top]])
-        order = np.argsort(-best_scores, kind="stable")[:k]
+        order = np.argsort(-best_scores, kind="stable")[:k]  # a few k per chunk: sort them all
         return [
             Hit(self.paths[int(r)], int(r), round(float(s), 6)) for r, s in zip(best_rows[order], best_scores[order])
         ]

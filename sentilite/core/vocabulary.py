@@ -31,6 +31,16 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest ``scores``, largest first, without sorting them all (which of
+    several scores tied at the k-th place is kept is unspecified)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 @dataclass(frozen=True)
 class Tag:
     """One word a photo was tagged with, and its cosine with the photo's embedding."""
@@ -67,10 +77,7 @@ class Vocabulary:
     def tags(self, embedding: np.ndarray, k: int = 5) -> list[Tag]:
         """The ``k`` words closest to ``embedding`` by cosine, best first."""
         scores = self.vectors @ normalize_rows(np.asarray(embedding, np.float32)[None])[0]
-        k = min(k, len(self.words))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Tag(self.words[i], round(float(scores[i]), 6)) for i in top]
+        return [Tag(self.words[i], round(float(scores[i]), 6)) for i in top_k(scores, k)]
 
     def subset(self, words: Sequence[str]) -> Vocabulary:
         """Only ``words`` (each must be in the vocabulary), in their order."""
