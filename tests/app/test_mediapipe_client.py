@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mediapipekit import convert_for_mediapipe
 
 from bench.mediapipe_client import CLIENT, mediapipe_venv_python
 from sentilite.core.classifier import TFLiteClassifier
@@ -95,24 +96,8 @@ def test_per_channel_normalisation_is_refused_by_mediapipe_and_flagged_by_info(
 @pytest.fixture(scope="module")
 def converted_mobilenet(mobilenet_sentiment, tmp_path_factory):
     """float32 and int8 (uint8 I/O) files written by `sentilite convert` (pixel-in, its default)."""
-    from conftest import EMOTION6
-
-    from sentilite.convert.api import convert_model
-
     out = tmp_path_factory.mktemp("mp_convert")
-    result = convert_model(
-        mobilenet_sentiment["keras"],
-        calib=EMOTION6 / "sentiment_train.txt",
-        eval=EMOTION6 / "sentiment_val.txt",
-        out=out / "convert",
-        variants="float32,int8",
-        calib_size=100,
-        latency_runs=2,
-        kernel_check_images=0,
-        repair="never",
-        layer_report=False,
-    )
-    return result.variants
+    return convert_for_mediapipe(mobilenet_sentiment["keras"], out / "convert")
 
 
 def _agreement(

@@ -9,12 +9,10 @@ as in tests/app/test_mediapipe_client.py.
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import numpy as np
 import pytest
 from conftest import EMOTION6, MOBILENET_FILE, require_shared
+from mediapipekit import centred_square_photos, convert_for_mediapipe, run_client
 
 from bench.mediapipe_client import EMBEDDER, mediapipe_venv_python
 from sentilite.core.classifier import TFLiteClassifier
@@ -37,7 +35,6 @@ def mobilenet_semantic(tmp_path_factory):
 
     from modelkit import load_prepared, save_keras
 
-    from sentilite.convert.api import convert_model
     from sentilite.core.contract import PreprocessContract
     from sentilite.core.datasets import read_split_file
     from sentilite.core.heads import SEMANTIC_HEAD
@@ -65,52 +62,17 @@ def mobilenet_semantic(tmp_path_factory):
     inp = keras.Input(contract.input_shape)
     model = keras.Model(inp, heads(backbone(inp)), name="mobilenet_v2_semantic")
     out = tmp_path_factory.mktemp("mp_semantic")
-    result = convert_model(
-        save_keras(model, out / "mnv2_semantic.keras", contract),
-        calib=EMOTION6 / "sentiment_train.txt",
-        eval=EMOTION6 / "sentiment_val.txt",
-        out=out / "convert",
-        variants="float32,int8",
-        calib_size=100,
-        latency_runs=2,
-        kernel_check_images=0,
-        repair="never",
-        layer_report=False,
-    )
-    return result.variants
+    return convert_for_mediapipe(save_keras(model, out / "mnv2_semantic.keras", contract), out / "convert")
 
 
 def test_mediapipe_embeds_like_sentilite(mediapipe_python, mobilenet_semantic, tmp_path):
-    import cv2
-
     from sentilite.core.datasets import read_split_file
-    from sentilite.core.imageio import load_image
 
     samples = read_split_file(EMOTION6 / "sentiment_test.txt").balanced_sample(51, seed=7).samples
-    files, rois, rgbs = [], {}, []
-    for i, sample in enumerate(samples):
-        rgb = load_image(sample.path)
-        png = tmp_path / f"photo{i}.png"
-        cv2.imwrite(str(png), rgb[..., ::-1])
-        h, w = rgb.shape[:2]
-        s = min(h, w)
-        left, top = (w - s) / 2, (h - s) / 2
-        rois[str(png)] = [left / w, top / h, (left + s) / w, (top + s) / h]
-        files.append(png)
-        rgbs.append(rgb)
-    (tmp_path / "rois.json").write_text(json.dumps(rois))
+    files, rois, rgbs = centred_square_photos([s.path for s in samples], tmp_path)
     for variant, floor in {"float32": 0.99, "int8": 0.98}.items():
         model = mobilenet_semantic[variant]
-        proc = subprocess.run(
-            [str(mediapipe_python), "-c", EMBEDDER, str(model), f"--rois={tmp_path / 'rois.json'}"]
-            + list(map(str, files)),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))]
-        assert lines, proc.stderr[-2000:]
-        theirs = json.loads(lines[-1])
+        theirs = run_client(mediapipe_python, EMBEDDER, model, f"--rois={rois}", *files)
         assert isinstance(theirs, list), theirs
         assert all("semantic" in t and len(t["semantic"]) == 50 for t in theirs), list(theirs[0])
         clf = TFLiteClassifier(model)

@@ -10,12 +10,10 @@ as tests/app/test_mediapipe_client.py does for one head.
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import numpy as np
 import pytest
 from conftest import EMOTION6, MOBILENET_FILE, require_shared
+from mediapipekit import centred_square_photos, convert_for_mediapipe, run_client
 
 from bench.mediapipe_client import CLIENT, mediapipe_venv_python
 from sentilite.core.classifier import TFLiteClassifier
@@ -39,7 +37,6 @@ def mobilenet_heads(tmp_path_factory):
 
     from modelkit import load_prepared, save_keras
 
-    from sentilite.convert.api import convert_model
     from sentilite.core.affect import affect_labels_for
     from sentilite.core.contract import PreprocessContract
     from sentilite.core.datasets import read_split_file
@@ -77,52 +74,17 @@ def mobilenet_heads(tmp_path_factory):
     model = keras.Model(inp, [s, e, v], name="mobilenet_v2_heads")
     out = tmp_path_factory.mktemp("mp_heads")
     keras_path = save_keras(model, out / "mnv2_heads.keras", contract)
-    result = convert_model(
-        keras_path,
-        calib=EMOTION6 / "sentiment_train.txt",
-        eval=EMOTION6 / "sentiment_val.txt",
-        out=out / "convert",
-        variants="float32,int8",
-        calib_size=100,
-        latency_runs=2,
-        kernel_check_images=0,
-        repair="never",
-        layer_report=False,
-    )
-    return result.variants
+    return convert_for_mediapipe(keras_path, out / "convert")
 
 
 def test_mediapipe_reads_every_head_by_name_and_answers_as_sentilite(mediapipe_python, mobilenet_heads, tmp_path):
-    import cv2
-
     from sentilite.core.datasets import read_split_file
-    from sentilite.core.imageio import load_image
 
     samples = read_split_file(EMOTION6 / "sentiment_test.txt").balanced_sample(51, seed=5).samples
-    files, rois, rgbs = [], {}, []
-    for i, sample in enumerate(samples):
-        rgb = load_image(sample.path)
-        png = tmp_path / f"photo{i}.png"
-        cv2.imwrite(str(png), rgb[..., ::-1])
-        h, w = rgb.shape[:2]
-        s = min(h, w)
-        left, top = (w - s) / 2, (h - s) / 2
-        rois[str(png)] = [left / w, top / h, (left + s) / w, (top + s) / h]
-        files.append(png)
-        rgbs.append(rgb)
-    (tmp_path / "rois.json").write_text(json.dumps(rois))
+    files, rois, rgbs = centred_square_photos([s.path for s in samples], tmp_path)
     for variant, (floor_s, floor_e) in {"float32": (0.98, 0.97), "int8": (0.98, 0.97)}.items():
         model = mobilenet_heads[variant]
-        proc = subprocess.run(
-            [str(mediapipe_python), "-c", CLIENT, str(model), "--all-heads", f"--rois={tmp_path / 'rois.json'}"]
-            + [str(f) for f in files],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))]
-        assert lines, proc.stderr[-2000:]
-        theirs = json.loads(lines[-1])
+        theirs = run_client(mediapipe_python, CLIENT, model, "--all-heads", f"--rois={rois}", *files)
         assert isinstance(theirs, list), theirs  # an error dict says why MediaPipe refused the file
         assert all(set(t) == {"sentiment", "emotions", "valence_arousal"} for t in theirs), theirs[0].keys()
         clf = TFLiteClassifier(model)

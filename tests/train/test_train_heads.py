@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trainkit import tiny_config
+from trainkit import heads_config, tiny_config
 
 from sentilite.core.affect import EMOTIONS
 from sentilite.core.heads import EMOTION_HEAD, VALENCE_AROUSAL_HEAD
@@ -69,19 +69,7 @@ def trained(affect_splits, tmp_path_factory):
     from sentilite.train.api import train_model
 
     tmp_path = tmp_path_factory.mktemp("heads-run")
-    config = tiny_config(
-        affect_splits,
-        tmp_path / "run",
-        tmp_path / "cache",
-        heads="valence_arousal,emotions",
-        epochs=12,
-        lr=3e-3,
-        preset="adam-cosine",
-        mode="ft-a",
-        weights="none",
-        decision="none",
-    )
-    return train_model(config)
+    return train_model(heads_config(affect_splits, tmp_path, "valence_arousal,emotions"))
 
 
 def test_a_three_head_model_learns_each_head_and_saves_them_in_the_contract_order(affect_splits, trained):
@@ -176,19 +164,8 @@ def test_heads_train_under_distillation_and_mixup(affect_splits, trained, tmp_pa
     from sentilite.core.keras_classifier import KerasClassifier
     from sentilite.train.api import train_model
 
-    config = tiny_config(
-        affect_splits,
-        tmp_path / "run",
-        tmp_path / "cache",
-        heads="emotions,valence_arousal",
-        epochs=12,
-        lr=3e-3,
-        preset="adam-cosine",
-        mode="ft-a",
-        weights="none",
-        decision="none",
-        teacher=[str(trained.model_path)],
-        mix="mixup",
+    config = heads_config(
+        affect_splits, tmp_path, "emotions,valence_arousal", teacher=[str(trained.model_path)], mix="mixup"
     )
     clf = KerasClassifier(train_model(config).model_path)
     test = read_split_file(affect_splits["test"])
