@@ -9,15 +9,31 @@ Python API, the same shape as every part's (an options object in, a result objec
     options = BenchOptions(threads="1,2", device="ssh://pi@raspberrypi")
     results = bench(["model_int8.tflite"], options, out_dir="runs/bench")
     print(results.table())
+
+    from sentilite.device_bench import ProfileOptions, profile
+    prof = profile("model_int8.tflite", ProfileOptions(BenchOptions(threads="1,2")), out_dir="runs/profile")
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 from .options import BenchOptions, SSHOptions
 from .results import BenchResults
+
+if TYPE_CHECKING:
+    from .profile_api import Profile, ProfileOptions
+
+
+def __getattr__(name: str) -> Any:
+    """``Profile`` and ``ProfileOptions``, imported on first use (the profiler reads flatbuffers)."""
+    if name in ("Profile", "ProfileOptions"):
+        from . import profile_api
+
+        return getattr(profile_api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PathLike = Union[str, os.PathLike]
 
@@ -46,7 +62,26 @@ def bench(
     return run_bench(models, options, out_dir, **keywords)
 
 
+def profile(model: PathLike, options: Optional[ProfileOptions] = None, out_dir: Optional[PathLike] = None) -> Profile:
+    """Per-op latency of ``model`` (.tflite) on ``options.bench.device``: every op cut into a
+    one-op model with its real weights, timed alone beside the whole model.
+
+    Args:
+        model: the .tflite file.
+        options: where and how to time (a :class:`BenchOptions` inside) and how many top ops to show.
+        out_dir: where profile.json/.md, ops.csv, op_types.csv, top_ops.png and the Model Explorer
+            overlay latency.nodedata.json go (nothing is written when None).
+
+    Returns:
+        The :class:`Profile`: per thread count its op rows, op-type rows and how closely the ops
+        add up to the whole model.
+    """
+    from .profile_api import run_profile
+
+    return run_profile(model, options, out_dir)
+
+
 #: the name the API had before every part's verb was named alike
 run_bench = bench
 
-__all__ = ["BenchOptions", "BenchResults", "SSHOptions", "bench", "run_bench"]
+__all__ = ["BenchOptions", "BenchResults", "Profile", "ProfileOptions", "SSHOptions", "bench", "profile", "run_bench"]

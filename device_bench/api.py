@@ -95,8 +95,8 @@ class _Collector:
         )
 
 
-def _measure(
-    transport: Transport, plan: Plan, work: Path, collect: _Collector, say: Log
+def measure_plan(
+    transport: Transport, plan: Plan, work: Path, collect: Callable[[RunResult], None], say: Log
 ) -> tuple[SystemInfo, list[str], Optional[SentiliteError], Optional[BaseException]]:
     """Run the plan; a failure or Ctrl-C keeps what was measured. -> (system, errors, first error, interrupt)."""
     try:
@@ -170,7 +170,7 @@ def run_bench(
             f"repeat(s) "
             f"= {len(plan.job_table())} runs on {transport.label}"
         )
-        system, errors, first_error, interrupted = _measure(transport, plan, Path(tmp), collect, say)
+        system, errors, first_error, interrupted = measure_plan(transport, plan, Path(tmp), collect, say)
     protocol = {
         **plan.settings,
         "threads": thread_list,

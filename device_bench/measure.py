@@ -296,11 +296,27 @@ def outputs_job(job, settings, base_dir, t_start):
     )
 
 
+def _op_timing():
+    """The ``ops`` mode (``sentilite profile``), imported when asked for (it imports this module)."""
+    try:
+        import sentilite_optiming as mod  # on a device, beside runner.py
+    except ImportError:
+        from sentilite.device_bench import op_timing as mod
+    return mod
+
+
 def measure_job(job, settings, base_dir, t_start):
     """Run one model at one thread count; return its :class:`BenchResult` (raises on failure)."""
     settings = {**settings, **(job.get("settings") or {})}  # a job may override the spec's settings
     if job.get("mode") == "outputs":
         return outputs_job(job, settings, base_dir, t_start)
+    if job.get("mode") == "ops":
+        return _op_timing().ops_job(job, settings, base_dir, t_start)
+    return timing_job(job, settings, base_dir, t_start)
+
+
+def timing_job(job, settings, base_dir, t_start):
+    """The benchmark protocol on one model at one thread count (see the module's docstring)."""
     if settings.get("cpu_mask"):
         os.sched_setaffinity(0, probe.parse_cpu_mask(settings["cpu_mask"]))
     t_imp = time.perf_counter()

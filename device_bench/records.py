@@ -32,6 +32,7 @@ class SystemInfo(TypedDict, total=False):
     temperature_c: Optional[float]
     loadavg: list[float]
     emulation: dict[str, Union[bool, str, None]]
+    isa: dict[str, object]  # probe.isa(): vendor, vector flags, clock (device_bench/cpu_peak.py reads it)
 
 
 class RunResult(TypedDict, total=False):
@@ -117,7 +118,8 @@ class RunnerJob(TypedDict, total=False):
     repeat: int
     model_index: int
     input: dict[str, object]
-    mode: str  # "outputs": on-device evaluation, returning the raw outputs
+    mode: str  # "outputs": on-device evaluation, returning the raw outputs; "ops": sentilite profile
+    models: list[str]  # "ops" jobs: the one-op models timed one after another in one process
     output_index: int  # which output an "outputs" job returns (a multi-head file's sentiment head)
     kernels: Optional[str]
 

@@ -53,7 +53,13 @@ RESULT_PREFIX = record.RESULT_PREFIX
 SCHEMA = record.SCHEMA
 RUNNER_VERSION = "2"
 #: what the device needs beside runner.py, by the name it has there (see transports.base)
-HELPER_FILES = ("sentilite_measure.py", "sentilite_probe.py", "sentilite_record.py", "sentilite_sustained.py")
+HELPER_FILES = (
+    "sentilite_measure.py",
+    "sentilite_probe.py",
+    "sentilite_record.py",
+    "sentilite_sustained.py",
+    "sentilite_optiming.py",
+)
 
 INSTALL_HINT = (
     "python3 -m pip install ai-edge-litert  (LiteRT; 64-bit OS, Python 3.9+; where pip refuses to install "

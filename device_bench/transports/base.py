@@ -37,6 +37,7 @@ RUNNER_BUNDLE: dict[str, Path] = {
     "sentilite_measure.py": RUNNER_FILE.with_name("measure.py"),
     "sentilite_record.py": RUNNER_FILE.with_name("record.py"),
     "sentilite_sustained.py": RUNNER_FILE.with_name("sustained.py"),
+    "sentilite_optiming.py": RUNNER_FILE.with_name("op_timing.py"),
     "sentilite_probe.py": Path(probe.__file__).resolve(),
 }
 

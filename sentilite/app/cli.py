@@ -46,6 +46,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Convert a .keras model to every TFLite variant, validated.",
     ),
     "bench": ("sentilite.device_bench.cli", "bench_command", "Measure size and latency locally, over SSH or over adb."),
+    "profile": (
+        "sentilite.device_bench.profile_cli",
+        "profile_command",
+        "Per-op latency of a .tflite model, here, over SSH or over adb.",
+    ),
+    "explore": (
+        "sentilite.app.explore",
+        "explore_command",
+        "Open a model in Model Explorer with latency or int8-error overlays.",
+    ),
     "demo": ("sentilite.camera_demo.cli", "demo_command", "Live scene sentiment from a camera, video, URL or folder."),
     "info": ("sentilite.app.cli_info", "info_command", "Show what a model file is: variant, I/O, contract, size."),
     "predict": (

@@ -167,6 +167,35 @@ def cpu_model():
     return {"cpu": name or platform.processor() or platform.machine(), "board": board or model}
 
 
+#: the /proc/cpuinfo flags that decide a CPU's peak multiply-accumulate rate (see device_bench/cpu_peak.py)
+ISA_FLAGS = ("avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx2", "fma", "sse4_1", "asimd", "asimddp", "i8mm")
+
+
+def isa():
+    """The vector ISA of cpu0: ``{"vendor", "flags" (the ones in ISA_FLAGS), "mhz"}`` from /proc/cpuinfo.
+
+    On aarch64 the flags line is called ``Features``; ``mhz`` is the clock /proc/cpuinfo or
+    cpufreq reports (the maximum where cpufreq gives one)."""
+    text = _read("/proc/cpuinfo", 1 << 18) or ""
+    vendor, flags, mhz = None, set(), None
+    for line in text.splitlines():
+        if ":" not in line:
+            continue
+        k, v = (part.strip() for part in line.split(":", 1))
+        k = k.lower()
+        if k in ("vendor_id", "cpu implementer") and vendor is None:
+            vendor = v
+        elif k in ("flags", "features") and not flags:
+            flags = set(v.split())
+        elif k == "cpu mhz" and mhz is None:
+            try:
+                mhz = float(v)
+            except ValueError:
+                pass
+    top = cpu_frequency()[1]
+    return {"vendor": vendor, "flags": [f for f in ISA_FLAGS if f in flags], "mhz": top or mhz}
+
+
 def affinity():
     try:
         return sorted(os.sched_getaffinity(0))
@@ -219,6 +248,7 @@ def system_info():
             "loadavg": [round(v, 2) for v in load] if load else None,
             "python": platform.python_version(),
             "emulation": emulation(),
+            "isa": isa(),
         }
     )
     return info

@@ -8,11 +8,11 @@ camera fed by a generated clip. Screenshots go to the test folder, or to ``docs/
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browserkit import chrome
 from conftest import EMOTION6, REPO, require_shared
 from servekit import request, start_server
 
@@ -20,9 +20,6 @@ from sentilite.core.default_model import DEFAULT_MODEL_PATH
 from sentilite.core.synthetic import make_synthetic_video
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 
 def write_y4m(clip: Path, out: Path, frames: int = 60) -> Path:
@@ -41,30 +38,6 @@ def write_y4m(clip: Path, out: Path, frames: int = 60) -> Path:
             ok, frame = cap.read()
     cap.release()
     return out
-
-
-def chrome(extra_args: list[str]):
-    if not CHROMIUM or not DRIVER:
-        pytest.skip(
-            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs "
-            "them)"
-        )
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not try to download a driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,900",
-        *extra_args,
-    ):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
 def screenshot_path(tmp_path: Path, name: str) -> Path:

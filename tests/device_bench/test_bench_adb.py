@@ -221,12 +221,26 @@ def test_python_runner_on_a_device_with_python(adb, tiny_variants, tmp_path):
         "sentilite_measure.py",
         "sentilite_record.py",
         "sentilite_sustained.py",
+        "sentilite_optiming.py",
         "sentilite_probe.py",
     ]
-    assert pushed[:6] == bundle + ["spec.json"] and "m0.tflite" in pushed
+    assert pushed[:7] == bundle + ["spec.json"] and "m0.tflite" in pushed
     assert not list((device_root / "data" / "local" / "tmp").glob("sentilite-bench-*"))  # removed afterwards
     res = run_bench([tiny_variants["int8"]], device="adb", remote_python="/nonexistent/python3")
     assert "has no `/nonexistent/python3`" in res.errors[0]
+
+
+def test_profile_over_adb_runs_the_ops_with_the_device_python(adb, tiny_variants, tmp_path):
+    import sys
+
+    from sentilite.device_bench.options import BenchOptions
+    from sentilite.device_bench.profile_api import ProfileOptions, run_profile
+
+    adb(FAKE_ADB_ROOT=str(tmp_path / "device"))
+    opts = ProfileOptions(BenchOptions(device="adb", remote_python=sys.executable, runs=3, warmup=1, repeat=1))
+    prof = run_profile(tiny_variants["int8"], opts, out_dir=tmp_path / "p")
+    assert prof.errors == [] and prof.device.startswith("adb")
+    assert all(r["ms"] is not None for r in prof.by_threads[0]["ops"])
 
 
 def test_a_model_path_starting_with_a_dash_is_not_read_as_an_adb_option(adb, tiny_variants, tmp_path, monkeypatch):

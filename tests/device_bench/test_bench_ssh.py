@@ -412,3 +412,20 @@ def test_sigterm_to_the_cli_ends_the_remote_runner_and_removes_its_folder(sshd, 
     assert wait_gone(remote), f"{remote} was not removed"
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["complete"] is False and len(saved["runs"]) == 1
+
+
+def test_profile_over_ssh_times_every_op_there_and_cleans_up(sshd, tiny_variants, tmp_path):
+    from sentilite.device_bench.options import BenchOptions, SSHOptions
+    from sentilite.device_bench.profile_api import ProfileOptions, run_profile
+
+    logs: list[str] = []
+    ssh = SSHOptions(config=sshd.ssh_config)
+    opts = ProfileOptions(BenchOptions(device=sshd.device, remote_python=sys.executable, runs=3, warmup=1, ssh=ssh))
+    prof = run_profile(tiny_variants["int8"], opts, out_dir=tmp_path / "p", log=logs.append)
+    assert prof.errors == [] and prof.device == sshd.device
+    rows = prof.by_threads[0]["ops"]
+    assert rows and all(r["ms"] is not None for r in rows)
+    assert prof.by_threads[0]["faithfulness"]["whole_ms"] > 0
+    assert any(ln.startswith("copying ") for ln in logs)  # the one-op models went over scp
+    for d in remote_dirs_in(logs):
+        assert wait_gone(d), d

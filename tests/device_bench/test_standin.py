@@ -94,6 +94,26 @@ def test_bench_over_ssh_names_aarch64_litert_kernels_and_emulation(standin, tmp_
     assert probe.stdout.strip() == "None", probe.stderr
 
 
+def test_profile_on_the_standin_times_every_op_on_aarch64_and_says_emulated(standin, tmp_path):
+    from sentilite.device_bench.profile_api import ProfileOptions, run_profile
+
+    opts = BenchOptions(
+        device=standin["device"],
+        remote_python=standin["remote_python"],
+        runs=3,
+        warmup=1,
+        repeat=1,
+        job_timeout=900,
+        ssh=SSHOptions(config=standin["ssh_config"]),
+    )
+    prof = run_profile(DEFAULT_MODEL_PATH, ProfileOptions(opts), out_dir=tmp_path / "p")
+    assert prof.errors == [] and prof.system["machine"] == "aarch64"
+    rows = prof.by_threads[0]["ops"]
+    assert len(rows) == 73 and all(r["ms"] is not None for r in rows)
+    assert {r["kernels"] for r in rows if r["op"] == "CONV_2D"} == {"XNNPACK"}
+    assert "emulated" in (tmp_path / "p" / "profile.md").read_text()
+
+
 @pytest.mark.shared
 def test_evaluate_on_the_standin_with_xnnpack_and_builtin_kernels(standin):
     require_shared(EMOTION6)

@@ -1,0 +1,171 @@
+"""From raw ``ops`` and whole-model results to a profile: own times, shares, op types, MAC/s as a
+share of the CPU's peak, and how faithfully the ops add up to the whole model."""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Optional
+
+from .cpu_peak import Peak, peak_from_isa
+from .op_split import OpUnit
+from .profile_records import Faithfulness, OpRow, OpTypeRow, ThreadProfile
+from .records import RunResult, SystemInfo
+
+
+def _med(values: list[Optional[float]]) -> Optional[float]:
+    vals = [v for v in values if v is not None]
+    return median(vals) if vals else None
+
+
+def _per_repeat(runs: list[RunResult], threads: int) -> tuple[list[float], list[list[dict[str, object]]]]:
+    """(whole-model medians, ops lists) of every repeat at ``threads``."""
+    whole, ops = [], []
+    for r in sorted(runs, key=lambda r: str(r.get("id"))):
+        if r.get("threads") != threads or r.get("error"):
+            continue
+        if str(r.get("id", "")).startswith("whole-"):
+            med = (r.get("latency_ms") or {}).get("median")
+            if med is not None:
+                whole.append(float(med))
+        elif r.get("ops"):
+            ops.append(list(r["ops"]))  # type: ignore[typeddict-item]
+    return whole, ops
+
+
+def _rows(
+    units: list[OpUnit],
+    ops_runs: list[list[dict[str, object]]],
+    overhead: float,
+    peak: Optional[Peak],
+    threads: int,
+    reference: bool = False,
+) -> list[OpRow]:
+    timed = [u for u in units if u.data is not None]
+    by_unit: dict[int, list[dict[str, object]]] = {u.index: [] for u in timed}
+    for run in ops_runs:
+        for u, rec in zip(timed, run[1:]):  # run[0] is the overhead model
+            by_unit[u.index].append(rec)
+    rows: list[OpRow] = []
+    for u in units:
+        recs = by_unit.get(u.index, [])
+        raws = [float(r["median_ms"]) if r.get("median_ms") is not None else None for r in recs]  # type: ignore[arg-type]
+        own = [max(0.0, v - overhead) if v is not None else None for v in raws]
+        ms, raw = _med(own), _med(raws)
+        err = next((str(r["error"]) for r in recs if r.get("error")), None)
+        if err is None and u.data is None and u.absorbed_into is None:
+            err = u.note
+        delegated = any(bool(r.get("delegated")) for r in recs)
+        if u.absorbed_into is not None:  # timed inside the convolution it is fused into
+            ms, raw, own, delegated = 0.0, None, [0.0] * len(ops_runs), True
+        rate = u.macs / (ms / 1000.0) if ms and u.macs else None
+        dtype = "int8" if u.dtype in ("int8", "uint8") else "float32"
+        rows.append(
+            {
+                **u.describe(),  # type: ignore[typeddict-item]
+                "ms": ms,
+                "raw_ms": raw,
+                "runs_ms": own,
+                "kernels": "XNNPACK" if delegated else ("reference" if reference else "builtin"),
+                "gmacs_per_s": rate / 1e9 if rate else None,
+                "peak_share": rate / peak.macs_per_s(dtype, threads) if rate and peak else None,
+                "error": err,
+            }
+        )
+    total = sum(r["ms"] or 0.0 for r in rows) or None
+    for r in rows:
+        r["share"] = (r["ms"] or 0.0) / total if total else None
+    return rows
+
+
+def _types(rows: list[OpRow], peak: Optional[Peak], threads: int) -> list[OpTypeRow]:
+    total = sum(r.get("ms") or 0.0 for r in rows) or 1.0
+    out: dict[str, OpTypeRow] = {}
+    for r in rows:
+        t = out.setdefault(r["op"], {"op": r["op"], "count": 0, "ms": 0.0, "macs": 0, "on_xnnpack": 0})
+        t["count"] += 1
+        t["ms"] += r.get("ms") or 0.0
+        t["macs"] += int(r.get("macs") or 0)
+        t["on_xnnpack"] += r.get("kernels") == "XNNPACK"
+        t.setdefault("dtype", r.get("dtype"))  # type: ignore[typeddict-unknown-key]
+    for t in out.values():
+        t["share"] = t["ms"] / total
+        rate = t["macs"] / (t["ms"] / 1000.0) if t["ms"] and t["macs"] else None
+        t["gmacs_per_s"] = rate / 1e9 if rate else None
+        dtype = "int8" if t.pop("dtype", None) in ("int8", "uint8") else "float32"  # type: ignore[misc]
+        t["peak_share"] = rate / peak.macs_per_s(dtype, threads) if rate and peak else None
+    return sorted(out.values(), key=lambda t: -t["ms"])
+
+
+def _top10_same(rows: list[OpRow]) -> Optional[int]:
+    runs = max((len(r.get("runs_ms") or []) for r in rows), default=0)
+    if runs < 2:
+        return None
+
+    def top(k: int) -> set[int]:
+        timed = [r for r in rows if len(r.get("runs_ms") or []) > k and r["runs_ms"][k] is not None]
+        return {r["index"] for r in sorted(timed, key=lambda r: -(r["runs_ms"][k] or 0.0))[:10]}
+
+    return len(top(0) & top(1))
+
+
+def explain(f: Faithfulness, n_ops: int, kernels: str) -> str:
+    """Why the ops do not add up exactly, in the measured numbers."""
+    parts = [
+        f"each one-op model also pays for one invoke() ({f.get('overhead_ms') or 0:.4f} ms, measured on a one-element "
+        f"ADD and taken off each of the {n_ops} ops: {f['sum_raw_ms'] - f['sum_ms']:.3f} ms in all)"
+    ]
+    gap = f.get("gap")
+    if gap is not None and gap > 0:
+        parts.append(
+            "alone, an op starts with its input out of cache and cannot overlap with its neighbour"
+            + (
+                "; XNNPACK's PAD-into-convolution fusion is already counted (each such pair is timed as one), "
+                "others it may do in the whole graph are not"
+                if kernels == "xnnpack"
+                else ""
+            )
+        )
+    elif gap is not None:
+        parts.append(
+            "the whole model also pays for what no op owns: moving tensors between ops and, with several threads, "
+            "waking the thread pool for every op"
+        )
+    return "; ".join(parts) + "."
+
+
+def assemble(
+    units: list[OpUnit], runs: list[RunResult], threads: list[int], system: SystemInfo, kernels: str
+) -> list[ThreadProfile]:
+    """One :class:`ThreadProfile` per thread count from the raw results."""
+    peak = peak_from_isa(system.get("isa"))  # type: ignore[arg-type]
+    out: list[ThreadProfile] = []
+    for t in threads:
+        whole, ops_runs = _per_repeat(runs, t)
+        overheads = [float(run[0]["median_ms"]) for run in ops_runs if run and run[0].get("median_ms") is not None]  # type: ignore[arg-type]
+        overhead = median(overheads) if overheads else 0.0
+        rows = _rows(units, ops_runs, overhead, peak, t, kernels == "reference")
+        raw_sum = sum(r.get("raw_ms") or 0.0 for r in rows)
+        own_sum = sum(r.get("ms") or 0.0 for r in rows)
+        whole_ms = median(whole) if whole else None
+        gap = own_sum / whole_ms - 1.0 if whole_ms else None
+        faith: Faithfulness = {
+            "whole_ms": whole_ms,
+            "sum_ms": own_sum,
+            "sum_raw_ms": raw_sum,
+            "overhead_ms": overhead if overheads else None,
+            "gap": gap,
+            "within_10pct": abs(gap) <= 0.10 if gap is not None else None,
+            "top10_same": _top10_same(rows),
+        }
+        faith["explanation"] = explain(faith, sum(1 for r in rows if r.get("ms") is not None), kernels)
+        builtin = sorted({r["op"] for r in rows if r.get("kernels") == "builtin" and r.get("ms") is not None})
+        out.append(
+            {
+                "threads": t,
+                "ops": rows,
+                "op_types": _types(rows, peak, t),
+                "faithfulness": faith,
+                "on_builtin": builtin if kernels == "xnnpack" else [],
+            }
+        )
+    return out
