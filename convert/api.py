@@ -33,6 +33,7 @@ from .records import ConvertReport, VariantRow
 from .report import REPORT_FORMAT, REPORT_VERSION, write_reports
 from .result import ConversionResult
 from .staging import staged
+from .steps import StepLog
 from .sweep import calibration_sweep
 from .validation import interleaved_latency, validate_keras, validate_tflite
 from .variants import VARIANT_SPECS
@@ -151,6 +152,7 @@ def _int8_diagnosis(
     stage: Path,
     out_dir: Path,
     say: Log,
+    steps: StepLog,
 ) -> Optional[dict[str, Any]]:
     """The per-layer int8 error report, and the repairs when int8 misses the tolerance."""
     if "int8" not in got.paths or inp.calib_set is None or not opts.layer_report or opts.allow_select_tf_ops:
@@ -172,7 +174,7 @@ def _int8_diagnosis(
         return ([normalize(inp.ev.pixels[i : i + 1], inp.export)] for i in range(min(len(inp.ev), 100)))
 
     say("int8: per-layer error against float (TFLite QuantizationDebugger)")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), steps.step("int8 diagnosis"):
         warnings.simplefilter("ignore")
         layers = layer_errors(tf, factory, calib.representative(min(n, 100)), evaluation)
     block: dict[str, Any] = {"layers": layers, "worst": worst(layers, 10)}
@@ -186,20 +188,24 @@ def _int8_diagnosis(
                 data, _float32_blob(sm, got, opts), calib.inputs(n), calib.contract.num_classes
             )[0]
 
-        block["repair"] = try_repairs(
-            sm,
-            inp,
-            opts,
-            layers,
-            rows,
-            ref,
-            stage,
-            out_dir,
-            say,
-            tf,
-            factory,
-            finish if opts.quantizer.bias_correction else None,
-        )
+        # one int8 conversion and its validation, as measured here: the unit of the repairs' cost estimates
+        unit_s = got.convert_s.get("int8", 1.0) + (steps.seconds("validate") or 0.0) / max(1, len(rows))
+        with steps.step("int8 repairs"):
+            block["repair"] = try_repairs(
+                sm,
+                inp,
+                opts,
+                layers,
+                rows,
+                ref,
+                stage,
+                out_dir,
+                say,
+                tf,
+                factory,
+                finish if opts.quantizer.bias_correction else None,
+                unit_s=unit_s,
+            )
     else:
         block["repair"] = {
             "ran": False,
@@ -244,6 +250,24 @@ def _sweep(
     return rows
 
 
+#: report.json's ``timings``: seconds per step, and per variant for the conversions
+Timings = dict[str, Union[float, dict[str, float], None]]
+
+
+def _timings(steps: StepLog, got: _Converted, swept: bool, total_s: float) -> Timings:
+    """report.json's ``timings`` (the keys it has always had), from the step log."""
+    out: Timings = {
+        "export_s": steps.seconds("export"),
+        "convert_s": got.convert_s,
+        "validate_s": steps.seconds("validate"),
+        "int8_diagnosis_s": (steps.seconds("int8 diagnosis") or 0.0) + (steps.seconds("int8 repairs") or 0.0),
+    }
+    if swept:
+        out["sweep_s"] = steps.seconds("calibration sweep")
+    out["total_s"] = total_s
+    return out
+
+
 def _build_report(
     inp: ConvertInputs,
     got: _Converted,
@@ -251,7 +275,7 @@ def _build_report(
     rows: list[VariantRow],
     sweep_rows: Optional[list[dict[str, Any]]],
     notes: list[str],
-    timings: dict[str, Any],
+    timings: Timings,
 ) -> ConvertReport:
     checks.add_comparisons(rows, opts.tolerance)
     calib_facts = inp.calib_set.facts(inp.calib_n) if inp.calib_set is not None else None
@@ -314,29 +338,24 @@ def convert_model(
     out_dir = Path(out)
     inp = read_inputs(model, calib, eval, root, out_dir, opts, say)
     notes: list[str] = []
-    timings: dict[str, Any] = {}
+    steps = StepLog(say)
     with staged(out_dir) as stage:
         if opts.allow_select_tf_ops:
             say("warning: " + FLEX_WARNING)
         with tempfile.TemporaryDirectory(prefix="sentilite-export-") as tmp:
             say("exporting the Keras model as a SavedModel")
-            t0 = time.perf_counter()
-            sm = export_saved_model(inp.keras_model, Path(tmp) / "saved_model")
-            timings["export_s"] = time.perf_counter() - t0
-            got = _convert_all(sm, inp, opts, stage, say)
-            timings["convert_s"] = got.convert_s
-            t0 = time.perf_counter()
-            rows, ref = _validate_all(inp, got, opts, out_dir, say)
-            timings["validate_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            int8_block = _int8_diagnosis(sm, inp, got, rows, ref, opts, stage, out_dir, say)
-            timings["int8_diagnosis_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            sweep_rows = _sweep(sm, inp, got, ref, rows[0]["accuracy"], opts, say, notes)
-            if sweep_rows is not None:
-                timings["sweep_s"] = time.perf_counter() - t0
-        timings["total_s"] = time.perf_counter() - t_start
+            with steps.step("export"):
+                sm = export_saved_model(inp.keras_model, Path(tmp) / "saved_model")
+            with steps.step("convert"):
+                got = _convert_all(sm, inp, opts, stage, say)
+            with steps.step("validate"):
+                rows, ref = _validate_all(inp, got, opts, out_dir, say)
+            int8_block = _int8_diagnosis(sm, inp, got, rows, ref, opts, stage, out_dir, say, steps)
+            with steps.step("calibration sweep"):
+                sweep_rows = _sweep(sm, inp, got, ref, rows[0]["accuracy"], opts, say, notes)
+        timings = _timings(steps, got, sweep_rows is not None, time.perf_counter() - t_start)
         report = _build_report(inp, got, opts, rows, sweep_rows, notes, timings)
+        report["steps"] = [r for r in steps.rows if r["step"] != "calibration sweep" or sweep_rows is not None]
         report["int8_layers"] = int8_block
         say("writing the report")
         plots = write_reports(report, stage)

@@ -143,6 +143,15 @@ class ConvertOptions:
             choices=("auto", "always", "never"),
         ),
     )
+    repair_budget: float = _opt(
+        300.0,
+        Flag(
+            "--repair-budget",
+            "Seconds the int8 repairs may take: they run in order of expected gain per second, and one "
+            "that would not finish in time is skipped and reported so (0: no limit).",
+            minimum=0,
+        ),
+    )
     qat_epochs: int = _opt(
         3,
         Flag(

@@ -78,6 +78,29 @@ class VariantRow(TypedDict, total=False):
     within_tolerance: bool
 
 
+class RepairRow(VariantRow, total=False):
+    """One int8 repair candidate: a variant row, what was done, and what it cost."""
+
+    repair: str
+    skipped: bool  # not started: it would not have fitted in --repair-budget
+    seconds: float
+    equalize: dict[str, object]
+    qat: dict[str, object]
+
+
+class RepairBlock(TypedDict, total=False):
+    """report.json's ``int8_layers.repair``: the candidates tried, the one kept, the budget."""
+
+    ran: bool
+    why: str
+    rows: list[RepairRow]
+    kept: Optional[str]
+    float32_timing: Optional[dict[str, float]]
+    budget_s: Optional[float]
+    spent_s: float
+    order: list[str]
+
+
 class LayerError(TypedDict, total=False):
     """One quantised tensor of the int8 file, as TFLite's quantization debugger measures it."""
 
@@ -114,4 +137,5 @@ class ConvertReport(TypedDict, total=False):
     variant_descriptions: dict[str, str]
     files: dict[str, object]
     timings: dict[str, float]
+    steps: list[dict[str, Union[str, float]]]  # convert/steps.py: each step's seconds and peak RSS
     int8_layers: Optional[dict[str, object]]

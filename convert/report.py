@@ -10,8 +10,9 @@ from sentilite.core.metrics import NEAR_TIE
 from sentilite.core.plotting import PLOTS_MISSING, pyplot
 from sentilite.core.reporting import fmt_float, fmt_str, markdown_table, write_csv, write_json, write_markdown
 
-from .int8 import LAYER_PLOT_FILE, int8_section, plot_layer_errors
+from .int8 import LAYER_PLOT_FILE, OVERLAY_FILE, int8_section, plot_layer_errors, write_error_overlay
 from .records import ConvertReport, VariantRow
+from .steps import steps_markdown
 
 PathLike = Union[str, os.PathLike]
 
@@ -223,6 +224,7 @@ def render_markdown(report: ConvertReport) -> str:
         "",
     ]
     lines += heads_section(report["rows"])
+    lines += steps_markdown(report.get("steps") or [])
     if report["warnings"]:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report["warnings"]] + [""]
     plots = report["files"].get("plots") or {}
@@ -322,6 +324,16 @@ def _save(fig: Any, path: PathLike) -> None:
     save_figure(fig, path)
 
 
+def _error_overlay(report: ConvertReport, out: Path) -> None:
+    """The int8 error as a Model Explorer overlay on the int8 file (``sentilite explore``)."""
+    block = report.get("int8_layers") or {}
+    row = next((r for r in report["rows"] if r["variant"] == "int8" and r.get("path")), None)
+    if not block.get("layers") or row is None or not (out / Path(str(row["path"])).name).is_file():
+        return
+    if write_error_overlay(out / Path(str(row["path"])).name, block["layers"], out / OVERLAY_FILE):
+        report["files"]["int8_overlay"] = OVERLAY_FILE
+
+
 def write_reports(report: ConvertReport, out_dir: PathLike) -> dict[str, Optional[str]]:
     """Write the plots, report.md, report.json and report.csv into ``out_dir``; returns file names."""
     out = Path(out_dir)
@@ -332,6 +344,7 @@ def write_reports(report: ConvertReport, out_dir: PathLike) -> dict[str, Optiona
         plots["calibration_sweep"] = SWEEP_PLOT_FILE
     if plot_layer_errors(report, out / LAYER_PLOT_FILE):
         plots["int8_layer_error"] = LAYER_PLOT_FILE
+    _error_overlay(report, out)
     if pyplot() is None:
         report.setdefault("notes", []).append(PLOTS_MISSING)
     report["files"]["plots"] = plots

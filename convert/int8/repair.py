@@ -1,4 +1,5 @@
-"""Repairing an int8 model that misses the tolerance: fixes tried in order of cost, each a row.
+"""Repairing an int8 model that misses the tolerance: fixes tried in order of expected gain per
+second inside a time budget (:mod:`.budget`, ``--repair-budget``), each a row.
 
 1. calibration: every readable calibration image instead of ``--calib-size`` (class-balanced,
    preprocessed exactly as at inference, like the default set);
@@ -28,6 +29,7 @@ full-integer.
 from __future__ import annotations
 
 import functools
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -42,9 +44,11 @@ from ..head_checks import KerasAnswers, heads_off
 from ..inputs import ConvertInputs
 from ..options import ConvertOptions
 from ..output_heads import output_heads
-from ..records import LayerError, VariantRow
-from ..validation import clearly_slower, interleaved_latency, tflite_runner, validate_tflite
+from ..records import LayerError, RepairBlock, RepairRow, VariantRow
+from ..validation import validate_tflite
+from .budget import RepairBudget
 from .layer_errors import mixed_model, worst
+from .winner import finish_repairs
 
 if TYPE_CHECKING:
     import keras
@@ -158,46 +162,45 @@ def try_repairs(
     tf: ModuleType,
     factory: Callable[[], Any],
     finish: Optional[Callable[[bytes], bytes]] = None,
-) -> dict[str, Any]:
+    unit_s: float = 10.0,
+) -> RepairBlock:
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block.
     ``finish`` is what the int8 variant's file went through after conversion (its classifier bias
-    correction): every full-integer candidate goes through it too, so it differs from int8 in one thing."""
+    correction): every full-integer candidate goes through it too, so it differs from int8 in one thing.
+    Candidates run by expected gain per second inside ``opts.repair_budget`` (:mod:`.budget`);
+    ``unit_s`` is one int8 conversion and its validation as measured in this run."""
     by_variant = {r["variant"]: r for r in rows}
     int8_row, f32_row = by_variant["int8"], by_variant.get("float32")
-    tried: list[dict[str, Any]] = []
-    runners: dict[str, Any] = {}
-
-    def attempt(name: str, what: str, make: Callable[[], bytes], facts: Optional[tuple[str, dict[str, Any]]]) -> None:
-        say(f"int8 repair: trying {name} ({what})")
-        path = stage / f"{inp.model_path.stem}_{name}.tflite"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                data = make()
-                if finish is not None and full_integer(name):
-                    data = finish(data)
-            _write_candidate(path, data, inp, name, what)
-            row, _, runner = validate_tflite(name, path, inp.ev, ref, threads=opts.threads, kernel_check_images=0)
-        except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
-            tried.append(
-                {"variant": name, "repair": what, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
-            )
-            path.unlink(missing_ok=True)
-            return
-        row.update(repair=what, path=str(out_dir / path.name))
-        if facts is not None and facts[1]:
-            row[facts[0]] = facts[1]
-        tried.append(row)
-        if runner is not None:
-            runners[name] = runner
+    tried: list[RepairRow] = []
+    runners: dict[str, Callable[[], Any]] = {}
+    budget = RepairBudget(float(opts.repair_budget), unit_s)
+    ratio = len(inp.calib_set) / max(1, inp.calib_n)
 
     @functools.cache
     def images() -> Any:  # up to --qat-images calibration inputs, read once for int8-eq and int8-qat
         more = inp.calib_set.extended(opts.qat_images)
         return more.inputs(min(opts.qat_images, len(more)))
 
-    for candidate in candidates(sm, inp, opts, layers, tf, factory, images, say):
-        attempt(*candidate)
+    def attempt(name: str, what: str, make: Callable[[], bytes], facts: Optional[tuple[str, dict[str, Any]]]) -> None:
+        est = budget.estimate(name, ratio)
+        why_not = budget.refuses(est)
+        if why_not:
+            say(f"int8 repair: {name} {why_not}")
+            tried.append({"variant": name, "repair": what, "error": why_not, "skipped": True})
+            return
+        left = budget.left()
+        say(f"int8 repair: trying {name} ({what}); about {est:.0f} s" + (f", {left:.0f} s left" if left else ""))
+        t0 = time.perf_counter()
+        row, runner = _make_and_score(name, what, make, facts, inp, opts, ref, stage, out_dir, finish)
+        budget.record(est, time.perf_counter() - t0)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        tried.append(row)
+        if runner is not None:
+            runners[name] = runner
+
+    queue = candidates(sm, inp, opts, layers, tf, factory, images, say)
+    for i in budget.order([c[0] for c in queue], ratio):
+        attempt(*queue[i])
     best_ptq = max((r.get("top1_agreement", 0.0) for r in tried if "error" not in r), default=0.0)
     if opts.qat_epochs > 0 and (opts.repair == "always" or best_ptq < AGREEMENT_FLOOR):
         facts: dict[str, Any] = {}
@@ -208,22 +211,39 @@ def try_repairs(
             qat_candidate(inp, opts, images, say, facts),
             ("qat", facts),
         )
-    f32_here = _time_with_float32(runners, f32_row, stage, inp, opts)
-    for name, lat in f32_here.items():
-        if name != "float32":
-            next(r for r in tried if r["variant"] == name).update(lat)
-    winner = _winner(tried, int8_row, f32_here.get("float32"))
-    for row in tried:
-        keep = winner is not None and row is winner
-        if not keep and "path" in row:
-            (stage / Path(row["path"]).name).unlink(missing_ok=True)
-            row.pop("path")
-    return {
-        "ran": True,
-        "rows": tried,
-        "kept": winner["variant"] if winner else None,
-        "float32_timing": f32_here.get("float32"),
-    }
+    return finish_repairs(tried, runners, int8_row, f32_row, stage, inp, opts, budget)
+
+
+def _make_and_score(
+    name: str,
+    what: str,
+    make: Callable[[], bytes],
+    facts: Optional[tuple[str, dict[str, Any]]],
+    inp: ConvertInputs,
+    opts: ConvertOptions,
+    ref: KerasAnswers,
+    stage: Path,
+    out_dir: Path,
+    finish: Optional[Callable[[bytes], bytes]],
+) -> tuple[RepairRow, Any]:
+    """One candidate made, written and scored like a variant: (its row, its runner or None)."""
+    path = stage / f"{inp.model_path.stem}_{name}.tflite"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = make()
+            if finish is not None and full_integer(name):
+                data = finish(data)
+        _write_candidate(path, data, inp, name, what)
+        row, _, runner = validate_tflite(name, path, inp.ev, ref, threads=opts.threads, kernel_check_images=0)
+    except Exception as exc:  # noqa: BLE001 - a candidate that cannot be made is a row that says so
+        path.unlink(missing_ok=True)
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return {"variant": name, "repair": what, "error": why}, None
+    row.update(repair=what, path=str(out_dir / path.name))
+    if facts is not None and facts[1]:
+        row[facts[0]] = facts[1]
+    return row, runner
 
 
 def _write_candidate(path: Path, data: bytes, inp: ConvertInputs, name: str, what: str) -> None:
@@ -310,53 +330,3 @@ def qat_candidate(
         return _convert_like_int8(model, inp, opts)
 
     return make
-
-
-def _time_with_float32(
-    runners: dict[str, Any], f32_row: Optional[VariantRow], stage: Path, inp: ConvertInputs, opts: ConvertOptions
-) -> dict[str, dict[str, Any]]:
-    """The candidates' latencies, timed in one interleaved run beside the float32 file (key
-    "float32"), so that a load that comes and goes hits both alike."""
-    if f32_row is not None and "error" not in f32_row and f32_row.get("path"):
-        f32_file = stage / Path(f32_row["path"]).name
-        if f32_file.is_file():
-            runners = {**runners, "float32": tflite_runner(f32_file, opts.threads, inp.ev)}
-    runs = max(5, opts.latency_runs // (3 if len(runners) > 2 else 1))
-    return interleaved_latency(runners, runs=runs)
-
-
-def _winner(
-    tried: list[dict[str, Any]], int8_row: VariantRow, f32_lat: Optional[dict[str, Any]]
-) -> Optional[dict[str, Any]]:
-    """The best candidate that agrees with Keras at least as often as int8 (on every extra head too),
-    is at least 10 % closer in mean |dp|, and is not slower than float32 (else float32 would be the
-    better repair).
-    "Slower" must hold beyond noise: the candidate's and float32's latency intervals, measured in
-    the same interleaved run, separate, and its median is more than 10 % above float32's."""
-    ok = [
-        r
-        for r in tried
-        if "error" not in r
-        and r["top1_agreement"] >= int8_row["top1_agreement"]
-        and r["mean_abs_diff"] <= 0.9 * int8_row["mean_abs_diff"]
-        and not _worse_on_a_head(r, int8_row)
-        and not (f32_lat and clearly_slower(r, f32_lat, 1.1))
-    ]
-    return max(ok, key=lambda r: (r["top1_agreement"], -r["mean_abs_diff"])) if ok else None
-
-
-def _worse_on_a_head(candidate: dict[str, Any], int8_row: VariantRow) -> bool:
-    """True when the candidate agrees with Keras less often (class heads) or strays further
-    (regression heads) than int8 on some extra head."""
-    mine, theirs = candidate.get("heads") or {}, int8_row.get("heads") or {}
-    for name, c in theirs.items():
-        got = mine.get(name)
-        if got is None:
-            return True
-        if c["kind"] == "distribution" and got["top1_agreement"] < c["top1_agreement"]:
-            return True
-        if c["kind"] == "regression" and got["mae"] > c["mae"]:
-            return True
-        if c["kind"] == "embedding" and got["mean_cosine"] < c["mean_cosine"]:
-            return True
-    return False

@@ -39,6 +39,14 @@ def int8_section(report: ConvertReport, plot: Optional[str]) -> list[str]:
     lines.append("")
     if plot:
         lines += [f"![int8 per-layer error]({plot})", ""]
+    overlay = (report.get("files") or {}).get("int8_overlay")
+    if overlay:
+        int8_file = (report.get("files") or {}).get("variants", {}).get("int8", "MODEL_int8.tflite")
+        lines += [
+            f"The error on every op of the int8 file, as a Model Explorer overlay: `{overlay}` "
+            f"(`sentilite explore {int8_file}` opens it).",
+            "",
+        ]
     repair = block.get("repair") or {}
     if not repair.get("ran"):
         lines += [f"Repairs not tried: {repair.get('why', '')}.", ""]
@@ -46,19 +54,27 @@ def int8_section(report: ConvertReport, plot: Optional[str]) -> list[str]:
     lines += [
         "## Int8 repairs",
         "",
-        "Tried in order of cost; every row is scored like the variants above.",
+        "Tried in order of expected gain per second"
+        + (
+            f" inside a budget of {repair['budget_s']:.0f} s ({repair.get('spent_s', 0):.0f} s spent)"
+            if repair.get("budget_s")
+            else f" ({repair.get('spent_s', 0):.0f} s spent, no budget)"
+        )
+        + "; every row is scored like the variants above.",
         "",
-        "| candidate | what | accuracy % | top-1 agree % | mean abs Δp | latency ms | size MB |",
-        "|---|---|---|---|---|---|---|",
+        "| candidate | what | accuracy % | top-1 agree % | mean abs Δp | latency ms | size MB | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in repair["rows"]:
         if "error" in r:
-            lines.append(f"| {r['variant']} | {r['repair']} | failed: {r['error']} | | | | |")
+            said = r["error"] if r.get("skipped") else f"failed: {r['error']}"
+            lines.append(f"| {r['variant']} | {r['repair']} | {said} | | | | | {_f(r.get('seconds'), '.0f')} |")
             continue
         lines.append(
             f"| {r['variant']} | {r['repair']} | {_f(100 * r['accuracy'], '.1f')} | "
             f"{_f(100 * r['top1_agreement'], '.1f')} | "
-            f"{_f(r['mean_abs_diff'], '.4f')} | {_f(r.get('latency_ms'), '.2f')} | {r['size_bytes'] / 1e6:.2f} |"
+            f"{_f(r['mean_abs_diff'], '.4f')} | {_f(r.get('latency_ms'), '.2f')} | {r['size_bytes'] / 1e6:.2f} | "
+            f"{_f(r.get('seconds'), '.0f')} |"
         )
     kept = repair.get("kept")
     lines += [
@@ -124,3 +140,30 @@ def plot_layer_errors(report: ConvertReport, path: Any) -> bool:
 
     save_figure(fig, path)
     return True
+
+
+OVERLAY_FILE = "int8_error.nodedata.json"
+
+
+def write_error_overlay(int8_file: Any, layers: list[Any], path: Any) -> Optional[int]:
+    """Model Explorer's overlay of the per-layer int8 error (RMSE / std on the evaluation images)
+    on ``int8_file``'s ops; ``sentilite explore`` opens it. Each debugger tensor is matched to
+    the op of the int8 file that writes a tensor of that name. Returns how many ops it colours
+    (None when nothing matched, and then no file is written)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from sentilite.core.node_data import write_node_data
+
+    with open(int8_file, "rb") as fh:
+        model = schema.ModelT.InitFromPackedBuf(fh.read(), 0)
+    sg = model.subgraphs[0]
+    writer = {sg.tensors[t].name.decode("utf-8", "replace"): i for i, op in enumerate(sg.operators) for t in op.outputs}
+    values = {}
+    for layer in layers:
+        op = writer.get(str(layer.get("tensor")))
+        if op is not None and layer.get("rmse_over_std") is not None:
+            values[op] = max(values.get(op, 0.0), float(layer["rmse_over_std"]))
+    if not values:
+        return None
+    write_node_data(path, "int8 error (RMSE / std, evaluation images)", values)
+    return len(values)

@@ -63,6 +63,12 @@ class ResourceMonitor:
             self._thread.join(timeout=5)
         self._rss.append(self.process.memory_info().rss / 2**20)
 
+    @property
+    def sampled_peak_mb(self) -> float:
+        """The largest RSS sampled between start and stop (this piece of work's own peak, where
+        the process's VmHWM is the peak of its whole life)."""
+        return max(self._rss) if self._rss else 0.0
+
     def summary(self) -> dict[str, Any]:
         wall = (self._t1 or time.perf_counter()) - self._t0
         t0, t1 = self._cpu_times0, self.process.cpu_times()

@@ -50,6 +50,69 @@ def test_the_layer_made_hard_to_quantise_is_found(repaired):
     assert on_disk["int8_layers"]["worst"][0]["tensor"] == worst[0]["tensor"]
 
 
+def test_the_int8_error_overlay_colours_the_hard_layer_darkest(repaired):
+    # Model Explorer's node data keys a .tflite's ops by execution index; the worst op must be the
+    # int8 file's op that writes the "hard" layer's tensor
+    from ai_edge_litert import schema_py_generated as schema
+
+    overlay = json.loads((repaired.out_dir / "int8_error.nodedata.json").read_text())
+    assert repaired.report["files"]["int8_overlay"] == "int8_error.nodedata.json"
+    results = overlay["results"]
+    darkest = max(results, key=lambda k: results[k]["value"])
+    model = schema.ModelT.InitFromPackedBuf(repaired.variants["int8"].read_bytes(), 0)
+    sg = model.subgraphs[0]
+    written = [sg.tensors[t].name.decode() for t in sg.operators[int(darkest)].outputs]
+    assert any(short_name(n) == "hard" for n in written), written
+    assert len(results) >= 5 and all(0 <= int(k) < len(sg.operators) for k in results)
+    assert "sentilite explore" in repaired.report_md.read_text()
+
+
+def test_the_report_says_what_each_step_and_each_repair_cost(repaired):
+    steps = {r["step"]: r for r in repaired.report["steps"]}
+    assert {"export", "convert", "validate", "int8 diagnosis", "int8 repairs"} <= set(steps)
+    assert all(r["seconds"] >= 0 and r["peak_rss_mb"] > 100 for r in steps.values())
+    block = repaired.report["int8_layers"]["repair"]
+    assert block["budget_s"] == 300 and 0 < block["spent_s"] <= steps["int8 repairs"]["seconds"] + 1
+    assert all(r.get("seconds") is not None for r in block["rows"])
+    md = repaired.report_md.read_text()
+    assert "## Where the time went" in md and "| int8 repairs |" in md and "expected gain per second" in md
+
+
+def test_a_small_repair_budget_skips_what_would_not_fit_and_says_so(hard_model, synthetic_splits, tmp_path):
+    res = convert_model(
+        hard_model,
+        calib=synthetic_splits["train"],
+        eval=synthetic_splits["test"],
+        out=tmp_path / "out",
+        variants="float32,int8",
+        calib_size=30,
+        latency_runs=3,
+        kernel_check_images=0,
+        repair="always",
+        repair_budget=0.001,
+        qat_epochs=0,
+    )
+    block = res.report["int8_layers"]["repair"]
+    assert block["rows"] and all(r.get("skipped") for r in block["rows"]), block["rows"]
+    assert all("repair budget" in r["error"] for r in block["rows"]) and block["kept"] is None
+    assert block["order"][0] == "int8-eq"  # the best expected gain per second goes first
+    assert "skipped: about" in res.report_md.read_text()
+
+
+def test_budget_orders_by_gain_per_second_and_learns_from_what_it_measured():
+    from sentilite.convert.int8.budget import RepairBudget
+
+    names = ["int8-calib200", "int8-int8io", "int8-eq", "int8-mixed3", "int8-mixed6", "int16x8", "int8-qat"]
+    b = RepairBudget(budget_s=100.0, unit_s=10.0)
+    order = [names[i] for i in b.order(names, calib_ratio=2.0)]
+    assert order[:3] == ["int8-eq", "int8-mixed6", "int8-mixed3"] and order[-1] == "int8-int8io"
+    assert b.estimate("int8-eq") == 30.0 and b.refuses(30.0) is None
+    b.record(30.0, 60.0)  # it took twice the estimate: the rest are assumed to as well
+    assert b.estimate("int8-mixed6") == 40.0 and b.left() == 40.0
+    assert b.refuses(40.5) and "repair budget" in b.refuses(40.5)
+    assert RepairBudget(0.0, 10.0).refuses(1e9) is None  # 0: no limit
+
+
 def _float_layers(path) -> bool:
     interp, _ = make_interpreter(path)
     return any(np.dtype(d["dtype"]) == np.float32 for d in interp.get_tensor_details() if len(d["shape"]) == 4)
@@ -130,7 +193,7 @@ def test_channel_wise_error_sees_a_crushed_channel_that_the_tensor_spread_hides(
 def test_winner_rule_on_planted_rows():
     """Planted rows, each meant to lose for one reason. Planted defects: compare medians alone (the
     noisy-but-tied int8-eq is dropped), or skip the |dp| condition (int8-int8io wins)."""
-    from sentilite.convert.int8.repair import _winner
+    from sentilite.convert.int8.winner import _winner
 
     int8 = {"variant": "int8", "top1_agreement": 0.90, "mean_abs_diff": 0.040}
     f32 = {"latency_ms": 10.5, "latency_ci95": [9.0, 14.0]}
