@@ -87,7 +87,7 @@ def build_eval_set(
 # -- running models ---------------------------------------------------------------------------
 
 
-def keras_probs(clf: KerasClassifier, ev: EvalSet, batch_size: int = 32) -> np.ndarray:
+def keras_probs(clf: KerasClassifier, ev: EvalSet, batch_size: int = 8) -> np.ndarray:
     out = [clf.run_batch(normalize(ev.pixels[i : i + batch_size], ev.contract)) for i in range(0, len(ev), batch_size)]
     return np.concatenate(out).astype(np.float32)
 

@@ -153,7 +153,7 @@ def run_profile(
         from .api import measure_plan
 
         system, errors, _first, interrupted = measure_plan(transport, plan, Path(tmp), got, say)
-    by_threads = assemble(units, runs, plan.threads, system, kernels)
+    by_threads = assemble(units, runs, plan.threads, system, kernels, path.stat().st_size / 1e6)
     prof = Profile(str(path), transport.label, kernels, system, units, by_threads, runs, errors)
     if out_dir is not None:
         from .profile_report import write_profile

@@ -109,7 +109,8 @@ def profile_markdown(prof: Profile, top: int = 15) -> str:
         "- method: each op cut into a one-op model with its real weights and quantisation, timed alone on the "
         "device (median of the timed runs, less the cost of one invoke()); `sentilite profile`",
         f"- nominal peak per core ({peak.isa} at {peak.mhz:.0f} MHz): {peak.macs_per_s('float32') / 1e9:.1f} GMAC/s "
-        f"float32, {peak.macs_per_s('int8') / 1e9:.1f} GMAC/s int8 (device_bench/cpu_peak.py)"
+        f"float32, {peak.macs_per_s('int8') / 1e9:.1f} GMAC/s int8 (device_bench/cpu_peak.py; at the clock the "
+        "device reports, so a CPU that boosts above it can show more than 100 %)"
         if peak
         else "- nominal peak: unknown (the device reports no clock)",
     ]
