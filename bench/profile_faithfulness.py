@@ -51,6 +51,7 @@ def _print(name: str, prof) -> list[dict[str, object]]:  # noqa: ANN001
                 "gap": f.get("gap"),
                 "within_10pct": f.get("within_10pct"),
                 "top10_same": f.get("top10_same"),
+                "top10_same_or_tied": f.get("top10_same_or_tied"),
                 "on_builtin": tp["on_builtin"],
                 "op_types": [
                     {k: t.get(k) for k in ("op", "count", "ms", "share", "gmacs_per_s", "peak_share")}
@@ -61,7 +62,8 @@ def _print(name: str, prof) -> list[dict[str, object]]:  # noqa: ANN001
         print(
             f"{name:<22} x{tp['threads']} {prof.kernels:<8} whole {f.get('whole_ms') or float('nan'):7.3f} ms  "
             f"ops {f['sum_ms']:7.3f} ms  gap {100 * (f.get('gap') or 0):+5.1f} %  "
-            f"top-10 same {f.get('top10_same')}/10  left to builtin: {', '.join(tp['on_builtin']) or '-'}"
+            f"top-10 same {f.get('top10_same')}/10 ({f.get('top10_same_or_tied')} with ties)  "
+            f"left to builtin: {', '.join(tp['on_builtin']) or '-'}"
         )
         for t in tp["op_types"]:
             if t.get("gmacs_per_s"):

@@ -111,10 +111,10 @@ def _check(model: PathLike, opts: BenchOptions) -> Path:
             f"{path} is not a .tflite file; profile times LiteRT ops.",
             "convert it first: sentilite convert MODEL.keras",
         )
-    if device_kind(opts.device) == "adb" and not opts.remote_python:
+    if device_kind(opts.device) == "adb" and not opts.remote_python and not opts.benchmark_binary:
         raise InputFileError(
-            "profile over adb runs the Python runner on the device, and no device Python was given.",
-            "pass --remote-python PATH (e.g. Termux's python), or reach the phone over SSH",
+            "profile over adb needs a timer on the phone: TFLite's benchmark_model or a device Python.",
+            "pass --benchmark-binary benchmark_model (built for the phone's ABI), or --remote-python PATH",
         )
     opts.validate()
     return path
@@ -150,9 +150,18 @@ def run_profile(
             runs.append(r)
             say(f"  {r.get('id')}: " + (f"ERROR {r['error']}" if r.get("error") else "done"))
 
-        from .api import measure_plan
+        if device_kind(opts.bench.device) == "adb" and not opts.bench.remote_python:
+            from .profile_native import native_runs
 
-        system, errors, _first, interrupted = measure_plan(transport, plan, Path(tmp), got, say)
+            say("adb without a device Python: each model is a benchmark_model run of its own")
+            system, errors, native, interrupted = native_runs(
+                transport, entries, plan.threads, plan.repeat, settings, Path(tmp), say
+            )
+            runs.extend(native)
+        else:
+            from .api import measure_plan
+
+            system, errors, _first, interrupted = measure_plan(transport, plan, Path(tmp), got, say)
     by_threads = assemble(units, runs, plan.threads, system, kernels, path.stat().st_size / 1e6)
     prof = Profile(str(path), transport.label, kernels, system, units, by_threads, runs, errors)
     if out_dir is not None:

@@ -13,6 +13,7 @@ Examples:
   sentilite profile model_int8.tflite --threads 1,2 --out runs/profile-desktop
   sentilite profile model_int8.tflite --kernels builtin --out runs/profile-builtin
   sentilite profile model_int8.tflite --device ssh://pi@raspberrypi.local --remote-python ~/litert/bin/python
+  sentilite profile model_int8.tflite --device adb --benchmark-binary android_aarch64_benchmark_model --taskset f0
   sentilite explore model_int8.tflite --overlay runs/profile-desktop/latency.nodedata.json
 
 \b
@@ -46,6 +47,13 @@ how closely the ops add up to the whole model (and why they differ).
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Ops in the table and plot.")
 @click.option("--runtime", default=None, help="Force a runtime: ai-edge-litert, tflite-runtime or tensorflow.")
 @click.option("--remote-python", default=None, help="ssh/adb: the device's Python, e.g. ~/litert/bin/python.")
+@click.option(
+    "--benchmark-binary",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="adb without a device Python: TFLite's benchmark_model for the phone; each op is a run of it.",
+)
+@click.option("--taskset", default=None, help="adb: pin the runs to these CPUs (hex mask, e.g. f0).")
 @click.option("--identity", type=click.Path(dir_okay=False), default=None, help="ssh: private key file (ssh -i).")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh -o KEY=VALUE (repeatable).")
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True, help="ssh: seconds to connect.")
@@ -61,6 +69,8 @@ def profile_command(
     top: int,
     runtime: Optional[str],
     remote_python: Optional[str],
+    benchmark_binary: Optional[str],
+    taskset: Optional[str],
     identity: Optional[str],
     ssh_options: tuple[str, ...],
     connect_timeout: float,
@@ -82,6 +92,8 @@ def profile_command(
         xnnpack=kernels == "xnnpack",
         runtime=runtime,
         remote_python=remote_python,
+        benchmark_binary=benchmark_binary,
+        taskset=taskset,
         ssh=SSHOptions(options=ssh_options, identity=identity, connect_timeout=connect_timeout),
     )
     prof = run_profile(model, ProfileOptions(bench, top), out, log=lambda m: click.echo(m, err=True))

@@ -96,16 +96,22 @@ def _types(rows: list[OpRow], peak: Optional[Peak], threads: int) -> list[OpType
     return sorted(out.values(), key=lambda t: -t["ms"])
 
 
-def _top10_same(rows: list[OpRow]) -> Optional[int]:
+def _top10_same(rows: list[OpRow], tie: float = 0.01) -> tuple[Optional[int], Optional[int]]:
+    """(ops shared by the top-10 lists of the first two repeats, that count plus the ops whose time
+    in the second repeat is within ``tie`` of its 10th: identical layers tie, and ties swap places)."""
     runs = max((len(r.get("runs_ms") or []) for r in rows), default=0)
     if runs < 2:
-        return None
+        return None, None
+    timed = [r for r in rows if len(r.get("runs_ms") or []) > 1 and None not in r["runs_ms"][:2]]
 
-    def top(k: int) -> set[int]:
-        timed = [r for r in rows if len(r.get("runs_ms") or []) > k and r["runs_ms"][k] is not None]
-        return {r["index"] for r in sorted(timed, key=lambda r: -(r["runs_ms"][k] or 0.0))[:10]}
+    def top(k: int) -> list[OpRow]:
+        return sorted(timed, key=lambda r: -(r["runs_ms"][k] or 0.0))[:10]
 
-    return len(top(0) & top(1))
+    first, second = top(0), top(1)
+    same = {r["index"] for r in first} & {r["index"] for r in second}
+    tenth = second[-1]["runs_ms"][1] if second else 0.0
+    tied = [r for r in first if r["index"] not in same and r["runs_ms"][1] >= (1 - tie) * (tenth or 0.0)]
+    return len(same), len(same) + len(tied)
 
 
 def explain(f: Faithfulness, n_ops: int, kernels: str, weights_mb: float = 0.0) -> str:
@@ -161,8 +167,8 @@ def assemble(
             "overhead_ms": overhead if overheads else None,
             "gap": gap,
             "within_10pct": abs(gap) <= 0.10 if gap is not None else None,
-            "top10_same": _top10_same(rows),
         }
+        faith["top10_same"], faith["top10_same_or_tied"] = _top10_same(rows)
         timed = sum(1 for r in rows if r.get("raw_ms") is not None)
         faith["explanation"] = explain(faith, timed, kernels, weights_mb)
         builtin = sorted({r["op"] for r in rows if r.get("kernels") == "builtin" and r.get("ms") is not None})

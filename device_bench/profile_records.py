@@ -51,6 +51,7 @@ class Faithfulness(TypedDict, total=False):
     gap: Optional[float]  # sum_ms / whole_ms - 1
     within_10pct: Optional[bool]
     top10_same: Optional[int]  # ops shared by the top-10 lists of the first two repeats (10 = same)
+    top10_same_or_tied: Optional[int]  # ... plus those tied (within 1 %) with the second list's 10th
     explanation: str
 
 

@@ -59,7 +59,11 @@ def _section(tp: ThreadProfile, top: int) -> str:
         f"- why they differ: {f['explanation']}",
     ]
     if f.get("top10_same") is not None:
-        lines.append(f"- top-10 ops by time, first two repeats: {f['top10_same']} of 10 the same")
+        tied = (f.get("top10_same_or_tied") or 0) - f["top10_same"]
+        lines.append(
+            f"- top-10 ops by time, first two repeats: {f['top10_same']} of 10 the same"
+            + (f", {tied} more tied within 1 % with the 10th (identical layers swap places)" if tied else "")
+        )
     if tp.get("on_builtin"):
         lines.append(f"- XNNPACK left these op types to the builtin kernels: {', '.join(tp['on_builtin'])}")
     timed = [r for r in tp["ops"] if r.get("ms") is not None]

@@ -58,7 +58,15 @@ def explore(
     visualize_from_config(config, host=host, port=port, no_open_in_browser=not open_browser)
 
 
-@click.command("explore", context_settings={"help_option_names": ["-h", "--help"]})
+EXAMPLES = """\b
+Examples:
+  sentilite explore runs/convert/model_int8.tflite                 # with every *.nodedata.json beside it
+  sentilite explore model_int8.tflite --overlay runs/profile/latency.nodedata.json
+  sentilite explore model_int8.tflite --port 8081 --no-browser     # print the address only
+"""
+
+
+@click.command("explore", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", metavar="MODEL.tflite", type=click.Path(dir_okay=False))
 @click.option(
     "--overlay",

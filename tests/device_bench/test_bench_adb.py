@@ -243,6 +243,25 @@ def test_profile_over_adb_runs_the_ops_with_the_device_python(adb, tiny_variants
     assert all(r["ms"] is not None for r in prof.by_threads[0]["ops"])
 
 
+def test_profile_over_adb_with_benchmark_model_times_each_op_model_natively(adb, tiny_variants, tmp_path):
+    from sentilite.device_bench.op_split import split_ops
+    from sentilite.device_bench.options import BenchOptions
+    from sentilite.device_bench.profile_api import ProfileOptions, run_profile
+
+    folder = adb()
+    binary = fake_binary(tmp_path / "benchmark_model")
+    opts = ProfileOptions(BenchOptions(device="adb", benchmark_binary=binary, runs=3, warmup=1, repeat=2))
+    prof = run_profile(tiny_variants["int8"], opts, out_dir=tmp_path / "p")
+    assert prof.errors == [] and prof.device.startswith("adb")
+    units = [u for u in split_ops(tiny_variants["int8"].read_bytes()) if u.data is not None]
+    graphs = [ln for ln in shell_lines(folder) if "benchmark_model" in ln and "--graph=" in ln]
+    assert len(graphs) == 2 * (2 + len(units))  # whole + overhead + every op model, in each repeat
+    rows = prof.by_threads[0]["ops"]
+    assert all(r["raw_ms"] == pytest.approx(141.253) for r in rows if r.get("raw_ms") is not None)
+    assert {r["kernels"] for r in rows if r.get("raw_ms") is not None} == {"XNNPACK"}  # "Replacing ..." parsed
+    assert prof.by_threads[0]["faithfulness"]["whole_ms"] == pytest.approx(141.253)
+
+
 def test_a_model_path_starting_with_a_dash_is_not_read_as_an_adb_option(adb, tiny_variants, tmp_path, monkeypatch):
     folder = adb()
     (tmp_path / "-m.tflite").write_bytes(tiny_variants["int8"].read_bytes())

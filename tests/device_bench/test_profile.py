@@ -133,7 +133,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, tiny_model):
     junk.write_bytes(b"not a flatbuffer" * 10)
     with pytest.raises(InputFileError, match="flatbuffer"):
         run_profile(junk)
-    with pytest.raises(InputFileError, match="remote-python"):
+    with pytest.raises(InputFileError, match="benchmark-binary"):
         run_profile(DEFAULT_MODEL_PATH, ProfileOptions(BenchOptions(device="adb")))
 
 
@@ -160,3 +160,16 @@ def test_nominal_peak_follows_the_isa(isa, expect):
     assert (peak.float32_per_cycle, peak.int8_per_cycle) == expect
     assert peak.macs_per_s("int8", threads=2) == 2 * expect[1] * isa["mhz"] * 1e6
     assert peak_from_isa({**isa, "mhz": None}) is None
+
+
+def test_top10_stability_counts_swaps_among_identical_layers_as_ties_only():
+    from sentilite.device_bench.profile_math import _top10_same
+
+    # twelve ops; in the second repeat op 9 (the first's 10th) drops to 11th behind op 10, a near-equal twin
+    rows = [{"index": i, "runs_ms": [1.0 - 0.05 * i, 1.0 - 0.05 * i]} for i in range(12)]
+    rows[9]["runs_ms"] = [0.55, 0.5490]
+    rows[10]["runs_ms"] = [0.50, 0.5495]
+    assert _top10_same(rows) == (9, 10)
+    rows[9]["runs_ms"] = [0.55, 0.30]  # a real change, not a tie
+    assert _top10_same(rows) == (9, 9)
+    assert _top10_same([{"index": 0, "runs_ms": [1.0]}]) == (None, None)
