@@ -124,6 +124,15 @@ def test_builtin_kernels_run_every_op_and_xnnpack_names_what_it_left(tiny_varian
     assert xnn.by_threads[0]["on_builtin"] == left
 
 
+@pytest.mark.parametrize("variant", ["float32", "float16", "dynamic-int8"])
+def test_every_variant_convert_writes_profiles_with_every_op_timed(tiny_variants, variant):
+    prof = run_profile(tiny_variants[variant], ProfileOptions(BenchOptions(runs=3, warmup=1, repeat=1)))
+    rows = prof.by_threads[0]["ops"]
+    assert prof.errors == [] and rows and all(r["ms"] is not None and not r.get("error") for r in rows), rows
+    if variant == "float16":  # the fp16 weights' DEQUANTIZEs are timed with the ops that read them
+        assert not any(r["op"] == "DEQUANTIZE" for r in rows) and any(len(r["held_ops"]) > 1 for r in rows)
+
+
 def test_bad_inputs_are_clear_errors(tmp_path, tiny_model):
     with pytest.raises(InputFileError, match="does not exist"):
         run_profile(tmp_path / "missing.tflite")
