@@ -70,3 +70,22 @@ def test_runner_stays_light(tiny_variants):
     run = res.runs[0]
     assert run["rss_peak_mb"] < 80, run["rss_peak_mb"]
     assert run["time_to_first_result_s"] < 3.0, run["time_to_first_result_s"]
+
+
+def test_profile_cli_and_its_runner_without_tensorflow(tiny_variants, tmp_path):
+    out = tmp_path / "profile"
+    code = textwrap.dedent(f"""
+        from sentilite.app.cli import main
+        try:
+            main(["profile", {str(tiny_variants["int8"])!r}, "--runs", "3", "--repeat", "1", "--out", {str(out)!r}])
+        except SystemExit as e:
+            assert e.code in (0, None), e.code
+        print("ok")
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ok" in proc.stdout and "1 thread(s): whole" in proc.stdout
+    assert json.loads((out / "profile.json").read_text())["profiles"][0]["ops"]
+    assert attempts(tmp_path) == [], attempts(tmp_path)
