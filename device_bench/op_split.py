@@ -23,7 +23,7 @@ from sentilite.core.errors import InputFileError
 if TYPE_CHECKING:
     from ai_edge_litert import schema_py_generated as schema_fb
 
-#: ops whose work is multiply-accumulates: (weights input index, how the MACs per output follow)
+#: ops whose work is multiply-accumulates (their weights are input 1; count_macs says how many)
 _MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D")
 #: ops that call other subgraphs: they cannot be cut out alone
 _CONTROL_OPS = ("WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE")
@@ -111,7 +111,7 @@ def count_macs(op: str, in_shapes: list[list[int]], out_shape: list[int]) -> int
     """Multiply-accumulates of one invoke of ``op`` (0 for ops without a weight product)."""
     if op not in _MAC_OPS or len(in_shapes) < 2 or not out_shape:
         return 0
-    w = in_shapes[1] if op != "TRANSPOSE_CONV" else in_shapes[1]
+    w = in_shapes[1]
     out = prod(out_shape)
     if op == "CONV_2D" and len(w) == 4:  # [Cout, kh, kw, Cin]
         return out * w[1] * w[2] * w[3]
@@ -255,7 +255,7 @@ def split_ops(data: bytes, fuse_pads: bool = True) -> list[OpUnit]:
     ``fuse_pads`` (for XNNPACK): a PAD that feeds one convolution is timed together with it
     and its own row says so, as XNNPACK runs the pair as one convolution."""
     schema = _schema()
-    model, names, types = _read(data), _names(_schema()), _types(_schema())
+    model, names, types = _read(data), _names(schema), _types(schema)
     sg = model.subgraphs[0]
     producer = {t: i for i, o in enumerate(sg.operators) for t in o.outputs}
     folded = {

@@ -8,7 +8,6 @@ range, warm up, then the timed ``invoke()`` calls. Each op's record says whether
 """
 
 import os
-import time
 
 if __package__:  # imported from an installed sentilite
     from sentilite.core import probe
@@ -47,16 +46,8 @@ def _time_one(path, job, settings, runtime, np):
     for index, arr in _inputs(interp, np, int(job.get("seed", 0))):
         interp.set_tensor(index, arr)
     invoke = interp.invoke
-    perf = time.perf_counter
-    for _ in range(max(1, int(settings.get("warmup", 5)))):
-        invoke()
-    runs = max(3, int(settings.get("runs", 50)))
-    samples = []
-    for _ in range(runs):
-        t0 = perf()
-        invoke()
-        samples.append((perf() - t0) * 1000.0)
-    stats = probe.summarize(samples)
+    # the bench protocol's own loop: first call, warm-up, then the timed invokes
+    stats = measuring.timed_invocations(lambda _i: invoke(), 1, settings, None)["latency_ms"]
     facts = measuring.delegate_facts(interp, load_log)
     return {
         "median_ms": stats.get("median"),
@@ -64,7 +55,7 @@ def _time_one(path, job, settings, runtime, np):
         "mean_ms": stats.get("mean"),
         "p90_ms": stats.get("p90"),
         "cv": stats.get("cv"),
-        "runs": len(samples),
+        "runs": stats.get("count"),
         "load_ms": load_ms,
         "delegated": bool(facts.get("applied")),
         "delegate": facts.get("name"),

@@ -78,11 +78,11 @@ class _ProfilePlan(Plan):
 
         out: list[RunnerJob] = []
         whole = self.entries[0]
+        ops = [name(i) for i in range(1, len(self.entries))]
         for r in range(self.repeat):
             for t in self.threads:
                 base: RunnerJob = {"model": name(0), "kind": "tflite", "threads": t, "repeat": r, "model_index": 0}
                 out.append({**base, "id": f"whole-t{t}-r{r}", "name": whole.name, "input": self.inputs.get(0) or {}})
-                ops = [name(i) for i in range(1, len(self.entries))]
                 out.append({**base, "id": f"ops-t{t}-r{r}", "name": "ops", "mode": "ops", "models": ops})
         return out
 
@@ -139,7 +139,7 @@ def run_profile(
         entries = _write_units(path, units, Path(tmp))
         settings = {**opts.bench.runner_settings(device_kind(opts.bench.device)), "job_timeout": 1800.0}
         plan = _ProfilePlan(
-            entries[:], opts.bench.thread_list(), int(opts.bench.repeat), settings, {0: random_input_spec(entries[0])}
+            entries, opts.bench.thread_list(), int(opts.bench.repeat), settings, {0: random_input_spec(entries[0])}
         )
         say(
             f"profiling {path.name}: {len(units)} ops, each timed alone, x threads "

@@ -58,7 +58,6 @@ def _rows(
         if u.absorbed_into is not None:  # timed inside the convolution it is fused into
             ms, raw, own, delegated = 0.0, None, [0.0] * len(ops_runs), True
         rate = u.macs / (ms / 1000.0) if ms and u.macs else None
-        dtype = "int8" if u.dtype in ("int8", "uint8") else "float32"
         rows.append(
             {
                 **u.describe(),  # type: ignore[typeddict-item]
@@ -67,7 +66,7 @@ def _rows(
                 "runs_ms": own,
                 "kernels": "XNNPACK" if delegated else ("reference" if reference else "builtin"),
                 "gmacs_per_s": rate / 1e9 if rate else None,
-                "peak_share": rate / peak.macs_per_s(dtype, threads) if rate and peak else None,
+                "peak_share": rate / peak.macs_per_s(u.dtype, threads) if rate and peak else None,
                 "error": err,
             }
         )
@@ -91,7 +90,7 @@ def _types(rows: list[OpRow], peak: Optional[Peak], threads: int) -> list[OpType
         t["share"] = t["ms"] / total
         rate = t["macs"] / (t["ms"] / 1000.0) if t["ms"] and t["macs"] else None
         t["gmacs_per_s"] = rate / 1e9 if rate else None
-        dtype = "int8" if t.pop("dtype", None) in ("int8", "uint8") else "float32"  # type: ignore[misc]
+        dtype = str(t.pop("dtype", None))  # type: ignore[misc]
         t["peak_share"] = rate / peak.macs_per_s(dtype, threads) if rate and peak else None
     return sorted(out.values(), key=lambda t: -t["ms"])
 

@@ -19,13 +19,12 @@ def _blocking_env(tmp_path):
     return guarded_env(tmp_path)
 
 
-def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
-    out = tmp_path / "out"
+def _cli_guarded(tmp_path, args: list[str]) -> subprocess.CompletedProcess:
+    """``sentilite ARGS`` in a fresh process under the import guard; it must exit 0."""
     code = textwrap.dedent(f"""
         from sentilite.app.cli import main
         try:
-            main(["bench", {str(tiny_variants["int8"])!r}, {str(tiny_variants["float32"])!r}, "--threads", "1,2",
-                  "--runs", "3", "--warmup", "1", "--out", {str(out)!r}])
+            main({args!r})
         except SystemExit as e:
             assert e.code in (0, None), e.code
         print("ok")
@@ -34,7 +33,17 @@ def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path)
     )
     assert proc.returncode == 0, proc.stderr
-    assert "ok" in proc.stdout and "| model_int8 | int8 | 1 |" in proc.stdout
+    assert "ok" in proc.stdout
+    return proc
+
+
+def test_bench_cli_and_runner_without_tensorflow(tiny_variants, tmp_path):
+    out = tmp_path / "out"
+    models = [str(tiny_variants["int8"]), str(tiny_variants["float32"])]
+    proc = _cli_guarded(
+        tmp_path, ["bench", *models, "--threads", "1,2", "--runs", "3", "--warmup", "1", "--out", str(out)]
+    )
+    assert "| model_int8 | int8 | 1 |" in proc.stdout
     saved = json.loads((out / "results.json").read_text())
     assert saved["complete"] and len(saved["rows"]) == 4
     assert all(r["error"] is None and r["runtime"].startswith("ai-edge-litert") for r in saved["rows"])
@@ -74,18 +83,9 @@ def test_runner_stays_light(tiny_variants):
 
 def test_profile_cli_and_its_runner_without_tensorflow(tiny_variants, tmp_path):
     out = tmp_path / "profile"
-    code = textwrap.dedent(f"""
-        from sentilite.app.cli import main
-        try:
-            main(["profile", {str(tiny_variants["int8"])!r}, "--runs", "3", "--repeat", "1", "--out", {str(out)!r}])
-        except SystemExit as e:
-            assert e.code in (0, None), e.code
-        print("ok")
-    """)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_blocking_env(tmp_path)
+    proc = _cli_guarded(
+        tmp_path, ["profile", str(tiny_variants["int8"]), "--runs", "3", "--repeat", "1", "--out", str(out)]
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "ok" in proc.stdout and "1 thread(s): whole" in proc.stdout
+    assert "1 thread(s): whole" in proc.stdout
     assert json.loads((out / "profile.json").read_text())["profiles"][0]["ops"]
     assert attempts(tmp_path) == [], attempts(tmp_path)

@@ -182,3 +182,14 @@ def test_top10_stability_counts_swaps_among_identical_layers_as_ties_only():
     rows[9]["runs_ms"] = [0.55, 0.30]  # a real change, not a tie
     assert _top10_same(rows) == (9, 9)
     assert _top10_same([{"index": 0, "runs_ms": [1.0]}]) == (None, None)
+
+
+def test_benchmark_model_builds_without_a_median_give_their_mean_for_the_whole_model_and_the_ops():
+    from sentilite.device_bench.profile_native import regroup
+    from sentilite.device_bench.transports.base import JobKey
+
+    old_build = {"latency_ms": {"median": None, "mean": 4.0}, "delegate": {"applied": True}}
+    raw = [(JobKey(0, 1, 0), old_build), (JobKey(1, 1, 0), {"latency_ms": {"median": 0.5, "mean": 0.6}})]
+    whole, ops = regroup(raw, 2)
+    assert whole["id"] == "whole-t1-r0" and whole["latency_ms"]["median"] == 4.0
+    assert ops["ops"] == [{"median_ms": 0.5, "delegated": False, "error": None}]
