@@ -10,10 +10,9 @@ times were from the estimated ones.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Callable, Optional
+from typing import Optional
 
 #: name prefix -> (share of int8's mean |Δp| it removed, cost in int8 conversions + validations).
 #: int16x8 removed the most (61 %) but XNNPACK has no kernels for it: 40x slower than float32,
@@ -46,7 +45,6 @@ class RepairBudget:
     unit_s: float
     spent_s: float = 0.0
     ratios: list[float] = field(default_factory=list)  # measured / estimated, per finished repair
-    clock: Callable[[], float] = time.perf_counter
 
     def estimate(self, name: str, calib_ratio: float = 1.0) -> float:
         scale = median(self.ratios) if self.ratios else 1.0

@@ -192,8 +192,9 @@ def try_repairs(
         say(f"int8 repair: trying {name} ({what}); about {est:.0f} s" + (f", {left:.0f} s left" if left else ""))
         t0 = time.perf_counter()
         row, runner = _make_and_score(name, what, make, facts, inp, opts, ref, stage, out_dir, finish)
-        budget.record(est, time.perf_counter() - t0)
-        row["seconds"] = round(time.perf_counter() - t0, 1)
+        took = time.perf_counter() - t0
+        budget.record(est, took)
+        row["seconds"] = round(took, 1)
         tried.append(row)
         if runner is not None:
             runners[name] = runner
