@@ -25,7 +25,7 @@ from .bias_correction import correct_classifier_bias
 from .export import FLEX_WARNING, ConversionRequest, build_converter, convert_saved_model, export_saved_model, flex_ops
 from .head_checks import KerasAnswers
 from .inputs import ConvertInputs, host_facts, read_inputs
-from .int8 import layer_errors, needs_repair, try_repairs, worst
+from .int8 import layer_errors, needs_repair, repair_budget, try_repairs, worst
 from .options import DEFAULT_IO, DEFAULT_TOLERANCE, DEFAULT_VARIANTS, ConvertOptions
 from .output_heads import output_heads
 from .pixel_in import check_pixel_input, input_quantization
@@ -190,6 +190,7 @@ def _int8_diagnosis(
 
         # one int8 conversion and its validation, as measured here: the unit of the repairs' cost estimates
         unit_s = got.convert_s.get("int8", 1.0) + (steps.seconds("validate") or 0.0) / max(1, len(rows))
+        budget = repair_budget(opts.time_budget, opts.repair_budget, steps.elapsed())
         with steps.step("int8 repairs"):
             block["repair"] = try_repairs(
                 sm,
@@ -205,6 +206,7 @@ def _int8_diagnosis(
                 factory,
                 finish if opts.quantizer.bias_correction else None,
                 unit_s=unit_s,
+                budget=budget,
             )
     else:
         block["repair"] = {
@@ -332,13 +334,12 @@ def convert_model(
     with a one-line problem and fix on bad input; nothing is left in ``out`` then.
     """
     say: Log = log or (lambda s: None)
-    t_start = time.perf_counter()
     opts = ConvertOptions.from_keywords(options, **overrides)
     opts.validate()
     out_dir = Path(out)
+    steps = StepLog(say, opts.time_budget)  # the clock starts before the inputs are read: they count
     inp = read_inputs(model, calib, eval, root, out_dir, opts, say)
     notes: list[str] = []
-    steps = StepLog(say)
     with staged(out_dir) as stage:
         if opts.allow_select_tf_ops:
             say("warning: " + FLEX_WARNING)
@@ -353,7 +354,7 @@ def convert_model(
             int8_block = _int8_diagnosis(sm, inp, got, rows, ref, opts, stage, out_dir, say, steps)
             with steps.step("calibration sweep"):
                 sweep_rows = _sweep(sm, inp, got, ref, rows[0]["accuracy"], opts, say, notes)
-        timings = _timings(steps, got, sweep_rows is not None, time.perf_counter() - t_start)
+        timings = _timings(steps, got, sweep_rows is not None, steps.elapsed())
         report = _build_report(inp, got, opts, rows, sweep_rows, notes, timings)
         report["steps"] = [r for r in steps.rows if r["step"] != "calibration sweep" or sweep_rows is not None]
         report["int8_layers"] = int8_block

@@ -143,12 +143,22 @@ class ConvertOptions:
             choices=("auto", "always", "never"),
         ),
     )
-    repair_budget: float = _opt(
+    time_budget: float = _opt(
         300.0,
         Flag(
+            "--time-budget",
+            "Seconds the whole conversion aims at: export, conversion, validation and the int8 diagnosis run "
+            "in full, and the int8 repairs get what is left (0: no limit). The calibration sweep comes on top.",
+            minimum=0,
+        ),
+    )
+    repair_budget: float = _opt(
+        0.0,
+        Flag(
             "--repair-budget",
-            "Seconds the int8 repairs may take: they run in order of expected gain per second, and one "
-            "that would not finish in time is skipped and reported so (0: no limit).",
+            "Seconds the int8 repairs may take at most, inside --time-budget: they run in order of expected "
+            "gain per second, and one that would not finish in time is skipped and reported so (0: only "
+            "--time-budget limits them).",
             minimum=0,
         ),
     )
@@ -219,6 +229,10 @@ class ConvertOptions:
             )
         if self.threads < 1 or self.latency_runs < 1:
             raise ConversionError("--threads and --latency-runs must be at least 1.")
+        if self.time_budget < 0 or self.repair_budget < 0:
+            raise ConversionError(
+                "--time-budget and --repair-budget must be >= 0 seconds.", "e.g. --time-budget 300; 0 means no limit"
+            )
 
     def export_contract(self, contract: PreprocessContract) -> PreprocessContract:
         """The contract the written files carry (pixel-in: the normalisation moves into the graph)."""

@@ -97,6 +97,7 @@ class RepairBlock(TypedDict, total=False):
     kept: Optional[str]
     float32_timing: Optional[dict[str, float]]
     budget_s: Optional[float]
+    budget_from: str  # the flags that set budget_s
     spent_s: float
     order: list[str]
 

@@ -18,15 +18,46 @@ class StepRow(TypedDict):
     peak_rss_mb: float
 
 
-class StepLog:
-    """Collects :class:`StepRow` s as the conversion runs; ``say`` hears each one as it ends."""
+def clock(seconds: float) -> str:
+    """``seconds`` as m:ss (progress lines)."""
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
 
-    def __init__(self, say: Optional[Callable[[str], None]] = None) -> None:
+
+class StepLog:
+    """Collects :class:`StepRow` s as the conversion runs; ``say`` hears each one as it starts
+    (with the run's elapsed time and what is left of ``budget_s``, the whole run's target: 0 or
+    None, no target) and as it ends."""
+
+    def __init__(self, say: Optional[Callable[[str], None]] = None, budget_s: Optional[float] = None) -> None:
         self.rows: list[StepRow] = []
         self.say = say or (lambda _m: None)
+        self.budget_s = budget_s or None
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.t0
+
+    def left(self) -> Optional[float]:
+        """Seconds left of the whole run's budget (never below 0), or None without one."""
+        return None if self.budget_s is None else max(0.0, self.budget_s - self.elapsed())
+
+    def progress(self, name: str) -> str:
+        """``name`` with the run's clock: where it stands and, with a budget, how long it has left."""
+        line = f"[{clock(self.elapsed())}"
+        if self.budget_s is not None:
+            over = self.elapsed() - self.budget_s
+            line += (
+                f", {clock(-over)} left of the {clock(self.budget_s)} budget"
+                if over < 0
+                else f", {clock(over)} over the {clock(self.budget_s)} budget: no repair will start"
+            )
+        return f"{line}] {name}"
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        self.say(self.progress(name))
         mon = ResourceMonitor(interval=0.2)
         mon.start()
         t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """The repairs' time budget: candidates tried in order of expected gain per second, none started
-that would not finish inside ``--repair-budget``.
+that would not finish inside what ``--time-budget`` leaves them (capped by ``--repair-budget``).
 
 The priors are what each repair bought on an FT-F MobileNetV2 (bench/int8_repair, convert/README:
 the repair table): the share of int8's mean |Δp| against Keras it took away, and its cost in
@@ -38,13 +38,15 @@ def prior(name: str, calib_ratio: float = 1.0) -> tuple[float, float]:
 
 @dataclass
 class RepairBudget:
-    """Seconds to spend on repairs (0: no limit) and what was spent; ``unit_s`` is one int8
-    conversion plus its validation, measured in this run."""
+    """Seconds to spend on repairs (None: no limit) and what was spent; ``unit_s`` is one int8
+    conversion plus its validation, measured in this run; ``limit`` says where the budget came
+    from (the flags), for the rows that were skipped."""
 
-    budget_s: float
+    budget_s: Optional[float]
     unit_s: float
     spent_s: float = 0.0
     ratios: list[float] = field(default_factory=list)  # measured / estimated, per finished repair
+    limit: str = "--repair-budget"
 
     def estimate(self, name: str, calib_ratio: float = 1.0) -> float:
         scale = median(self.ratios) if self.ratios else 1.0
@@ -60,19 +62,32 @@ class RepairBudget:
         return sorted(range(len(names)), key=key)
 
     def left(self) -> Optional[float]:
-        return None if not self.budget_s else max(0.0, self.budget_s - self.spent_s)
+        return None if self.budget_s is None else max(0.0, self.budget_s - self.spent_s)
 
     def refuses(self, estimate_s: float) -> Optional[str]:
         """Why a repair estimated at ``estimate_s`` is not started, or None when it fits."""
         left = self.left()
         if left is None or estimate_s <= left:
             return None
-        return (
-            f"skipped: about {estimate_s:.0f} s needed, {left:.0f} s of the repair budget left "
-            f"(--repair-budget {self.budget_s:.0f}; 0 = no limit)"
-        )
+        return f"skipped: about {estimate_s:.0f} s needed, {left:.0f} s of the repair budget left ({self.limit})"
 
     def record(self, estimate_s: float, measured_s: float) -> None:
         self.spent_s += measured_s
         if estimate_s > 0:
             self.ratios.append(measured_s / estimate_s)
+
+
+def repair_budget(time_budget_s: float, repair_budget_s: float, elapsed_s: float) -> RepairBudget:
+    """The repairs' budget when they start ``elapsed_s`` into the run: what is left of the whole
+    run's ``time_budget_s``, capped by ``repair_budget_s`` (either 0: that limit is off). Its
+    ``unit_s`` is set by the caller once measured."""
+    limits: list[tuple[float, str]] = []
+    if time_budget_s > 0:
+        left = max(0.0, time_budget_s - elapsed_s)
+        limits.append((left, f"--time-budget {time_budget_s:.0f} s, {elapsed_s:.0f} s of it spent before the repairs"))
+    if repair_budget_s > 0:
+        limits.append((repair_budget_s, f"--repair-budget {repair_budget_s:.0f} s"))
+    if not limits:
+        return RepairBudget(None, 1.0, limit="no limit")
+    seconds, why = min(limits)
+    return RepairBudget(round(seconds, 1), 1.0, limit=f"{why}; 0 = no limit")

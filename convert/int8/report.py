@@ -56,8 +56,9 @@ def int8_section(report: ConvertReport, plot: Optional[str]) -> list[str]:
         "",
         "Tried in order of expected gain per second"
         + (
-            f" inside a budget of {repair['budget_s']:.0f} s ({repair.get('spent_s', 0):.0f} s spent)"
-            if repair.get("budget_s")
+            f" inside a budget of {repair['budget_s']:.0f} s ({repair.get('budget_from', '')}; "
+            f"{repair.get('spent_s', 0):.0f} s spent)"
+            if repair.get("budget_s") is not None
             else f" ({repair.get('spent_s', 0):.0f} s spent, no budget)"
         )
         + "; every row is scored like the variants above.",

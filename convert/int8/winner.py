@@ -39,7 +39,8 @@ def finish_repairs(
         "rows": tried,
         "kept": winner["variant"] if winner else None,
         "float32_timing": f32_here.get("float32"),
-        "budget_s": budget.budget_s or None,
+        "budget_s": budget.budget_s,
+        "budget_from": budget.limit,
         "spent_s": round(budget.spent_s, 1),
         "order": [r["variant"] for r in tried],
     }
