@@ -197,8 +197,10 @@ def command(
     settings: RunnerSettings,
     binary: str = "./benchmark_model",
     input_args: Sequence[str] = (),
+    op_profiling: bool = False,
 ) -> list[str]:
-    """benchmark_model arguments for one job (the protocol's settings, in its flag names)."""
+    """benchmark_model arguments for one job (the protocol's settings, in its flag names);
+    ``op_profiling`` adds the tool's own per-op table (:mod:`device_bench.benchmark_ops`)."""
     args = [
         binary,
         f"--graph={model}",
@@ -213,6 +215,8 @@ def command(
         args.append(f"--max_secs={float(settings['max_seconds']):g}")
     if not settings.get("xnnpack", True):
         args.append("--use_xnnpack=false")
+    if op_profiling:
+        args.append("--enable_op_profiling=true")
     return args + list(input_args)
 
 

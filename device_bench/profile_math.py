@@ -6,9 +6,10 @@ from __future__ import annotations
 from statistics import median
 from typing import Optional
 
+from .benchmark_ops import NativeOpRow, by_type
 from .cpu_peak import Peak, peak_from_isa
 from .op_split import OpUnit
-from .profile_records import Faithfulness, OpRow, OpTypeRow, ThreadProfile
+from .profile_records import Faithfulness, NativeProfile, OpRow, OpTypeRow, ThreadProfile
 from .records import RunResult, SystemInfo
 
 
@@ -139,6 +140,31 @@ def explain(f: Faithfulness, n_ops: int, kernels: str, weights_mb: float = 0.0) 
     return "; ".join(parts) + "."
 
 
+def _native(runs: list[RunResult], threads: int, rows: list[OpRow], types: list[OpTypeRow]) -> Optional[NativeProfile]:
+    """benchmark_model's own op profile at ``threads`` (first repeat that has one) beside ours;
+    its builtin-kernel rows also give each of our rows its ``native_ms``."""
+    got = sorted(
+        (r for r in runs if str(r.get("id", "")).startswith("native-") and r.get("threads") == threads),
+        key=lambda r: str(r.get("id")),
+    )
+    got = [r for r in got if r.get("native_ops")]
+    if not got:
+        return None
+    native: list[NativeOpRow] = list(got[0]["native_ops"])
+    by_index = {n["op_index"]: n["ms"] for n in native if n["op_index"] is not None}
+    for row in rows:
+        if row["index"] in by_index:
+            row["native_ms"] = by_index[row["index"]]
+    ours = {t["op"]: t["ms"] for t in types if t.get("ms")}
+    return {
+        "rows": native,
+        "sum_ms": sum(n["ms"] for n in native),
+        "whole_ms": (got[0].get("latency_ms") or {}).get("mean"),
+        "by_type": by_type(native, ours),
+        "per_op": bool(by_index),
+    }
+
+
 def assemble(
     units: list[OpUnit],
     runs: list[RunResult],
@@ -171,13 +197,15 @@ def assemble(
         timed = sum(1 for r in rows if r.get("raw_ms") is not None)
         faith["explanation"] = explain(faith, timed, kernels, weights_mb)
         builtin = sorted({r["op"] for r in rows if r.get("kernels") == "builtin" and r.get("ms") is not None})
-        out.append(
-            {
-                "threads": t,
-                "ops": rows,
-                "op_types": _types(rows, peak, t),
-                "faithfulness": faith,
-                "on_builtin": builtin if kernels == "xnnpack" else [],
-            }
-        )
+        tp: ThreadProfile = {
+            "threads": t,
+            "ops": rows,
+            "op_types": _types(rows, peak, t),
+            "faithfulness": faith,
+            "on_builtin": builtin if kernels == "xnnpack" else [],
+        }
+        native = _native(runs, t, rows, tp["op_types"])
+        if native is not None:
+            tp["native"] = native
+        out.append(tp)
     return out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional, TypedDict
 
+from .benchmark_ops import NativeOpRow, NativeTypeRow
+
 
 class OpRow(TypedDict, total=False):
     """One op of the model, timed alone on the device."""
@@ -26,6 +28,7 @@ class OpRow(TypedDict, total=False):
     gmacs_per_s: Optional[float]
     peak_share: Optional[float]  # achieved MAC/s / the CPU's nominal peak (cpu_peak.py)
     error: Optional[str]
+    native_ms: Optional[float]  # benchmark_model's own time for this op (builtin-kernel rows of its op profile)
 
 
 class OpTypeRow(TypedDict, total=False):
@@ -55,6 +58,17 @@ class Faithfulness(TypedDict, total=False):
     explanation: str
 
 
+class NativeProfile(TypedDict, total=False):
+    """benchmark_model's own op profile (``--enable_op_profiling``) of the whole model, first
+    repeat: its rows, its total, and its op types beside sentilite's."""
+
+    rows: list[NativeOpRow]
+    sum_ms: float  # the rows' time per invoke
+    whole_ms: Optional[float]  # that profiled run's mean (the profiler's own cost included)
+    by_type: list[NativeTypeRow]
+    per_op: bool  # rows name the file's ops (builtin kernels); else only op types compare
+
+
 class ThreadProfile(TypedDict, total=False):
     """The profile at one thread count."""
 
@@ -63,3 +77,4 @@ class ThreadProfile(TypedDict, total=False):
     op_types: list[OpTypeRow]
     faithfulness: Faithfulness
     on_builtin: list[str]  # op types XNNPACK left to the builtin kernels (when XNNPACK was asked for)
+    native: NativeProfile  # over adb with benchmark_model: its own op profile of the same file

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 OP_KEYS = (
     "threads", "index", "op", "layer", "shape", "dtype", "macs", "ms", "raw_ms", "share", "kernels", "gmacs_per_s",
-    "peak_share", "outputs", "error",
+    "peak_share", "native_ms", "outputs", "error",
 )  # fmt: skip
 TYPE_KEYS = ("threads", "op", "count", "ms", "share", "macs", "gmacs_per_s", "peak_share", "on_xnnpack")
 
@@ -67,15 +67,48 @@ def _section(tp: ThreadProfile, top: int) -> str:
     if tp.get("on_builtin"):
         lines.append(f"- XNNPACK left these op types to the builtin kernels: {', '.join(tp['on_builtin'])}")
     timed = [r for r in tp["ops"] if r.get("ms") is not None]
+    per_op = (tp.get("native") or {}).get("per_op")
+    cols = OP_COLUMNS + ([("native_ms", "benchmark_model ms", fmt_float(4))] if per_op else [])
     lines += [
         "",
         f"### Top {min(top, len(timed))} ops\n",
-        markdown_table(sorted(timed, key=lambda r: -r["ms"])[:top], OP_COLUMNS),
+        markdown_table(sorted(timed, key=lambda r: -r["ms"])[:top], cols),
     ]  # type: ignore[arg-type,index]
     lines += ["### By op type\n", markdown_table(tp["op_types"], TYPE_COLUMNS)]  # type: ignore[arg-type]
+    if tp.get("native"):
+        lines.append(native_section(tp))
     failed = [r for r in tp["ops"] if r.get("error")]
     if failed:
         lines.append("Not timed: " + "; ".join(f"#{r['index']} {r['op']}: {r['error']}" for r in failed) + "\n")
+    return "\n".join(lines)
+
+
+NATIVE_TYPE_COLUMNS = [
+    ("op", "op type", fmt_str), ("native_ms", "benchmark_model ms", fmt_float(3)), ("native_share", "share", _pct),
+    ("sentilite_ms", "sentilite profile ms", fmt_float(3)), ("sentilite_share", "share", _pct),
+]  # fmt: skip
+
+
+def native_section(tp: ThreadProfile) -> str:
+    """benchmark_model's own op profile of the same file beside sentilite's (adb with the binary)."""
+    nat = tp.get("native")
+    if not nat:
+        return ""
+    whole = nat.get("whole_ms")
+    lines = [
+        "### benchmark_model's own op profile (`--enable_op_profiling`)\n",
+        f"- its per-op rows sum to **{nat['sum_ms']:.3f} ms** per invoke"
+        + (f" in a run of {whole:.3f} ms mean (the profiler's own cost included)" if whole else "")
+        + f"; sentilite's ops sum to {tp['faithfulness']['sum_ms']:.3f} ms",
+        "- "
+        + (
+            "its rows name this file's ops: the `benchmark_model ms` column of the ops above"
+            if nat.get("per_op")
+            else "its rows are XNNPACK's operators (or one delegate node), not this file's ops: only op types compare"
+        ),
+        "",
+        markdown_table(nat["by_type"], NATIVE_TYPE_COLUMNS),  # type: ignore[arg-type]
+    ]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ record is built step by step or a failed run leaves keys out.
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict, Union
+from typing import Any, Optional, TypedDict, Union
 
 
 class RuntimeFacts(TypedDict, total=False):
@@ -60,6 +60,7 @@ class RunResult(TypedDict, total=False):
     warmup_runs: Optional[int]
     warmup_mean_ms: Optional[float]
     latency_ms: Optional[dict[str, float]]
+    native_ops: list[Any]  # benchmark_model --enable_op_profiling rows (benchmark_ops.NativeOpRow)
     timed_seconds: Optional[float]
     throughput_ips: Optional[float]
     samples_ms: Optional[list[float]]
@@ -122,6 +123,7 @@ class RunnerJob(TypedDict, total=False):
     models: list[str]  # "ops" jobs: the one-op models timed one after another in one process
     output_index: int  # which output an "outputs" job returns (a multi-head file's sentiment head)
     kernels: Optional[str]
+    op_profiling: bool  # benchmark_model over adb: add its own per-op table (sentilite profile)
 
 
 class RunnerSpec(TypedDict, total=False):

@@ -92,3 +92,46 @@ ERROR: The model is not a valid Flatbuffer buffer
 ERROR: Failed to mmap model m0.tflite
 ERROR: Benchmarking failed.
 """
+
+# benchmark_model --enable_op_profiling=true: the per-op section of the same RISC-V run (the
+# NobuoTsukamoto/meta-tensorflow-lite README, mobilenet_v1_1.0_224, 4 threads, builtin kernels),
+# an older build with a [start] column; rows 5-26 of its 31 left out here.
+MNV1_OP_PROFILING = """\
+Operator-wise Profiling Info for Regular Benchmark Runs:
+============================== Run Order ==============================
+\t             [node type]\t          [start]\t  [first]\t [avg ms]\t     [%]\t  [cdf%]\t  [mem KB]\t[times called]\t[Name]
+\t                 CONV_2D\t            0.066\t   87.754\t   60.957\t  2.066%\t  2.066%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_0/Relu6]:0
+\t       DEPTHWISE_CONV_2D\t           61.033\t   53.628\t   49.870\t  1.691%\t  3.757%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_1_depthwise/Relu6]:1
+\t                 CONV_2D\t          110.912\t  134.346\t  147.808\t  5.011%\t  8.768%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_1_pointwise/Relu6]:2
+\t       DEPTHWISE_CONV_2D\t          258.730\t   27.363\t   34.010\t  1.153%\t  9.921%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_2_depthwise/Relu6]:3
+\t                 CONV_2D\t          292.750\t  125.424\t  135.911\t  4.607%\t 14.528%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_2_pointwise/Relu6]:4
+\t         AVERAGE_POOL_2D\t         2936.930\t    0.828\t    0.869\t  0.029%\t 99.578%\t     0.000\t        1\t[MobilenetV1/Logits/AvgPool_1a/AvgPool]:27
+\t                 CONV_2D\t         2937.801\t   11.354\t   12.185\t  0.413%\t 99.992%\t     0.000\t        1\t[MobilenetV1/Logits/Conv2d_1c_1x1/BiasAdd]:28
+\t                 SQUEEZE\t         2949.993\t    0.013\t    0.017\t  0.001%\t 99.992%\t     0.000\t        1\t[MobilenetV1/Logits/SpatialSqueeze]:29
+\t                 SOFTMAX\t         2950.011\t    0.230\t    0.233\t  0.008%\t100.000%\t     0.000\t        1\t[MobilenetV1/Predictions/Reshape_1]:30
+
+============================== Top by Computation Time ==============================
+\t             [node type]\t          [start]\t  [first]\t [avg ms]\t     [%]\t  [cdf%]\t  [mem KB]\t[times called]\t[Name]
+\t                 CONV_2D\t          292.750\t  125.424\t  135.911\t  4.607%\t 14.528%\t     0.000\t        1\t[MobilenetV1/MobilenetV1/Conv2d_2_pointwise/Relu6]:4
+
+Number of nodes executed: 31
+"""
+
+# A newer x86-64 build profiling inside XNNPACK (a public notes README: efficientdet-lite0 int8,
+# `linux_x86-64_benchmark_model --enable_op_profiling=true`): no [start] column, one row per
+# XNNPACK operator, [avg ms] per call; the first 9 of its rows.
+XNNPACK_OP_PROFILING = """\
+INFO: Operator-wise Profiling Info for Regular Benchmark Runs:
+============================== Run Order ==============================
+                                     [node type]          [first]        [avg ms]            [%]          [cdf%]          [mem KB]        [times called]  [Name]
+                                        QUANTIZE            0.199           0.203         1.328%          1.328%             0.000                1       [tfl.quantize]:0
+                   Convolution (NHWC, QC8) IGEMM            0.398           0.407         2.658%          3.986%             0.000                1       Delegate/Convolution (NHWC, QC8) IGEMM:0
+                  Convolution (NHWC, QC8) DWConv            0.428           0.051         4.317%          8.304%             0.000               13       Delegate/Convolution (NHWC, QC8) DWConv:1
+                    Convolution (NHWC, QC8) GEMM            0.125           0.023         1.944%         10.248%             0.000               13       Delegate/Convolution (NHWC, QC8) GEMM:2
+                    Convolution (NHWC, QC8) GEMM            0.464           0.473         3.087%         13.334%             0.000                1       Delegate/Convolution (NHWC, QC8) GEMM:3
+                  Convolution (NHWC, QC8) DWConv            0.385           0.320         2.088%         15.423%             0.000                1       Delegate/Convolution (NHWC, QC8) DWConv:4
+                    Convolution (NHWC, QC8) GEMM            0.110           0.109         0.709%         16.132%             0.000                1       Delegate/Convolution (NHWC, QC8) GEMM:5
+                    Convolution (NHWC, QC8) GEMM            0.203           0.066         1.713%         17.845%             0.000                4       Delegate/Convolution (NHWC, QC8) GEMM:6
+                                   Add (ND, QS8)            0.024           0.024         0.156%         22.580%             0.000                1       Delegate/Add (ND, QS8):9
+
+"""

@@ -8,6 +8,7 @@ FAKE_ADB_DEVICES      "SERIAL:state,..." for ``adb devices`` (default "R58M12345
 FAKE_ADB_ABI          ro.product.cpu.abi (default arm64-v8a)
 FAKE_ADB_FREE_KB      "Available" column of ``df -k`` (default 50000000)
 FAKE_ADB_OUTPUT       file whose text benchmark_model "prints"
+FAKE_ADB_OP_PROFILE   file whose text it prints after that when given --enable_op_profiling=true
 FAKE_ADB_FAIL_GRAPH   a --graph value that makes benchmark_model fail to load the model
 FAKE_ADB_GONE_AFTER   after this many benchmark runs the device "disappears"
 FAKE_ADB_STATE        folder for the call counter
@@ -94,6 +95,8 @@ if cmd == "shell":
             print("ERROR: Benchmarking failed.")
             sys.exit(1)
         sys.stdout.write(open(env["FAKE_ADB_OUTPUT"]).read())
+        if "--enable_op_profiling=true" in line and env.get("FAKE_ADB_OP_PROFILE"):
+            sys.stdout.write(open(env["FAKE_ADB_OP_PROFILE"]).read())  # as the tool does: after its report
         sys.exit(0)
     sys.exit(0)  # mkdir, chmod, rm -rf ...
 print(f"fake adb: unsupported {argv}", file=sys.stderr)

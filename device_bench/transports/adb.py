@@ -25,6 +25,7 @@ import numpy as np
 from sentilite.core.errors import DeviceError, InputFileError, RuntimeMissingError
 
 from .. import benchmark_model as bm
+from ..benchmark_ops import parse_op_profile
 from ..models import remote_file_name
 from ..record import BenchResult
 from ..records import SystemInfo
@@ -311,7 +312,12 @@ class ADBTransport:
         prefix = f"taskset {self.taskset} " if self.taskset else ""
         for job in plan.jobs(("tflite",), model_file=remote_file_name):
             args = bm.command(
-                job["model"], job["threads"], settings, "./benchmark_model", extra.get(job["model_index"], ())
+                job["model"],
+                job["threads"],
+                settings,
+                "./benchmark_model",
+                extra.get(job["model_index"], ()),
+                op_profiling=bool(job.get("op_profiling")),
             )
             cmd = f"cd {shlex.quote(self.remote_dir)} && {prefix}" + " ".join(shlex.quote(a) for a in args)
             try:
@@ -334,6 +340,8 @@ class ADBTransport:
                 ).to_dict()
             else:
                 result["command"] = cmd
+                if job.get("op_profiling"):
+                    result["native_ops"] = list(parse_op_profile(text))
             on_result(result)
 
     def _run_python(self, plan: Plan, work: Path, on_result: OnResult, log: Log) -> None:

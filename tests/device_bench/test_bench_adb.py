@@ -255,7 +255,9 @@ def test_profile_over_adb_with_benchmark_model_times_each_op_model_natively(adb,
     assert prof.errors == [] and prof.device.startswith("adb")
     units = [u for u in split_ops(tiny_variants["int8"].read_bytes()) if u.data is not None]
     graphs = [ln for ln in shell_lines(folder) if "benchmark_model" in ln and "--graph=" in ln]
-    assert len(graphs) == 2 * (2 + len(units))  # whole + overhead + every op model, in each repeat
+    # whole + overhead + every op model, and the whole model with --enable_op_profiling, in each repeat
+    assert len(graphs) == 2 * (2 + len(units) + 1)
+    assert sum("--enable_op_profiling=true" in g for g in graphs) == 2
     rows = prof.by_threads[0]["ops"]
     assert all(r["raw_ms"] == pytest.approx(141.253) for r in rows if r.get("raw_ms") is not None)
     assert {r["kernels"] for r in rows if r.get("raw_ms") is not None} == {"XNNPACK"}  # "Replacing ..." parsed
