@@ -136,6 +136,13 @@ def _run(
         close_logger(logger)
 
 
+def _head_kernels(sm: Any, setup: Any, config: TrainConfig) -> tuple[float, list[Any]]:
+    """(``--head-l2``, the extra heads' Dense kernels it applies to)."""
+    if config.head_l2 <= 0 or not setup.contract.heads:
+        return 0.0, []
+    return config.head_l2, [sm.head.get_layer(f"{h.name}_logits").kernel for h in setup.contract.heads]
+
+
 def _run_one_phase(
     tf: ModuleType,
     p: int,
@@ -197,7 +204,9 @@ def _run_one_phase(
         log(f"weights averaged (EMA momentum {spec.ema:g})")
     t_phase = time.perf_counter()
     state = run_phase(
-        runner=PhaseRunner(tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix),
+        runner=PhaseRunner(
+            tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix, _head_kernels(sm, setup, config)
+        ),
         model=sm.model,
         checkpointer=checkpointer,
         state=state,

@@ -148,6 +148,13 @@ Examples:
     "--dropout", "head_dropout", type=float, default=0.2, show_default=True, help="Dropout before the classifier."
 )
 @click.option(
+    "--head-l2",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="L2 on the extra heads' kernels (--heads): loss += head_l2 / 2 * sum(w ** 2). Choose it on val.",
+)
+@click.option(
     "--augment",
     default=",".join(DEFAULT_AUGMENT),
     show_default=True,

@@ -131,6 +131,7 @@ class PhaseRunner:
         dist: Optional[Distribution] = None,
         contract: Any = None,
         mix: Optional[MixSpec] = None,
+        head_l2: tuple[float, list[Any]] = (0.0, []),
     ) -> None:
         self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
         self.steps_per_epoch, self.dist = steps_per_epoch, dist
@@ -157,6 +158,9 @@ class PhaseRunner:
                 total = data_loss
                 if l2_vars and wd > 0:
                     total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars]) / replicas
+                if head_l2[1] and head_l2[0] > 0:
+                    penalty = tf.add_n([tf.reduce_sum(tf.square(v)) for v in head_l2[1]])
+                    total = total + 0.5 * head_l2[0] * penalty / replicas
                 total = scaled(optimizer, total)
             grads = tape.gradient(total, variables)
             optimizer.apply_gradients(zip(grads, variables))

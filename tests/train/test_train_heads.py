@@ -221,3 +221,35 @@ def test_heads_train_in_mixed_precision_and_save_a_float32_model(affect_splits, 
     assert policies == {"float32"} and [h.name for h in clf.contract.heads] == ["emotions", "valence_arousal"]
     r = clf.read(np.zeros((40, 40, 3), np.uint8))
     assert r.heads["emotions"].shape == (7,) and r.heads["valence_arousal"].shape == (2,)
+
+
+def _kernel(model_path, name):
+    import keras
+
+    model = keras.saving.load_model(model_path, compile=False)
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if layer.name == name:
+            return np.asarray(layer.kernel)
+        stack.extend(getattr(layer, "layers", []))
+    raise AssertionError(f"no layer {name}")
+
+
+def test_head_l2_shrinks_the_extra_heads_and_leaves_the_sentiment_head_alone(affect_splits, tmp_path):
+    """--head-l2 is the regulariser a linear emotion head needs (bench/affect_heads): it applies to
+    the extra heads' kernels only; the sentiment head trains exactly as without it."""
+    from sentilite.train.api import train_model
+
+    runs = {}
+    for l2 in (0.0, 100.0):
+        config = tiny_config(
+            affect_splits, tmp_path / f"l2-{l2}", tmp_path / "cache", heads="emotions,valence_arousal", head_l2=l2,
+            epochs=3, decision="none", seed=7,
+        )  # fmt: skip
+        runs[l2] = train_model(config).model_path
+    for head in ("emotions_logits", "valence_arousal_logits"):
+        assert np.linalg.norm(_kernel(runs[100.0], head)) < 0.5 * np.linalg.norm(_kernel(runs[0.0], head)), head
+    np.testing.assert_allclose(_kernel(runs[100.0], "logits"), _kernel(runs[0.0], "logits"), atol=1e-4)
+    with pytest.raises(Exception, match="--head-l2"):
+        tiny_config(affect_splits, tmp_path / "bad", tmp_path / "cache", heads="emotions", head_l2=-1.0).validate()
