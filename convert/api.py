@@ -190,7 +190,7 @@ def _int8_diagnosis(
 
         # one int8 conversion and its validation, as measured here: the unit of the repairs' cost estimates
         unit_s = got.convert_s.get("int8", 1.0) + (steps.seconds("validate") or 0.0) / max(1, len(rows))
-        budget = repair_budget(opts.time_budget, opts.repair_budget, steps.elapsed())
+        budget = repair_budget(opts.time_budget, opts.repair_budget, steps.elapsed(), unit_s)
         with steps.step("int8 repairs"):
             block["repair"] = try_repairs(
                 sm,
@@ -205,8 +205,7 @@ def _int8_diagnosis(
                 tf,
                 factory,
                 finish if opts.quantizer.bias_correction else None,
-                unit_s=unit_s,
-                budget=budget,
+                budget,
             )
     else:
         block["repair"] = {

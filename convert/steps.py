@@ -39,15 +39,12 @@ class StepLog:
         """Seconds since the run started."""
         return time.perf_counter() - self.t0
 
-    def left(self) -> Optional[float]:
-        """Seconds left of the whole run's budget (never below 0), or None without one."""
-        return None if self.budget_s is None else max(0.0, self.budget_s - self.elapsed())
-
     def progress(self, name: str) -> str:
         """``name`` with the run's clock: where it stands and, with a budget, how long it has left."""
-        line = f"[{clock(self.elapsed())}"
+        now = self.elapsed()
+        line = f"[{clock(now)}"
         if self.budget_s is not None:
-            over = self.elapsed() - self.budget_s
+            over = now - self.budget_s
             line += (
                 f", {clock(-over)} left of the {clock(self.budget_s)} budget"
                 if over < 0

@@ -203,10 +203,9 @@ def _run_one_phase(
     if spec.ema:
         log(f"weights averaged (EMA momentum {spec.ema:g})")
     t_phase = time.perf_counter()
+    l2_terms = [(spec.weight_decay, l2), _head_kernels(sm, setup, config)]
     state = run_phase(
-        runner=PhaseRunner(
-            tf, net, optimizer, spec, loss, l2, steps, dist, setup.contract, mix, _head_kernels(sm, setup, config)
-        ),
+        runner=PhaseRunner(tf, net, optimizer, spec, loss, l2_terms, steps, dist, setup.contract, mix),
         model=sm.model,
         checkpointer=checkpointer,
         state=state,

@@ -126,18 +126,17 @@ class PhaseRunner:
         optimizer: keras.optimizers.Optimizer,
         spec: PhaseSpec,
         loss: LossSpec,
-        l2_vars: list[Any],
+        l2_terms: list[tuple[float, list[Any]]],
         steps_per_epoch: int,
         dist: Optional[Distribution] = None,
         contract: Any = None,
         mix: Optional[MixSpec] = None,
-        head_l2: tuple[float, list[Any]] = (0.0, []),
     ) -> None:
         self.tf, self.net, self.optimizer, self.spec, self.loss = tf, net, optimizer, spec, loss
         self.steps_per_epoch, self.dist = steps_per_epoch, dist
         mix = mix or MixSpec()
         variables = net.trainable_variables
-        wd = float(spec.weight_decay)
+        l2_terms = [(float(c), vs) for c, vs in l2_terms if vs and c > 0]  # (coefficient, variables) pairs
         replicas = dist.replicas if dist else 1
 
         def step(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, t: tf.Tensor, global_n: tf.Tensor) -> Any:
@@ -156,11 +155,8 @@ class PhaseRunner:
                     per = lam * per + (1.0 - lam) * tf.cast(partner, tf.float32)
                 data_loss = tf.reduce_sum(per) / global_n
                 total = data_loss
-                if l2_vars and wd > 0:
-                    total = total + 0.5 * wd * tf.add_n([tf.reduce_sum(tf.square(v)) for v in l2_vars]) / replicas
-                if head_l2[1] and head_l2[0] > 0:
-                    penalty = tf.add_n([tf.reduce_sum(tf.square(v)) for v in head_l2[1]])
-                    total = total + 0.5 * head_l2[0] * penalty / replicas
+                for coef, vs in l2_terms:  # loss += coef / 2 * sum(w ** 2)
+                    total = total + 0.5 * coef * tf.add_n([tf.reduce_sum(tf.square(v)) for v in vs]) / replicas
                 total = scaled(optimizer, total)
             grads = tape.gradient(total, variables)
             optimizer.apply_gradients(zip(grads, variables))

@@ -77,10 +77,10 @@ class RepairBudget:
             self.ratios.append(measured_s / estimate_s)
 
 
-def repair_budget(time_budget_s: float, repair_budget_s: float, elapsed_s: float) -> RepairBudget:
+def repair_budget(time_budget_s: float, repair_budget_s: float, elapsed_s: float, unit_s: float) -> RepairBudget:
     """The repairs' budget when they start ``elapsed_s`` into the run: what is left of the whole
-    run's ``time_budget_s``, capped by ``repair_budget_s`` (either 0: that limit is off). Its
-    ``unit_s`` is set by the caller once measured."""
+    run's ``time_budget_s``, capped by ``repair_budget_s`` (either 0: that limit is off); ``unit_s``
+    is one int8 conversion and its validation, as measured in this run."""
     limits: list[tuple[float, str]] = []
     if time_budget_s > 0:
         left = max(0.0, time_budget_s - elapsed_s)
@@ -88,6 +88,6 @@ def repair_budget(time_budget_s: float, repair_budget_s: float, elapsed_s: float
     if repair_budget_s > 0:
         limits.append((repair_budget_s, f"--repair-budget {repair_budget_s:.0f} s"))
     if not limits:
-        return RepairBudget(None, 1.0, limit="no limit")
+        return RepairBudget(None, unit_s, limit="no limit")
     seconds, why = min(limits)
-    return RepairBudget(round(seconds, 1), 1.0, limit=f"{why}; 0 = no limit")
+    return RepairBudget(round(seconds, 1), unit_s, limit=f"{why}; 0 = no limit")

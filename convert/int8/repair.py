@@ -46,7 +46,7 @@ from ..options import ConvertOptions
 from ..output_heads import output_heads
 from ..records import LayerError, RepairBlock, RepairRow, VariantRow
 from ..validation import validate_tflite
-from .budget import RepairBudget, repair_budget
+from .budget import RepairBudget
 from .layer_errors import mixed_model, worst
 from .winner import finish_repairs
 
@@ -161,22 +161,17 @@ def try_repairs(
     say: Log,
     tf: ModuleType,
     factory: Callable[[], Any],
-    finish: Optional[Callable[[bytes], bytes]] = None,
-    unit_s: float = 10.0,
-    budget: Optional[RepairBudget] = None,
+    finish: Optional[Callable[[bytes], bytes]],
+    budget: RepairBudget,
 ) -> RepairBlock:
     """Every candidate as a report row; the winner's file kept in ``stage``. Returns the repair block.
     ``finish`` is what the int8 variant's file went through after conversion (its classifier bias
     correction): every full-integer candidate goes through it too, so it differs from int8 in one thing.
-    Candidates run by expected gain per second inside ``budget`` (:mod:`.budget`; default:
-    ``opts.repair_budget`` alone); ``unit_s`` is one int8 conversion and its validation as measured
-    in this run."""
+    Candidates run by expected gain per second inside ``budget`` (:func:`.budget.repair_budget`)."""
     by_variant = {r["variant"]: r for r in rows}
     int8_row, f32_row = by_variant["int8"], by_variant.get("float32")
     tried: list[RepairRow] = []
     runners: dict[str, Callable[[], Any]] = {}
-    budget = budget or repair_budget(0.0, float(opts.repair_budget), 0.0)
-    budget.unit_s = unit_s
     ratio = len(inp.calib_set) / max(1, inp.calib_n)
 
     @functools.cache

@@ -125,12 +125,14 @@ def test_a_small_budget_skips_the_repairs_that_would_not_fit_and_says_so(
 def test_the_repair_budget_is_what_the_time_budget_leaves_capped_by_the_repair_budget():
     from sentilite.convert.int8.budget import repair_budget
 
-    assert repair_budget(300, 0, 120).budget_s == 180 and "--time-budget 300 s" in repair_budget(300, 0, 120).limit
-    assert repair_budget(300, 60, 120).budget_s == 60 and "--repair-budget 60 s" in repair_budget(300, 60, 120).limit
-    assert repair_budget(300, 0, 400).budget_s == 0  # spent before the repairs: nothing is left, not "no limit"
-    assert repair_budget(300, 0, 400).refuses(0.5)
-    assert repair_budget(0, 0, 400).budget_s is None and repair_budget(0, 0, 400).refuses(1e9) is None
-    assert repair_budget(0, 50, 400).budget_s == 50
+    left = repair_budget(300, 0, 120, 10.0)
+    assert left.budget_s == 180 and "--time-budget 300 s" in left.limit and left.unit_s == 10.0
+    capped = repair_budget(300, 60, 120, 10.0)
+    assert capped.budget_s == 60 and "--repair-budget 60 s" in capped.limit
+    assert repair_budget(300, 0, 400, 10.0).budget_s == 0  # spent before the repairs: nothing is left, not "no limit"
+    assert repair_budget(300, 0, 400, 10.0).refuses(0.5)
+    assert repair_budget(0, 0, 400, 10.0).budget_s is None and repair_budget(0, 0, 400, 10.0).refuses(1e9) is None
+    assert repair_budget(0, 50, 400, 10.0).budget_s == 50
 
 
 def test_budget_orders_by_gain_per_second_and_learns_from_what_it_measured():
