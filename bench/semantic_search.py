@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.zero_shot import backbone_features, head_embeddings
+from bench.zero_shot import head_embeddings
+from bench.zero_shot_baselines import backbone_features
 from sentilite.core.affect import EMOTIONS, affect_labels_for
 from sentilite.core.datasets import read_split_file
 from sentilite.core.fsutil import atomic_write_json, atomic_write_text
@@ -116,8 +117,13 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--zero-shot", type=Path, default=ROOT / "runs" / "zero-shot", help="bench.zero_shot's --out")
     ap.add_argument("--cache-dir", type=Path)
+    ap.add_argument(
+        "--run",
+        default="semantic-conse",
+        help="which of bench.zero_shot's heads: semantic-conse (with the prior) or semantic",
+    )
     args = ap.parse_args()
-    int8 = args.zero_shot / "semantic" / "convert" / "model_int8.tflite"
+    int8 = args.zero_shot / args.run / "convert" / "model_int8.tflite"
     if not int8.is_file():
         raise SystemExit(f"{int8} is missing: run `python -m bench.zero_shot` first")
     paths = read_split_file(args.shared / "data/emotion6/sentiment_test.txt").paths

@@ -56,6 +56,9 @@ Examples:
   # distil a teacher into the tiny student
   sentilite train --data train.txt --val val.txt --backbone student --mode ft-a --teacher runs/mnv2/model.keras \\
       --temperature 4 --alpha 0.1 --out runs/student
+  # a semantic head for zero-shot tags, built on ConSE (the backbone file's ImageNet classifier, rank 48)
+  sentilite train --data e6/sentiment_train.txt --data oasis/sentiment_all.txt --val e6/sentiment_val.txt \\
+      --backbone-file mnv2.keras --heads semantic --semantic-prior conse --head-l2 1 --preset adam-cosine --lr 3e-3
   # continue an interrupted run (same optimizer state, schedule and epoch count)
   sentilite train --resume runs/mnv2-two-phase
 """
@@ -145,6 +148,14 @@ Examples:
 )
 @click.option("--patience", type=int, help="Early-stopping patience on validation loss [preset: 5].")
 @click.option(
+    "--keep",
+    type=click.Choice(("best", "last")),
+    default="best",
+    show_default=True,
+    help="The weights each phase ends with: best (lowest validation loss, with early stopping) or last (every "
+    "epoch runs; for a schedule that decays to 0, or extra heads that converge after the sentiment head).",
+)
+@click.option(
     "--dropout", "head_dropout", type=float, default=0.2, show_default=True, help="Dropout before the classifier."
 )
 @click.option(
@@ -191,6 +202,23 @@ Examples:
     type=click.Path(dir_okay=False, exists=True),
     help="With --heads semantic: the words the model carries for tagging, one label a line (several words on a "
     "line are one phrase) [default: sentilite's affect, scene and object words].",
+)
+@click.option(
+    "--semantic-prior",
+    type=click.Choice(("none", "conse")),
+    default="none",
+    show_default=True,
+    help="With --heads semantic: conse adds the backbone's ImageNet classifier, read as a word vector (ConSE), "
+    "to the trained projection inside the head (better zero-shot tags; needs an ImageNet classifier, e.g. "
+    "../shared/weights/*.keras as --backbone-file).",
+)
+@click.option(
+    "--semantic-prior-rank",
+    type=int,
+    default=48,
+    show_default=True,
+    help="The rank the ConSE prior keeps the 1,000-class ImageNet classifier at (0: all of it, +1.3 MB int8; "
+    "48: +0.16 MB, which keeps a semantic head within 0.3 MB).",
 )
 @click.option(
     "--mix",

@@ -105,6 +105,10 @@ class TrainConfig:
     fine_tune_lr_factor: float = 0.1
     weight_decay: Optional[float] = None
     patience: Optional[int] = None
+    #: The weights a phase ends with: "best" (lowest validation loss, early stopping after ``patience``)
+    #: or "last" (every epoch runs). Multi-head models: the best total validation loss is often the
+    #: sentiment head's early minimum, before the extra heads have converged (bench/zero_shot.py).
+    keep: str = "best"
     head_dropout: float = 0.2
     #: L2 on the extra heads' kernels (emotions, valence_arousal, semantic): loss += head_l2 / 2 * sum(w ** 2).
     #: A linear head fitted to seven annotator shares from 1,280 features overfits without it (bench/affect_heads).
@@ -137,6 +141,11 @@ class TrainConfig:
     #: The words a semantic head's model carries for tagging (a file, one label a line); default
     #: sentilite's affect, scene and object words (sentilite/models/vocabulary.txt).
     vocabulary: Optional[str] = None
+    #: The semantic head's frozen prior (train/semantic_prior.py): "none", or "conse" (the backbone's
+    #: ImageNet classifier read as a word vector, to which the trained projection adds).
+    semantic_prior: str = "none"
+    #: Rank the ConSE prior keeps the ImageNet classifier at (0: the whole 1,000-class layer, 1.3 MB int8).
+    semantic_prior_rank: int = 48
     #: Threads decoding images (default: CPU count).
     workers: Optional[int] = None
     #: After training, fit the contract's decision rule (temperature, neutral offset) on --val: fit | none.
@@ -201,10 +210,19 @@ class TrainConfig:
         unknown = [h for h in self.heads if h not in KNOWN_HEADS]
         if unknown:
             problems.append((f"Unknown head(s) {', '.join(unknown)}.", f"use {', '.join(KNOWN_HEADS)}"))
-        problems += self._numeric_problems()
+        problems += self._semantic_problems() + self._numeric_problems()
         if problems:
             raise TrainConfigError(problems[0][0], problems[0][1])
         return self
+
+    def _semantic_problems(self) -> list[tuple[str, str]]:
+        if self.semantic_prior not in ("none", "conse"):
+            return [(f"Unknown --semantic-prior {self.semantic_prior!r}.", "use none or conse")]
+        if self.semantic_prior == "conse" and "semantic" not in self.heads:
+            return [("--semantic-prior conse is part of the semantic head.", "add --heads semantic")]
+        if self.semantic_prior_rank < 0:
+            return [(f"--semantic-prior-rank must be >= 0, got {self.semantic_prior_rank}.", "e.g. 48 (0: full)")]
+        return []
 
     def _numeric_problems(self) -> list[tuple[str, str]]:
         """Out-of-range numbers and options that contradict each other: (problem, fix) pairs."""
@@ -213,6 +231,8 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and int(v) < 1:
                 problems.append((f"--{name.replace('_', '-')} must be at least 1, got {v}.", "pass a positive number"))
+        if self.keep not in ("best", "last"):
+            problems.append((f"Unknown --keep {self.keep!r}.", "use best or last"))
         if self.patience is not None and self.patience < 1:
             problems.append((f"--patience must be at least 1, got {self.patience}.", "pass a positive number"))
         if not 0.0 <= self.alpha <= 1.0:

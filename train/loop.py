@@ -311,7 +311,9 @@ def run_phase(
     es = (
         EarlyStopping.from_dict(state.early_stopping)
         if state.early_stopping
-        else EarlyStopping(spec.patience, "val_loss" if val is not None else "loss")
+        else EarlyStopping(
+            spec.patience if spec.keep == "best" else spec.epochs + 1, "val_loss" if val is not None else "loss"
+        )
     )
     history: list[dict[str, Any]] = list(state.history)
     start = int(state.epoch)
@@ -362,10 +364,25 @@ def run_phase(
                 f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})"
             )
             break
-    if state.best_weights:
+    _end_phase(spec, state, es, checkpointer, model, phase, log)
+    return state
+
+
+def _end_phase(
+    spec: PhaseSpec,
+    state: TrainState,
+    es: EarlyStopping,
+    checkpointer: Checkpointer,
+    model: keras.Model,
+    phase: int,
+    log: Callable[[str], None],
+) -> None:
+    """Leave ``model`` with the weights the phase keeps (--keep)."""
+    if spec.keep == "last":
+        log(f"kept the last epoch's weights of phase {phase + 1} (--keep last)")
+    elif state.best_weights:
         checkpointer.load_weights(model, state.best_weights, own=True)
         log(
             f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} "
             f"{es.best:.4f})"
         )
-    return state

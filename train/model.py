@@ -14,6 +14,9 @@ mixing and tf.distribute stay as they are; ``train.head_losses`` splits it). ``m
 each head by name, in the contract's order: ``sentiment`` (softmax), ``emotions`` (softmax) and
 ``valence_arousal`` (``low + (high - low) * sigmoid``, on the head's scale).
 
+A semantic head with a ConSE prior (``priors``, train.semantic_prior) adds its frozen ImageNet
+branch to its Dense layer: its part of the head output is ``unit(ConSE) + Dense(features)``.
+
 Frozen-backbone training on cached features trains ``head`` alone, which updates the very same
 weights ``model`` uses.
 """
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 if TYPE_CHECKING:
     import keras
+
+    from .semantic_prior import ConsePrior
 
 from sentilite.core.heads import Head
 
@@ -54,6 +59,7 @@ def build_head(
     hidden: tuple[int, ...],
     keras: ModuleType,
     heads: tuple[Head, ...] = (),
+    priors: Optional[Mapping[str, ConsePrior]] = None,
 ) -> tuple[keras.Model, keras.Model]:
     """(the head as trained: one output tensor, the head's parts: one output per head)."""
     inp = keras.Input((feature_dim,), name="features")
@@ -66,9 +72,28 @@ def build_head(
     if not heads:
         head = keras.Model(inp, logits, name="head")
         return head, head
-    parts = [logits] + [keras.layers.Dense(h.width, name=f"{h.name}_logits", dtype="float32")(x) for h in heads]
+    parts = [logits] + [_head_part(keras, h, x, inp, (priors or {}).get(h.name)) for h in heads]
     joined = keras.layers.Concatenate(name="head_outputs", dtype="float32")(parts)
     return keras.Model(inp, joined, name="head"), keras.Model(inp, parts, name="head_parts")
+
+
+def _head_part(
+    keras: ModuleType, head: Head, x: keras.KerasTensor, features: keras.KerasTensor, prior: Optional[ConsePrior]
+) -> keras.KerasTensor:
+    if prior is None:
+        return keras.layers.Dense(head.width, name=f"{head.name}_logits", dtype="float32")(x)
+    from .semantic_prior import prior_branch
+
+    # zeros: the head starts as ConSE, and the projection learns what ConSE misses
+    dense = keras.layers.Dense(head.width, name=f"{head.name}_logits", dtype="float32", kernel_initializer="zeros")
+    return keras.layers.Add(name=f"{head.name}_prior_sum", dtype="float32")(
+        [prior_branch(keras, prior, head.name, features), dense(x)]
+    )
+
+
+def _part_name(head: Head, priors: Mapping[str, ConsePrior]) -> str:
+    """The layer whose output is ``head``'s part of the head output."""
+    return f"{head.name}_prior_sum" if head.name in priors else f"{head.name}_logits"
 
 
 def _head_output(keras: ModuleType, head: Head, z: Any) -> Any:
@@ -88,6 +113,7 @@ def assemble(
     name: str = "sentilite",
     precision: str = "float32",
     heads: tuple[Head, ...] = (),
+    priors: Optional[Mapping[str, ConsePrior]] = None,
 ) -> SentimentModel:
     """The four views; under mixed precision the backbone and head compute in 16 bits (a
     --backbone-file keeps the policy it was saved with, so it is re-created in ``precision``)."""
@@ -96,17 +122,16 @@ def assemble(
     from .precision import with_policy
 
     keras = import_keras("training")
-    head, parts = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras, heads)
+    priors = priors or {}
+    head, parts = build_head(backbone.feature_dim, num_classes, dropout, backbone.head_hidden, keras, heads, priors)
     net = backbone.model
     if precision != "float32":
         net = with_policy(keras, net, precision)
-        keep = ("logits", "head_outputs", *(f"{h.name}_logits" for h in heads))
+        prior_layers = tuple(la.name for la in head.layers if any(la.name.startswith(f"{n}_prior_") for n in priors))
+        keep = ("logits", "head_outputs", *(f"{h.name}_logits" for h in heads), *prior_layers)
         head = with_policy(keras, head, precision, keep_float32=keep)
-        parts = (
-            head
-            if not heads
-            else keras.Model(head.input, [head.get_layer(n).output for n in keep if n != "head_outputs"])
-        )
+        names = ("logits", *(_part_name(h, priors) for h in heads))
+        parts = head if not heads else keras.Model(head.input, [head.get_layer(n).output for n in names])
     image = keras.Input((backbone.size, backbone.size, 3), name="image")
     features = net(image)
     logits_model = keras.Model(image, head(features), name=f"{name}_logits")

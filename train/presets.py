@@ -37,6 +37,7 @@ class PhaseSpec:
     patience: int
     warmup_epochs: int = 0  # cosine only: the rate rises linearly from 0 to lr, then decays
     ema: float = 0.0  # momentum of the optimizer's moving average of the weights (0 = none)
+    keep: str = "best"  # the weights the phase ends with: "best" (by the monitored loss) or "last" (no early stop)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +119,7 @@ def resolve_phases(config: TrainConfig) -> list[PhaseSpec]:
             over["warmup_epochs"] = int(config.warmup_epochs)
         if config.ema:
             over["ema"] = float(config.ema)
+        over["keep"] = config.keep
         if i == 0:
             if config.lr:
                 over["lr"] = float(config.lr)

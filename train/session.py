@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sentilite.train.checkpoint import Checkpointer
     from sentilite.train.loop import SplitArrays
     from sentilite.train.rundir import RunDir
+    from sentilite.train.semantic_prior import ConsePrior
 
 Log = Callable[[str], None]
 
@@ -97,9 +98,15 @@ def set_up(config: TrainConfig, run: RunDir, lists: Optional[tuple[Any, Any, Any
             "trained_on": ["/".join(Path(d).parts[-2:]) for d in config.data]
             + ["/".join(Path(d).parts[-2:]) + " (partial labels)" for d in config.partial_data],
             "trainer": "sentilite train",
+            **(
+                {"semantic_prior": f"conse, rank {config.semantic_prior_rank}"}
+                if config.semantic_prior != "none"
+                else {}
+            ),
         },
     )
     log(f"backbone {backbone.name}: {backbone.feature_dim}-d features, input {contract.describe()}")
+    priors = _semantic_priors(config, backbone.feature_dim, log)
     sm = assemble(
         backbone,
         len(labels),
@@ -107,6 +114,7 @@ def set_up(config: TrainConfig, run: RunDir, lists: Optional[tuple[Any, Any, Any
         name=f"sentilite_{backbone.name.replace(':', '_').replace('-', '_')}",
         precision=config.precision,
         heads=config.head_specs,
+        priors=priors,
     )
     atomic_write_text(run.contract, contract.to_json() + "\n")
     train_src = prepare_source("train", train_ds, contract, config, log)
@@ -127,6 +135,16 @@ def set_up(config: TrainConfig, run: RunDir, lists: Optional[tuple[Any, Any, Any
             "check the paths in the --val split file (and --root)",
         )
     return Setup(backbone, contract, sm, labels, (train_ds, val_ds, test_ds), (train_src, val_src), train, val, cw)
+
+
+def _semantic_priors(config: TrainConfig, feature_dim: int, log: Log) -> dict[str, ConsePrior]:
+    if config.semantic_prior == "none":
+        return {}
+    from .semantic_prior import build_prior
+
+    prior = build_prior(config, feature_dim)
+    log(f"semantic head: {prior.describe()}")
+    return {"semantic": prior}
 
 
 def _log_head_labels(config: TrainConfig, train: SplitArrays, log: Log) -> None:

