@@ -1,8 +1,8 @@
 """Issue 30's goals for a multi-head model: the seven emotions and valence/arousal beside sentiment.
 
 One recipe, `sentilite train --heads emotions,valence_arousal` on the ImageNet MobileNetV2 of
-../shared (FT-F: the head trained on cached backbone features; Adam with a cosine schedule, the
-best epoch by validation loss), Emotion6 train + all of OASIS. The heads' L2 (``--head-l2``) is
+../shared (FT-F: the head trained on cached backbone features; Adam with a cosine schedule to 0,
+the last epoch kept: ``--keep last``), Emotion6 train + all of OASIS. The heads' L2 (``--head-l2``) is
 chosen on Emotion6 val: one model per value of ``--head-l2-grid``, the lowest validation KL of
 the emotion distribution wins. Then, for that model only:
 
@@ -18,7 +18,7 @@ Protocol differences from the published figures: Emotion6's given split (1583/19
 Peng et al. (CVPR 2015) used their own; a 224-px MobileNetV2 (ImageNet-1k, 3.5 M parameters)
 with its backbone frozen, where the OASIS figure of Conwell et al. (PNAS 2025) is a ridge on a
 frozen ConvNeXt-L (ImageNet-21k, 198 M parameters) with their own cross-validation. Nothing is
-selected on a test split: epochs by Emotion6 val, the recipe fixed before any test figure.
+selected on a test split: the L2 by Emotion6 val, the recipe fixed before any test figure.
 
     python -m bench.affect_heads --out runs/affect-heads               # ~35 min on 2 cores
     python -m bench.affect_heads --out runs/affect-heads --folds 0      # Emotion6 only, ~15 min
@@ -67,7 +67,8 @@ def train(name: str, data: list[str], args: argparse.Namespace, head_l2: float) 
         heads=("emotions", "valence_arousal"),
         preset="adam-cosine",
         epochs=args.epochs,
-        patience=args.epochs,  # every epoch runs; the best by validation loss is kept
+        patience=args.epochs,
+        keep=args.keep,  # last: the heads converge; the best total validation loss is the sentiment head's
         head_l2=head_l2,
         out=str(run),
         cache_dir=str(args.out / ".cache"),
@@ -232,7 +233,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "affect-heads")
-    ap.add_argument("--epochs", type=int, default=60, help="epochs (the best by validation loss is kept)")
+    ap.add_argument("--epochs", type=int, default=60, help="epochs (see --keep)")
+    ap.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="last",
+        help="each model's weights: the last epoch (default) or the best by total validation loss (before 2026-12-07)",
+    )
     ap.add_argument(
         "--head-l2-grid",
         type=lambda v: [float(x) for x in v.split(",")],
