@@ -1,8 +1,9 @@
 """Issue 30's goals for a multi-head model: the seven emotions and valence/arousal beside sentiment.
 
 One recipe, `sentilite train --heads emotions,valence_arousal` on the ImageNet MobileNetV2 of
-../shared (FT-F: the head trained on cached backbone features; Adam with a cosine schedule to 0,
-the last epoch kept: ``--keep last``), Emotion6 train + all of OASIS. The heads' L2 (``--head-l2``) is
+../shared (FT-F: the head trained on cached backbone features; Adam with a cosine schedule to 0
+over every epoch, ``--keep best-each``: sentiment from its best validation epoch, each extra head
+from its own), Emotion6 train + all of OASIS. The heads' L2 (``--head-l2``) is
 chosen on Emotion6 val: one model per value of ``--head-l2-grid``, the lowest validation KL of
 the emotion distribution wins. Then, for that model only:
 
@@ -68,7 +69,7 @@ def train(name: str, data: list[str], args: argparse.Namespace, head_l2: float) 
         preset="adam-cosine",
         epochs=args.epochs,
         patience=args.epochs,
-        keep=args.keep,  # last: the heads converge; the best total validation loss is the sentiment head's
+        keep=args.keep,  # the extra heads converge long after the sentiment head's validation minimum
         head_l2=head_l2,
         out=str(run),
         cache_dir=str(args.out / ".cache"),
@@ -236,9 +237,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=60, help="epochs (see --keep)")
     ap.add_argument(
         "--keep",
-        choices=("best", "last"),
-        default="last",
-        help="each model's weights: the last epoch (default) or the best by total validation loss (before 2026-12-07)",
+        choices=("best", "last", "best-each"),
+        default="best-each",
+        help="each model's weights (train --keep): best-each (default), last, or best (the sentiment head's best "
+        "epoch for every head, before 2026-12-07)",
     )
     ap.add_argument(
         "--head-l2-grid",

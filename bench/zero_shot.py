@@ -77,7 +77,7 @@ def train_semantic(args: argparse.Namespace, name: str, oasis: Path, choice: dic
         preset="adam-cosine",
         lr=3e-3,
         epochs=args.epochs,
-        patience=args.epochs,
+        keep="last",
         decision="none",
         out=str(run),
         cache_dir=str(args.cache_dir or args.out / ".cache"),

@@ -88,9 +88,10 @@ class Checkpointer:
         self._remove_stale(previous, state)
         return state
 
-    def save_best(self, model: keras.Model, phase: int) -> str:
+    def save_best(self, model: keras.Model, phase: int, tag: str = "") -> str:
+        """The weights of a best epoch (``tag``: whose best, for --keep best-each)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"best-{phase}.weights.h5"
+        name = f"best-{phase}{'-' + tag if tag else ''}.weights.h5"
         _save_weights_atomic(model, self.folder / name)
         return name
 

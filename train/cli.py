@@ -149,11 +149,12 @@ Examples:
 @click.option("--patience", type=int, help="Early-stopping patience on validation loss [preset: 5].")
 @click.option(
     "--keep",
-    type=click.Choice(("best", "last")),
+    type=click.Choice(("best", "last", "best-each")),
     default="best",
     show_default=True,
-    help="The weights each phase ends with: best (lowest validation loss, with early stopping) or last (every "
-    "epoch runs; for a schedule that decays to 0, or extra heads that converge after the sentiment head).",
+    help="The weights each phase ends with: best (the sentiment head's lowest validation loss, with early "
+    "stopping), last (every epoch runs), or best-each (ft-f with --heads: every epoch runs; sentiment from its "
+    "best epoch, each extra head from its own lowest validation loss).",
 )
 @click.option(
     "--dropout", "head_dropout", type=float, default=0.2, show_default=True, help="Dropout before the classifier."

@@ -105,9 +105,10 @@ class TrainConfig:
     fine_tune_lr_factor: float = 0.1
     weight_decay: Optional[float] = None
     patience: Optional[int] = None
-    #: The weights a phase ends with: "best" (lowest validation loss, early stopping after ``patience``)
-    #: or "last" (every epoch runs). Multi-head models: the best total validation loss is often the
-    #: sentiment head's early minimum, before the extra heads have converged (bench/zero_shot.py).
+    #: The weights a phase ends with: "best" (the sentiment head's lowest validation loss, early
+    #: stopping after ``patience``), "last" (every epoch runs) or "best-each" (FT-F: the sentiment
+    #: head's best epoch, and each extra head's Dense layer from its own lowest validation loss).
+    #: The extra heads converge after the sentiment head's early minimum (bench/affect_heads.py).
     keep: str = "best"
     head_dropout: float = 0.2
     #: L2 on the extra heads' kernels (emotions, valence_arousal, semantic): loss += head_l2 / 2 * sum(w ** 2).
@@ -231,8 +232,18 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and int(v) < 1:
                 problems.append((f"--{name.replace('_', '-')} must be at least 1, got {v}.", "pass a positive number"))
-        if self.keep not in ("best", "last"):
-            problems.append((f"Unknown --keep {self.keep!r}.", "use best or last"))
+        if self.keep not in ("best", "last", "best-each"):
+            problems.append((f"Unknown --keep {self.keep!r}.", "use best, last or best-each"))
+        if self.keep == "best-each" and (
+            self.mode != "ft-f" or (self.backbone == "student" and not self.backbone_file)
+        ):
+            problems.append(
+                (
+                    f"--keep best-each gives each head its own best epoch, which needs heads that share no trained "
+                    f"layer; {self.mode} with the {self.backbone} backbone trains shared layers.",
+                    "use --mode ft-f on a pretrained backbone, or --keep best / last",
+                )
+            )
         if self.patience is not None and self.patience < 1:
             problems.append((f"--patience must be at least 1, got {self.patience}.", "pass a positive number"))
         if not 0.0 <= self.alpha <= 1.0:

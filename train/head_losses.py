@@ -90,7 +90,14 @@ def head_counts(heads: Sequence[Head], columns: np.ndarray) -> dict[str, int]:
 def head_loss(tf: ModuleType, heads: Sequence[Head], z: tf.Tensor, tail: tf.Tensor) -> tf.Tensor:
     """Per-sample sum of the heads' losses; ``z`` is the heads' part of the head output (their
     logits side by side), ``tail`` their target columns."""
-    total = tf.zeros_like(z[:, 0])
+    return tf.add_n([loss for loss, _ in each_head_loss(tf, heads, z, tail)])
+
+
+def each_head_loss(
+    tf: ModuleType, heads: Sequence[Head], z: tf.Tensor, tail: tf.Tensor
+) -> list[tuple[tf.Tensor, tf.Tensor]]:
+    """(per-sample loss, "present" flag) of each head, in order (0 where a sample teaches it nothing)."""
+    out = []
     zc = tc = 0
     for h in heads:
         zh, target, present = z[:, zc : zc + h.width], tail[:, tc : tc + h.width], tail[:, tc + h.width]
@@ -103,9 +110,9 @@ def head_loss(tf: ModuleType, heads: Sequence[Head], z: tf.Tensor, tail: tf.Tens
             lo, hi = h.scale or (0.0, 1.0)
             unit = (target - lo) / (hi - lo)
             loss = REGRESSION_WEIGHT * tf.reduce_mean(tf.square(tf.sigmoid(zh) - unit), axis=-1)
-        total = total + present * loss
+        out.append((present * loss, present))
         zc, tc = zc + h.width, tc + h.width + 1
-    return total
+    return out
 
 
 def _devise(tf: ModuleType, z: tf.Tensor, target: tf.Tensor, present: tf.Tensor) -> tf.Tensor:

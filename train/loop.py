@@ -23,7 +23,8 @@ from .data import ImageSource, epoch_order, image_batches, normalize_tf
 from .distribute import Distribution
 from .ema import averaged_weights
 from .features import FeatureStore, feature_batches
-from .head_losses import head_loss
+from .head_losses import each_head_loss, head_loss, tail_width
+from .keep import end_phase, save_head_bests
 from .losses import distillation_loss, hard_loss, unpack_targets
 from .mixing import MixSpec, mix_batch
 from .precision import scaled
@@ -178,12 +179,19 @@ class PhaseRunner:
         if dist is not None:
             train_step = dist_step
 
+        tail = tail_width(loss.heads)
+
         @tf.function(reduce_retracing=True)
-        def eval_step(x: tf.Tensor, y: tf.Tensor) -> Any:
-            logits = net(x, training=False)[:, : loss.num_classes]  # validation judges the sentiment head
+        def eval_step(x: tf.Tensor, y: tf.Tensor, t: tf.Tensor) -> Any:
+            out = tf.cast(net(x, training=False), tf.float32)
+            logits = out[:, : loss.num_classes]  # the validation loss is the sentiment head's
             per = hard_loss(tf, y, logits)
             pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            return tf.reduce_sum(per), tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
+            each = each_head_loss(tf, loss.heads, out[:, loss.num_classes :], t[:, -tail:]) if tail else []
+            sums = tf.stack([tf.reduce_sum(v) for v, _ in each]) if each else tf.zeros([0])
+            counts = tf.stack([tf.reduce_sum(p) for _, p in each]) if each else tf.zeros([0])
+            correct = tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32))
+            return tf.reduce_sum(per), correct, sums, counts
 
         self.train_step, self.eval_step = train_step, eval_step
 
@@ -203,15 +211,20 @@ class PhaseRunner:
             on_step(tot_loss / max(n, 1), tot_correct / max(n, 1), b)
         return tot_loss / max(n, 1), tot_correct / max(n, 1), n
 
-    def evaluate(self, batches: Iterable[Any]) -> tuple[float, float]:
+    def evaluate(self, batches: Iterable[Any]) -> tuple[float, float, dict[str, float]]:
+        """(the sentiment head's mean loss, its accuracy, each extra head's mean loss over the
+        samples that teach it)."""
         tot_loss = tot_correct = 0.0
         n = 0
-        for x, y, *_ in batches:
-            loss, correct = self.eval_step(x, y)
+        sums = counts = np.zeros(len(self.loss.heads))
+        for x, y, _, t in batches:
+            loss, correct, s, c = self.eval_step(x, y, t)
             tot_loss += float(loss)
             tot_correct += float(correct)
+            sums, counts = sums + s.numpy(), counts + c.numpy()
             n += int(np.shape(y)[0])
-        return tot_loss / max(n, 1), tot_correct / max(n, 1)
+        heads = {h.name: float(v / c) for h, v, c in zip(self.loss.heads, sums, counts) if c > 0}
+        return tot_loss / max(n, 1), tot_correct / max(n, 1), heads
 
 
 def _train_batches(
@@ -249,25 +262,14 @@ def _train_batches(
 
 
 def _val_batches(val: SplitArrays, spec: PhaseSpec, use_features: bool) -> Any:
-    if use_features:
-        k = len(val.indices)
-        return feature_batches(
-            val.features[:1],
-            val.indices,
-            val.labels[val.indices],
-            np.ones(k, np.float32),
-            np.zeros((k, 1), np.float32),
-            spec.batch_size,
-        )
     k = len(val.indices)
-    return image_batches(
-        val.source,
-        val.indices,
-        val.labels[val.indices],
-        np.ones(k, np.float32),
-        np.zeros((k, 1), np.float32),
-        spec.batch_size,
-    )
+    # the targets carry the extra heads' labels (their validation losses); sentiment needs none
+    t = val.targets[val.indices] if val.targets is not None else np.zeros((k, 1), np.float32)
+    if use_features:
+        return feature_batches(
+            val.features[:1], val.indices, val.labels[val.indices], np.ones(k, np.float32), t, spec.batch_size
+        )
+    return image_batches(val.source, val.indices, val.labels[val.indices], np.ones(k, np.float32), t, spec.batch_size)
 
 
 def _epoch_row(
@@ -333,17 +335,21 @@ def run_phase(
                 _train_batches(train, spec, use_features, augment, seed, phase, epoch, runner.dist), on_step
             )
         val_loss = val_acc = None
+        heads_val: dict[str, float] = {}
         with averaged_weights(runner.optimizer, runner.net.trainable_variables):  # --ema: judge and keep the average
             if val is not None and len(val.indices):
-                val_loss, val_acc = runner.evaluate(_val_batches(val, spec, use_features))
+                val_loss, val_acc, heads_val = runner.evaluate(_val_batches(val, spec, use_features))
             monitored = val_loss if val_loss is not None else loss
             improved = es.update(monitored, epoch)
             if improved:
                 best_weights = checkpointer.save_best(model, phase)
+            if spec.keep == "best-each":
+                state = save_head_bests(state, heads_val, checkpointer, model, phase, epoch)
         seconds = time.perf_counter() - t0
-        history.append(
-            _epoch_row(len(history) + 1, phase, spec.mode, epoch, lr, (loss, acc, val_loss, val_acc), seconds, improved)
+        row = _epoch_row(
+            len(history) + 1, phase, spec.mode, epoch, lr, (loss, acc, val_loss, val_acc), seconds, improved
         )
+        history.append({**row, **{f"val_{name}": v for name, v in heads_val.items()}})
         vtxt = f", val_loss {val_loss:.4f}, val_acc {val_acc:.3f}" if val_loss is not None else ""
         log(
             f"{desc}: loss {loss:.4f}, acc {acc:.3f}{vtxt}, lr {lr:.2e}, {seconds:.1f} s ({n_seen} samples)"
@@ -364,25 +370,5 @@ def run_phase(
                 f"(best {es.best:.4f} at phase epoch {es.best_epoch + 1})"
             )
             break
-    _end_phase(spec, state, es, checkpointer, model, phase, log)
+    end_phase(spec, state, es, checkpointer, model, phase, log)
     return state
-
-
-def _end_phase(
-    spec: PhaseSpec,
-    state: TrainState,
-    es: EarlyStopping,
-    checkpointer: Checkpointer,
-    model: keras.Model,
-    phase: int,
-    log: Callable[[str], None],
-) -> None:
-    """Leave ``model`` with the weights the phase keeps (--keep)."""
-    if spec.keep == "last":
-        log(f"kept the last epoch's weights of phase {phase + 1} (--keep last)")
-    elif state.best_weights:
-        checkpointer.load_weights(model, state.best_weights, own=True)
-        log(
-            f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} "
-            f"{es.best:.4f})"
-        )

@@ -92,7 +92,10 @@ def close_logger(logger: logging.Logger) -> None:
 
 
 def write_history(run: RunDir, rows: Sequence[dict[str, Any]]) -> None:
-    write_csv(run.history, rows, HISTORY_KEYS)
+    """history.csv: the standard columns, then any others the rows carry (val_<head>: each extra
+    head's validation loss)."""
+    extra = {k: None for row in rows for k in row if k not in HISTORY_KEYS}
+    write_csv(run.history, rows, HISTORY_KEYS + tuple(extra))
 
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], path: Path) -> bool:

@@ -3,7 +3,7 @@ the checkpointer and the orchestrator (one typed object instead of a dict of str
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Optional
 
 
@@ -22,6 +22,8 @@ class TrainState:
     wall_seconds: float = 0.0  # wall time of the finished sessions
     sessions: int = 0  # how many times the run was started (1 + resumes)
     phases: tuple[dict[str, Any], ...] = ()  # one summary per finished phase
+    #: --keep best-each: each extra head's best validation loss in the phase, its epoch and weights file
+    head_best: dict[str, dict[str, Any]] = field(default_factory=dict)
     finished: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,4 +54,5 @@ class TrainState:
             epoch=0,
             early_stopping=None,
             best_weights=None,
+            head_best={},
         )

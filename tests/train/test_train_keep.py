@@ -47,3 +47,52 @@ def test_keep_last_runs_every_epoch_and_saves_the_last_one(synthetic_splits, tmp
     assert last[-1]["val_loss"] > min(r["val_loss"] for r in last)
     assert _val_loss(runs["last"].model_path, val) == pytest.approx(last[-1]["val_loss"], rel=1e-4)
     assert _val_loss(runs["best"].model_path, val) == pytest.approx(min(r["val_loss"] for r in best), rel=1e-4)
+
+
+def test_keep_best_each_gives_each_head_its_own_best_epoch(concept_splits, tmp_path):
+    """FT-F with a valence/arousal head: sentiment's validation labels are rotated (its best epoch is
+    the first), while the head's loss keeps falling; the saved model has sentiment's first epoch
+    and the head's own best. Planted defect: a head left at sentiment's epoch fails the second check."""
+    from trainkit import tiny_config
+
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.core.tf_import import import_keras
+    from sentilite.train.api import train_model
+
+    keras = import_keras("tests")
+    inp = keras.Input((32, 32, 3))
+    conv = keras.layers.Conv2D(8, 3, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=1))
+    keras.Model(inp, keras.layers.GlobalAveragePooling2D(name="gap")(conv(inp))).save(tmp_path / "backbone.keras")
+    rotated = tmp_path / "val_rotated.txt"
+    lines = concept_splits["val"].read_text().split()
+    rel = concept_splits["val"].parent
+    rotated.write_text("".join(f"{rel / p} {(int(y) + 1) % 3}\n" for p, y in zip(lines[::2], lines[1::2])))
+    config = tiny_config(
+        concept_splits, tmp_path / "run", tmp_path / "cache", val=str(rotated), heads="valence_arousal",
+        backbone_file=str(tmp_path / "backbone.keras"), keep="best-each", epochs=6, lr=1e-2, preset="adam-cosine",
+        decision="none",
+    )  # fmt: skip
+    result = train_model(config)
+    history = result.history
+    assert len(history) == 6 and all("val_valence_arousal" in r for r in history)
+    sentiment_best = min(range(6), key=lambda i: history[i]["val_loss"])
+    head_best = min(range(6), key=lambda i: history[i]["val_valence_arousal"])
+    assert sentiment_best != head_best, "the two heads' best epochs must differ for the test to mean anything"
+    val = read_split_file(rotated)
+    assert _val_loss(result.model_path, val) == pytest.approx(history[sentiment_best]["val_loss"], rel=1e-4)
+    clf = KerasClassifier(result.model_path)
+    va = np.stack([clf.read(load_image(s.path)).heads["valence_arousal"] for s in val])
+    unit_loss = 10 * np.mean(((va - 1) / 8 - (5 - 1) / 8) ** 2)  # every concept photo is rated 5, 5 on 1-9
+    assert unit_loss == pytest.approx(history[head_best]["val_valence_arousal"], rel=1e-3)
+
+
+def test_keep_best_each_refuses_shared_layers(synthetic_splits, tmp_path):
+    from trainkit import tiny_config
+
+    from sentilite.train.config import TrainConfigError
+
+    with pytest.raises(TrainConfigError, match="share no trained layer") as e:
+        tiny_config(synthetic_splits, tmp_path / "r", tmp_path / "c", keep="best-each", mode="ft-a").validate()
+    assert "--mode ft-f" in e.value.fix
