@@ -37,7 +37,7 @@ class PhaseSpec:
     patience: int
     warmup_epochs: int = 0  # cosine only: the rate rises linearly from 0 to lr, then decays
     ema: float = 0.0  # momentum of the optimizer's moving average of the weights (0 = none)
-    keep: str = "best"  # the weights the phase ends with: "best" (by the monitored loss) or "last" (no early stop)
+    keep: str = "best"  # the weights the phase ends with: "best", "last" or "best-each" (train/keep.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
