@@ -6,6 +6,7 @@ Layout (``<run>/checkpoint/``)::
     ckpt-<phase>-<epoch>.weights.h5 weights of the whole model after that epoch
     ckpt-<phase>-<epoch>.optimizer.npz   optimizer variables (iterations, momenta...)
     best-<phase>.weights.h5         best weights of the phase so far (for "restore best")
+    best-<phase>-<head>.npz         --keep best-each: that extra head's Dense layer at its own best
 
 A kill at any moment leaves ``state.json`` pointing at complete files, so ``--resume`` loses at
 most the epoch in progress. The learning-rate schedules are functions of the optimizer's
@@ -34,6 +35,13 @@ STATE_VERSION = 1
 
 class CheckpointError(SentiliteError):
     """A checkpoint cannot be used to resume."""
+
+
+def _save_arrays_atomic(arrays: list[np.ndarray], path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, *arrays)
+    os.replace(tmp, path)
 
 
 def _save_weights_atomic(model: keras.Model, path: Path) -> None:
@@ -78,22 +86,33 @@ class Checkpointer:
         stem = f"ckpt-{phase}-{epoch}"
         _save_weights_atomic(model, self.folder / f"{stem}.weights.h5")
         opt_path = self.folder / f"{stem}.optimizer.npz"
-        tmp = opt_path.with_name(opt_path.name + ".part")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, *[np.asarray(v.numpy()) for v in optimizer.variables])
-        os.replace(tmp, opt_path)
+        _save_arrays_atomic([np.asarray(v.numpy()) for v in optimizer.variables], opt_path)
         previous = self._read(self.state_path) or TrainState()
         state = state.update(weights=f"{stem}.weights.h5", optimizer=opt_path.name)
         self.write_state(state)
         self._remove_stale(previous, state)
         return state
 
-    def save_best(self, model: keras.Model, phase: int, tag: str = "") -> str:
-        """The weights of a best epoch (``tag``: whose best, for --keep best-each)."""
+    def save_best(self, model: keras.Model, phase: int) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"best-{phase}{'-' + tag if tag else ''}.weights.h5"
+        name = f"best-{phase}.weights.h5"
         _save_weights_atomic(model, self.folder / name)
         return name
+
+    def save_layer(self, layer: keras.Layer, phase: int, tag: str) -> str:
+        """One layer's weights at a best epoch (--keep best-each: an extra head's Dense layer)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"best-{phase}-{tag}.npz"
+        _save_arrays_atomic([np.asarray(w) for w in layer.get_weights()], self.folder / name)
+        return name
+
+    def load_layer(self, layer: keras.Layer, name: str) -> None:
+        """Set ``layer`` to the weights :meth:`save_layer` wrote as ``name``."""
+        path = self.folder / name
+        if not path.is_file():
+            raise CheckpointError(f"Checkpoint file {path} is missing.", "start a new run with another --out")
+        with np.load(path) as data:
+            layer.set_weights([data[f"arr_{i}"] for i in range(len(data.files))])
 
     def save_weights_only(self, model: keras.Model, state: TrainState, tag: str) -> TrainState:
         """End of a phase: the (best-restored) weights, no optimizer (the next phase starts fresh)."""

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
+
+from .modes import iter_layers
 
 if TYPE_CHECKING:
     import keras
@@ -22,6 +24,11 @@ if TYPE_CHECKING:
     from .state import TrainState
 
 
+def _head_layer(model: keras.Model, name: str) -> keras.Layer:
+    """The Dense layer of extra head ``name`` (it sits in the head, a model nested in ``model``)."""
+    return next(layer for layer in iter_layers(model) if layer.name == f"{name}_logits")
+
+
 def save_head_bests(
     state: TrainState,
     heads_val: dict[str, float],
@@ -30,23 +37,13 @@ def save_head_bests(
     phase: int,
     epoch: int,
 ) -> TrainState:
-    """--keep best-each: the model's weights at each extra head's lowest validation loss so far."""
+    """--keep best-each: each extra head's Dense layer at its lowest validation loss so far."""
     bests = dict(state.head_best)
     for name, value in heads_val.items():
         if name not in bests or value < bests[name]["loss"]:
-            bests[name] = {"loss": value, "epoch": epoch, "file": checkpointer.save_best(model, phase, tag=name)}
+            file = checkpointer.save_layer(_head_layer(model, name), phase, name)
+            bests[name] = {"loss": value, "epoch": epoch, "file": file}
     return state.update(head_best=bests)
-
-
-def _find_layer(model: keras.Model, name: str) -> Any:
-    """A layer of ``model`` or of a model nested in it (the head's Dense layers sit in the head)."""
-    for layer in model.layers:
-        if layer.name == name:
-            return layer
-        found = _find_layer(layer, name) if hasattr(layer, "layers") else None
-        if found is not None:
-            return found
-    return None
 
 
 def end_phase(
@@ -63,16 +60,12 @@ def end_phase(
     if spec.keep == "last":
         log(f"kept the last epoch's weights of phase {phase + 1} (--keep last)")
         return
-    grafts = {}
-    for name, best in (state.head_best or {}).items() if spec.keep == "best-each" else ():
-        checkpointer.load_weights(model, best["file"], own=True)
-        grafts[name] = (_find_layer(model, f"{name}_logits").get_weights(), best)
     if state.best_weights:
         checkpointer.load_weights(model, state.best_weights, own=True)
         log(
             f"restored the best weights of phase {phase + 1} (phase epoch {es.best_epoch + 1}, {es.monitor} "
             f"{es.best:.4f})"
         )
-    for name, (weights, best) in grafts.items():
-        _find_layer(model, f"{name}_logits").set_weights(weights)
+    for name, best in state.head_best.items() if spec.keep == "best-each" else ():
+        checkpointer.load_layer(_head_layer(model, name), best["file"])
         log(f"the {name} head: its own best epoch, phase epoch {best['epoch'] + 1} (val loss {best['loss']:.4f})")

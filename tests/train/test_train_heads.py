@@ -226,14 +226,10 @@ def test_heads_train_in_mixed_precision_and_save_a_float32_model(affect_splits, 
 def _kernel(model_path, name):
     import keras
 
+    from sentilite.train.modes import iter_layers
+
     model = keras.saving.load_model(model_path, compile=False)
-    stack = [model]
-    while stack:
-        layer = stack.pop()
-        if layer.name == name:
-            return np.asarray(layer.kernel)
-        stack.extend(getattr(layer, "layers", []))
-    raise AssertionError(f"no layer {name}")
+    return np.asarray(next(layer for layer in iter_layers(model) if layer.name == name).kernel)
 
 
 def test_head_l2_shrinks_the_extra_heads_and_leaves_the_sentiment_head_alone(affect_splits, tmp_path):

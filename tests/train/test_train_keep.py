@@ -7,6 +7,13 @@ import numpy as np
 import pytest
 
 
+def _rotated(split, out):
+    """``split`` with every label moved to the next class: a validation loss that rises as training learns."""
+    lines = split.read_text().split()
+    out.write_text("".join(f"{split.parent / p} {(int(y) + 1) % 3}\n" for p, y in zip(lines[::2], lines[1::2])))
+    return out
+
+
 def _val_loss(model_path, val) -> float:
     from dataclasses import replace
 
@@ -29,10 +36,7 @@ def test_keep_last_runs_every_epoch_and_saves_the_last_one(synthetic_splits, tmp
     from sentilite.core.datasets import read_split_file
     from sentilite.train.api import train_model
 
-    rotated = tmp_path / "val_rotated.txt"
-    lines = synthetic_splits["val"].read_text().split()
-    rel = synthetic_splits["val"].parent
-    rotated.write_text("".join(f"{rel / p} {(int(y) + 1) % 3}\n" for p, y in zip(lines[::2], lines[1::2])))
+    rotated = _rotated(synthetic_splits["val"], tmp_path / "val_rotated.txt")
     val = read_split_file(rotated)
     runs = {}
     for keep in ("best", "last"):
@@ -65,10 +69,7 @@ def test_keep_best_each_gives_each_head_its_own_best_epoch(concept_splits, tmp_p
     inp = keras.Input((32, 32, 3))
     conv = keras.layers.Conv2D(8, 3, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=1))
     keras.Model(inp, keras.layers.GlobalAveragePooling2D(name="gap")(conv(inp))).save(tmp_path / "backbone.keras")
-    rotated = tmp_path / "val_rotated.txt"
-    lines = concept_splits["val"].read_text().split()
-    rel = concept_splits["val"].parent
-    rotated.write_text("".join(f"{rel / p} {(int(y) + 1) % 3}\n" for p, y in zip(lines[::2], lines[1::2])))
+    rotated = _rotated(concept_splits["val"], tmp_path / "val_rotated.txt")
     config = tiny_config(
         concept_splits, tmp_path / "run", tmp_path / "cache", val=str(rotated), heads="valence_arousal",
         backbone_file=str(tmp_path / "backbone.keras"), keep="best-each", epochs=6, lr=1e-2, preset="adam-cosine",
