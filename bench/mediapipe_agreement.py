@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,23 +59,41 @@ def main() -> None:
             cv2.imwrite(str(png), rgb[..., ::-1])
             rois[str(png)] = rois[str(s.path)] = roi
             pngs.append(png)
-            ours.append(clf.predict(rgb))
+            ours.append(clf.read(rgb))
         (Path(tmp) / "rois.json").write_text(json.dumps(rois))
         print(f"model {args.model.name} ({clf.contract.describe()}); {len(samples)} photos from {args.split}")
         for name, files in (("sentilite's decoded pixels", pngs), ("the JPEG files", [s.path for s in samples])):
             proc = subprocess.run(
-                [str(python), "-c", CLIENT, str(args.model), f"--rois={Path(tmp) / 'rois.json'}", *map(str, files)],
+                [str(python), "-c", CLIENT, str(args.model), "--all-heads", f"--rois={Path(tmp) / 'rois.json'}"]
+                + list(map(str, files)),
                 capture_output=True,
                 text=True,
             )
             theirs = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith(("[", "{"))][-1])
             if isinstance(theirs, dict):
                 sys.exit(f"MediaPipe refused the model: {theirs['error']}")
-            labels = clf.contract.labels
-            # a tie (int8 outputs come in steps of 1/256) counts as agreement: either answer is the model's
-            same = np.mean([p[labels.index(max(t, key=t.get))] == p.max() for p, t in zip(ours, theirs)])
-            delta = np.mean([np.abs(p - np.array([t[n] for n in labels])).max() for p, t in zip(ours, theirs)])
-            print(f"MediaPipe on {name}: same top-1 as sentilite on {same:.1%}, mean max |dp| {delta:.4f}")
+            print(f"MediaPipe on {name}: " + "; ".join(agreement(clf, ours, theirs)))
+
+
+def agreement(clf: Any, ours: list[Any], theirs: list[dict[str, dict[str, float]]]) -> list[str]:
+    """Top-1 agreement per class head MediaPipe reads by name (sentiment; the emotions where the
+    model has them): a tie (int8 outputs come in steps of 1/256) counts as agreement."""
+    one = len(theirs[0]) == 1  # a single-output file: its one head, whatever its name
+    heads = [("sentiment", clf.contract.labels, [o.sentiment for o in ours])]
+    heads += [
+        (h.name, h.labels, [o.heads[h.name] for o in ours]) for h in clf.contract.heads if h.kind == "distribution"
+    ]
+    lines = []
+    for head, labels, mine in heads:
+        key = next(iter(theirs[0])) if one else head
+        if key not in theirs[0]:
+            lines.append(f"{head}: not read by MediaPipe (heads {sorted(theirs[0])})")
+            continue
+        t = [x[key] for x in theirs]
+        same = np.mean([p[labels.index(max(s, key=s.get))] == p.max() for p, s in zip(mine, t)])
+        delta = np.mean([np.abs(p - np.array([s[n] for n in labels])).max() for p, s in zip(mine, t)])
+        lines.append(f"{head}: same top-1 as sentilite on {same:.1%}, mean max |dp| {delta:.4f}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -5,8 +5,13 @@ judge the model: data, recipe, held-out accuracy (3-class and the 2-class readin
 model and of the shipped full-int8 file, size, latency on the build host, and known limits.
 Called by `release/make_default_model.sh`:
 
-    python -m release.model_card --run runs/default-model/mnv2-two-phase-tw \
-        --convert runs/default-model/convert --out sentilite/models/sentiment_mobilenetv2_int8.json
+    python -m release.model_card --run runs/default-model/mnv2-fta-heads \
+        --convert runs/default-model/convert --out sentilite/models/sentiment_mobilenetv2_int8.json \
+        [--heads-figures runs/bundled-model/bundled_model.json] [--previous-card OLD.json]
+
+The extra heads' figures come from `python -m bench.bundled_model` on the shipped file. The tweet
+cross-validation comes from bench/cv_recipe.py folders (--cv); without them, --previous-card carries
+the previous card's, marked as the cross-validation of the sentiment recipe the new model keeps.
 """
 
 from __future__ import annotations
@@ -176,9 +181,77 @@ def _variant_text(report: dict[str, Any], rows: dict[str, Any], int8_row: dict[s
     )
 
 
-def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> dict[str, Any]:
+#: what each extra head is, in words, by its kind
+HEAD_TEXT = {
+    "distribution": "softmax over its labels, learned from the annotators' shares (KL loss)",
+    "regression": "sigmoid onto its scale",
+    "embedding": "unit vector in GloVe 6B 50-d word space (zero-shot tags, search; vocabulary inside)",
+}
+
+
+def heads(run: Path, figures: Optional[Path]) -> list[dict[str, Any]]:
+    """Each extra head: what it outputs and, from bench/bundled_model.py's JSON, its figures on the
+    shipped file (Emotion6 test for the emotions and valence/arousal, OASIS's held-out themes for
+    zero-shot)."""
+    contract = read_contract(run / "model.keras")
+    measured = json.loads(figures.read_text()) if figures else {}
+    scores = measured.get("new", {}).get("heads", {})
+    out = []
+    for h in contract.heads:
+        entry: dict[str, Any] = {"name": h.name, "kind": h.kind, "outputs": HEAD_TEXT[h.kind]}
+        if h.labels:
+            entry["labels"] = list(h.labels)
+        if h.scale:
+            entry["scale"] = list(h.scale)
+        keys = ("kl", "cosine", "chebyshev", "intersection", "top1", "pearson_r", "ccc", "mae")
+        for label in (h.name, *h.labels):
+            if label in scores:
+                entry.setdefault("emotion6_test_int8", {})[label] = {
+                    k: round(v, 4) for k, v in scores[label].items() if k in keys
+                }
+        if h.kind == "embedding" and measured.get("zero_shot"):
+            zs = measured["zero_shot"]
+            entry["oasis_zero_shot_int8"] = {
+                part: {k: round(zs[part][k], 4) for k in ("n", "top1", "top5", "top10")} for part in zs
+            }
+        if figures:
+            entry["source"] = "python -m bench.bundled_model"
+        out.append(entry)
+    return out
+
+
+def _architecture(cfg: dict[str, Any], metrics: dict[str, Any], extra: list[dict[str, Any]]) -> str:
+    text = (
+        "MobileNetV2 1.0 (ImageNet-pretrained, torchvision weights) + global average pooling "
+        f"+ dropout {cfg['head_dropout']} + dense softmax"
+    )
+    if extra:
+        text += " + one dense head each for " + ", ".join(h["name"] for h in extra)
+        if cfg.get("semantic_prior", "none") != "none":
+            text += (
+                f" (the semantic head with the {cfg['semantic_prior']} prior: the ImageNet classifier at rank "
+                f"{cfg['semantic_prior_rank']}, frozen, read as a GloVe vector)"
+            )
+    return text + f" ({metrics['model_size']['parameters']:,} parameters)"
+
+
+def _teacher_name(path: str) -> str:
+    """A run folder's name for its model.keras, else the file's own name."""
+    return Path(path).parent.name if Path(path).name == "model.keras" else Path(path).name
+
+
+def card(
+    run: Path,
+    convert: Path,
+    cv_folders: Optional[list[Path]] = None,
+    heads_figures: Optional[Path] = None,
+    previous_card: Optional[Path] = None,
+) -> dict[str, Any]:
     """The model card as a JSON-ready dict."""
     cv = cross_validation(cv_folders or [])
+    if not cv and previous_card:
+        cv = json.loads(previous_card.read_text())["training"].get("cross_validation", [])
+        cv = [{**row, "note": "the sentiment recipe's, from the previous card"} for row in cv]
     metrics = json.loads((run / "metrics.json").read_text())
     report = json.loads((convert / "report.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
@@ -186,6 +259,7 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
     int8_file = convert / int8_row["file"]
     cfg = metrics["config"]
     data = _training_data(cfg)
+    extra = heads(run, heads_figures)
     return {
         "format": "sentilite-model-card",
         "version": 1,
@@ -202,9 +276,8 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
             if report["contract"]["input"].get("interpolation") == "warp_linear"
             else f"not ({report['contract']['input'].get('interpolation')}), so some answers differ"
         ),
-        "architecture": "MobileNetV2 1.0 (ImageNet-pretrained, torchvision weights) + global average pooling "
-        f"+ dropout {cfg['head_dropout']} + dense softmax ({metrics['model_size']['parameters']:,} "
-        "parameters)",
+        "architecture": _architecture(cfg, metrics, extra),
+        "heads": extra,
         "training": {
             "mode": cfg["mode"],
             "preset": cfg["preset"],
@@ -214,7 +287,7 @@ def card(run: Path, convert: Path, cv_folders: Optional[list[Path]] = None) -> d
             "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
             "data": data,
             "distillation": {
-                "teachers": [Path(t).parent.name for t in cfg["teacher"]],
+                "teachers": [_teacher_name(t) for t in cfg["teacher"]],
                 "temperature": cfg["temperature"],
                 "alpha": cfg["alpha"],
                 "note": "the teachers' mean probability is the soft target; "
@@ -266,6 +339,8 @@ def main() -> None:
     ap.add_argument(
         "--cv", type=Path, action="append", default=[], help="a bench/cv_recipe.py output folder (repeatable)"
     )
+    ap.add_argument("--heads-figures", type=Path, help="bench/bundled_model.py's JSON on the shipped file")
+    ap.add_argument("--previous-card", type=Path, help="carry its tweet cross-validation when no --cv is given")
     ap.add_argument("--shipped-file", action="store_true", help="print the full-integer .tflite to ship, and stop")
     args = ap.parse_args()
     if args.shipped_file:
@@ -273,7 +348,8 @@ def main() -> None:
         return
     if args.run is None or args.out is None:
         ap.error("--run and --out are needed to write the card")
-    atomic_write_text(args.out, json.dumps(card(args.run, args.convert, args.cv), indent=2) + "\n")
+    made = card(args.run, args.convert, args.cv, args.heads_figures, args.previous_card)
+    atomic_write_text(args.out, json.dumps(made, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -121,3 +121,35 @@ def test_data_split_is_stratified_seeded_and_reproducible(synthetic_splits, tmp_
     assert {c: sum(s.label == c for s in val.samples) for c in (0, 1, 2)} == {
         c: round(0.2 * n) for c, n in per_class.items()
     }
+
+
+def test_the_card_carries_each_extra_head_with_its_measured_figures(three_head_files, tmp_path):
+    """release.model_card lists the model's extra heads in its contract's order, each with the
+    figures bench.bundled_model measured on the shipped file, and the card page renders them.
+    Planted defects: figures dropped, or a head left off the card or the page: red."""
+    import importlib.util
+    import json
+    import shutil
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(three_head_files[2], run_dir / "model.keras")
+    emo = {"kl": 0.412, "cosine": 0.823, "chebyshev": 0.25, "intersection": 0.66, "top1": 0.571, "n": 199}
+    reg = {"pearson_r": 0.734, "ccc": 0.7, "mae": 0.9}
+    figures = tmp_path / "bundled_model.json"
+    figures.write_text(json.dumps({"new": {"heads": {"emotions": emo, "valence": reg, "arousal": reg}}}))
+    code = (
+        "import json, sys; from pathlib import Path; from release.model_card import heads; "
+        "print(json.dumps(heads(Path(sys.argv[1]), Path(sys.argv[2]))))"
+    )
+    proc = run("-c", code, str(run_dir), str(figures))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    entries = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [e["name"] for e in entries] == ["emotions", "valence_arousal"]
+    assert entries[0]["labels"][0] == "anger" and entries[0]["emotion6_test_int8"]["emotions"]["kl"] == 0.412
+    assert entries[1]["emotion6_test_int8"]["valence"]["pearson_r"] == 0.734 and entries[1]["scale"] == [1, 9]
+    spec = importlib.util.spec_from_file_location("card_hook", REPO / "docs" / "hooks" / "model_card.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = "\n".join(hook._head(e) for e in entries)
+    assert "kl 0.412" in page and "top1 0.571" in page and "valence pearson_r 0.734" in page

@@ -199,6 +199,21 @@ def _build_application(spec: BackboneSpec, config: TrainConfig, size: int, weigh
     return keras.Model(app.inputs[0], app.outputs[0], name="backbone")
 
 
+def _cut(full: Any, layer_name: str, path: Path, keras: ModuleType) -> tuple[Any, Any]:
+    """(input, output) of the backbone cut at ``layer_name``. A nested model (a sentilite model's
+    ``backbone``) answers ``.output`` in its own graph, not in ``full``'s, so the cut is that model
+    itself: sound where it reads the image directly (the layer right after the input)."""
+    layer = full.get_layer(layer_name)
+    if not isinstance(layer, keras.Model):
+        return full.inputs[0], layer.output
+    if [lay.name for lay in full.layers].index(layer_name) != 1 or len(layer.inputs) != 1:
+        raise TrainConfigError(
+            f"Layer {layer_name!r} of {path} is a nested model that does not read the image directly.",
+            "cut at a layer inside it, or at a nested model right after the input (a sentilite model's backbone)",
+        )
+    return layer.inputs[0], layer.outputs[0]
+
+
 def _from_file(config: TrainConfig, keras: ModuleType) -> Backbone:
     path = Path(config.backbone_file)  # type: ignore[arg-type]
     require_format(path, "keras")
@@ -226,7 +241,7 @@ def _from_file(config: TrainConfig, keras: ModuleType) -> Backbone:
             f"{path} has no layer {layer_name!r} to cut at (its last layers: {tail}).",
             "pass --feature-layer NAME with the pooled-feature layer (for ../shared MobileNetV2: gap)",
         )
-    out = full.get_layer(layer_name).output
+    source, out = _cut(full, layer_name, path, keras)
     if len(out.shape) == 4:
         out = keras.layers.GlobalAveragePooling2D(name="feature_pool")(out)
     elif len(out.shape) != 2:
@@ -234,7 +249,7 @@ def _from_file(config: TrainConfig, keras: ModuleType) -> Backbone:
             f"Layer {layer_name!r} of {path} outputs shape {tuple(out.shape)}; need (batch, features).",
             "cut at a pooled feature layer or a feature map",
         )
-    model = keras.Model(full.inputs[0], out, name="backbone")
+    model = keras.Model(source, out, name="backbone")
     h, w = full.inputs[0].shape[1], full.inputs[0].shape[2]
     if h is not None and w is not None:
         if h != w:

@@ -32,6 +32,28 @@ def _scores(e: dict[str, Any]) -> str:
     return ", ".join(bits) + f" ({e['images']} images)"
 
 
+def _head(h: dict[str, Any]) -> str:
+    """One extra head: what it outputs and its figures on the shipped file."""
+    text = f"**{h['name']}**: {h['outputs']}"
+    if h.get("labels"):
+        text += f" ({', '.join(h['labels'])})"
+    if h.get("scale"):
+        text += f", scale {h['scale'][0]:g}-{h['scale'][1]:g}"
+    bits = []
+    for label, m in (h.get("emotion6_test_int8") or {}).items():
+        keys = ("kl", "cosine", "top1") if "kl" in m else ("pearson_r", "ccc", "mae")
+        bits.append(f"{label} " + ", ".join(f"{k} {m[k]:.3f}" for k in keys))
+    if bits:
+        text += "; Emotion6 test (int8): " + "; ".join(bits)
+    zs = (h.get("oasis_zero_shot_int8") or {}).get("heldout")
+    if zs:
+        text += (
+            f"; zero-shot on OASIS's {zs['n']} held-out photos among their 48 themes (int8): top-1 "
+            f"{zs['top1']:.3f}, top-5 {zs['top5']:.3f}, top-10 {zs['top10']:.3f}"
+        )
+    return text + (f" (`{h['source']}`)" if h.get("source") else "")
+
+
 def render(card: dict[str, Any]) -> str:
     """The card as a Markdown table, every cell read from ``card``."""
     t, d, lat = card["training"], card["decision_rule"], card["latency"]
@@ -51,6 +73,7 @@ def render(card: dict[str, Any]) -> str:
         ("preprocessing", card["preprocessing"]),
         ("in apps", card["apps"]),
         ("architecture", card["architecture"]),
+        *[("extra head", _head(h)) for h in card.get("heads") or []],
         (
             "training",
             f"{t['mode']} with the `{t['preset']}` preset, augmentation {', '.join(t['augment'])}, "

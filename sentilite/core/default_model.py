@@ -53,7 +53,9 @@ def describe_default() -> str:
             arch = card.get("architecture", "").split(" (")[0]
             line += (
                 f" ({arch + ' ' if arch else ''}full-int8; Emotion6 test accuracy {test['accuracy']:.1%} 3-class, "
-                f"{test['polar_accuracy']:.1%} positive vs negative; card: {default_card_path()})"
+                f"{test['polar_accuracy']:.1%} positive vs negative"
+                + (f"; extra heads: {', '.join(h['name'] for h in card['heads'])}" if card.get("heads") else "")
+                + f"; card: {default_card_path()})"
             )
     except (KeyError, TypeError):
         pass
