@@ -141,12 +141,12 @@ def main() -> None:
             raise SystemExit(f"{need} is missing (pass --shared, --model or --previous)")
     result: dict[str, Any] = {
         "model": str(args.model),
+        "previous_file": str(args.previous),
         "previous": sentiment(args.previous, test),
         "new": sentiment(args.model, test),
         "invoke": invoke_ratio(args.model, args.previous, test, args.runs),
         "zero_shot": zero_shot(args.model, args.shared),
     }
-    result["previous_file"] = str(args.previous)
     atomic_write_json(args.out / "bundled_model.json", result)
     text = markdown(result)
     atomic_write_text(args.out / "bundled_model.md", text)
