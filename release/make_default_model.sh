@@ -96,7 +96,7 @@ fi
 # and sentiment moves (val macro-F1 0.574 and 2-class 0.815, against 0.553 and 0.846 without
 # heads: within the split's noise, but not the same model). No ConSE prior: the ImageNet
 # classifier reads fine-tuned features as noise (on the zero-shot validation fifth, prior-alone
-# top-5 0.19 against 0.61 on ImageNet features). OASIS's zero-shot held-out themes name no
+# top-5 0.19 against 0.61 on ImageNet features; bench/prior_features.py). OASIS's zero-shot held-out themes name no
 # concept, so their words never reach the semantic head.
 train mnv2-heads --data "$E6/sentiment_train.txt" --data "$OASIS" "${VAL[@]}" \
                  --backbone-file "$SENTIMENT/model.keras" --feature-layer backbone --mode ft-f \
