@@ -28,9 +28,8 @@ def main() -> None:
     ap.add_argument("--ranks", default="0,48,14", help="comma list of classifier ranks (0: whole layer)")
     args = ap.parse_args()
     from bench.zero_shot import oasis_photos
-    from bench.zero_shot_baselines import val_top5, validation_split
+    from bench.zero_shot_baselines import backbone_features, val_top5, validation_split
     from sentilite.core.affect import read_heldout_themes
-    from sentilite.core.contract import PreprocessContract
     from sentilite.core.imageio import load_image
     from sentilite.core.modelfile import read_contract
     from sentilite.core.preprocess import prepare
@@ -41,16 +40,16 @@ def main() -> None:
     keras = import_keras("this bench")
     imagenet = keras.saving.load_model(args.shared / "weights/mobilenet_v2_imagenet_1.0_224.keras", compile=False)
     kernel, bias = imagenet.get_layer("logits").get_weights()
-    if args.model:
-        backbone = keras.saving.load_model(args.model, compile=False).get_layer("backbone")
-        contract = read_contract(args.model)
-    else:
-        backbone = keras.Model(imagenet.inputs, imagenet.get_layer("gap").output)
-        contract = PreprocessContract.create(224, "imagenet", interpolation="warp_linear")
     glove = load_glove()
     photos = oasis_photos(args.shared)
     _, _, val = validation_split(photos, read_heldout_themes(args.shared / "data/oasis"))
-    feats = backbone.predict(np.stack([prepare(load_image(photos[i][0]), contract) for i in val]), verbose=0)
+    paths = [photos[i][0] for i in val]
+    if args.model:  # the model's own backbone, through its own contract
+        backbone = keras.saving.load_model(args.model, compile=False).get_layer("backbone")
+        contract = read_contract(args.model)
+        feats = backbone.predict(np.stack([prepare(load_image(p), contract) for p in paths]), verbose=0)
+    else:
+        feats = backbone_features(args, paths)
     words, vec = class_vectors(glove), {t: glove.phrase_vector(t) for t in {photos[i][1] for i in val}}
     print(f"features of {args.model or 'the ImageNet MobileNetV2'}; {len(val)} photos of the validation fifth")
     for rank in (int(r) for r in args.ranks.split(",")):

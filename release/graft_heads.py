@@ -26,15 +26,15 @@ from typing import Any
 from sentilite.core.contract import PreprocessContract
 from sentilite.core.errors import SentiliteError
 from sentilite.core.fsutil import sha256_file
-from sentilite.core.modelfile import read_contract, write_contract_keras, write_keras_entry
+from sentilite.core.modelfile import KERAS_CONTRACT_ENTRY, read_contract, write_contract_keras, write_keras_entry
 
 SENTIMENT_LAYER = "logits"
 
 
 def _dense(model: Any, name: str, label: Path) -> Any:
-    from sentilite.train.modes import iter_layers
+    from sentilite.train.modes import find_layer
 
-    found = next((layer for layer in iter_layers(model) if layer.name == name), None)
+    found = find_layer(model, name)
     if found is None:
         raise SentiliteError(f"{label} has no layer {name!r}.", "pass models trained by `sentilite train`")
     return found
@@ -85,7 +85,8 @@ def graft_heads(heads_model: Path, sentiment_from: Path, out: Path) -> Path:
         target.save(saved)
         with zipfile.ZipFile(heads_model) as src:
             for item in src.infolist():
-                if item.filename.startswith("sentilite/"):
+                # the contract is written once below, merged; the rest (the vocabulary) as it is
+                if item.filename.startswith("sentilite/") and item.filename != KERAS_CONTRACT_ENTRY:
                     write_keras_entry(saved, item.filename, src.read(item.filename))
         write_contract_keras(saved, contract)
         saved.replace(out)

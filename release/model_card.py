@@ -5,7 +5,7 @@ judge the model: data, recipe, held-out accuracy (3-class and the 2-class readin
 model and of the shipped full-int8 file, size, latency on the build host, and known limits.
 Called by `release/make_default_model.sh`:
 
-    python -m release.model_card --run runs/default-model/mnv2-fta-heads \
+    python -m release.model_card --run runs/default-model/mnv2-bundled \
         --convert runs/default-model/convert --out sentilite/models/sentiment_mobilenetv2_int8.json \
         [--heads-figures runs/bundled-model/bundled_model.json] [--previous-card OLD.json]
 
@@ -181,6 +181,8 @@ def _variant_text(report: dict[str, Any], rows: dict[str, Any], int8_row: dict[s
     )
 
 
+#: the per-head figures of bench/bundled_model.py's JSON the card keeps
+HEAD_MEASURES = ("kl", "cosine", "chebyshev", "intersection", "top1", "pearson_r", "ccc", "mae")
 #: what each extra head is, in words, by its kind
 HEAD_TEXT = {
     "distribution": "softmax over its labels, learned from the annotators' shares (KL loss)",
@@ -203,11 +205,10 @@ def heads(run: Path, figures: Optional[Path]) -> list[dict[str, Any]]:
             entry["labels"] = list(h.labels)
         if h.scale:
             entry["scale"] = list(h.scale)
-        keys = ("kl", "cosine", "chebyshev", "intersection", "top1", "pearson_r", "ccc", "mae")
         for label in (h.name, *h.labels):
             if label in scores:
                 entry.setdefault("emotion6_test_int8", {})[label] = {
-                    k: round(v, 4) for k, v in scores[label].items() if k in keys
+                    k: round(v, 4) for k, v in scores[label].items() if k in HEAD_MEASURES
                 }
         if h.kind == "embedding" and measured.get("zero_shot"):
             zs = measured["zero_shot"]

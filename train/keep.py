@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from .modes import iter_layers
+from .modes import find_layer
 
 if TYPE_CHECKING:
     import keras
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 def _head_layer(model: keras.Model, name: str) -> keras.Layer:
     """The Dense layer of extra head ``name`` (it sits in the head, a model nested in ``model``)."""
-    return next(layer for layer in iter_layers(model) if layer.name == f"{name}_logits")
+    layer = find_layer(model, f"{name}_logits")
+    if layer is None:
+        raise LookupError(f"the model has no {name}_logits layer")
+    return layer
 
 
 def save_head_bests(

@@ -12,7 +12,7 @@ A randomly initialised backbone (``--weights none``) keeps its BatchNorm trainab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 if TYPE_CHECKING:
     import keras
@@ -30,6 +30,11 @@ def iter_layers(model: keras.Model) -> Iterator[Any]:
         yield layer
         if hasattr(layer, "layers"):
             yield from iter_layers(layer)
+
+
+def find_layer(model: keras.Model, name: str) -> Optional[Any]:
+    """The layer named ``name`` anywhere in ``model`` (nested models included), or None."""
+    return next((layer for layer in iter_layers(model) if layer.name == name), None)
 
 
 def is_batchnorm(layer: keras.Layer) -> bool:

@@ -226,10 +226,12 @@ def test_heads_train_in_mixed_precision_and_save_a_float32_model(affect_splits, 
 def _kernel(model_path, name):
     import keras
 
-    from sentilite.train.modes import iter_layers
+    from sentilite.train.modes import find_layer
 
     model = keras.saving.load_model(model_path, compile=False)
-    return np.asarray(next(layer for layer in iter_layers(model) if layer.name == name).kernel)
+    layer = find_layer(model, name)
+    assert layer is not None, f"no layer {name}"
+    return np.asarray(layer.kernel)
 
 
 def test_head_l2_shrinks_the_extra_heads_and_leaves_the_sentiment_head_alone(affect_splits, tmp_path):
