@@ -75,9 +75,12 @@ def graft_heads(heads_model: Path, sentiment_from: Path, out: Path) -> Path:
             "train the heads model on the sentiment model's pooled features (--feature-layer backbone)",
         )
     layer.set_weights(weights)
-    heads_facts = {k: v for k, v in dict(heads.provenance).items() if k in ("mode", "preset", "trained_on")}
+    facts = dict(heads.provenance)
+    trained_on = facts.get("trained_on", [])
+    data = ", ".join(trained_on) if isinstance(trained_on, list) else str(trained_on)
     contract = replace(heads, decision=sentiment.decision, provenance=dict(sentiment.provenance)).with_provenance(
-        extra_heads=f"trained on this model's frozen features ({heads_facts}); sentiment: {sentiment_from.parent.name}"
+        extra_heads=f"trained on this model's frozen features ({facts.get('mode')}, {facts.get('preset')}, on "
+        f"{data}); sentiment: {sentiment_from.parent.name}"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

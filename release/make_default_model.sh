@@ -3,6 +3,7 @@
 # (sentilite/models/sentiment_mobilenetv2_int8.tflite) with sentilite's own commands.
 #
 #   bash release/make_default_model.sh            # ~1 h 50 min on 2 CPU cores, no GPU
+#   PREVIOUS_INT8=old.tflite bash release/make_default_model.sh   # ~17 min: keeps that file's sentiment model
 #   SHARED=/path/to/shared OUT=runs/dm bash release/make_default_model.sh
 #
 # 1. The recipe was chosen by cross-validation on the tweet images (bench/cv_recipe.py; README,
@@ -60,15 +61,18 @@ train() {  # train NAME ARGS... : train into $OUT/NAME unless it is finished; re
 }
 
 TWEETS=(--partial-data "$TW_DEV" --partial-data "$TW_BORTH")
-# PREVIOUS_INT8=FILE re-makes the sentiment model in one run instead of four: the same FT-A recipe,
-# distilled from a bundled int8 file, for when the ensemble's Keras model is gone (as the one behind
-# the file of 2026-11-30 is). On 2026-12-07 two seeds of it reached Emotion6 val macro-F1 0.553 /
-# 0.574 and 2-class 0.846 / 0.846 against that file's 0.587 / 0.870, so none was shipped
-# (docs/heads.md, "The bundled model's heads"); the full path below is the one that ships.
+# PREVIOUS_INT8=FILE keeps the sentiment model of a bundled int8 file whose Keras model is gone (as
+# the one behind the file of 2026-11-30 is): release/recover_keras.py puts the file's weights,
+# dequantised, back into a model of the recipe's architecture (the template: one FT-F epoch, every
+# weight then replaced). Re-training it instead, distilled from the file, gave weaker models on
+# Emotion6 val (two seeds: macro-F1 0.553 / 0.574 and 2-class 0.846 / 0.846 against the file's 0.587 /
+# 0.870; docs/heads.md, "The bundled model's heads").
 if [ -n "${PREVIOUS_INT8:-}" ]; then
-    train mnv2-fta-sentiment --data "$E6/sentiment_train.txt" --data "$OASIS" "${TWEETS[@]}" "${VAL[@]}" "${MNV2[@]}" \
-                             --mode ft-a --teacher "$PREVIOUS_INT8" --temperature 4 --alpha 0.1
-    SENTIMENT=$OUT/mnv2-fta-sentiment
+    train mnv2-template --data "$E6/sentiment_train.txt" "${VAL[@]}" --backbone-file "$BACKBONE" --feature-layer gap \
+                        --mode ft-f --preset adam-cosine --epochs 1 --decision-rule none
+    SENTIMENT=$OUT/mnv2-recovered
+    [ -f "$SENTIMENT/model.keras" ] || python -m release.recover_keras --int8 "$PREVIOUS_INT8" \
+        --template "$OUT/mnv2-template/model.keras" --out "$SENTIMENT/model.keras" --check "$E6/sentiment_val.txt"
 else
     train mnv2-fta-all --data "$E6/sentiment_train.txt" --data "$OASIS" "${TWEETS[@]}" "${VAL[@]}" "${MNV2[@]}" --mode ft-a
 
@@ -105,7 +109,12 @@ train mnv2-heads --data "$E6/sentiment_train.txt" --data "$OASIS" "${VAL[@]}" \
 BEST=$OUT/mnv2-bundled
 [ -f "$BEST/model.keras" ] || python -m release.graft_heads --heads-model "$OUT/mnv2-heads/model.keras" \
     --sentiment-from "$SENTIMENT/model.keras" --out "$BEST/model.keras"
-cp "$SENTIMENT/metrics.json" "$BEST/metrics.json"  # the card's training facts are the sentiment model's
+if [ -n "${PREVIOUS_INT8:-}" ]; then
+    # the card's training facts are the previous card's (release/model_card.py reads them there)
+    cp "$OUT/mnv2-heads/metrics.json" "$BEST/metrics.json"
+else
+    cp "$SENTIMENT/metrics.json" "$BEST/metrics.json"  # the card's training facts are the sentiment model's
+fi
 
 # TRAIN_ONLY=1 stops here (train now, convert later: a second run skips the finished trainings)
 [ "${TRAIN_ONLY:-0}" = 1 ] && { echo "== TRAIN_ONLY=1: stopping before conversion"; exit 0; }
@@ -116,7 +125,9 @@ cp "$SENTIMENT/metrics.json" "$BEST/metrics.json"  # the card's training facts a
 # model's answers: the int8 file of the previous bundled model answered neutral as often as Keras (17.8 % vs 17.7 % of the 1,583
 # Emotion6 train photos), so `calibrate --answers-of` the int8 file would fit val's noise, not
 # quantisation (README, "The bundled model").
-sentilite calibrate "$BEST/model.keras" --val "$E6/sentiment_val.txt"
+# A recovered model carries its rule folded into its weights already (contract provenance
+# decision_rule_in_model): fitting another on top would move the answers it keeps.
+[ -n "${PREVIOUS_INT8:-}" ] || sentilite calibrate "$BEST/model.keras" --val "$E6/sentiment_val.txt"
 
 if [ ! -f "$OUT/convert/report.json" ]; then
     # --time-budget 0: every repair runs, as when the shipped file was made (before convert had a budget)

@@ -241,6 +241,55 @@ def _teacher_name(path: str) -> str:
     return Path(path).parent.name if Path(path).name == "model.keras" else Path(path).name
 
 
+def _trained(cfg: dict[str, Any], metrics: dict[str, Any], data: list[dict[str, Any]], cv: list[Any]) -> dict[str, Any]:
+    """The training block of a model trained by this script's sentiment path."""
+    return {
+        "mode": cfg["mode"],
+        "preset": cfg["preset"],
+        "augment": cfg["augment"],
+        "class_weight": cfg["class_weight"],
+        "epochs_run": metrics["training"]["epochs"],
+        "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
+        "data": data,
+        "distillation": {
+            "teachers": [_teacher_name(t) for t in cfg["teacher"]],
+            "temperature": cfg["temperature"],
+            "alpha": cfg["alpha"],
+            "note": "the teachers' mean probability is the soft target; wall_seconds is the student's training alone",
+        }
+        if cfg.get("teacher")
+        else None,
+        "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
+        "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
+        "cross_validation": cv,
+        "reproduce": "bash release/make_default_model.sh",
+    }
+
+
+def _recovered(previous: dict[str, Any], metrics: dict[str, Any], cv: list[Any], source: dict[str, Any]) -> dict:
+    """The training block of a model whose sentiment weights were recovered from the previous file
+    (release/recover_keras.py): that file's training, and how its extra heads were trained."""
+    cfg = metrics["config"]
+    return {
+        **previous["training"],
+        "cross_validation": cv,
+        "recovered_from": {
+            **source,
+            "note": "the sentiment weights are the previous bundled file's, dequantised into Keras and "
+            "converted again (release/recover_keras.py); the training above is that file's",
+        },
+        "extra_heads": {
+            "mode": cfg["mode"],
+            "preset": cfg["preset"],
+            "epochs_run": metrics["training"]["epochs"],
+            "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
+            "trained_on": cfg["data"],
+            "note": "trained on the sentiment model's frozen features, then grafted (release/graft_heads.py)",
+        },
+        "reproduce": "PREVIOUS_INT8=<the previous bundled file, sha256 above> bash release/make_default_model.sh",
+    }
+
+
 def card(
     run: Path,
     convert: Path,
@@ -261,6 +310,15 @@ def card(
     cfg = metrics["config"]
     data = _training_data(cfg)
     extra = heads(run, heads_figures)
+    source = dict(read_contract(run / "model.keras").provenance).get("recovered_from")
+    if source:
+        if previous_card is None:
+            raise SystemExit("a recovered model's card needs --previous-card (its training facts are there)")
+        previous = json.loads(previous_card.read_text())
+        training, rule = _recovered(previous, metrics, cv, source), previous["decision_rule"]
+        data = previous["training"]["data"]  # the sentiment weights' training data, not the heads'
+    else:
+        training, rule = _trained(cfg, metrics, data, cv), read_contract(run / "model.keras").decision.to_dict()
     return {
         "format": "sentilite-model-card",
         "version": 1,
@@ -279,29 +337,8 @@ def card(
         ),
         "architecture": _architecture(cfg, metrics, extra),
         "heads": extra,
-        "training": {
-            "mode": cfg["mode"],
-            "preset": cfg["preset"],
-            "augment": cfg["augment"],
-            "class_weight": cfg["class_weight"],
-            "epochs_run": metrics["training"]["epochs"],
-            "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
-            "data": data,
-            "distillation": {
-                "teachers": [_teacher_name(t) for t in cfg["teacher"]],
-                "temperature": cfg["temperature"],
-                "alpha": cfg["alpha"],
-                "note": "the teachers' mean probability is the soft target; "
-                "wall_seconds is the student's training alone",
-            }
-            if cfg.get("teacher")
-            else None,
-            "selection": "recipe chosen by cross-validation on the tweet images and Emotion6 val (bench/cv_recipe.py); "
-            "Emotion6 val for early stopping and the decision rule; never Emotion6 test",
-            "cross_validation": cv,
-            "reproduce": "bash release/make_default_model.sh",
-        },
-        "decision_rule": read_contract(run / "model.keras").decision.to_dict(),
+        "training": training,
+        "decision_rule": rule,
         "evaluation": {
             "emotion6_val_keras": _split_summary(_keras_metrics(run, Path(cfg["val"]))),
             # a run trained without --test is scored on the split the conversion was evaluated on

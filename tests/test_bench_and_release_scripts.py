@@ -153,3 +153,32 @@ def test_the_card_carries_each_extra_head_with_its_measured_figures(three_head_f
     spec.loader.exec_module(hook)
     page = "\n".join(hook._head(e) for e in entries)
     assert "kl 0.412" in page and "top1 0.571" in page and "valence pearson_r 0.734" in page
+
+
+def test_a_recovered_models_card_keeps_the_previous_files_training_and_names_the_heads_run():
+    """A bundled model whose sentiment weights were recovered from the previous file
+    (release/recover_keras.py) has no sentiment training of its own: its card carries the previous
+    card's training facts, says where the weights came from, and adds how the extra heads were
+    trained. Planted defect: the heads run's facts reported as the sentiment training: red."""
+    from release.model_card import _recovered
+
+    previous = {
+        "training": {"mode": "ft-a", "epochs_run": 9, "data": [{"name": "Emotion6"}], "cross_validation": []},
+        "decision_rule": {"temperature": 0.732},
+    }
+    metrics = {
+        "config": {"mode": "ft-f", "preset": "adam-cosine", "data": ["e6.txt"]},
+        "training": {"epochs": 60, "wall_seconds": 215.4},
+    }
+    block = _recovered(previous, metrics, [{"recipe": "all-partial"}], {"file": "old.tflite", "sha256": "ab"})
+    assert block["mode"] == "ft-a" and block["epochs_run"] == 9 and block["data"] == [{"name": "Emotion6"}]
+    assert block["recovered_from"]["sha256"] == "ab" and "recover_keras" in block["recovered_from"]["note"]
+    assert block["extra_heads"]["mode"] == "ft-f" and block["extra_heads"]["epochs_run"] == 60
+    assert block["cross_validation"] == [{"recipe": "all-partial"}] and "PREVIOUS_INT8" in block["reproduce"]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("card_hook", REPO / "docs" / "hooks" / "model_card.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    rows = dict(hook._recovered_rows(block))
+    assert "recover_keras" in rows["sentiment weights"] and "60 epochs" in rows["extra heads' training"]

@@ -54,6 +54,24 @@ def _head(h: dict[str, Any]) -> str:
     return text + (f" (`{h['source']}`)" if h.get("source") else "")
 
 
+def _recovered_rows(t: dict[str, Any]) -> list[tuple[str, str]]:
+    """A recovered model's rows: where its sentiment weights came from, how its heads were trained."""
+    rows = []
+    if t.get("recovered_from"):
+        r = t["recovered_from"]
+        rows.append(("sentiment weights", f"{r['note']} (sha256 `{r['sha256'][:16]}…`)"))
+    if t.get("extra_heads"):
+        h = t["extra_heads"]
+        rows.append(
+            (
+                "extra heads' training",
+                f"{h['mode']} with the `{h['preset']}` preset, {h['epochs_run']} epochs, "
+                f"{h['wall_seconds'] / 60:.0f} min: {h['note']}",
+            )
+        )
+    return rows
+
+
 def render(card: dict[str, Any]) -> str:
     """The card as a Markdown table, every cell read from ``card``."""
     t, d, lat = card["training"], card["decision_rule"], card["latency"]
@@ -80,6 +98,7 @@ def render(card: dict[str, Any]) -> str:
             f"{t['epochs_run']} epochs, {t['wall_seconds'] / 60:.0f} min",
         ),
         ("training data", data),
+        *_recovered_rows(t),
         ("decision rule", rule),
         *[(name.replace("_", " "), _scores(e)) for name, e in card["evaluation"].items() if isinstance(e, dict)],
         (
