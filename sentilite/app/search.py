@@ -22,6 +22,7 @@ PathLike = Union[str, os.PathLike]
 
 EXAMPLES = """\b
 Examples:
+  sentilite index holiday/ --out holiday.index                                # the bundled model
   sentilite index holiday/ --model runs/s/convert/model_int8.tflite --out holiday.index
   sentilite search holiday.index --text beach -k 5
   sentilite search holiday.index --image holiday/IMG_0042.jpg --json hits.json
@@ -91,13 +92,17 @@ def search_photos(
 
 @click.command("index", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, metavar="IMAGE|FOLDER|SPLIT...")
-@click.option("--model", required=True, type=click.Path(dir_okay=False), help="A .tflite with a semantic head.")
+@click.option(
+    "--model", type=click.Path(dir_okay=False), help="A .tflite with a semantic head [default: the bundled model]."
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The index folder to write.")
-def index_command(inputs: tuple[str, ...], model: str, out: str) -> None:
+def index_command(inputs: tuple[str, ...], model: Optional[str], out: str) -> None:
     """Embed photos with a model's semantic head into an index folder that `sentilite search` reads."""
+    from ..core.default_model import resolve_model
     from .predict import expand_inputs
 
-    folder, skipped = index_photos(model, expand_inputs(inputs), out)
+    path, _ = resolve_model(model, "pass a .tflite with a semantic head: sentilite index PHOTOS --model MODEL.tflite")
+    folder, skipped = index_photos(path, expand_inputs(inputs), out)
     for where, why in skipped:
         click.echo(click.style("skipped ", fg="yellow") + f"{where}: {why}", err=True)
     opened = PhotoIndex.open(folder)

@@ -22,7 +22,8 @@ PathLike = Union[str, os.PathLike]
 
 EXAMPLES = """\b
 Examples:
-  sentilite tag photo.jpg --model runs/s/convert/model_int8.tflite               # the model's own words
+  sentilite tag photo.jpg                                    # the bundled model and its own words
+  sentilite tag photo.jpg --model runs/s/convert/model_int8.tflite
   sentilite tag photos/ --model m.tflite --words dog,cat,"car crash" -k 3 --json tags.json
   sentilite tag photos/ --model m.tflite --words-file ../shared/data/oasis/zero_shot_heldout_themes.txt
 """
@@ -114,24 +115,28 @@ def read_words(words: Optional[str], words_file: Optional[str]) -> list[str]:
 
 @click.command("tag", epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, metavar="IMAGE|FOLDER|SPLIT...")
-@click.option("--model", required=True, type=click.Path(dir_okay=False), help="A .tflite with a semantic head.")
+@click.option(
+    "--model", type=click.Path(dir_okay=False), help="A .tflite with a semantic head [default: the bundled model]."
+)
 @click.option("--words", help="Tag with these labels, a comma list [default: the model's own vocabulary].")
 @click.option("--words-file", type=click.Path(dir_okay=False, exists=True), help="Tag with these labels, one a line.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Tags per image.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the records as a JSON list here.")
 def tag_command(
     inputs: tuple[str, ...],
-    model: str,
+    model: Optional[str],
     words: Optional[str],
     words_file: Optional[str],
     k: int,
     json_out: Optional[str],
 ) -> None:
     """Tag each image with the words closest to it in the model's word space (zero-shot: any words)."""
+    from ..core.default_model import resolve_model
     from ..core.fsutil import atomic_write_json
     from .predict import expand_inputs
 
-    result = tag_images(model, expand_inputs(inputs), read_words(words, words_file), k)
+    path, _ = resolve_model(model, "pass a .tflite with a semantic head: sentilite tag IMAGES --model MODEL.tflite")
+    result = tag_images(path, expand_inputs(inputs), read_words(words, words_file), k)
     for where, why in result.skipped:
         click.echo(click.style("skipped ", fg="yellow") + f"{where}: {why}", err=True)
     if not result.records:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -71,3 +72,35 @@ def test_bundled_model_beats_the_majority_baseline_on_emotion6_test():
     assert m["polar"]["accuracy"] > 0.75
     card = default_model_card()
     assert abs(m["accuracy"] - card["evaluation"]["emotion6_test_int8"]["accuracy"]) < 0.011
+
+
+@pytest.mark.shared
+def test_the_bundled_model_reads_a_scene_every_way_with_no_model_given(tmp_path):
+    """Issues 30 and 31: the shipped file carries the emotion, valence/arousal and semantic heads,
+    and `predict`, `tag`, `index` and `search` use it when no --model is given. Planted defects: a
+    head left out of the file, --model required again: red."""
+    import subprocess
+    import sys
+
+    require_shared(EMOTION6 / "sentiment_test.txt")
+    from sentilite.core.datasets import read_split_file
+
+    photos = [str(p) for p in read_split_file(EMOTION6 / "sentiment_test.txt").paths[:3]]
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "sentilite", *args], capture_output=True, text=True, timeout=300
+    )
+    proc = run("predict", *photos, "--json", str(tmp_path / "p.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads((tmp_path / "p.json").read_text())[0]
+    assert {"sentiment", "emotions", "valence", "arousal"} <= set(record) and len(record["emotions"]) == 7
+    assert 1 <= record["valence"] <= 9 and 1 <= record["arousal"] <= 9
+    proc = run("tag", photos[0], "-k", "3", "--json", str(tmp_path / "t.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(json.loads((tmp_path / "t.json").read_text())[0]["tags"]) == 3
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in photos:
+        (folder / Path(p).name).write_bytes(Path(p).read_bytes())
+    assert run("index", str(folder), "--out", str(tmp_path / "idx")).returncode == 0
+    proc = run("search", str(tmp_path / "idx"), "--image", photos[0], "-k", "1")
+    assert proc.returncode == 0 and Path(photos[0]).name in proc.stdout, proc.stdout + proc.stderr[-2000:]
