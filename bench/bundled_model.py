@@ -8,7 +8,8 @@ shipped int8 file must keep, and what its extra heads reach, on the files themse
 - **Heads** of the new file: the seven emotions and valence/arousal on Emotion6 test against
   bench/affect_heads.py's goals, and the semantic head's zero-shot figure on OASIS's 48 held-out
   themes (bench/zero_shot.py's protocol: each photo among the 48 labels; their words never reach a
-  training, core.affect), each with its 95 % interval.
+  training, core.affect), each with its 95 % interval; and bench/semantic_search.py's retrieval
+  figures for it (image to image mAP@10 against the frozen ImageNet features, text to image).
 
 Tweet cross-validation (bench/cv_recipe.py) retrains the recipe per fold, hours on 2 cores; it is
 not part of this script. What it prints instead is whether the answers moved: each file's top-1
@@ -108,6 +109,32 @@ def zero_shot(model: Path, shared: Path) -> dict[str, Any] | None:
     return evaluate(emb, [t for _, t in test], sorted(heldout), sorted({t for _, t in photos}), load_glove())
 
 
+def retrieval(model: Path, shared: Path) -> dict[str, Any] | None:
+    """bench.semantic_search's figures for the file's semantic head (None without one): image to
+    image mAP@10 on Emotion6 test by dominant emotion, against the frozen ImageNet features, and
+    text to image precision@10 per emotion word."""
+    from bench.semantic_search import map_at_10, text_to_image
+    from bench.zero_shot import head_embeddings
+    from bench.zero_shot_baselines import backbone_features
+    from sentilite.core.affect import affect_labels_for
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.modelfile import require_contract
+
+    if not any(h.kind == "embedding" for h in require_contract(model).heads):
+        return None
+    paths = read_split_file(shared / "data/emotion6/sentiment_test.txt").paths
+    labels = [a.dominant for a in affect_labels_for(paths)]
+    vectors = head_embeddings(model, paths)
+    baseline = backbone_features(argparse.Namespace(shared=shared, cache_dir=None), paths)
+    return {
+        "image_to_image_map10": {
+            "semantic_int8": map_at_10(vectors, labels),
+            "imagenet_features": map_at_10(baseline, labels),
+        },
+        "text_to_image_precision10": text_to_image(vectors, labels),
+    }
+
+
 def _mark(value: float, goal: float, higher: bool) -> str:
     return "✓" if (value >= goal if higher else value <= goal) else "✗"
 
@@ -158,6 +185,15 @@ def markdown(result: dict[str, Any]) -> str:
             + f" (bench/zero_shot.py's goals 0.30 / 0.72 / 0.85); among all 245 themes "
             f"{g['top1']:.3f} / {g['top5']:.3f} / {g['top10']:.3f}.",
         ]
+    ret = result.get("retrieval")
+    if ret:
+        i2i, t2i = ret["image_to_image_map10"], ret["text_to_image_precision10"]
+        lines += [
+            "",
+            f"Image to image, Emotion6 test by dominant emotion: mAP@10 {i2i['semantic_int8']:.3f} against "
+            f"{i2i['imagenet_features']:.3f} on the frozen ImageNet features (bench/semantic_search.py's goal: "
+            "10 points above); text to image, precision@10: " + ", ".join(f"{w} {p:.1f}" for w, p in t2i.items()) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +217,7 @@ def main() -> None:
         "moved": answers_moved(args.model, args.previous, args.shared / "data"),
         "invoke": invoke_ratio(args.model, args.previous, test, args.runs),
         "zero_shot": zero_shot(args.model, args.shared),
+        "retrieval": retrieval(args.model, args.shared),
     }
     atomic_write_json(args.out / "bundled_model.json", result)
     text = markdown(result)

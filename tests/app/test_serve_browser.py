@@ -80,7 +80,10 @@ def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_pat
         )
         facts = driver.find_element(By.ID, "model-facts").text
         assert "Emotion6 test" in facts and "int8" in facts and driver.find_element(By.ID, "error").text == ""
-        assert not driver.find_element(By.ID, "heads").is_displayed()  # a one-head model: no emotion block
+        # the bundled model has the extra heads: its page draws the seven emotion bars
+        assert driver.find_element(By.ID, "heads").is_displayed()
+        emotion_bars = driver.find_elements(By.CSS_SELECTOR, "#emotion-bars .bar")
+        assert [b.get_attribute("data-label") for b in emotion_bars] == list(expected["emotions"])
         driver.save_screenshot(str(screenshot_path(tmp_path, "serve_upload.png")))
     finally:
         driver.quit()
@@ -88,7 +91,7 @@ def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_pat
 
 def test_upload_page_draws_the_emotion_bars_and_the_valence_arousal_point(three_head_files, synthetic_splits, tmp_path):
     """A multi-head model's page shows seven emotion bars and the valence/arousal point where the
-    API's answer puts it; a one-head model's page keeps that block hidden (the other tests)."""
+    API's answer puts it; a one-head model's page keeps that block hidden (the next test)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -112,6 +115,26 @@ def test_upload_page_draws_the_emotion_bars_and_the_valence_arousal_point(three_
         assert float(dot.get_attribute("cx")) == pytest.approx(10 + (expected["valence"] - 1) / 8 * 100, abs=0.06)
         assert float(dot.get_attribute("cy")) == pytest.approx(110 - (expected["arousal"] - 1) / 8 * 100, abs=0.06)
         assert driver.find_element(By.ID, "heads").is_displayed()
+    finally:
+        driver.quit()
+        srv.stop()
+
+
+def test_a_one_head_models_page_keeps_the_heads_block_hidden(tiny_variants, synthetic_splits, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    srv = start_server(tiny_variants["int8"], tmp_path, "--threads", "1")
+    photo = next((synthetic_splits["val"].parent / "images" / "positive").glob("*.jpg"))
+    driver = chrome([])
+    try:
+        driver.get(srv.url + "/")
+        WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
+        field = driver.find_element(By.ID, "file")
+        driver.execute_script("arguments[0].hidden = false", field)
+        field.send_keys(str(photo))
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
+        assert not driver.find_element(By.ID, "heads").is_displayed()
     finally:
         driver.quit()
         srv.stop()
