@@ -185,16 +185,19 @@ def markdown(result: dict[str, Any]) -> str:
             + f" (bench/zero_shot.py's goals 0.30 / 0.72 / 0.85); among all 245 themes "
             f"{g['top1']:.3f} / {g['top5']:.3f} / {g['top10']:.3f}.",
         ]
-    ret = result.get("retrieval")
-    if ret:
-        i2i, t2i = ret["image_to_image_map10"], ret["text_to_image_precision10"]
-        lines += [
-            "",
-            f"Image to image, Emotion6 test by dominant emotion: mAP@10 {i2i['semantic_int8']:.3f} against "
-            f"{i2i['imagenet_features']:.3f} on the frozen ImageNet features (bench/semantic_search.py's goal: "
-            "10 points above); text to image, precision@10: " + ", ".join(f"{w} {p:.1f}" for w, p in t2i.items()) + ".",
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _retrieval_lines(result.get("retrieval"))) + "\n"
+
+
+def _retrieval_lines(ret: dict[str, Any] | None) -> list[str]:
+    if not ret:
+        return []
+    i2i, t2i = ret["image_to_image_map10"], ret["text_to_image_precision10"]
+    return [
+        "",
+        f"Image to image, Emotion6 test by dominant emotion: mAP@10 {i2i['semantic_int8']:.3f} against "
+        f"{i2i['imagenet_features']:.3f} on the frozen ImageNet features (bench/semantic_search.py's goal: "
+        "10 points above); text to image, precision@10: " + ", ".join(f"{w} {p:.1f}" for w, p in t2i.items()) + ".",
+    ]
 
 
 def main() -> None:

@@ -51,6 +51,16 @@ def bundled_server(tmp_path_factory):
     srv.stop()
 
 
+def upload(driver, photo) -> None:
+    """Pick ``photo`` in the page's hidden file field, as a user's file dialog does."""
+    from selenium.webdriver.common.by import By
+
+    field = driver.find_element(By.ID, "file")
+    driver.execute_script("arguments[0].hidden = false", field)
+    field.send_keys(str(photo))
+    driver.execute_script("arguments[0].hidden = true", field)
+
+
 @pytest.mark.shared
 def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_path):
     require_shared(EMOTION6)
@@ -64,10 +74,7 @@ def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_pat
     try:
         driver.get(bundled_server.url + "/")
         WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
-        field = driver.find_element(By.ID, "file")
-        driver.execute_script("arguments[0].hidden = false", field)
-        field.send_keys(str(photo))
-        driver.execute_script("arguments[0].hidden = true", field)
+        upload(driver, photo)
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
         assert driver.find_element(By.ID, "label").text.lower() == expected["label"]
         bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
@@ -102,9 +109,7 @@ def test_upload_page_draws_the_emotion_bars_and_the_valence_arousal_point(three_
     try:
         driver.get(srv.url + "/")
         WebDriverWait(driver, 20).until(lambda d: "heads" in d.find_element(By.ID, "model-facts").text)
-        field = driver.find_element(By.ID, "file")
-        driver.execute_script("arguments[0].hidden = false", field)
-        field.send_keys(str(photo))
+        upload(driver, photo)
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "va-text").text != "")
         bars = driver.find_elements(By.CSS_SELECTOR, "#emotion-bars .bar")
         assert [b.get_attribute("data-label") for b in bars] == list(expected["emotions"])
@@ -130,9 +135,7 @@ def test_a_one_head_models_page_keeps_the_heads_block_hidden(tiny_variants, synt
     try:
         driver.get(srv.url + "/")
         WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
-        field = driver.find_element(By.ID, "file")
-        driver.execute_script("arguments[0].hidden = false", field)
-        field.send_keys(str(photo))
+        upload(driver, photo)
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
         assert not driver.find_element(By.ID, "heads").is_displayed()
     finally:
