@@ -41,6 +41,14 @@ class TrainingInterrupted(SentiliteError):
     exit_code = 130
 
 
+class PeerWorkerLost(TrainingInterrupted):
+    """A multi-worker job lost a peer; the last finished epoch is checkpointed. TensorFlow's
+    collective threads still wait on the dead peer, and tearing them down at normal exit aborted
+    the survivor now and then (SIGABRT instead of exit 130), so the CLI leaves at once."""
+
+    exit_at_once = True
+
+
 def parse_augment(value: Any) -> tuple[str, ...]:
     """``"flip,crop"`` / a sequence / ``"none"`` -> a tuple of augmentation names."""
     if value is None or value is False:

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .config import TrainConfigError, TrainingInterrupted
+from .config import PeerWorkerLost, TrainConfigError
 
 
 @dataclass
@@ -137,7 +137,7 @@ def lost_worker_error(exc: BaseException, config: Any, run_dir: Any) -> BaseExce
     if config.strategy != "multi-worker" or not lost:
         return exc
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    return TrainingInterrupted(
+    return PeerWorkerLost(
         f"A peer worker stopped answering ({type(exc).__name__}: {first}); the last finished epoch is checkpointed "
         f"in {run_dir}.",
         f"restart every worker with `sentilite train --resume {run_dir} --worker-index N` (TF_CONFIG or its own N)",

@@ -91,6 +91,17 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def leave_at_once(message: str, code: int) -> None:
+    """Report like :func:`fail`, flush what Python holds, and exit without interpreter teardown."""
+    import logging
+
+    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use, with one-line error reporting."""
 
@@ -125,6 +136,8 @@ class LazyGroup(click.Group):
             except SentiliteError as exc:
                 if debug_enabled(ctx):
                     raise
+                if exc.exit_at_once:
+                    leave_at_once(str(exc), exc.exit_code)
                 fail(str(exc), exc.exit_code)
             except KeyboardInterrupt:
                 fail("terminated (SIGTERM).", 143) if terminated() else fail("interrupted.", 130)

@@ -7,6 +7,10 @@ class SentiliteError(Exception):
     """An error the user can act on. ``problem`` says what is wrong, ``fix`` what to do."""
 
     exit_code = 2
+    #: leave at once after reporting it (``os._exit``): for errors raised while native threads are
+    #: stuck on something gone (TensorFlow collectives to a dead peer), whose teardown at normal
+    #: interpreter exit can abort the process (SIGABRT) and lose the exit code.
+    exit_at_once = False
 
     def __init__(self, problem: str, fix: str | None = None) -> None:
         super().__init__(problem)
