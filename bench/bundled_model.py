@@ -25,6 +25,7 @@ Writes <out>/bundled_model.json and <out>/bundled_model.md.
 from __future__ import annotations
 
 import argparse
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,18 @@ MAX_BYTES = 3_000_000
 MAX_INVOKE_RATIO = 1.05
 
 
-def sentiment(model: Path, test: Path) -> dict[str, Any]:
-    """Emotion6 test: the sentiment figures the issue gates, and every extra head's scores."""
+@cache
+def evaluated(model: Path, split: Path) -> dict[str, Any]:
+    """`sentilite evaluate`'s result for ``model`` on ``split``, once per pair: the gates and the
+    answers-moved table both read Emotion6 test. Callers only read it."""
     from sentilite.train.evaluate import evaluate_model
 
-    r = evaluate_model(model, test)
+    return evaluate_model(model, split)
+
+
+def sentiment(model: Path, test: Path) -> dict[str, Any]:
+    """Emotion6 test: the sentiment figures the issue gates, and every extra head's scores."""
+    r = evaluated(model, test)
     out = {
         "accuracy": r["accuracy"],
         "macro_f1": r["macro_f1"],
@@ -62,11 +70,9 @@ MOVED = ("emotion6/sentiment_test.txt", "twitter_dev/sentiment_train.txt", "twit
 def answers_moved(new: Path, previous: Path, data: Path) -> dict[str, Any]:
     """Per set: the share of photos both files give the same top-1 sentiment, and each file's
     2-class accuracy (positive vs negative photos)."""
-    from sentilite.train.evaluate import evaluate_model
-
     out = {}
     for name in MOVED:
-        a, b = evaluate_model(new, data / name), evaluate_model(previous, data / name)
+        a, b = evaluated(new, data / name), evaluated(previous, data / name)
         same = [x["predicted"] == y["predicted"] for x, y in zip(a["predictions"], b["predictions"])]
         out[name] = {
             "images": len(same),

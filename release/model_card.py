@@ -310,7 +310,8 @@ def card(
     cfg = metrics["config"]
     data = _training_data(cfg)
     extra = heads(run, heads_figures)
-    source = dict(read_contract(run / "model.keras").provenance).get("recovered_from")
+    contract = read_contract(run / "model.keras")
+    source = dict(contract.provenance).get("recovered_from")
     if source:
         if previous_card is None:
             raise SystemExit("a recovered model's card needs --previous-card (its training facts are there)")
@@ -318,7 +319,7 @@ def card(
         training, rule = _recovered(previous, metrics, cv, source), previous["decision_rule"]
         data = previous["training"]["data"]  # the sentiment weights' training data, not the heads'
     else:
-        training, rule = _trained(cfg, metrics, data, cv), read_contract(run / "model.keras").decision.to_dict()
+        training, rule = _trained(cfg, metrics, data, cv), contract.decision.to_dict()
     return {
         "format": "sentilite-model-card",
         "version": 1,

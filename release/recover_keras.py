@@ -87,7 +87,9 @@ def _pixel_in(first: FileLayer, norm: Any) -> bool:
 def keras_layers(model: Any) -> list[tuple[Any, Optional[Any]]]:
     """The weighted layers of ``model`` (nested models included) in order, each with the batch norm
     that reads its output, if any."""
-    keras_mod = __import__("keras")
+    from sentilite.core.tf_import import import_keras
+
+    keras_mod = import_keras("recovering a Keras model")
     weighted = (keras_mod.layers.Conv2D, keras_mod.layers.DepthwiseConv2D, keras_mod.layers.Dense)
     found: list[tuple[Any, Optional[Any]]] = []
     for layer in model.layers:
@@ -129,8 +131,9 @@ def _set(layer: Any, bn: Optional[Any], source: FileLayer) -> None:
     bn.set_weights([ones, source.bias, np.zeros_like(source.bias), ones - np.float32(bn.epsilon)])
 
 
-def _contract(template: PreprocessContract, file_contract: PreprocessContract, int8: Path) -> PreprocessContract:
-    norm = file_contract.norm_in_graph or file_contract.norm
+def _contract(
+    template: PreprocessContract, file_contract: PreprocessContract, int8: Path, norm: Any
+) -> PreprocessContract:
     same = (template.height, template.width, template.resize, template.labels) == (
         file_contract.height,
         file_contract.width,
@@ -153,11 +156,12 @@ def recover(int8: Path, template: Path, out: Path) -> Path:
     file_contract, template_contract = read_contract(int8), read_contract(template)
     if file_contract is None or template_contract is None:
         raise SentiliteError("Both files need their sentilite contract.", "pass files made by sentilite")
-    contract = _contract(template_contract, file_contract, int8)
+    norm = file_contract.norm_in_graph or file_contract.norm  # a pixel-in file carries it in its graph
+    contract = _contract(template_contract, file_contract, int8, norm)
     if file_contract.heads:
         raise SentiliteError(f"{int8} has extra heads; recovery covers the sentiment-only model.", "pass that file")
     layers = file_layers(int8)
-    if layers and _pixel_in(layers[0], file_contract.norm_in_graph or file_contract.norm):
+    if layers and _pixel_in(layers[0], norm):
         layers = layers[1:]
     keras = import_keras("recovering a Keras model")
     model = keras.saving.load_model(template, compile=False)
@@ -184,16 +188,14 @@ def agreement(keras_model: Path, int8: Path, split: Path, limit: int = 200) -> d
     from sentilite.core.datasets import read_split_file
     from sentilite.core.imageio import load_image
     from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.core.metrics import agreement as compare
 
     items = read_split_file(split).samples[:limit]
     recovered, original = KerasClassifier(keras_model), load_classifier(int8)
     p = np.stack([recovered.predict(load_image(item.path)) for item in items])
     q = np.stack([original.predict(load_image(item.path)) for item in items])
-    return {
-        "images": len(items),
-        "top1_agreement": float(np.mean(p.argmax(1) == q.argmax(1))),
-        "mean_abs_dp": float(np.mean(np.abs(p - q))),
-    }
+    m = compare(q, p)
+    return {"images": len(items), "top1_agreement": m["top1_agreement"], "mean_abs_dp": m["mean_abs_diff"]}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -86,20 +86,18 @@ def debug_enabled(ctx: Optional[click.Context] = None) -> bool:
     return bool(os.environ.get("SENTILITE_DEBUG")) or bool(root and root.obj and root.obj.get("debug"))
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int, at_once: bool = False) -> None:
+    """Print ``message`` as a one-line error and exit with ``code``; ``at_once`` (an error whose
+    ``exit_at_once`` is set) flushes what Python holds and skips interpreter teardown."""
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    if at_once:
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
-
-
-def leave_at_once(message: str, code: int) -> None:
-    """Report like :func:`fail`, flush what Python holds, and exit without interpreter teardown."""
-    import logging
-
-    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 class LazyGroup(click.Group):
@@ -136,9 +134,7 @@ class LazyGroup(click.Group):
             except SentiliteError as exc:
                 if debug_enabled(ctx):
                     raise
-                if exc.exit_at_once:
-                    leave_at_once(str(exc), exc.exit_code)
-                fail(str(exc), exc.exit_code)
+                fail(str(exc), exc.exit_code, at_once=exc.exit_at_once)
             except KeyboardInterrupt:
                 fail("terminated (SIGTERM).", 143) if terminated() else fail("interrupted.", 130)
             except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence

@@ -61,21 +61,28 @@ def upload(driver, photo) -> None:
     driver.execute_script("arguments[0].hidden = true", field)
 
 
+def answer_a_photo(driver, url: str, photo) -> None:
+    """Open the upload page once it shows the model's facts, pick ``photo``, wait for its answer."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/")
+    WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
+    upload(driver, photo)
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
+
+
 @pytest.mark.shared
 def test_upload_page_shows_label_bars_time_and_the_model(bundled_server, tmp_path):
     require_shared(EMOTION6)
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     line = next(ln for ln in (EMOTION6 / "sentiment_test.txt").read_text().splitlines() if ln.split()[1] == "2")
     photo = EMOTION6 / line.split()[0]
     expected = request(bundled_server.url + "/api/predict", photo.read_bytes())[1]
     driver = chrome([])
     try:
-        driver.get(bundled_server.url + "/")
-        WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
-        upload(driver, photo)
-        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
+        answer_a_photo(driver, bundled_server.url, photo)
         assert driver.find_element(By.ID, "label").text.lower() == expected["label"]
         bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
         assert [b.get_attribute("data-label") for b in bars] == ["negative", "neutral", "positive"]
@@ -127,16 +134,12 @@ def test_upload_page_draws_the_emotion_bars_and_the_valence_arousal_point(three_
 
 def test_a_one_head_models_page_keeps_the_heads_block_hidden(tiny_variants, synthetic_splits, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     srv = start_server(tiny_variants["int8"], tmp_path, "--threads", "1")
     photo = next((synthetic_splits["val"].parent / "images" / "positive").glob("*.jpg"))
     driver = chrome([])
     try:
-        driver.get(srv.url + "/")
-        WebDriverWait(driver, 20).until(lambda d: "sha256" in d.find_element(By.ID, "model-facts").text)
-        upload(driver, photo)
-        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "label").text not in ("–", "…", ""))
+        answer_a_photo(driver, srv.url, photo)
         assert not driver.find_element(By.ID, "heads").is_displayed()
     finally:
         driver.quit()
