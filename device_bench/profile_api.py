@@ -62,9 +62,15 @@ class Profile:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+#: the whole-model job times for at least this long: its median is the gap's denominator, and
+#: 30 invokes of a 3 ms model (0.1 s) can fall entirely inside one burst of load on a shared host
+WHOLE_MIN_SECONDS = 1.0
+
+
 class _ProfilePlan(Plan):
-    """Per thread count and repeat: the whole model as bench times it, then one ``ops`` job that
-    times every one-op model (entries 1..n: the overhead model first) in one process."""
+    """Per thread count and repeat: the whole model as bench times it (for at least
+    :data:`WHOLE_MIN_SECONDS`), then one ``ops`` job that times every one-op model (entries 1..n:
+    the overhead model first) in one process."""
 
     def jobs(
         self, kinds: Sequence[str] = ("tflite",), model_file: Optional[Callable[[int, ModelEntry], str]] = None
@@ -78,11 +84,20 @@ class _ProfilePlan(Plan):
 
         out: list[RunnerJob] = []
         whole = self.entries[0]
+        window = {"min_seconds": max(float(self.settings.get("min_seconds") or 0.0), WHOLE_MIN_SECONDS)}
         ops = [name(i) for i in range(1, len(self.entries))]
         for r in range(self.repeat):
             for t in self.threads:
                 base: RunnerJob = {"model": name(0), "kind": "tflite", "threads": t, "repeat": r, "model_index": 0}
-                out.append({**base, "id": f"whole-t{t}-r{r}", "name": whole.name, "input": self.inputs.get(0) or {}})
+                out.append(
+                    {
+                        **base,
+                        "id": f"whole-t{t}-r{r}",
+                        "name": whole.name,
+                        "input": self.inputs.get(0) or {},
+                        "settings": window,
+                    }
+                )
                 out.append({**base, "id": f"ops-t{t}-r{r}", "name": "ops", "mode": "ops", "models": ops})
         return out
 

@@ -124,6 +124,7 @@ class RunnerJob(TypedDict, total=False):
     output_index: int  # which output an "outputs" job returns (a multi-head file's sentiment head)
     kernels: Optional[str]
     op_profiling: bool  # benchmark_model over adb: add its own per-op table (sentilite profile)
+    settings: dict[str, Any]  # this job's overrides of the spec's settings (e.g. min_seconds)
 
 
 class RunnerSpec(TypedDict, total=False):
