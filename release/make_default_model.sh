@@ -66,7 +66,9 @@ TWEETS=(--partial-data "$TW_DEV" --partial-data "$TW_BORTH")
 # dequantised, back into a model of the recipe's architecture (the template: one FT-F epoch, every
 # weight then replaced). Re-training it instead, distilled from the file, gave weaker models on
 # Emotion6 val (two seeds: macro-F1 0.553 / 0.574 and 2-class 0.846 / 0.846 against the file's 0.587 /
-# 0.870; docs/heads.md, "The bundled model's heads").
+# 0.870; docs/heads.md, "The bundled model's heads"). A file with extra heads (the bundled one since
+# 2026-12-07) recovers too: the ops pair with the template's layers by name, its heads are left out
+# (named in the contract) and trained again below.
 if [ -n "${PREVIOUS_INT8:-}" ]; then
     train mnv2-template --data "$E6/sentiment_train.txt" "${VAL[@]}" --backbone-file "$BACKBONE" --feature-layer gap \
                         --mode ft-f --preset adam-cosine --epochs 1 --decision-rule none

@@ -9,6 +9,14 @@ identity plus the folded bias. The result computes in float what the int8 file c
 integers, so its answers are the file's up to activation rounding, and `sentilite convert` re-makes
 the same integer weights from it (per-channel symmetric scales are recomputed equal).
 
+Each op goes to the template layer its kernel tensor's name names (the converter writes the Keras
+layer's path into it, and orders a multi-head model's parallel heads its own way), or by order
+where names do not pair them (every kernel's shape is checked either way). A file with extra heads
+(the bundled file since 2026-12-07) recovers into a template with the same heads, or into a
+sentiment-only template: then its heads are left out, and the contract names them
+(``recovered_from.heads_left_out``), which is what ``PREVIOUS_INT8`` in make_default_model.sh
+does before it trains the heads again.
+
     python -m release.recover_keras --int8 sentilite/models/sentiment_mobilenetv2_int8.tflite \\
         --template runs/dm/mnv2-template/model.keras --out runs/dm/mnv2-recovered/model.keras \\
         --check ../shared/data/emotion6/sentiment_val.txt
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +35,6 @@ from typing import Any, Optional
 import numpy as np
 
 from sentilite.core.contract import PreprocessContract
-from sentilite.core.decision import DecisionRule
 from sentilite.core.errors import SentiliteError
 from sentilite.core.fsutil import sha256_file
 from sentilite.core.modelfile import read_contract, write_contract_keras
@@ -41,6 +49,7 @@ class FileLayer:
     op: str
     kernel: np.ndarray
     bias: np.ndarray
+    name: str = ""  # the kernel tensor's name: the converter writes the Keras layer's path into it
 
 
 def _dequantise(interpreter: Any, index: int) -> np.ndarray:
@@ -61,11 +70,12 @@ def file_layers(path: Path) -> list[FileLayer]:
     from sentilite.core.runtime import make_interpreter
 
     interpreter, _ = make_interpreter(path, kernels="builtin")  # no delegate: constants stay readable
+    names = {int(d["index"]): str(d["name"]) for d in interpreter.get_tensor_details()}
     layers = []
     for op in interpreter._get_ops_details():
         if op["op_name"] in WEIGHTED_OPS:
             kernel, bias = (_dequantise(interpreter, int(i)) for i in op["inputs"][1:3])
-            layers.append(FileLayer(op["op_name"], kernel, bias))
+            layers.append(FileLayer(op["op_name"], kernel, bias, names.get(int(op["inputs"][1]), "")))
     return layers
 
 
@@ -104,6 +114,52 @@ def keras_layers(model: Any) -> list[tuple[Any, Optional[Any]]]:
     return found
 
 
+def _layer_part(part: str, suffixed: bool) -> str:
+    return re.sub(r"_\d+$", "", part) if suffixed else part
+
+
+def _by_name(index: dict[str, int], layers: list[FileLayer], suffixed: bool) -> Optional[list[Optional[int]]]:
+    """Per file op, the template layer its kernel's name names (None: none), where that names every
+    template layer exactly once; else None. The converter writes ``.../backbone_1/b1d_dw_1/depthwise``
+    (or, for a kernel with its batch norm folded in, the batch norm's ``.../b1d_bn_1/batchnorm/mul_1``):
+    each scope a layer's name with ``_N`` added (``suffixed``), or as it is. ``index``: each layer's
+    and batch norm's name -> the layer's position."""
+    found: list[Optional[int]] = []
+    for source in layers:
+        hits = {
+            index[p] for p in (_layer_part(x, suffixed) for x in source.name.split(";")[0].split("/")) if p in index
+        }
+        if len(hits) > 1:
+            return None
+        found.append(hits.pop() if hits else None)
+    return found if sorted(i for i in found if i is not None) == sorted(set(index.values())) else None
+
+
+def pair(
+    targets: list[tuple[Any, Optional[Any]]], layers: list[FileLayer]
+) -> tuple[list[tuple[Any, Any, FileLayer]], list[FileLayer]]:
+    """Each template layer (with its batch norm) and the file's op that holds its weights; and the
+    file's ops that no template layer takes (the heads a sentiment-only template leaves out).
+
+    By the layer names in the kernels' names, where they name every template layer exactly once:
+    the converter orders parallel branches (a multi-head model's heads) its own way. By order
+    otherwise (a file whose tensor names were stripped), each kernel's shape still checked."""
+    index = {layer.name: i for i, (layer, _) in enumerate(targets)}
+    index.update({bn.name: i for i, (_, bn) in enumerate(targets) if bn is not None})
+    found = _by_name(index, layers, suffixed=True) or _by_name(index, layers, suffixed=False)
+    if found is not None:
+        source_of = {i: source for i, source in zip(found, layers) if i is not None}
+        extra = [source for i, source in zip(found, layers) if i is None]
+        return [(layer, bn, source_of[i]) for i, (layer, bn) in enumerate(targets)], extra
+    if len(targets) != len(layers):
+        raise SentiliteError(
+            f"The file has {len(layers)} weighted ops, the template {len(targets)} weighted layers, and their "
+            "names do not pair them.",
+            "pass a --template of the file's architecture",
+        )
+    return [(layer, bn, source) for (layer, bn), source in zip(targets, layers)], []
+
+
 def _keras_kernel(layer: Any, source: FileLayer) -> np.ndarray:
     if source.op == "CONV_2D":  # [out, h, w, in] -> [h, w, in, out]
         return source.kernel.transpose(1, 2, 3, 0)
@@ -134,6 +190,8 @@ def _set(layer: Any, bn: Optional[Any], source: FileLayer) -> None:
 def _contract(
     template: PreprocessContract, file_contract: PreprocessContract, int8: Path, norm: Any
 ) -> PreprocessContract:
+    """The template's contract with the file's decision rule, heads and provenance (the weights are
+    the file's), naming the file; the file's heads the template has no place for are named too."""
     same = (template.height, template.width, template.resize, template.labels) == (
         file_contract.height,
         file_contract.width,
@@ -144,9 +202,20 @@ def _contract(
         raise SentiliteError(
             f"The template's preprocessing or labels differ from {int8}'s.", "pass a --template of the same recipe"
         )
+    in_file = {h.name: h for h in file_contract.heads}
+    missing = [h.name for h in template.heads if h.name not in in_file]
+    if missing:
+        raise SentiliteError(
+            f"The template has heads {missing} that {int8} lacks.", "pass a template with the file's heads or fewer"
+        )
     provenance = dict(file_contract.provenance)
     provenance["recovered_from"] = {"file": int8.name, "sha256": sha256_file(int8)}
-    return replace(template, decision=DecisionRule(), provenance=provenance, heads=file_contract.heads)
+    kept = {h.name for h in template.heads}
+    left_out = [h.name for h in file_contract.heads if h.name not in kept]
+    if left_out:
+        provenance["recovered_from"]["heads_left_out"] = left_out
+    heads = tuple(in_file[h.name] for h in template.heads)
+    return replace(template, decision=file_contract.decision, provenance=provenance, heads=heads)
 
 
 def recover(int8: Path, template: Path, out: Path) -> Path:
@@ -158,20 +227,20 @@ def recover(int8: Path, template: Path, out: Path) -> Path:
         raise SentiliteError("Both files need their sentilite contract.", "pass files made by sentilite")
     norm = file_contract.norm_in_graph or file_contract.norm  # a pixel-in file carries it in its graph
     contract = _contract(template_contract, file_contract, int8, norm)
-    if file_contract.heads:
-        raise SentiliteError(f"{int8} has extra heads; recovery covers the sentiment-only model.", "pass that file")
     layers = file_layers(int8)
     if layers and _pixel_in(layers[0], norm):
         layers = layers[1:]
     keras = import_keras("recovering a Keras model")
     model = keras.saving.load_model(template, compile=False)
-    targets = keras_layers(model)
-    if len(targets) != len(layers):
+    pairs, extra = pair(keras_layers(model), layers)
+    if extra and (
+        not contract.provenance["recovered_from"].get("heads_left_out") or any(e.op != "FULLY_CONNECTED" for e in extra)
+    ):
         raise SentiliteError(
-            f"{int8} has {len(layers)} weighted ops, the template {len(targets)} weighted layers.",
+            f"{int8} has weighted ops the template lacks: {', '.join(e.name.split(';')[0] for e in extra)}.",
             "pass a --template of the file's architecture",
         )
-    for (layer, bn), source in zip(targets, layers):
+    for layer, bn, source in pairs:
         _set(layer, bn, source)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:

@@ -27,6 +27,30 @@ def tiny_config(splits: dict[str, Path], out: Path, cache: Path, **overrides: An
     return TrainConfig(**kw)
 
 
+#: per synthetic class (negative, neutral, positive): its annotators' emotion shares and valence/arousal
+SHARES = {
+    "negative": (0.1, 0.1, 0.1, 0.0, 0.6, 0.0, 0.1),
+    "neutral": (0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.7),
+    "positive": (0.0, 0.0, 0.0, 0.8, 0.0, 0.1, 0.1),
+}
+VA = {"negative": (2.0, 6.0), "neutral": (5.0, 3.0), "positive": (8.0, 5.0)}
+
+
+def affect_dataset(root: Path) -> dict[str, Path]:
+    """A synthetic dataset in ``root`` whose folder holds an Emotion6-format ground_truth.txt
+    (each class's :data:`SHARES` and :data:`VA`); its split files."""
+    from sentilite.core.affect import EMOTIONS
+    from sentilite.core.synthetic import make_synthetic_dataset
+
+    splits = make_synthetic_dataset(root, per_class=(30, 30, 30), size=(48, 48), seed=3)
+    rows = ["[image]\t[valence]\t[arousal]\t" + "\t".join(f"[{e}]" for e in EMOTIONS)]
+    for img in sorted((root / "images").rglob("*.jpg")):
+        cls = img.parent.name
+        rows.append("\t".join([f"{cls}/{img.name}", *map(str, VA[cls]), *map(str, SHARES[cls])]))
+    (root / "ground_truth.txt").write_text("\n".join(rows) + "\n")
+    return splits
+
+
 def heads_config(splits: dict[str, Path], out: Path, heads: str, **overrides: Any) -> TrainConfig:
     """The student trained whole (ft-a, Adam with a cosine schedule, 12 epochs) with extra heads:
     enough for the tiny synthetic data to teach them; no decision rule."""

@@ -23,11 +23,13 @@ def _backbone(path: Path, seed: int) -> Path:
     init = keras.initializers.GlorotUniform(seed=seed)
     inp = keras.Input((32, 32, 3))
     x = keras.layers.ZeroPadding2D(1)(inp)
-    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False, kernel_initializer=init)(x)
-    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
-    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, depthwise_initializer=init)(x)
-    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
-    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(16, 1, use_bias=False, kernel_initializer=init)(x))
+    # named, as a real backbone's layers are, so source and template share their names
+    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False, kernel_initializer=init, name="stem_conv")(x)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization(name="stem_bn")(x))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, depthwise_initializer=init, name="b1_dw")(x)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization(name="b1_dw_bn")(x))
+    x = keras.layers.Conv2D(16, 1, use_bias=False, kernel_initializer=init, name="b1_project")(x)
+    x = keras.layers.BatchNormalization(name="b1_project_bn")(x)
     model = keras.Model(inp, keras.layers.GlobalAveragePooling2D(name="gap")(x))
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -39,16 +41,26 @@ def _backbone(path: Path, seed: int) -> Path:
     return path
 
 
-def _train(splits: dict[str, Path], tmp: Path, name: str, seed: int, epochs: int) -> Path:
+def _train(splits: dict[str, Path], tmp: Path, name: str, seed: int, epochs: int, **extra: object) -> Path:
     from trainkit import tiny_config
 
     from sentilite.train.api import train_model
 
     config = tiny_config(
         splits, tmp / name, tmp / "cache", backbone_file=str(_backbone(tmp / f"{name}-backbone.keras", seed)),
-        mode="ft-a", epochs=epochs, lr=1e-2, preset="adam-cosine", seed=seed,
+        mode="ft-a", epochs=epochs, lr=1e-2, preset="adam-cosine", seed=seed, **extra,
     )  # fmt: skip
     return Path(train_model(config).model_path)
+
+
+def _int8(model: Path, splits: dict[str, Path], out: Path) -> Path:
+    conv = _run(
+        "-m", "sentilite", "convert", str(model), "--calib", str(splits["train"]), "--eval", str(splits["val"]),
+        "--variants", "int8", "--repair", "never", "--kernel-check-images", "0", "--no-layer-report",
+        "--latency-runs", "1", "--out", str(out),
+    )  # fmt: skip
+    assert conv.returncode == 0, conv.stderr[-3000:]
+    return next(out.glob("*int8.tflite"))
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -68,14 +80,7 @@ def test_recovered_model_answers_as_the_int8_file_and_a_mismatched_template_is_r
 
     source = _train(synthetic_splits, tmp_path, "source", seed=1, epochs=8)
     template = _train(synthetic_splits, tmp_path, "template", seed=2, epochs=1)
-    split = str(synthetic_splits["val"])
-    conv = _run(
-        "-m", "sentilite", "convert", str(source), "--calib", str(synthetic_splits["train"]), "--eval", split,
-        "--variants", "int8", "--repair", "never", "--kernel-check-images", "0", "--no-layer-report",
-        "--latency-runs", "1", "--out", str(tmp_path / "convert"),
-    )  # fmt: skip
-    assert conv.returncode == 0, conv.stderr[-3000:]
-    int8 = next((tmp_path / "convert").glob("*int8.tflite"))
+    int8 = _int8(source, synthetic_splits, tmp_path / "convert")
     out = tmp_path / "recovered" / "model.keras"
     proc = _run(
         "-m", "release.recover_keras", "--int8", str(int8), "--template", str(template), "--out", str(out),
@@ -97,3 +102,46 @@ def test_recovered_model_answers_as_the_int8_file_and_a_mismatched_template_is_r
         "-m", "release.recover_keras", "--int8", str(int8), "--template", str(other), "--out", str(tmp_path / "x.keras")
     )
     assert wrong.returncode == 2 and "template" in wrong.stderr, wrong.stderr[-2000:]
+
+
+def test_a_file_with_heads_recovers_by_layer_name_into_a_template_with_or_without_them(tmp_path):
+    """A bundled file with extra heads (the converter writes its parallel heads in its own order:
+    here emotions before sentiment) recovers by the layer names in its kernels' names: into a
+    template with the same heads, every head answers as the file; into a sentiment-only template
+    (what `PREVIOUS_INT8` in make_default_model.sh uses), sentiment does and the heads are named
+    as left out. Planted defects: pairing by order (the file's first head is not the template's),
+    or refusing files with heads, each turn this red."""
+    from trainkit import affect_dataset
+
+    from release.recover_keras import file_layers
+    from sentilite.core.classifier import load_classifier
+    from sentilite.core.datasets import read_split_file
+    from sentilite.core.imageio import load_image
+    from sentilite.core.keras_classifier import KerasClassifier
+    from sentilite.core.modelfile import read_contract
+
+    splits = affect_dataset(tmp_path / "data")
+    heads = {"heads": "emotions,valence_arousal", "decision": "none"}
+    source = _train(splits, tmp_path, "source", seed=1, epochs=8, **heads)
+    int8 = _int8(source, splits, tmp_path / "convert")
+    fc = [f.name.split(";")[0].split("/")[-2] for f in file_layers(int8) if f.op == "FULLY_CONNECTED"]
+    assert fc[0] != "logits_1", f"the converter kept the template's head order {fc}: nothing to test"
+    items = read_split_file(splits["val"]).samples[:30]
+    file_reads = [load_classifier(int8).read(load_image(i.path)) for i in items]
+    for name, extra in (("with-heads", heads), ("sentiment-only", {})):
+        template = _train(splits, tmp_path, f"template-{name}", seed=2, epochs=1, **extra)
+        out = tmp_path / name / "model.keras"
+        proc = _run("-m", "release.recover_keras", "--int8", str(int8), "--template", str(template), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        reads = [KerasClassifier(out).read(load_image(i.path)) for i in items]
+        dp = np.mean([np.abs(a.sentiment - b.sentiment).max() for a, b in zip(reads, file_reads)])
+        assert dp <= 0.05, (name, dp)
+        recovered = read_contract(out).provenance["recovered_from"]
+        if extra:
+            for head in ("emotions", "valence_arousal"):
+                scale = 8.0 if head == "valence_arousal" else 1.0  # valence/arousal read on 1-9
+                gap = np.mean([np.abs(a.heads[head] - b.heads[head]).max() for a, b in zip(reads, file_reads)])
+                assert gap <= 0.05 * scale, (head, gap)
+            assert "heads_left_out" not in recovered
+        else:
+            assert recovered["heads_left_out"] == ["emotions", "valence_arousal"] and not read_contract(out).heads

@@ -5,18 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trainkit import heads_config, tiny_config
+from trainkit import SHARES, affect_dataset, heads_config, tiny_config
 
-from sentilite.core.affect import EMOTIONS
 from sentilite.core.heads import EMOTION_HEAD, VALENCE_AROUSAL_HEAD
-
-#: per synthetic class (negative, neutral, positive): its annotators' emotion shares and valence/arousal
-SHARES = {
-    "negative": (0.1, 0.1, 0.1, 0.0, 0.6, 0.0, 0.1),
-    "neutral": (0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.7),
-    "positive": (0.0, 0.0, 0.0, 0.8, 0.0, 0.1, 0.1),
-}
-VA = {"negative": (2.0, 6.0), "neutral": (5.0, 3.0), "positive": (8.0, 5.0)}
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +20,7 @@ def tf():
 @pytest.fixture(scope="module")
 def affect_splits(tmp_path_factory):
     """A synthetic dataset whose folder holds an Emotion6-format ground_truth.txt."""
-    from sentilite.core.synthetic import make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("affect-data")
-    splits = make_synthetic_dataset(root, per_class=(30, 30, 30), size=(48, 48), seed=3)
-    rows = ["[image]\t[valence]\t[arousal]\t" + "\t".join(f"[{e}]" for e in EMOTIONS)]
-    for img in sorted((root / "images").rglob("*.jpg")):
-        cls = img.parent.name
-        rows.append("\t".join([f"{cls}/{img.name}", *map(str, VA[cls]), *map(str, SHARES[cls])]))
-    (root / "ground_truth.txt").write_text("\n".join(rows) + "\n")
-    return splits
+    return affect_dataset(tmp_path_factory.mktemp("affect-data"))
 
 
 def test_head_losses_are_kl_to_the_shares_and_squared_error_on_0_1_and_absent_labels_teach_nothing(tf):
