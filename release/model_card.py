@@ -270,13 +270,22 @@ def _recovered(previous: dict[str, Any], metrics: dict[str, Any], cv: list[Any],
     """The training block of a model whose sentiment weights were recovered from the previous file
     (release/recover_keras.py): that file's training, and how its extra heads were trained."""
     cfg = metrics["config"]
+    earlier = previous["training"].get("recovered_from") or {}
+    chain = [{k: v for k, v in earlier.items() if k not in ("earlier", "note")}] if earlier else []
+    chain += list(earlier.get("earlier", []))
     return {
         **previous["training"],
         "cross_validation": cv,
         "recovered_from": {
             **source,
             "note": "the sentiment weights are the previous bundled file's, dequantised into Keras and "
-            "converted again (release/recover_keras.py); the training above is that file's",
+            "converted again (release/recover_keras.py); the training above is "
+            + (
+                "that of the last file in `earlier` (each file there was recovered from the next)"
+                if chain
+                else "that file's"
+            ),
+            **({"earlier": chain} if chain else {}),
         },
         "extra_heads": {
             "mode": cfg["mode"],

@@ -182,3 +182,12 @@ def test_a_recovered_models_card_keeps_the_previous_files_training_and_names_the
     spec.loader.exec_module(hook)
     rows = dict(hook._recovered_rows(block))
     assert "recover_keras" in rows["sentiment weights"] and "60 epochs" in rows["extra heads' training"]
+    # recovered again from that file: the card still names the file whose training it carries
+    again = _recovered({**previous, "training": block}, metrics, [], {"file": "new.tflite", "sha256": "cd"})
+    assert again["mode"] == "ft-a" and again["recovered_from"]["sha256"] == "cd"
+    assert [e["sha256"] for e in again["recovered_from"]["earlier"]] == ["ab"] and "earlier" in again["recovered_from"][
+        "note"
+    ]
+    third = _recovered({**previous, "training": again}, metrics, [], {"file": "newer.tflite", "sha256": "ef"})
+    assert [e["sha256"] for e in third["recovered_from"]["earlier"]] == ["cd", "ab"]
+    assert "old.tflite" in dict(hook._recovered_rows(third))["sentiment weights"]

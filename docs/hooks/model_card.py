@@ -59,7 +59,10 @@ def _recovered_rows(t: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     if t.get("recovered_from"):
         r = t["recovered_from"]
-        rows.append(("sentiment weights", f"{r['note']} (sha256 `{r['sha256'][:16]}…`)"))
+        via = "".join(
+            f", recovered in turn from `{e['file']}` (sha256 `{e['sha256'][:16]}…`)" for e in r.get("earlier", [])
+        )
+        rows.append(("sentiment weights", f"{r['note']} (sha256 `{r['sha256'][:16]}…`{via})"))
     if t.get("extra_heads"):
         h = t["extra_heads"]
         rows.append(
