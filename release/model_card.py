@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from release.recovered_card import recovered_training
 from sentilite.core.fsutil import atomic_write_text, sha256_file
 from sentilite.core.modelfile import read_contract
 
@@ -266,39 +267,6 @@ def _trained(cfg: dict[str, Any], metrics: dict[str, Any], data: list[dict[str, 
     }
 
 
-def _recovered(previous: dict[str, Any], metrics: dict[str, Any], cv: list[Any], source: dict[str, Any]) -> dict:
-    """The training block of a model whose sentiment weights were recovered from the previous file
-    (release/recover_keras.py): that file's training, and how its extra heads were trained."""
-    cfg = metrics["config"]
-    earlier = previous["training"].get("recovered_from") or {}
-    chain = [{k: v for k, v in earlier.items() if k not in ("earlier", "note")}] if earlier else []
-    chain += list(earlier.get("earlier", []))
-    return {
-        **previous["training"],
-        "cross_validation": cv,
-        "recovered_from": {
-            **source,
-            "note": "the sentiment weights are the previous bundled file's, dequantised into Keras and "
-            "converted again (release/recover_keras.py); the training above is "
-            + (
-                "that of the last file in `earlier` (each file there was recovered from the next)"
-                if chain
-                else "that file's"
-            ),
-            **({"earlier": chain} if chain else {}),
-        },
-        "extra_heads": {
-            "mode": cfg["mode"],
-            "preset": cfg["preset"],
-            "epochs_run": metrics["training"]["epochs"],
-            "wall_seconds": round(metrics["training"]["wall_seconds"], 1),
-            "trained_on": cfg["data"],
-            "note": "trained on the sentiment model's frozen features, then grafted (release/graft_heads.py)",
-        },
-        "reproduce": "PREVIOUS_INT8=<the previous bundled file, sha256 above> bash release/make_default_model.sh",
-    }
-
-
 def card(
     run: Path,
     convert: Path,
@@ -325,7 +293,7 @@ def card(
         if previous_card is None:
             raise SystemExit("a recovered model's card needs --previous-card (its training facts are there)")
         previous = json.loads(previous_card.read_text())
-        training, rule = _recovered(previous, metrics, cv, source), previous["decision_rule"]
+        training, rule = recovered_training(previous, metrics, cv, source), previous["decision_rule"]
         data = previous["training"]["data"]  # the sentiment weights' training data, not the heads'
     else:
         training, rule = _trained(cfg, metrics, data, cv), contract.decision.to_dict()

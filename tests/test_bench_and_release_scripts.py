@@ -160,7 +160,7 @@ def test_a_recovered_models_card_keeps_the_previous_files_training_and_names_the
     (release/recover_keras.py) has no sentiment training of its own: its card carries the previous
     card's training facts, says where the weights came from, and adds how the extra heads were
     trained. Planted defect: the heads run's facts reported as the sentiment training: red."""
-    from release.model_card import _recovered
+    from release.recovered_card import recovered_training as _recovered
 
     previous = {
         "training": {"mode": "ft-a", "epochs_run": 9, "data": [{"name": "Emotion6"}], "cross_validation": []},
