@@ -13,7 +13,7 @@ each row is its best case) and a ridge for valence (1-9; penalty from a grid on 
 - plus the per-channel standard deviation of the final block (second-order, "style");
 - trained and scored with horizontally flipped views averaged in.
 
-    python -m bench.affect_features            # ~9 min on 2 cores (28 probes of 300 epochs)
+    python -m bench.affect_features            # ~7 min on 2 cores (28 probes of 300 epochs)
 
 Writes runs/affect-features/affect_features.json and .md.
 """
@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sentilite.core.affect_metrics import distribution_metrics, regression_metrics
 from sentilite.core.fsutil import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +46,9 @@ L2_GRID = (0.03, 0.1, 0.3, 1.0)
 RIDGE_GRID = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
-def extract(shared: Path, split: str, flip: bool) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """({"tap:mean"|"tap:std": features}, emotion shares, valence) of one Emotion6 split."""
+def extract(shared: Path, splits: tuple[str, ...]) -> dict[tuple[str, bool], tuple[dict[str, np.ndarray], Any, Any]]:
+    """Per (split, flipped): ({"tap:mean"|"tap:std": features}, emotion shares, valence) of the
+    Emotion6 split, its photos read and its network built once for both views."""
     import keras
 
     from sentilite.core.affect import affect_labels_for
@@ -61,17 +64,17 @@ def extract(shared: Path, split: str, flip: bool) -> tuple[dict[str, np.ndarray]
         outs[f"{tap}:mean"] = keras.ops.mean(x, axis=(1, 2))
         outs[f"{tap}:std"] = keras.ops.std(x, axis=(1, 2))
     model = keras.Model(net.inputs, outs)
-    paths = [s.path for s in read_split_file(shared / f"data/emotion6/sentiment_{split}.txt").samples]
     contract = PreprocessContract.create(224)
-    x = np.stack([prepare(load_image(p), contract) for p in paths]).astype("float32")
-    feats = {k: np.asarray(v) for k, v in model.predict(x[:, :, ::-1] if flip else x, batch_size=32, verbose=0).items()}
-    labels = affect_labels_for(paths)
-    return feats, np.array([lab.emotions for lab in labels]), np.array([lab.valence for lab in labels])
-
-
-def kl(p: np.ndarray, q: np.ndarray) -> float:
-    p, q = np.clip(p, 1e-8, 1.0), np.clip(q, 1e-8, 1.0)
-    return float(np.mean(np.sum(p * np.log(p / q), axis=1)))
+    data = {}
+    for split in splits:
+        paths = [s.path for s in read_split_file(shared / f"data/emotion6/sentiment_{split}.txt").samples]
+        x = np.stack([prepare(load_image(p), contract) for p in paths]).astype("float32")
+        labels = affect_labels_for(paths)
+        shares, valence = np.array([lab.emotions for lab in labels]), np.array([lab.valence for lab in labels])
+        for flip in (False, True):
+            feats = model.predict(x[:, :, ::-1] if flip else x, batch_size=32, verbose=0)
+            data[(split, flip)] = ({k: np.asarray(v) for k, v in feats.items()}, shares, valence)
+    return data
 
 
 def kl_probe(train_x: np.ndarray, train_e: np.ndarray, score_x: list[np.ndarray], l2: float) -> np.ndarray:
@@ -113,16 +116,10 @@ def row(data: dict, mean_taps: tuple, std_taps: tuple, flip: bool) -> dict[str, 
     truth_e, truth_v = data[("val", False)][1], data[("val", False)][2]
     best = None
     for l2 in L2_GRID:
-        p = kl_probe(x, e, va_views, l2)
-        cos = float(np.mean(np.sum(p * truth_e, 1) / np.linalg.norm(p, axis=1) / np.linalg.norm(truth_e, axis=1)))
-        cand = {
-            "val_kl": kl(truth_e, p),
-            "val_cosine": cos,
-            "val_top1": float(np.mean(p.argmax(1) == truth_e.argmax(1))),
-            "l2": l2,
-        }
+        m = distribution_metrics(truth_e, kl_probe(x, e, va_views, l2))
+        cand = {"val_kl": m["kl"], "val_cosine": m["cosine"], "val_top1": m["top1"], "l2": l2}
         best = cand if best is None or cand["val_kl"] < best["val_kl"] else best
-    rs = {lam: float(np.corrcoef(ridge(x, v, va_views, lam), truth_v)[0, 1]) for lam in RIDGE_GRID}
+    rs = {lam: regression_metrics(truth_v, ridge(x, v, va_views, lam))["pearson_r"] for lam in RIDGE_GRID}
     lam = max(rs, key=rs.__getitem__)
     return {**best, "dims": int(x.shape[1]), "val_valence_r": rs[lam], "ridge_penalty": lam}
 
@@ -135,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.shared / "data/emotion6").is_dir():
         raise SystemExit(f"{args.shared / 'data/emotion6'} is missing: pass --shared /path/to/shared")
     t0 = time.time()
-    data = {(s, f): extract(args.shared, s, f) for s in ("train", "val") for f in (False, True)}
+    data = extract(args.shared, ("train", "val"))
     rows = [{"features": name, **row(data, m, s, f)} for name, m, s, f in ROWS]
     lines = ["| features (ImageNet MobileNetV2, frozen) | dims | val KL | val cosine | val top-1 | val valence r |"]
     lines += ["|---|---|---|---|---|---|"]
